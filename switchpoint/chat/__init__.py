@@ -1,0 +1,1 @@
+"""The one internal shape every wire protocol translates to and from."""

@@ -1,0 +1,76 @@
+"""A chat request: the client's wire body, decoded to the internal shape only when needed.
+
+Most traffic is same-protocol (an OpenAI client served by an OpenAI model): the body is
+then forwarded with only `model` replaced, which keeps every vendor-specific field the
+client sent and costs no translation. Decoding happens lazily, the first time anything
+asks for `conversation()` (a cross-protocol adapter, summarization, a continuation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from switchpoint.chat.content import Message, Text, ToolChoice, ToolSpec
+
+
+@dataclass(slots=True)
+class Conversation:
+    messages: list[Message]
+    system: list[Text] = field(default_factory=list)
+    tools: list[ToolSpec] = field(default_factory=list)
+    tool_choice: ToolChoice | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: list[str] = field(default_factory=list)
+    user: str | None = None
+
+    def system_text(self) -> str:
+        return "\n\n".join(part.text for part in self.system)
+
+
+Decoder = Callable[[dict[str, Any]], Conversation]
+
+
+class ChatRequest:
+    """One request as the gateway holds it between ingress and the provider adapter.
+
+    `body` is the client's wire body in `protocol`; it stays authoritative while `native`
+    is true. Anything that changes the conversation goes through `replaced()`, which
+    yields a request that adapters must encode from the internal shape.
+    """
+
+    __slots__ = ("_conversation", "_decoder", "body", "native", "protocol", "stream")
+
+    def __init__(
+        self,
+        protocol: str,
+        body: dict[str, Any],
+        *,
+        stream: bool,
+        decoder: Decoder | None = None,
+        conversation: Conversation | None = None,
+    ) -> None:
+        self.protocol = protocol
+        self.body = body
+        self.stream = stream
+        self._decoder = decoder
+        self._conversation = conversation
+        self.native = conversation is None
+
+    def conversation(self) -> Conversation:
+        if self._conversation is None:
+            if self._decoder is None:
+                raise RuntimeError(f"no decoder for protocol {self.protocol!r}")
+            self._conversation = self._decoder(self.body)
+        return self._conversation
+
+    def replaced(self, conversation: Conversation) -> ChatRequest:
+        """A copy carrying `conversation` instead of the client's original one."""
+        request = ChatRequest(
+            self.protocol, self.body, stream=self.stream, conversation=conversation
+        )
+        request._decoder = self._decoder
+        return request

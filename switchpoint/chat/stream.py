@@ -1,0 +1,83 @@
+"""Streamed answers as a sequence of vendor-neutral events.
+
+Every adapter turns its vendor's stream into these; every ingress renders them in the
+client's protocol. A well-formed stream is: `MessageStart`, any number of deltas and
+`UsageUpdate`s, then exactly one `Finish`. A stream that ends without `Finish` did not
+complete, whatever text it carried.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from switchpoint.chat.response import StopReason
+from switchpoint.chat.usage import Usage
+
+
+@dataclass(slots=True)
+class MessageStart:
+    id: str
+    model: str
+
+
+@dataclass(slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(slots=True)
+class ThinkingDelta:
+    text: str
+    signature: str | None = None
+
+
+@dataclass(slots=True)
+class ToolCallStart:
+    """A tool call begins. `index` counts tool calls within this answer, from 0."""
+
+    index: int
+    id: str
+    name: str
+
+
+@dataclass(slots=True)
+class ToolCallDelta:
+    index: int
+    arguments: str
+
+
+@dataclass(slots=True)
+class UsageUpdate:
+    """Usage so far. Later updates supersede earlier ones field by field (non-zero wins)."""
+
+    usage: Usage
+
+
+@dataclass(slots=True)
+class Finish:
+    stop_reason: StopReason
+
+
+StreamEvent = (
+    MessageStart | TextDelta | ThinkingDelta | ToolCallStart | ToolCallDelta | UsageUpdate | Finish
+)
+
+
+def merge_usage(current: Usage | None, update: Usage) -> Usage:
+    """Fold a streamed usage report into what is known so far."""
+    if current is None:
+        return Usage(
+            update.input_tokens,
+            update.output_tokens,
+            update.cached_input_tokens,
+            update.cache_write_tokens,
+        )
+    if update.input_tokens:
+        current.input_tokens = update.input_tokens
+    if update.output_tokens:
+        current.output_tokens = update.output_tokens
+    if update.cached_input_tokens:
+        current.cached_input_tokens = update.cached_input_tokens
+    if update.cache_write_tokens:
+        current.cache_write_tokens = update.cache_write_tokens
+    return current

@@ -1,0 +1,30 @@
+"""Token usage, normalised across vendors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class Usage:
+    """Token counts as the provider reported them.
+
+    `input_tokens` is the whole prompt, cached part included (OpenAI's convention);
+    `cached_input_tokens` is the part read from the provider's prompt cache and
+    `cache_write_tokens` the part written to it (Anthropic bills those separately).
+    """
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def add(self, other: Usage) -> None:
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.cached_input_tokens += other.cached_input_tokens
+        self.cache_write_tokens += other.cache_write_tokens

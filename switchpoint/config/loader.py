@@ -1,0 +1,183 @@
+"""Reading a configuration file into a validated `Config`.
+
+The file is laid over the built-in defaults: providers and model prices merge by name
+(so `openai`, `anthropic` and `google` exist unless overridden), sections merge key by
+key, and `routing.profiles` replaces the built-in registry as a whole (otherwise a
+profile could never be removed). Every problem is reported with the key that holds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from switchpoint.config.defaults import default_document
+from switchpoint.config.schema import Config
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.message}" if self.key else self.message
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[ConfigProblem], source: str = "configuration") -> None:
+        self.problems = problems
+        self.source = source
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"{source} is invalid ({len(problems)} problem(s)):\n{lines}")
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """The built-in configuration, or the file at `path` laid over it."""
+    if path is None:
+        return parse_config({}, source="built-in configuration")
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([ConfigProblem("", f"cannot read {file}: {exc.strerror}")]) from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ConfigError([ConfigProblem("", f"{problem}{where}")], source=str(file)) from None
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise ConfigError(
+            [ConfigProblem("", "the top level must be a mapping of sections")], source=str(file)
+        )
+    return parse_config(document, source=str(file))
+
+
+def parse_config(document: dict[str, Any], *, source: str = "configuration") -> Config:
+    merged = _merge_over_defaults(document)
+    try:
+        config = Config.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(list(_pydantic_problems(exc)), source=source) from None
+    problems = list(_reference_problems(config, explicit=document.get("routing") or {}))
+    if problems:
+        raise ConfigError(problems, source=source)
+    return _with_implicit_references_resolved(config, document.get("routing") or {})
+
+
+def _merge_over_defaults(document: dict[str, Any]) -> dict[str, Any]:
+    merged = default_document()
+    for section, value in document.items():
+        if section in ("providers", "models") and isinstance(value, dict):
+            merged[section] = {**merged[section], **value}
+        elif section == "routing" and isinstance(value, dict):
+            merged[section] = _merge_routing(merged[section], value)
+        else:
+            merged[section] = value
+    return merged
+
+
+def _merge_routing(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    result = dict(base)
+    for key, value in override.items():
+        if key != "profiles" and isinstance(value, dict) and isinstance(base.get(key), dict):
+            result[key] = {**base[key], **value}
+        else:
+            result[key] = value
+    return result
+
+
+def _pydantic_problems(exc: ValidationError) -> Iterable[ConfigProblem]:
+    for error in exc.errors(include_url=False):
+        # Drop pydantic's internal tags (e.g. the `function-after[...]` of a validator).
+        parts = [str(p) for p in error["loc"] if not str(p).startswith("function-")]
+        key = ".".join(parts)
+        if error["type"] == "extra_forbidden":
+            yield ConfigProblem(key, "unknown key")
+        elif error["type"] == "missing":
+            yield ConfigProblem(key, "required key is missing")
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+            yield ConfigProblem(key, f"{message} (got {_short(error.get('input'))})")
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# Keys that name a profile. Their built-in defaults name seed profiles; a registry
+# without those is not an error unless the file itself names the missing profile.
+_PROFILE_REFERENCES: tuple[tuple[str, str | None], ...] = (
+    ("default_profile", None),
+    ("context", "long_context_profile"),
+    ("context", "summarizer_profile"),
+    ("cost", "budget_profile"),
+)
+
+
+def _reference_value(config: Config, section: str, key: str | None) -> str | None:
+    if key is None:
+        return getattr(config.routing, section)  # type: ignore[no-any-return]
+    return getattr(getattr(config.routing, section), key)  # type: ignore[no-any-return]
+
+
+def _is_explicit(explicit: dict[str, Any], section: str, key: str | None) -> bool:
+    if key is None:
+        return section in explicit
+    sub = explicit.get(section)
+    return isinstance(sub, dict) and key in sub
+
+
+def _reference_problems(config: Config, explicit: dict[str, Any]) -> Iterable[ConfigProblem]:
+    profiles = config.routing.profiles
+    known_profiles = ", ".join(sorted(profiles))
+    known_providers = ", ".join(sorted(config.providers))
+    for name, profile in profiles.items():
+        base = f"routing.profiles.{name}"
+        if profile.provider not in config.providers:
+            yield ConfigProblem(
+                f"{base}.provider",
+                f"unknown provider {profile.provider!r} (known: {known_providers})",
+            )
+        for i, target in enumerate(profile.fallbacks):
+            if target not in profiles:
+                yield ConfigProblem(
+                    f"{base}.fallbacks[{i}]",
+                    f"unknown profile {target!r} (known: {known_profiles})",
+                )
+            elif target == name:
+                yield ConfigProblem(f"{base}.fallbacks[{i}]", "a profile cannot fall back to itself")
+    for section, key in _PROFILE_REFERENCES:
+        value = _reference_value(config, section, key)
+        if value is None or value in profiles or not _is_explicit(explicit, section, key):
+            continue
+        path = "routing." + (section if key is None else f"{section}.{key}")
+        yield ConfigProblem(path, f"unknown profile {value!r} (known: {known_profiles})")
+
+
+def _with_implicit_references_resolved(config: Config, explicit: dict[str, Any]) -> Config:
+    """Built-in defaults that name seed profiles fall back sensibly for other registries."""
+    routing = config.routing
+    profiles = routing.profiles
+    updates: dict[str, Any] = {}
+    if routing.default_profile not in profiles:
+        updates["default_profile"] = next(iter(profiles))
+    context = routing.context
+    if context.long_context_profile is not None and context.long_context_profile not in profiles:
+        updates["context"] = context.model_copy(update={"long_context_profile": None})
+    cost = routing.cost
+    if cost.budget_profile is not None and cost.budget_profile not in profiles:
+        updates["cost"] = cost.model_copy(update={"budget_profile": None})
+    if not updates:
+        return config
+    return config.model_copy(update={"routing": routing.model_copy(update=updates)})

@@ -1,0 +1,1 @@
+"""One module per routing rule, named as the rule appears in a decision's `rules`."""

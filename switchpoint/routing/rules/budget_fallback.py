@@ -1,0 +1,30 @@
+"""`budget_fallback`: a tight budget moves expensive profiles to the budget profile.
+
+As in the seed, a budget constraint below `budget_fallback_trigger` moves a profile whose
+cost weight is above `downgrade_cost_weight_above` to the budget profile. Unlike the
+seed, the move happens only if the budget profile can hold the request (otherwise it is
+recorded as `budget_fallback_blocked`), and moving a profile to itself is not a fallback.
+"""
+
+from __future__ import annotations
+
+from switchpoint.routing.registry import Profile, Registry
+from switchpoint.routing.rules.context_fit import holds
+
+NAME = "budget_fallback"
+BLOCKED = "budget_fallback_blocked"
+
+
+def applies(registry: Registry, profile: Profile, budget: float) -> bool:
+    return (
+        registry.budget_profile is not None
+        and budget < registry.budget_fallback_trigger
+        and profile.cost_weight > registry.downgrade_cost_weight_above
+        and profile.name != registry.budget_profile
+    )
+
+
+def budget_target(registry: Registry, tokens: int) -> Profile | None:
+    assert registry.budget_profile is not None
+    target = registry.profiles[registry.budget_profile]
+    return target if holds(target, tokens) else None

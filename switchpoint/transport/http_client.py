@@ -1,0 +1,346 @@
+"""A lean HTTP/1.1 client with keep-alive connection pooling, on asyncio + httptools.
+
+Why not a general-purpose client: the gateway adds its own cost to every request of
+every agent loop, and a general client spends more CPU per request than the rest of the
+gateway together. This one does what the providers need and nothing else: one write per
+request (head and body together), pooled keep-alive connections per origin, TLS,
+streamed bodies with bounded buffering, and cheap timeouts (a timer handle, no task).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections import deque
+
+import certifi
+import httptools
+
+from switchpoint.transport.errors import ConnectError, ConnectionDropped, ReadTimeout
+from switchpoint.transport.origin import Origin
+
+# Stop reading from the upstream while this much body is buffered and unread.
+_HIGH_WATER = 1 << 20
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection; carries one exchange at a time."""
+
+    def __init__(self, origin: Origin, loop: asyncio.AbstractEventLoop) -> None:
+        self.origin = origin
+        self._loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self.last_used = 0.0
+        self._parser = httptools.HttpResponseParser(self)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.status = 0
+        self.raw_headers: list[tuple[bytes, bytes]] = []
+        self.headers_done = False
+        self.complete = False
+        self.keep_alive = True
+        self.error: Exception | None = None
+        self.received = 0
+        self._chunks: deque[bytes] = deque()
+        self._buffered = 0
+        self._paused = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    # --- asyncio.Protocol -------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.received += len(data)
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(ConnectionDropped(f"invalid HTTP response: {exc}", phase="body",
+                                         received_bytes=self.received))
+            self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.headers_done and not self.complete and self._delimited_by_close():
+            self.complete = True
+            self.keep_alive = False
+            self._wake()
+        elif not self.complete and self.error is None:
+            phase = "body" if self.headers_done else "headers"
+            self._fail(ConnectionDropped("upstream closed the connection", phase=phase,
+                                         received_bytes=self.received))
+
+    def _delimited_by_close(self) -> bool:
+        """A body with neither a length nor chunked framing ends when the connection does."""
+        names = {name.lower() for name, _ in self.raw_headers}
+        return b"content-length" not in names and b"transfer-encoding" not in names
+
+    # --- httptools callbacks ----------------------------------------------------
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.raw_headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self.status = self._parser.get_status_code()
+        if self.status < 200:
+            # An interim response (100 Continue); the real one follows.
+            self.raw_headers = []
+            return
+        self.headers_done = True
+        self.keep_alive = self._parser.should_keep_alive()
+        self._wake()
+
+    def on_body(self, body: bytes) -> None:
+        self._chunks.append(body)
+        self._buffered += len(body)
+        if self._buffered > _HIGH_WATER and not self._paused and self.transport is not None:
+            self._paused = True
+            self.transport.pause_reading()
+        self._wake()
+
+    def on_message_complete(self) -> None:
+        if self.status < 200:
+            return
+        self.complete = True
+        self._wake()
+
+    # --- exchange ---------------------------------------------------------------
+    def send(self, data: bytes) -> None:
+        self._reset()
+        assert self.transport is not None
+        self.transport.write(data)
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _fail(self, exc: Exception) -> None:
+        self.error = exc
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc)
+
+    async def wait(self, timeout: float | None, phase: str) -> None:
+        """Until something happens on this connection, or ReadTimeout after `timeout`."""
+        if self.error is not None:
+            raise self.error
+        waiter = self._loop.create_future()
+        self._waiter = waiter
+        handle = None
+        if timeout is not None:
+            handle = self._loop.call_later(timeout, _expire, waiter, phase, self)
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+            if handle is not None:
+                handle.cancel()
+
+    def take_chunk(self) -> bytes | None:
+        if not self._chunks:
+            return None
+        chunk = self._chunks.popleft()
+        self._buffered -= len(chunk)
+        if self._paused and self._buffered < _HIGH_WATER // 2 and self.transport is not None:
+            self._paused = False
+            self.transport.resume_reading()
+        return chunk
+
+    def take_all(self) -> bytes:
+        data = b"".join(self._chunks)
+        self._chunks.clear()
+        self._buffered = 0
+        return data
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    @property
+    def reusable(self) -> bool:
+        return self.complete and self.keep_alive and not self.closed and self.error is None
+
+
+def _expire(waiter: asyncio.Future[None], phase: str, conn: _Connection) -> None:
+    if not waiter.done():
+        waiter.set_exception(
+            ReadTimeout(f"no data from upstream within the time limit ({phase})", phase=phase,
+                        received_bytes=conn.received)
+        )
+
+
+class UpstreamResponse:
+    """A response whose headers have arrived; the body is read or streamed from here.
+
+    Exactly one of `read()`, or iterating `next_chunk()` to its end, or `close()` must be
+    called; the connection goes back to the pool only after a complete, clean exchange.
+    """
+
+    __slots__ = ("_client", "_conn", "_done", "headers", "status")
+
+    def __init__(self, client: HttpClient, conn: _Connection) -> None:
+        self._client = client
+        self._conn = conn
+        self._done = False
+        self.status = conn.status
+        self.headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1")
+            for name, value in conn.raw_headers
+        }
+
+    async def read(self, timeout: float | None) -> bytes:
+        conn = self._conn
+        try:
+            while not conn.complete:
+                await conn.wait(timeout, "body")
+            body = conn.take_all()
+        except BaseException:
+            self.close()
+            raise
+        self._finish()
+        return body
+
+    async def next_chunk(self, timeout: float | None) -> bytes | None:
+        """The next piece of body, or None at its end. ReadTimeout after `timeout` idle."""
+        conn = self._conn
+        try:
+            while True:
+                chunk = conn.take_chunk()
+                if chunk is not None:
+                    return chunk
+                if conn.complete:
+                    self._finish()
+                    return None
+                await conn.wait(timeout, "stream")
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def received_bytes(self) -> int:
+        return self._conn.received
+
+    def _finish(self) -> None:
+        if not self._done:
+            self._done = True
+            self._client.release(self._conn)
+
+    def close(self) -> None:
+        if not self._done:
+            self._done = True
+            self._conn.close()
+
+
+class HttpClient:
+    def __init__(self, *, max_idle_per_origin: int = 512, idle_timeout_s: float = 30.0) -> None:
+        self._idle: dict[Origin, list[_Connection]] = {}
+        self._max_idle = max_idle_per_origin
+        self._idle_timeout = idle_timeout_s
+        self._ssl: ssl.SSLContext | None = None
+        self._closed = False
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            self._ssl = ssl.create_default_context(cafile=certifi.where())
+        return self._ssl
+
+    async def _connect(self, origin: Origin, timeout: float) -> _Connection:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(timeout):
+                _, conn = await loop.create_connection(
+                    lambda: _Connection(origin, loop),
+                    origin.host,
+                    origin.port,
+                    ssl=self._ssl_context() if origin.tls else None,
+                    server_hostname=origin.host if origin.tls else None,
+                )
+        except TimeoutError:
+            raise ConnectError(f"connect to {origin.host_header} timed out") from None
+        except (OSError, ssl.SSLError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ConnectError(f"cannot connect to {origin.host_header}: {reason}") from None
+        return conn
+
+    def _pooled(self, origin: Origin) -> _Connection | None:
+        idle = self._idle.get(origin)
+        if not idle:
+            return None
+        now = asyncio.get_running_loop().time()
+        while idle:
+            conn = idle.pop()
+            if not conn.closed and now - conn.last_used < self._idle_timeout:
+                return conn
+            conn.close()
+        return None
+
+    def release(self, conn: _Connection) -> None:
+        if not conn.reusable or self._closed:
+            conn.close()
+            return
+        idle = self._idle.setdefault(conn.origin, [])
+        if len(idle) >= self._max_idle:
+            conn.close()
+            return
+        conn.last_used = asyncio.get_running_loop().time()
+        idle.append(conn)
+
+    async def request(
+        self,
+        origin: Origin,
+        head: bytes,
+        body: bytes,
+        *,
+        connect_timeout: float,
+        response_timeout: float | None,
+    ) -> UpstreamResponse:
+        """Send `head` (request line and headers, ending in a blank line) and `body`; return
+        once the response headers are in. A pooled connection that turns out to be stale
+        (closed by the server with nothing received) is replaced once, transparently."""
+        data = head + body
+        conn = self._pooled(origin)
+        if conn is not None:
+            try:
+                return await self._exchange(conn, data, response_timeout)
+            except ConnectionDropped as exc:
+                if exc.received_bytes:
+                    raise
+        conn = await self._connect(origin, connect_timeout)
+        return await self._exchange(conn, data, response_timeout)
+
+    async def _exchange(
+        self, conn: _Connection, data: bytes, timeout: float | None
+    ) -> UpstreamResponse:
+        try:
+            conn.send(data)
+            while not conn.headers_done:
+                await conn.wait(timeout, "headers")
+        except BaseException:
+            conn.close()
+            raise
+        return UpstreamResponse(self, conn)
+
+    def close(self) -> None:
+        self._closed = True
+        for idle in self._idle.values():
+            for conn in idle:
+                conn.close()
+        self._idle.clear()
+
+
+def encode_head(method: str, target: str, origin: Origin, headers: bytes, length: int) -> bytes:
+    """The request head. `headers` is a pre-encoded block of `name: value\\r\\n` lines."""
+    return (
+        f"{method} {target} HTTP/1.1\r\nhost: {origin.host_header}\r\n"
+        f"content-length: {length}\r\n"
+    ).encode("latin-1") + headers + b"\r\n"
+
+
+def encode_headers(headers: dict[str, str]) -> bytes:
+    for name, value in headers.items():
+        if "\r" in name or "\n" in name or "\r" in value or "\n" in value:
+            raise ValueError(f"header {name!r} contains a line break")
+    return "".join(f"{name}: {value}\r\n" for name, value in headers.items()).encode("latin-1")

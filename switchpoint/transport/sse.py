@@ -1,0 +1,82 @@
+"""Incremental Server-Sent Events decoding (the WHATWG event-stream format).
+
+Fed raw body chunks as they arrive; yields complete events. Handles events split across
+chunks, `\r\n`/`\r`/`\n` line endings, multi-line `data:`, and comment lines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class SSEEvent:
+    event: str | None
+    data: bytes
+
+
+class SSEDecoder:
+    __slots__ = ("_buffer", "_pending_cr")
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._pending_cr = False
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        if self._pending_cr:
+            chunk = b"\r" + chunk
+            self._pending_cr = False
+        if b"\r" in chunk:
+            if chunk.endswith(b"\r"):
+                # The `\n` of a `\r\n` may arrive in the next chunk.
+                chunk = chunk[:-1]
+                self._pending_cr = True
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        buffer = self._buffer + chunk if self._buffer else chunk
+        events: list[SSEEvent] = []
+        start = 0
+        while True:
+            end = buffer.find(b"\n\n", start)
+            if end < 0:
+                break
+            event = _parse_block(buffer[start:end])
+            if event is not None:
+                events.append(event)
+            start = end + 2
+        self._buffer = buffer[start:] if start < len(buffer) else b""
+        return events
+
+    def flush(self) -> list[SSEEvent]:
+        """Whatever complete-looking event is left when the stream ends without a blank line."""
+        rest = self._buffer
+        self._buffer = b""
+        if not rest.strip():
+            return []
+        event = _parse_block(rest.rstrip(b"\n"))
+        return [event] if event is not None else []
+
+    @property
+    def pending_bytes(self) -> int:
+        return len(self._buffer)
+
+
+def _parse_block(block: bytes) -> SSEEvent | None:
+    # Fast path for the overwhelmingly common single `data:` line.
+    if block.startswith(b"data:") and b"\n" not in block:
+        data = block[5:]
+        return SSEEvent(None, data[1:] if data.startswith(b" ") else data)
+    event_name: str | None = None
+    data_lines: list[bytes] = []
+    for line in block.split(b"\n"):
+        if not line or line.startswith(b":"):
+            continue
+        name, sep, value = line.partition(b":")
+        if sep and value.startswith(b" "):
+            value = value[1:]
+        if name == b"data":
+            data_lines.append(value)
+        elif name == b"event":
+            event_name = value.decode("utf-8", "replace")
+    if not data_lines and event_name is None:
+        return None
+    return SSEEvent(event_name, b"\n".join(data_lines))
