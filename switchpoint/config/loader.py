@@ -156,7 +156,9 @@ def _reference_problems(config: Config, explicit: dict[str, Any]) -> Iterable[Co
                     f"unknown profile {target!r} (known: {known_profiles})",
                 )
             elif target == name:
-                yield ConfigProblem(f"{base}.fallbacks[{i}]", "a profile cannot fall back to itself")
+                yield ConfigProblem(
+                    f"{base}.fallbacks[{i}]", "a profile cannot fall back to itself"
+                )
     for section, key in _PROFILE_REFERENCES:
         value = _reference_value(config, section, key)
         if value is None or value in profiles or not _is_explicit(explicit, section, key):

@@ -99,9 +99,7 @@ class ContextConfig(Strict):
 
 class CostConfig(Strict):
     budget_fallback_trigger: float = Field(0.5, ge=0, le=1)
-    metric: Literal["cost_per_completed_outcome", "cost_per_token"] = (
-        "cost_per_completed_outcome"
-    )
+    metric: Literal["cost_per_completed_outcome", "cost_per_token"] = "cost_per_completed_outcome"
     # The seed downgrades profiles whose cost weight is above this when the budget is low.
     downgrade_cost_weight_above: float = Field(0.7, ge=0, le=1)
     budget_profile: str | None = "cost_sensitive"

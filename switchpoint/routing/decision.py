@@ -11,6 +11,9 @@ class RoutingRequest:
     estimated_context_tokens: int
     # 0.0 (spend as little as possible) to 1.0 (no constraint), as in the seed.
     budget_constraint: float = 1.0
+    # The client named a concrete model: no context-guard or budget moves, only the
+    # safety rule that the model must hold the request.
+    pinned: bool = False
 
 
 @dataclass(slots=True)

@@ -28,7 +28,7 @@ def resolve(registry: Registry, request: RoutingRequest) -> RoutingDecision:
     notes: list[str] = []
     profile = requested
 
-    moved = context_guard.long_context_target(registry, profile, tokens)
+    moved = None if request.pinned else context_guard.long_context_target(registry, profile, tokens)
     if moved is not None:
         rules.append(context_guard.NAME)
         notes.append(
@@ -39,7 +39,7 @@ def resolve(registry: Registry, request: RoutingRequest) -> RoutingDecision:
 
     profile = _ensure_fits(registry, profile, tokens, rules, notes)
 
-    if budget_fallback.applies(registry, profile, request.budget_constraint):
+    if not request.pinned and budget_fallback.applies(registry, profile, request.budget_constraint):
         target = budget_fallback.budget_target(registry, tokens)
         if target is not None:
             rules.append(budget_fallback.NAME)
@@ -80,8 +80,9 @@ def _ensure_fits(
         raise context_too_large(registry, tokens)
     if not profile.available:
         rules.append(context_fit.UNAVAILABLE)
-        notes.append(f"provider {profile.provider} is unavailable: {profile.name} -> "
-                     f"{replacement.name}")
+        notes.append(
+            f"provider {profile.provider} is unavailable: {profile.name} -> {replacement.name}"
+        )
     else:
         rules.append(context_fit.NAME)
         notes.append(

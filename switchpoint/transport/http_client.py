@@ -57,8 +57,11 @@ class _Connection(asyncio.Protocol):
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
-            self._fail(ConnectionDropped(f"invalid HTTP response: {exc}", phase="body",
-                                         received_bytes=self.received))
+            self._fail(
+                ConnectionDropped(
+                    f"invalid HTTP response: {exc}", phase="body", received_bytes=self.received
+                )
+            )
             self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -69,8 +72,11 @@ class _Connection(asyncio.Protocol):
             self._wake()
         elif not self.complete and self.error is None:
             phase = "body" if self.headers_done else "headers"
-            self._fail(ConnectionDropped("upstream closed the connection", phase=phase,
-                                         received_bytes=self.received))
+            self._fail(
+                ConnectionDropped(
+                    "upstream closed the connection", phase=phase, received_bytes=self.received
+                )
+            )
 
     def _delimited_by_close(self) -> bool:
         """A body with neither a length nor chunked framing ends when the connection does."""
@@ -167,8 +173,11 @@ class _Connection(asyncio.Protocol):
 def _expire(waiter: asyncio.Future[None], phase: str, conn: _Connection) -> None:
     if not waiter.done():
         waiter.set_exception(
-            ReadTimeout(f"no data from upstream within the time limit ({phase})", phase=phase,
-                        received_bytes=conn.received)
+            ReadTimeout(
+                f"no data from upstream within the time limit ({phase})",
+                phase=phase,
+                received_bytes=conn.received,
+            )
         )
 
 
@@ -334,9 +343,13 @@ class HttpClient:
 def encode_head(method: str, target: str, origin: Origin, headers: bytes, length: int) -> bytes:
     """The request head. `headers` is a pre-encoded block of `name: value\\r\\n` lines."""
     return (
-        f"{method} {target} HTTP/1.1\r\nhost: {origin.host_header}\r\n"
-        f"content-length: {length}\r\n"
-    ).encode("latin-1") + headers + b"\r\n"
+        (
+            f"{method} {target} HTTP/1.1\r\nhost: {origin.host_header}\r\n"
+            f"content-length: {length}\r\n"
+        ).encode("latin-1")
+        + headers
+        + b"\r\n"
+    )
 
 
 def encode_headers(headers: dict[str, str]) -> bytes:

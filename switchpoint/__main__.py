@@ -1,0 +1,3 @@
+from switchpoint.cli.app import main
+
+main()

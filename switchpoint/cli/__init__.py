@@ -1,0 +1,1 @@
+"""The `switchpoint` command."""

@@ -1,0 +1,24 @@
+"""`switchpoint`: serve the gateway, check a config, explain a routing decision."""
+
+from __future__ import annotations
+
+import typer
+
+from switchpoint.cli.check import check
+from switchpoint.cli.route import route
+from switchpoint.cli.serve import serve
+
+app = typer.Typer(
+    name="switchpoint",
+    help="Workload-aware LLM routing gateway.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command()(serve)
+app.command()(check)
+app.command()(route)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,41 @@
+"""The `--config` option every command shares, and loading it with readable errors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from switchpoint.config import Config, ConfigError, load_config
+
+ConfigPath = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="YAML configuration file (default: $SWITCHPOINT_CONFIG, else built-in defaults).",
+        dir_okay=False,
+    ),
+]
+
+err = Console(stderr=True)
+
+
+def config_path(path: Path | None) -> Path | None:
+    if path is not None:
+        return path
+    env = os.environ.get("SWITCHPOINT_CONFIG")
+    return Path(env) if env else None
+
+
+def load_or_exit(path: Path | None) -> Config:
+    try:
+        return load_config(config_path(path))
+    except ConfigError as exc:
+        err.print(f"[bold red]{exc.source} is invalid[/] ({len(exc.problems)} problem(s)):")
+        for problem in exc.problems:
+            err.print(f"  [red]-[/] {problem}", markup=False, highlight=False)
+        raise typer.Exit(2) from None

@@ -1,0 +1,88 @@
+"""`switchpoint serve`: run the gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from typing import Annotated
+
+import typer
+import uvloop
+
+from switchpoint.cli.config_option import ConfigPath, load_or_exit
+from switchpoint.config.schema import Config
+from switchpoint.observability.logging_setup import configure_logging
+
+log = logging.getLogger("switchpoint")
+
+
+def serve(
+    config: ConfigPath = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(min=0, max=65535, help="Port to listen on.")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Worker processes.")] = None,
+) -> None:
+    """Start the gateway (default 127.0.0.1:8080, built-in seed configuration)."""
+    cfg = load_or_exit(config)
+    server = cfg.server.model_copy(
+        update={
+            key: value
+            for key, value in (("host", host), ("port", port), ("workers", workers))
+            if value is not None
+        }
+    )
+    cfg = cfg.model_copy(update={"server": server})
+    configure_logging(cfg.logging.level, cfg.logging.format)
+    if server.workers == 1:
+        raise typer.Exit(run_worker(cfg, reuse_port=False))
+    from switchpoint.server.workers import run_workers
+
+    log.info("starting %d workers on %s:%d", server.workers, server.host, server.port)
+    raise typer.Exit(run_workers(server.workers, lambda _index: _worker_exit(cfg)))
+
+
+def _worker_exit(cfg: Config) -> None:
+    from switchpoint.ingress.request_ids import reseed
+
+    reseed()
+    code = run_worker(cfg, reuse_port=True)
+    if code:
+        raise SystemExit(code)
+
+
+def run_worker(cfg: Config, *, reuse_port: bool) -> int:
+    from switchpoint.gateway import Gateway
+    from switchpoint.server.runner import listening_socket
+    from switchpoint.server.runner import serve as serve_socket
+
+    try:
+        sock = listening_socket(cfg.server.host, cfg.server.port, reuse_port=reuse_port)
+    except OSError as exc:
+        log.error("cannot listen on %s:%d: %s", cfg.server.host, cfg.server.port, exc.strerror)
+        return 1
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        gateway = Gateway(cfg)
+        gateway.log_startup()
+        host, port = sock.getsockname()[:2]
+
+        def ready() -> None:
+            log.info(
+                "switchpoint listening on http://%s:%d (pid %d, %d profiles)",
+                host,
+                port,
+                os.getpid(),
+                len(gateway.registry.profiles),
+            )
+
+        await serve_socket(gateway, sock, stop, on_ready=ready)
+        log.info("switchpoint stopped")
+
+    uvloop.run(main())
+    return 0

@@ -1,0 +1,1 @@
+"""Execution: turning a routing decision into attempts, retries, fallbacks and an answer."""

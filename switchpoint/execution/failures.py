@@ -1,0 +1,78 @@
+"""Turning provider failures into the error the client receives."""
+
+from __future__ import annotations
+
+from switchpoint.errors import ErrorKind, GatewayError
+from switchpoint.execution.records import CallRecord
+from switchpoint.execution.targets import Target
+from switchpoint.providers.errors import ProviderError
+
+_KINDS: dict[str, ErrorKind] = {
+    "rate_limited": "rate_limit",
+    "overloaded": "overloaded",
+    "server_error": "upstream_error",
+    "connect": "upstream_error",
+    "timeout": "timeout",
+    "stalled": "timeout",
+    "dropped": "upstream_error",
+    "invalid_response": "upstream_error",
+    "truncated": "upstream_error",
+    "stream_error": "upstream_error",
+    "context_length": "context_length_exceeded",
+    "content_policy": "content_policy",
+    "prefill_rejected": "upstream_error",
+    "auth": "upstream_error",
+    "quota": "unavailable",
+    "bad_request": "invalid_request",
+    "not_found": "not_found",
+    "unavailable": "unavailable",
+}
+
+# Statuses that describe our gateway's relation with the provider, not the client's
+# request: a client must not be told its own key is wrong when ours was refused.
+_GATEWAY_SIDE = {
+    "auth": 502,
+    "quota": 503,
+    "connect": 502,
+    "dropped": 502,
+    "invalid_response": 502,
+    "truncated": 502,
+    "stream_error": 502,
+    "timeout": 504,
+    "stalled": 504,
+    "prefill_rejected": 502,
+    "unavailable": 503,
+}
+
+
+def gateway_error_for(error: ProviderError, target: Target) -> GatewayError:
+    kind = _KINDS.get(error.kind, "upstream_error")
+    status = _GATEWAY_SIDE.get(error.kind) or error.status
+    return GatewayError(
+        kind,
+        f"{target.provider} ({target.model}): {error.message}",
+        status=status,
+        code=error.vendor_type if kind in ("invalid_request", "content_policy") else None,
+        retry_after_s=error.retry_after_s,
+    )
+
+
+def exhausted_error(last: ProviderError | None, call: CallRecord) -> GatewayError:
+    if last is None:
+        return GatewayError(
+            "unavailable",
+            "no provider can serve this request right now: every target's circuit breaker "
+            "is open or its provider is unavailable",
+            retry_after_s=5.0,
+        )
+    tried = [a for a in call.attempts if a.outcome != "skipped_open"]
+    final = tried[-1] if tried else None
+    kind = _KINDS.get(last.kind, "upstream_error")
+    status = _GATEWAY_SIDE.get(last.kind) or last.status
+    where = f"{final.provider} ({final.model})" if final else "the provider"
+    return GatewayError(
+        kind,
+        f"all {len(tried)} attempt(s) failed; last: {where}: {last.message}",
+        status=status,
+        retry_after_s=last.retry_after_s,
+    )

@@ -1,0 +1,90 @@
+"""What happened during a call, attempt by attempt: the facts every listener consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from switchpoint.chat.usage import Usage
+from switchpoint.routing.decision import RoutingDecision
+
+
+@dataclass(slots=True)
+class AttemptRecord:
+    profile: str
+    provider: str
+    model: str
+    # Why this attempt was made: first, retry (same target), fallback (next target),
+    # continuation (resuming a cut stream).
+    reason: str
+    started_at: float  # time.perf_counter()
+    duration_s: float = 0.0
+    ttft_s: float | None = None
+    # "ok", or the failure kind (see providers.errors.FailureKind), or "skipped_open"
+    # for a target skipped because its circuit breaker is open.
+    outcome: str = "ok"
+    status: int | None = None
+    error: str | None = None
+    usage: Usage | None = None
+    cost_usd: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
+
+
+@dataclass(slots=True)
+class CallRecord:
+    """One client request from arrival to the last byte of its answer."""
+
+    request_id: str
+    protocol: str
+    stream: bool
+    started_wall: float  # unix time
+    started_at: float  # time.perf_counter()
+    workload: str | None = None
+    task_id: str | None = None
+    key_id: str | None = None
+    team: str | None = None
+    decision: RoutingDecision | None = None
+    attempts: list[AttemptRecord] = field(default_factory=list)
+    # Filled in when the call ends.
+    status: str = "ok"  # ok | client_error | upstream_error | cancelled
+    http_status: int = 200
+    error_kind: str | None = None
+    error: str | None = None
+    duration_s: float = 0.0
+    ttft_s: float | None = None
+    served: AttemptRecord | None = None
+    context_tokens: int = 0
+    fallback_reasons: list[str] = field(default_factory=list)
+
+    @property
+    def usage(self) -> Usage:
+        total = Usage()
+        for attempt in self.attempts:
+            if attempt.usage is not None:
+                total.add(attempt.usage)
+        return total
+
+    @property
+    def cost_usd(self) -> float | None:
+        """Total cost of every attempt that consumed tokens; None if any price is unknown."""
+        total = 0.0
+        for attempt in self.attempts:
+            if attempt.usage is None:
+                continue
+            if attempt.cost_usd is None:
+                return None
+            total += attempt.cost_usd
+        return total
+
+    @property
+    def upstream_attempts(self) -> int:
+        return sum(1 for a in self.attempts if a.outcome != "skipped_open")
+
+    @property
+    def fallback(self) -> bool:
+        served = self.served
+        if served is None or self.decision is None:
+            return False
+        return served.profile != self.decision.requested_profile

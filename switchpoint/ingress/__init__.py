@@ -1,0 +1,1 @@
+"""Ingress protocols: the APIs clients speak (OpenAI Chat Completions, Anthropic Messages)."""

@@ -1,0 +1,166 @@
+"""The chat endpoint every ingress protocol shares: parse, route, execute, answer.
+
+The protocol-specific parts (body shape, response and stream encoding, error shape) come
+from an `IngressCodec`; everything else (switchpoint's headers, routing, execution,
+explaining the answer, recording the call) is the same whichever protocol the client
+speaks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+
+from switchpoint.chat.request import ChatRequest
+from switchpoint.errors import GatewayError, invalid_request
+from switchpoint.execution.records import CallRecord
+from switchpoint.execution.stream_run import StreamFailed, StreamRun
+from switchpoint.gateway import Gateway
+from switchpoint.ingress.call_options import parse_call_options
+from switchpoint.ingress.codec import IngressCodec, ParsedBody
+from switchpoint.ingress.request_ids import new_request_id
+from switchpoint.server.request import Request
+from switchpoint.server.response import Response, StreamingResponse
+
+_KEEP_MARKER = b"switchpoint_keep"
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    if not raw:
+        raise invalid_request("the request body is empty; send a JSON object")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise invalid_request(
+            f"the request body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
+    if not isinstance(body, dict):
+        raise invalid_request("the request body must be a JSON object")
+    return body
+
+
+def explain_headers(call: CallRecord) -> list[tuple[str, str]]:
+    headers = [("x-switchpoint-request-id", call.request_id)]
+    decision = call.decision
+    if decision is not None:
+        headers.append(("x-switchpoint-workload", decision.requested_profile))
+    served = call.served
+    if served is not None:
+        headers.append(("x-switchpoint-profile", served.profile))
+        headers.append(("x-switchpoint-provider", served.provider))
+        headers.append(("x-switchpoint-model", served.model))
+        headers.append(("x-switchpoint-fallback", "true" if call.fallback else "false"))
+    if call.attempts:
+        headers.append(("x-switchpoint-attempts", str(call.upstream_attempts)))
+    return headers
+
+
+class ChatEndpoint:
+    def __init__(self, gateway: Gateway, codec: IngressCodec) -> None:
+        self.gateway = gateway
+        self.codec = codec
+
+    async def __call__(self, request: Request) -> Response | StreamingResponse:
+        gateway = self.gateway
+        call = CallRecord(
+            request_id=new_request_id(),
+            protocol=self.codec.protocol,
+            stream=False,
+            started_wall=time.time(),
+            started_at=gateway.clock(),
+        )
+        streaming = False
+        try:
+            body = parse_json_object(request.body)
+            parsed = self.codec.parse(body)
+            call.stream = parsed.stream
+            options = parse_call_options(request)
+            call.task_id = options.task_id
+            chat_request = ChatRequest(
+                self.codec.protocol, body, stream=parsed.stream, decoder=self.codec.decode
+            )
+            if _KEEP_MARKER in request.body:
+                chat_request.conversation()  # decode while the keep flags are still there
+                self.codec.strip_extensions(body)
+            decision, tokens = gateway.route(
+                workload=options.workload,
+                model=parsed.model,
+                budget=options.budget,
+                context_tokens=options.context_tokens,
+                body=body,
+            )
+            call.decision = decision
+            call.workload = decision.requested_profile
+            call.context_tokens = tokens
+            if parsed.stream:
+                response = await self._stream(call, chat_request, parsed)
+                streaming = True
+                return response
+            answer = await gateway.executor.complete(call, chat_request)
+            payload = self.codec.encode_response(answer, call.request_id)
+            return Response(200, payload, headers=explain_headers(call))
+        except GatewayError as error:
+            return self._error(call, error)
+        except BaseException:
+            call.status = "cancelled"
+            call.http_status = 499
+            raise
+        finally:
+            if not streaming:
+                self._finish(call)
+
+    async def _stream(
+        self, call: CallRecord, chat_request: ChatRequest, parsed: ParsedBody
+    ) -> StreamingResponse:
+        run = StreamRun(self.gateway.executor, call, chat_request)
+        await run.start()
+        encoder = self.codec.stream_encoder(parsed, call.request_id)
+
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                async for event in run.events():
+                    yield encoder.encode(event)
+            except StreamFailed as failed:
+                self._mark_error(call, failed.error)
+                yield encoder.encode_error(self.codec.error_body(failed.error))
+            except BaseException:
+                call.status = "cancelled"
+                call.http_status = 499
+                raise
+            finally:
+                self._finish(call)
+
+        call.ttft_s = _call_ttft(call)
+        return StreamingResponse(200, body(), headers=explain_headers(call))
+
+    def _error(self, call: CallRecord, error: GatewayError) -> Response:
+        self._mark_error(call, error)
+        headers = explain_headers(call)
+        if error.retry_after_s is not None:
+            headers.append(("retry-after", str(max(1, round(error.retry_after_s)))))
+        return Response(error.status, orjson.dumps(self.codec.error_body(error)), headers=headers)
+
+    @staticmethod
+    def _mark_error(call: CallRecord, error: GatewayError) -> None:
+        call.status = (
+            "client_error"
+            if 400 <= error.status < 500 and error.kind not in ("rate_limit", "overloaded")
+            else "upstream_error"
+        )
+        call.http_status = error.status
+        call.error_kind = error.kind
+        call.error = error.message
+
+    def _finish(self, call: CallRecord) -> None:
+        call.duration_s = self.gateway.clock() - call.started_at
+        self.gateway.bus.call(call)
+
+
+def _call_ttft(call: CallRecord) -> float | None:
+    served = call.served
+    if served is None or served.ttft_s is None:
+        return None
+    return served.started_at + served.ttft_s - call.started_at

@@ -1,0 +1,46 @@
+"""What the chat endpoint needs to know about the protocol a client speaks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from switchpoint.chat.request import Conversation
+from switchpoint.chat.response import ChatResponse
+from switchpoint.chat.stream import StreamEvent
+from switchpoint.errors import GatewayError
+
+
+@dataclass(slots=True)
+class ParsedBody:
+    """The few fields routing needs, read without decoding the whole conversation."""
+
+    model: str | None
+    stream: bool
+    # Protocol-specific rendering options (e.g. OpenAI's `stream_options.include_usage`).
+    include_usage: bool = False
+
+
+class StreamEncoder(Protocol):
+    def encode(self, event: StreamEvent) -> bytes: ...
+
+    def encode_error(self, error_body: dict[str, Any]) -> bytes: ...
+
+
+class IngressCodec(Protocol):
+    protocol: str
+
+    def decode(self, body: dict[str, Any]) -> Conversation:
+        """The whole conversation in the internal shape (validating it)."""
+
+    def parse(self, body: dict[str, Any]) -> ParsedBody:
+        """Check the body's shape where routing depends on it; raise GatewayError."""
+
+    def strip_extensions(self, body: dict[str, Any]) -> bool:
+        """Remove switchpoint's own fields from the body; True if any were present."""
+
+    def encode_response(self, response: ChatResponse, request_id: str) -> bytes: ...
+
+    def stream_encoder(self, parsed: ParsedBody, request_id: str) -> StreamEncoder: ...
+
+    def error_body(self, error: GatewayError) -> dict[str, Any]: ...

@@ -1,0 +1,62 @@
+"""The OpenAI Chat Completions ingress (`POST /v1/chat/completions`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from switchpoint.chat.request import Conversation
+from switchpoint.chat.response import ChatResponse
+from switchpoint.errors import GatewayError, invalid_request
+from switchpoint.ingress.codec import ParsedBody
+from switchpoint.protocols.fields import expect
+from switchpoint.protocols.openai import PROTOCOL
+from switchpoint.protocols.openai.errors import error_body
+from switchpoint.protocols.openai.request import KEEP_FLAG, decode_request
+from switchpoint.protocols.openai.response import encode_response
+from switchpoint.protocols.openai.stream import StreamEncoder
+
+
+class OpenAIChatCodec:
+    protocol = PROTOCOL
+
+    def decode(self, body: dict[str, Any]) -> Conversation:
+        return decode_request(body)
+
+    def parse(self, body: dict[str, Any]) -> ParsedBody:
+        model = body.get("model")
+        if model is not None:
+            expect(model, str, "model")
+        messages = body.get("messages")
+        if messages is None:
+            raise invalid_request("'messages' is required", "messages")
+        expect(messages, list, "messages")
+        if not messages:
+            raise invalid_request("'messages' must contain at least one message", "messages")
+        stream = body.get("stream")
+        if stream is not None:
+            expect(stream, bool, "stream")
+        include_usage = False
+        options = body.get("stream_options")
+        if options is not None:
+            expect(options, dict, "stream_options")
+            include_usage = options.get("include_usage") is True
+        return ParsedBody(model=model, stream=bool(stream), include_usage=include_usage)
+
+    def strip_extensions(self, body: dict[str, Any]) -> bool:
+        found = False
+        for message in body.get("messages") or ():
+            if isinstance(message, dict) and KEEP_FLAG in message:
+                del message[KEEP_FLAG]
+                found = True
+        return found
+
+    def encode_response(self, response: ChatResponse, request_id: str) -> bytes:
+        return encode_response(response)
+
+    def stream_encoder(self, parsed: ParsedBody, request_id: str) -> StreamEncoder:
+        return StreamEncoder(
+            include_usage=parsed.include_usage, fallback_id=f"chatcmpl-{request_id}"
+        )
+
+    def error_body(self, error: GatewayError) -> dict[str, Any]:
+        return error_body(error)

@@ -1,0 +1,1 @@
+"""Observability: logs, metrics, traces, dashboards. Listeners on the event bus."""

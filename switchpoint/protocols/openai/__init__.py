@@ -1,0 +1,3 @@
+"""OpenAI Chat Completions (`POST /v1/chat/completions`)."""
+
+PROTOCOL = "openai_chat"

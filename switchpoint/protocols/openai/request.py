@@ -1,0 +1,300 @@
+"""OpenAI chat request bodies <-> `Conversation`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from switchpoint.chat.content import (
+    Block,
+    Image,
+    Message,
+    Text,
+    Thinking,
+    ToolCall,
+    ToolChoice,
+    ToolResult,
+    ToolSpec,
+)
+from switchpoint.chat.request import Conversation
+from switchpoint.errors import invalid_request
+from switchpoint.protocols.fields import (
+    expect,
+    optional,
+    optional_number,
+    optional_positive_int,
+    required,
+)
+
+KEEP_FLAG = "switchpoint_keep"
+
+
+def decode_request(body: dict[str, Any]) -> Conversation:
+    messages_in = required(body, "messages", list)
+    if not messages_in:
+        raise invalid_request("'messages' must contain at least one message", "messages")
+    system: list[Text] = []
+    messages: list[Message] = []
+    for i, raw in enumerate(messages_in):
+        param = f"messages[{i}]"
+        expect(raw, dict, param)
+        role = required(raw, "role", str, f"{param}.role")
+        if role in ("system", "developer"):
+            system.extend(Text(t) for t in _texts(raw.get("content"), f"{param}.content"))
+        elif role == "user":
+            content = _user_content(raw.get("content"), f"{param}.content")
+            _append(messages, Message("user", content, keep=bool(raw.get(KEEP_FLAG))))
+        elif role == "assistant":
+            _append(messages, _assistant(raw, param))
+        elif role in ("tool", "function"):
+            result = _tool_result(raw, param, role)
+            _append(messages, Message("user", [result], keep=bool(raw.get(KEEP_FLAG))))
+        else:
+            raise invalid_request(
+                f"'{param}.role' must be one of system, developer, user, assistant, tool; "
+                f"got {role!r}",
+                f"{param}.role",
+            )
+    max_tokens = optional_positive_int(body, "max_completion_tokens")
+    if max_tokens is None:
+        max_tokens = optional_positive_int(body, "max_tokens")
+    stop = body.get("stop")
+    if isinstance(stop, str):
+        stops = [stop]
+    elif stop is None:
+        stops = []
+    else:
+        stops = [expect(s, str, "stop") for s in expect(stop, list, "stop")]
+    return Conversation(
+        messages=messages,
+        system=system,
+        tools=_tools(body.get("tools")),
+        tool_choice=_tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls")),
+        max_tokens=max_tokens,
+        temperature=optional_number(body, "temperature", low=0, high=2),
+        top_p=optional_number(body, "top_p", low=0, high=1),
+        stop=stops,
+        user=optional(body, "user", str),
+    )
+
+
+def _append(messages: list[Message], message: Message) -> None:
+    """Consecutive same-role messages merge: the internal shape alternates roles, as
+    Anthropic and Gemini require (OpenAI's separate `tool` messages become one turn)."""
+    if messages and messages[-1].role == message.role:
+        last = messages[-1]
+        last.content.extend(message.content)
+        last.keep = last.keep or message.keep
+    else:
+        messages.append(message)
+
+
+def _texts(content: object, param: str) -> list[str]:
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [content]
+    parts = expect(content, list, param)
+    texts = []
+    for j, part in enumerate(parts):
+        expect(part, dict, f"{param}[{j}]")
+        if part.get("type") == "text":
+            texts.append(required(part, "text", str, f"{param}[{j}].text"))
+    return texts
+
+
+def _user_content(content: object, param: str) -> list[Block]:
+    if isinstance(content, str):
+        return [Text(content)]
+    parts = expect(content, list, param)
+    blocks: list[Block] = []
+    for j, part in enumerate(parts):
+        p = f"{param}[{j}]"
+        expect(part, dict, p)
+        kind = part.get("type")
+        if kind == "text":
+            blocks.append(Text(required(part, "text", str, f"{p}.text")))
+        elif kind == "image_url":
+            image = required(part, "image_url", dict, f"{p}.image_url")
+            blocks.append(_image(required(image, "url", str, f"{p}.image_url.url")))
+        else:
+            raise invalid_request(f"'{p}.type' {kind!r} is not supported", f"{p}.type")
+    return blocks
+
+
+def _image(url: str) -> Image:
+    if url.startswith("data:"):
+        header, _, data = url.partition(",")
+        media_type = header[5:].split(";", 1)[0] or None
+        return Image(media_type=media_type, data=data)
+    return Image(url=url)
+
+
+def _assistant(raw: dict[str, Any], param: str) -> Message:
+    blocks: list[Block] = []
+    reasoning = raw.get("reasoning_content")
+    if isinstance(reasoning, str) and reasoning:
+        blocks.append(Thinking(reasoning))
+    blocks.extend(Text(t) for t in _texts(raw.get("content"), f"{param}.content"))
+    calls = raw.get("tool_calls")
+    if calls is not None:
+        for k, call in enumerate(expect(calls, list, f"{param}.tool_calls")):
+            cp = f"{param}.tool_calls[{k}]"
+            expect(call, dict, cp)
+            function = required(call, "function", dict, f"{cp}.function")
+            arguments = function.get("arguments")
+            blocks.append(
+                ToolCall(
+                    id=required(call, "id", str, f"{cp}.id"),
+                    name=required(function, "name", str, f"{cp}.function.name"),
+                    arguments=arguments if isinstance(arguments, str) else "{}",
+                )
+            )
+    return Message("assistant", blocks, keep=bool(raw.get(KEEP_FLAG)))
+
+
+def _tool_result(raw: dict[str, Any], param: str, role: str) -> ToolResult:
+    if role == "function":
+        call_id = required(raw, "name", str, f"{param}.name")
+    else:
+        call_id = required(raw, "tool_call_id", str, f"{param}.tool_call_id")
+    texts = _texts(raw.get("content"), f"{param}.content")
+    return ToolResult(
+        tool_call_id=call_id,
+        content=[Text(t) for t in texts],
+        name=raw.get("name") if isinstance(raw.get("name"), str) else None,
+    )
+
+
+def _tools(tools: object) -> list[ToolSpec]:
+    if tools is None:
+        return []
+    specs = []
+    for i, tool in enumerate(expect(tools, list, "tools")):
+        expect(tool, dict, f"tools[{i}]")
+        if tool.get("type", "function") != "function":
+            raise invalid_request(
+                f"'tools[{i}].type' {tool.get('type')!r} is not supported", f"tools[{i}].type"
+            )
+        function = required(tool, "function", dict, f"tools[{i}].function")
+        parameters = function.get("parameters")
+        specs.append(
+            ToolSpec(
+                name=required(function, "name", str, f"tools[{i}].function.name"),
+                description=optional(
+                    function, "description", str, f"tools[{i}].function.description"
+                ),
+                parameters=parameters if isinstance(parameters, dict) else {"type": "object"},
+            )
+        )
+    return specs
+
+
+def _tool_choice(choice: object, parallel: object) -> ToolChoice | None:
+    parallel_flag = parallel if isinstance(parallel, bool) else None
+    if choice is None:
+        return ToolChoice("auto", parallel=parallel_flag) if parallel_flag is not None else None
+    if choice == "auto" or choice == "none" or choice == "required":
+        return ToolChoice(choice, parallel=parallel_flag)
+    if isinstance(choice, dict):
+        function = choice.get("function")
+        if isinstance(function, dict) and isinstance(function.get("name"), str):
+            return ToolChoice("tool", name=function["name"], parallel=parallel_flag)
+    raise invalid_request("'tool_choice' must be auto, none, required or a function", "tool_choice")
+
+
+# --- encoding -------------------------------------------------------------------------
+
+
+def encode_request(
+    conversation: Conversation,
+    model: str,
+    *,
+    stream: bool,
+    legacy_max_tokens: bool = False,
+) -> dict[str, Any]:
+    """An OpenAI chat body. `legacy_max_tokens` uses `max_tokens` (what most
+    OpenAI-compatible servers read) instead of OpenAI's current `max_completion_tokens`."""
+    messages: list[dict[str, Any]] = []
+    if conversation.system:
+        messages.append({"role": "system", "content": conversation.system_text()})
+    for message in conversation.messages:
+        messages.extend(_encode_message(message))
+    body: dict[str, Any] = {"model": model, "messages": messages}
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    if conversation.max_tokens is not None:
+        body["max_tokens" if legacy_max_tokens else "max_completion_tokens"] = (
+            conversation.max_tokens
+        )
+    if conversation.temperature is not None:
+        body["temperature"] = conversation.temperature
+    if conversation.top_p is not None:
+        body["top_p"] = conversation.top_p
+    if conversation.stop:
+        body["stop"] = conversation.stop
+    if conversation.user is not None:
+        body["user"] = conversation.user
+    if conversation.tools:
+        body["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": t.name,
+                    **({"description": t.description} if t.description else {}),
+                    "parameters": t.parameters,
+                },
+            }
+            for t in conversation.tools
+        ]
+    choice = conversation.tool_choice
+    if choice is not None:
+        if choice.mode == "tool":
+            body["tool_choice"] = {"type": "function", "function": {"name": choice.name}}
+        else:
+            body["tool_choice"] = choice.mode
+        if choice.parallel is not None and conversation.tools:
+            body["parallel_tool_calls"] = choice.parallel
+    return body
+
+
+def _encode_message(message: Message) -> list[dict[str, Any]]:
+    if message.role == "assistant":
+        text = "".join(b.text for b in message.content if isinstance(b, Text))
+        out: dict[str, Any] = {"role": "assistant", "content": text or None}
+        calls = [
+            {"id": b.id, "type": "function", "function": {"name": b.name, "arguments": b.arguments}}
+            for b in message.content
+            if isinstance(b, ToolCall)
+        ]
+        if calls:
+            out["tool_calls"] = calls
+        return [out]
+    encoded: list[dict[str, Any]] = []
+    parts: list[dict[str, Any]] = []
+    for block in message.content:
+        if isinstance(block, ToolResult):
+            encoded.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": block.tool_call_id,
+                    "content": _result_text(block),
+                }
+            )
+        elif isinstance(block, Text):
+            parts.append({"type": "text", "text": block.text})
+        elif isinstance(block, Image):
+            url = block.url or f"data:{block.media_type or 'image/png'};base64,{block.data}"
+            parts.append({"type": "image_url", "image_url": {"url": url}})
+    if parts:
+        only_text = all(p["type"] == "text" for p in parts)
+        content: Any = "".join(p["text"] for p in parts) if only_text else parts
+        encoded.append({"role": "user", "content": content})
+    return encoded
+
+
+def _result_text(result: ToolResult) -> str:
+    text = "".join(b.text for b in result.content if isinstance(b, Text))
+    if result.is_error and not text.startswith("Error"):
+        return f"Error: {text}"
+    return text

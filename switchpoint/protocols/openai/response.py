@@ -1,0 +1,104 @@
+"""OpenAI chat completion bodies <-> `ChatResponse`."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from switchpoint.chat.content import Block, Text, Thinking, ToolCall
+from switchpoint.chat.response import ChatResponse
+from switchpoint.chat.usage import Usage
+from switchpoint.protocols.openai import PROTOCOL
+from switchpoint.protocols.stop_reasons import INTERNAL_TO_OPENAI, OPENAI_TO_INTERNAL
+
+
+class MalformedResponse(ValueError):
+    """The provider answered 200 with a body that is not a chat completion."""
+
+
+def decode_usage(usage: object) -> Usage | None:
+    if not isinstance(usage, dict):
+        return None
+    details = usage.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    return Usage(
+        input_tokens=int(usage.get("prompt_tokens") or 0),
+        output_tokens=int(usage.get("completion_tokens") or 0),
+        cached_input_tokens=int(cached or 0),
+    )
+
+
+def decode_response(raw: bytes) -> ChatResponse:
+    try:
+        body = orjson.loads(raw)
+        choice = body["choices"][0]
+        message = choice["message"]
+    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError):
+        raise MalformedResponse("not a chat completion") from None
+    if not isinstance(message, dict):
+        raise MalformedResponse("choices[0].message is not an object")
+    content: list[Block] = []
+    reasoning = message.get("reasoning_content")
+    if isinstance(reasoning, str) and reasoning:
+        content.append(Thinking(reasoning))
+    text = message.get("content")
+    if isinstance(text, str) and text:
+        content.append(Text(text))
+    for call in message.get("tool_calls") or ():
+        function = call.get("function") or {}
+        content.append(
+            ToolCall(call.get("id", ""), function.get("name", ""), function.get("arguments", ""))
+        )
+    finish = choice.get("finish_reason") or "stop"
+    return ChatResponse(
+        id=str(body.get("id", "")),
+        model=str(body.get("model", "")),
+        content=content,
+        stop_reason=OPENAI_TO_INTERNAL.get(finish, "end_turn"),
+        usage=decode_usage(body.get("usage")),
+        raw=raw,
+        raw_protocol=PROTOCOL,
+        extra={"refusal": message.get("refusal")} if message.get("refusal") else {},
+    )
+
+
+def encode_usage(usage: Usage) -> dict[str, Any]:
+    return {
+        "prompt_tokens": usage.input_tokens,
+        "completion_tokens": usage.output_tokens,
+        "total_tokens": usage.input_tokens + usage.output_tokens,
+        "prompt_tokens_details": {"cached_tokens": usage.cached_input_tokens},
+    }
+
+
+def encode_response(response: ChatResponse) -> bytes:
+    if response.raw is not None and response.raw_protocol == PROTOCOL:
+        return response.raw
+    text = "".join(b.text for b in response.content if isinstance(b, Text))
+    message: dict[str, Any] = {"role": "assistant", "content": text or None, "refusal": None}
+    calls = [
+        {"id": b.id, "type": "function", "function": {"name": b.name, "arguments": b.arguments}}
+        for b in response.content
+        if isinstance(b, ToolCall)
+    ]
+    if calls:
+        message["tool_calls"] = calls
+    body: dict[str, Any] = {
+        "id": response.id if response.id.startswith("chatcmpl") else f"chatcmpl-{response.id}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": response.model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "finish_reason": INTERNAL_TO_OPENAI[response.stop_reason],
+                "logprobs": None,
+            }
+        ],
+    }
+    if response.usage is not None:
+        body["usage"] = encode_usage(response.usage)
+    return orjson.dumps(body)

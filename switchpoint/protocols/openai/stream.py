@@ -1,0 +1,187 @@
+"""OpenAI `chat.completion.chunk` streams <-> internal stream events."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from switchpoint.chat.response import StopReason
+from switchpoint.chat.stream import (
+    Finish,
+    MessageStart,
+    StreamEvent,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    UsageUpdate,
+)
+from switchpoint.chat.usage import Usage
+from switchpoint.protocols.openai.response import decode_usage, encode_usage
+from switchpoint.protocols.stop_reasons import INTERNAL_TO_OPENAI, OPENAI_TO_INTERNAL
+from switchpoint.transport.sse import SSEEvent
+
+
+class StreamDecoder:
+    """Turns an upstream OpenAI SSE stream into internal events.
+
+    The finish reason arrives before the usage chunk, so `Finish` is emitted at `[DONE]`
+    (or, if the sentinel never comes, by `finish()` once the stream has ended).
+    """
+
+    __slots__ = ("_started", "_tool_indexes", "finished", "invalid_events", "stop_reason")
+
+    def __init__(self) -> None:
+        self._started = False
+        self.stop_reason: StopReason | None = None
+        self.finished = False
+        self.invalid_events = 0
+        self._tool_indexes: dict[int, int] = {}
+
+    def decode(self, event: SSEEvent) -> list[StreamEvent]:
+        data = event.data
+        if data == b"[DONE]":
+            return self.finish()
+        try:
+            chunk = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            self.invalid_events += 1
+            return []
+        if not isinstance(chunk, dict):
+            self.invalid_events += 1
+            return []
+        if "error" in chunk:
+            raise StreamErrorEvent(chunk["error"])
+        out: list[StreamEvent] = []
+        if not self._started:
+            self._started = True
+            out.append(MessageStart(str(chunk.get("id", "")), str(chunk.get("model", ""))))
+        for choice in chunk.get("choices") or ():
+            if choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            content = delta.get("content")
+            if content:
+                out.append(TextDelta(content))
+            reasoning = delta.get("reasoning_content")
+            if reasoning:
+                out.append(ThinkingDelta(reasoning))
+            for call in delta.get("tool_calls") or ():
+                out.extend(self._tool_call(call))
+            finish = choice.get("finish_reason")
+            if finish:
+                self.stop_reason = OPENAI_TO_INTERNAL.get(finish, "end_turn")
+        usage = decode_usage(chunk.get("usage"))
+        if usage is not None:
+            out.append(UsageUpdate(usage))
+        return out
+
+    def _tool_call(self, call: dict[str, Any]) -> list[StreamEvent]:
+        upstream_index = int(call.get("index", 0))
+        function = call.get("function") or {}
+        out: list[StreamEvent] = []
+        index = self._tool_indexes.get(upstream_index)
+        if index is None:
+            index = len(self._tool_indexes)
+            self._tool_indexes[upstream_index] = index
+            out.append(ToolCallStart(index, str(call.get("id", "")), str(function.get("name", ""))))
+        arguments = function.get("arguments")
+        if arguments:
+            out.append(ToolCallDelta(index, arguments))
+        return out
+
+    @property
+    def saw_finish_reason(self) -> bool:
+        return self.stop_reason is not None
+
+    def finish(self) -> list[StreamEvent]:
+        """Close the stream. Only a stream that reported why it stopped is complete."""
+        if self.finished:
+            return []
+        self.finished = True
+        return [Finish(self.stop_reason or "end_turn")]
+
+
+class StreamErrorEvent(Exception):
+    """The provider reported an error inside the stream."""
+
+    def __init__(self, error: object) -> None:
+        message = error.get("message") if isinstance(error, dict) else None
+        super().__init__(str(message or error))
+        self.error = error
+
+
+class StreamEncoder:
+    """Renders internal events as the SSE stream an OpenAI client expects."""
+
+    __slots__ = ("_created", "_head", "_id", "_include_usage", "_model", "_usage")
+
+    def __init__(self, *, include_usage: bool, fallback_id: str) -> None:
+        self._include_usage = include_usage
+        self._id = fallback_id
+        self._model = ""
+        self._created = int(time.time())
+        self._usage: Usage | None = None
+        self._head = b""
+
+    def _chunk(self, delta: bytes, finish: str | None = None) -> bytes:
+        finish_json = b"null" if finish is None else b'"' + finish.encode() + b'"'
+        return self._head + delta + b',"logprobs":null,"finish_reason":' + finish_json + b"}]}\n\n"
+
+    def encode(self, event: StreamEvent) -> bytes:
+        if isinstance(event, TextDelta):
+            return self._chunk(b'{"content":' + orjson.dumps(event.text) + b"}")
+        if isinstance(event, MessageStart):
+            if event.id:
+                self._id = event.id if event.id.startswith("chatcmpl") else f"chatcmpl-{event.id}"
+            self._model = event.model
+            self._head = (
+                b'data: {"id":'
+                + orjson.dumps(self._id)
+                + b',"object":"chat.completion.chunk","created":'
+                + str(self._created).encode()
+                + b',"model":'
+                + orjson.dumps(self._model)
+                + b',"choices":[{"index":0,"delta":'
+            )
+            return self._chunk(b'{"role":"assistant","content":""}')
+        if isinstance(event, ToolCallStart):
+            call = {
+                "index": event.index,
+                "id": event.id,
+                "type": "function",
+                "function": {"name": event.name, "arguments": ""},
+            }
+            return self._chunk(orjson.dumps({"tool_calls": [call]}))
+        if isinstance(event, ToolCallDelta):
+            call = {"index": event.index, "function": {"arguments": event.arguments}}
+            return self._chunk(orjson.dumps({"tool_calls": [call]}))
+        if isinstance(event, UsageUpdate):
+            self._usage = event.usage
+            return b""
+        if isinstance(event, Finish):
+            out = self._chunk(b"{}", INTERNAL_TO_OPENAI[event.stop_reason])
+            if self._include_usage:
+                usage = self._usage or Usage()
+                out += (
+                    b"data: "
+                    + orjson.dumps(
+                        {
+                            "id": self._id,
+                            "object": "chat.completion.chunk",
+                            "created": self._created,
+                            "model": self._model,
+                            "choices": [],
+                            "usage": encode_usage(usage),
+                        }
+                    )
+                    + b"\n\n"
+                )
+            return out + b"data: [DONE]\n\n"
+        return b""  # reasoning has no place in OpenAI's chat stream
+
+    def encode_error(self, error_body: dict[str, Any]) -> bytes:
+        """The in-stream error OpenAI's SDKs raise on; the stream then simply ends."""
+        return b"data: " + orjson.dumps(error_body) + b"\n\n"

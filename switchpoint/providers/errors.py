@@ -1,0 +1,108 @@
+"""Provider failures, classified so that execution can decide what to do next."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from typing import Literal
+
+FailureKind = Literal[
+    "rate_limited",  # 429: back off, retry
+    "overloaded",  # 529 / 503 overloaded: back off, retry
+    "server_error",  # other 5xx
+    "connect",  # could not open a connection
+    "timeout",  # no first byte / first token in time
+    "stalled",  # a stream went silent past the idle limit
+    "dropped",  # connection reset or closed mid-exchange
+    "invalid_response",  # a 200 whose body is not what the protocol promises
+    "truncated",  # a stream that ended without saying it was complete
+    "stream_error",  # the provider reported an error inside the stream
+    "context_length",  # the request is too long for the model
+    "content_policy",  # refused on policy grounds
+    "prefill_rejected",  # the model does not continue a trailing assistant turn
+    "auth",  # our provider key was refused
+    "quota",  # our account with the provider is out of quota
+    "bad_request",  # any other 4xx: the client's request is at fault
+    "not_found",
+    "unavailable",  # not configured (e.g. no API key)
+]
+
+RETRYABLE: frozenset[str] = frozenset(
+    {
+        "rate_limited",
+        "overloaded",
+        "server_error",
+        "connect",
+        "dropped",
+        "invalid_response",
+        "truncated",
+        "stream_error",
+    }
+)
+
+
+class ProviderError(Exception):
+    """A failed attempt. `message` is safe to show a client (secrets already redacted)."""
+
+    def __init__(
+        self,
+        kind: FailureKind,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after_s: float | None = None,
+        vendor_type: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind: FailureKind = kind
+        self.message = message
+        self.status = status
+        self.retry_after_s = retry_after_s
+        self.vendor_type = vendor_type
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in RETRYABLE
+
+    def __repr__(self) -> str:
+        return f"ProviderError({self.kind!r}, status={self.status}, {self.message!r})"
+
+
+def kind_for_status(status: int) -> FailureKind:
+    if status == 429:
+        return "rate_limited"
+    if status in (503, 529):
+        return "overloaded"
+    if status >= 500:
+        return "server_error"
+    if status in (401, 403):
+        return "auth"
+    if status == 404:
+        return "not_found"
+    if status == 413:
+        return "context_length"
+    return "bad_request"
+
+
+def parse_retry_after(headers: dict[str, str]) -> float | None:
+    """Seconds to wait, from `retry-after-ms` (OpenAI) or `retry-after` (seconds or an
+    HTTP date). Absurd values are ignored rather than obeyed."""
+    value = headers.get("retry-after-ms")
+    if value is not None:
+        try:
+            seconds = float(value) / 1000.0
+        except ValueError:
+            seconds = -1.0
+        if 0 <= seconds <= 3600:
+            return seconds
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        if parsed is None:
+            return None
+        seconds = parsed.timestamp() - time.time()
+    return seconds if 0 <= seconds <= 3600 else None

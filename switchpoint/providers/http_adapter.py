@@ -1,0 +1,155 @@
+"""What every HTTP vendor adapter shares: sending, timeouts, errors, SSE reading."""
+
+from __future__ import annotations
+
+import abc
+import time
+from collections.abc import AsyncGenerator
+
+from switchpoint.config.schema import ModelConfig, ProviderConfig
+from switchpoint.providers.base import ProviderAdapter
+from switchpoint.providers.errors import ProviderError, parse_retry_after
+from switchpoint.providers.limits import AttemptLimits
+from switchpoint.providers.redaction import Redactor
+from switchpoint.transport.errors import ConnectError, ConnectionDropped, ReadTimeout
+from switchpoint.transport.http_client import (
+    HttpClient,
+    UpstreamResponse,
+    encode_head,
+    encode_headers,
+)
+from switchpoint.transport.origin import split_base_url
+from switchpoint.transport.sse import SSEDecoder, SSEEvent
+
+# Error bodies are read only this far: enough for any vendor's message.
+_MAX_ERROR_BODY = 64 * 1024
+
+
+class HttpProviderAdapter(ProviderAdapter):
+    default_base_url: str = ""
+
+    def __init__(
+        self,
+        name: str,
+        config: ProviderConfig,
+        models: dict[str, ModelConfig],
+        *,
+        client: HttpClient,
+        api_key: str | None,
+    ) -> None:
+        super().__init__(name, config, models)
+        self.client = client
+        self.api_key = api_key
+        base_url = str(config.base_url) if config.base_url else self.default_base_url
+        self.origin, self.base_path = split_base_url(base_url)
+        self.redact = Redactor([api_key] if api_key else [])
+        headers = {
+            "user-agent": "switchpoint/0.1",
+            "content-type": "application/json",
+            "accept": "application/json, text/event-stream",
+            **self.auth_headers(),
+            **config.headers,
+        }
+        self._static_headers = encode_headers(headers)
+
+    @abc.abstractmethod
+    def auth_headers(self) -> dict[str, str]:
+        """Headers that authenticate us to the vendor (never the client's credential)."""
+
+    @abc.abstractmethod
+    def classify_error(
+        self, status: int, body: bytes, headers: dict[str, str]
+    ) -> ProviderError: ...
+
+    async def post(
+        self, target: str, body: bytes, limits: AttemptLimits, *, header_timeout: float
+    ) -> UpstreamResponse:
+        """POST and wait for the response head; any non-2xx becomes a `ProviderError`."""
+        head = encode_head("POST", target, self.origin, self._static_headers, len(body))
+        try:
+            response = await self.client.request(
+                self.origin,
+                head,
+                body,
+                connect_timeout=limits.bounded(limits.connect_s, time.perf_counter()),
+                response_timeout=limits.bounded(header_timeout, time.perf_counter()),
+            )
+        except ConnectError as exc:
+            raise ProviderError("connect", self.redact(str(exc))) from None
+        except ReadTimeout:
+            raise ProviderError(
+                "timeout", f"{self.name} sent no response within the time limit"
+            ) from None
+        except ConnectionDropped as exc:
+            raise ProviderError("dropped", f"{self.name} closed the connection: {exc}") from None
+        if response.status >= 300:
+            raise await self._error_from(response, limits)
+        return response
+
+    async def _error_from(self, response: UpstreamResponse, limits: AttemptLimits) -> ProviderError:
+        try:
+            body = await response.read(limits.bounded(10.0, time.perf_counter()))
+        except (ReadTimeout, ConnectionDropped):
+            body = b""
+        error = self.classify_error(response.status, body[:_MAX_ERROR_BODY], response.headers)
+        error.message = self.redact(error.message)
+        if error.retry_after_s is None:
+            error.retry_after_s = parse_retry_after(response.headers)
+        return error
+
+    async def read_body(self, response: UpstreamResponse, limits: AttemptLimits) -> bytes:
+        try:
+            return await response.read(
+                limits.bounded(limits.deadline - time.perf_counter(), time.perf_counter())
+            )
+        except ReadTimeout:
+            raise ProviderError("timeout", f"{self.name} stopped sending its answer") from None
+        except ConnectionDropped as exc:
+            raise ProviderError("dropped", f"{self.name} closed the connection: {exc}") from None
+
+    async def sse_events(
+        self, response: UpstreamResponse, timing: StreamTiming
+    ) -> AsyncGenerator[SSEEvent, None]:
+        """SSE events as they arrive. Waits up to the first-token limit until the caller
+        marks `timing.started` (first content seen), then up to the idle limit per gap."""
+        decoder = SSEDecoder()
+        try:
+            while True:
+                limit = timing.idle_s if timing.started else timing.first_token_s
+                now = time.perf_counter()
+                if now >= timing.deadline:
+                    raise ProviderError("timeout", f"{self.name} exceeded the attempt time limit")
+                try:
+                    chunk = await response.next_chunk(max(0.0, min(limit, timing.deadline - now)))
+                except ReadTimeout:
+                    if timing.started:
+                        raise ProviderError(
+                            "stalled", f"{self.name} stream stalled mid-answer"
+                        ) from None
+                    raise ProviderError(
+                        "timeout", f"{self.name} sent no first token within the time limit"
+                    ) from None
+                except ConnectionDropped:
+                    raise ProviderError(
+                        "dropped", f"{self.name} stream was cut mid-answer"
+                    ) from None
+                if chunk is None:
+                    for event in decoder.flush():
+                        yield event
+                    return
+                for event in decoder.feed(chunk):
+                    yield event
+        finally:
+            response.close()
+
+
+class StreamTiming:
+    """The time limits of one streamed attempt, adjusted as the stream progresses."""
+
+    __slots__ = ("deadline", "first_token_s", "idle_s", "started")
+
+    def __init__(self, limits: AttemptLimits) -> None:
+        self.first_token_s = limits.first_token_s
+        self.idle_s = limits.idle_s
+        self.deadline = limits.deadline
+        self.started = False

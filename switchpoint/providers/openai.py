@@ -1,0 +1,159 @@
+"""OpenAI Chat Completions, and any OpenAI-compatible server (vLLM, llama.cpp, ...)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+
+from switchpoint.chat.request import ChatRequest
+from switchpoint.chat.response import ChatResponse
+from switchpoint.chat.stream import StreamEvent, TextDelta, ToolCallStart
+from switchpoint.protocols.openai import PROTOCOL
+from switchpoint.protocols.openai.errors import parse_error
+from switchpoint.protocols.openai.request import encode_request
+from switchpoint.protocols.openai.response import MalformedResponse, decode_response
+from switchpoint.protocols.openai.stream import StreamDecoder, StreamErrorEvent
+from switchpoint.providers.errors import ProviderError, kind_for_status
+from switchpoint.providers.http_adapter import HttpProviderAdapter, StreamTiming
+from switchpoint.providers.limits import AttemptLimits
+
+# After the finish reason, only the usage chunk and `[DONE]` remain: don't wait long.
+_AFTER_FINISH_WAIT_S = 2.0
+
+_CONTEXT_MARKERS = (
+    "context_length_exceeded",
+    "maximum context length",
+    "context window",
+    "too many tokens",
+    "string_above_max_length",
+)
+_POLICY_MARKERS = ("content_policy", "content_filter", "safety system")
+
+
+class OpenAIAdapter(HttpProviderAdapter):
+    type = "openai"
+    default_base_url = "https://api.openai.com/v1"
+    # OpenAI itself wants `max_completion_tokens`; most compatible servers read `max_tokens`.
+    legacy_max_tokens = False
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
+    def _body(self, request: ChatRequest, model: str, stream: bool) -> bytes:
+        if request.native and request.protocol == PROTOCOL:
+            body: dict[str, Any] = dict(request.body)
+            body["model"] = model
+            if stream:
+                # Usage is needed for accounting whether or not the client asked for it.
+                options = body.get("stream_options")
+                body["stream_options"] = {
+                    **(options if isinstance(options, dict) else {}),
+                    "include_usage": True,
+                }
+            return orjson.dumps(body)
+        encoded = encode_request(
+            request.conversation(), model, stream=stream, legacy_max_tokens=self.legacy_max_tokens
+        )
+        return orjson.dumps(encoded)
+
+    @property
+    def _path(self) -> str:
+        return f"{self.base_path}/chat/completions"
+
+    async def complete(
+        self, request: ChatRequest, model: str, limits: AttemptLimits
+    ) -> ChatResponse:
+        body = self._body(request, model, stream=False)
+        # A non-streamed answer is generated before its headers are sent: the whole
+        # attempt budget applies, not the first-token limit.
+        response = await self.post(
+            self._path, body, limits, header_timeout=limits.deadline - time.perf_counter()
+        )
+        raw = await self.read_body(response, limits)
+        try:
+            return decode_response(raw)
+        except MalformedResponse as exc:
+            raise ProviderError("invalid_response", f"{self.name}: {exc}") from None
+
+    async def stream(
+        self, request: ChatRequest, model: str, limits: AttemptLimits
+    ) -> AsyncIterator[StreamEvent]:
+        body = self._body(request, model, stream=True)
+        response = await self.post(self._path, body, limits, header_timeout=limits.first_token_s)
+        decoder = StreamDecoder()
+        timing = StreamTiming(limits)
+        events = self.sse_events(response, timing)
+        try:
+            async for sse in events:
+                try:
+                    decoded = decoder.decode(sse)
+                except StreamErrorEvent as exc:
+                    raise self._stream_error(exc) from None
+                for event in decoded:
+                    if not timing.started and isinstance(event, (TextDelta, ToolCallStart)):
+                        timing.started = True
+                    yield event
+                if decoder.finished:
+                    return
+                if decoder.saw_finish_reason and timing.idle_s > _AFTER_FINISH_WAIT_S:
+                    # Only the usage chunk and `[DONE]` remain: don't wait long for them.
+                    timing.started = True
+                    timing.idle_s = _AFTER_FINISH_WAIT_S
+        except ProviderError as exc:
+            if decoder.saw_finish_reason and exc.kind in ("stalled", "timeout", "dropped"):
+                # Everything but the usage epilogue arrived: the answer is complete.
+                for event in decoder.finish():
+                    yield event
+                return
+            raise
+        finally:
+            await events.aclose()
+        if decoder.saw_finish_reason:
+            # No `[DONE]`: the answer said why it stopped, so it is complete.
+            for event in decoder.finish():
+                yield event
+            return
+        raise ProviderError(
+            "truncated",
+            f"{self.name} stream ended without a finish reason",
+            vendor_type="incomplete_stream",
+        )
+
+    def _stream_error(self, exc: StreamErrorEvent) -> ProviderError:
+        message, kind, code = parse_error({"error": exc.error})
+        error = self.classify_message(500, message or str(exc), kind, code)
+        if error.kind in ("server_error", "bad_request"):
+            error.kind = "stream_error"
+        return error
+
+    def classify_error(self, status: int, body: bytes, headers: dict[str, str]) -> ProviderError:
+        try:
+            parsed = orjson.loads(body) if body else None
+        except orjson.JSONDecodeError:
+            parsed = None
+        message, kind, code = parse_error(parsed)
+        return self.classify_message(status, message, kind, code)
+
+    def classify_message(
+        self, status: int, message: str | None, vendor_type: str | None, code: str | None
+    ) -> ProviderError:
+        text = message or f"{self.name} returned HTTP {status}"
+        lowered = f"{code or ''} {vendor_type or ''} {text}".lower()
+        failure = kind_for_status(status)
+        if status == 429 and ("insufficient_quota" in lowered or "quota" in (code or "")):
+            failure = "quota"
+        elif status in (400, 413, 422) and any(m in lowered for m in _CONTEXT_MARKERS):
+            failure = "context_length"
+        elif status == 400 and any(m in lowered for m in _POLICY_MARKERS):
+            failure = "content_policy"
+        return ProviderError(
+            failure, self.redact(text), status=status, vendor_type=code or vendor_type
+        )
+
+
+class OpenAICompatibleAdapter(OpenAIAdapter):
+    type = "openai_compatible"
+    legacy_max_tokens = True

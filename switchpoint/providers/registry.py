@@ -1,0 +1,73 @@
+"""Building the configured providers' adapters, and deciding which ones are usable."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from switchpoint.config.schema import Config, ProviderConfig
+from switchpoint.providers.base import ProviderAdapter
+from switchpoint.providers.http_adapter import HttpProviderAdapter
+from switchpoint.providers.openai import OpenAIAdapter, OpenAICompatibleAdapter
+from switchpoint.providers.simulated import SimulatedAdapter
+from switchpoint.transport.http_client import HttpClient
+
+HTTP_ADAPTERS: dict[str, type[HttpProviderAdapter]] = {
+    OpenAIAdapter.type: OpenAIAdapter,
+    OpenAICompatibleAdapter.type: OpenAICompatibleAdapter,
+}
+
+# Vendors that refuse every request without a key. A compatible server (a local vLLM)
+# may well need none.
+_KEY_REQUIRED = frozenset({"openai", "anthropic", "google"})
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderStatus:
+    name: str
+    type: str
+    available: bool
+    reason: str | None
+
+
+def build_adapters(
+    config: Config, client: HttpClient, environ: Mapping[str, str] | None = None
+) -> dict[str, ProviderAdapter]:
+    env = os.environ if environ is None else environ
+    adapters: dict[str, ProviderAdapter] = {}
+    for name, provider in config.providers.items():
+        adapters[name] = _build(name, provider, config, client, env)
+    return adapters
+
+
+def _build(
+    name: str,
+    provider: ProviderConfig,
+    config: Config,
+    client: HttpClient,
+    env: Mapping[str, str],
+) -> ProviderAdapter:
+    models = dict(config.models)
+    if provider.type == "simulated":
+        return SimulatedAdapter(name, provider, models)
+    key = env.get(provider.api_key_env) if provider.api_key_env else None
+    adapter_class = HTTP_ADAPTERS.get(provider.type)
+    if adapter_class is None:
+        # A placeholder that refuses every call, so the rest of the gateway keeps working.
+        placeholder = SimulatedAdapter(
+            name, provider.model_copy(update={"type": "simulated"}), models
+        )
+        placeholder.unavailable_reason = f"no adapter for provider type {provider.type!r}"
+        return placeholder
+    adapter = adapter_class(name, provider, models, client=client, api_key=key or None)
+    if not key and provider.type in _KEY_REQUIRED:
+        adapter.unavailable_reason = f"{provider.api_key_env} is not set"
+    return adapter
+
+
+def provider_statuses(adapters: Mapping[str, ProviderAdapter]) -> list[ProviderStatus]:
+    return [
+        ProviderStatus(name, adapter.config.type, adapter.available, adapter.unavailable_reason)
+        for name, adapter in adapters.items()
+    ]

@@ -1,0 +1,58 @@
+"""The gateway's HTTP application: which handler answers which route."""
+
+from __future__ import annotations
+
+import orjson
+
+from switchpoint.errors import ErrorKind, GatewayError
+from switchpoint.gateway import Gateway
+from switchpoint.ingress.chat_endpoint import ChatEndpoint
+from switchpoint.ingress.codec import IngressCodec
+from switchpoint.ingress.info_endpoints import InfoEndpoints
+from switchpoint.ingress.openai_chat import OpenAIChatCodec
+from switchpoint.ingress.route_endpoint import RouteEndpoint
+from switchpoint.server.request import Request
+from switchpoint.server.response import Response
+from switchpoint.server.router import Router
+
+OPENAI = OpenAIChatCodec()
+
+# Ingress protocols by the path prefix their errors are recognised by.
+CODECS_BY_PREFIX: list[tuple[str, IngressCodec]] = []
+
+
+def codec_for_path(path: str) -> IngressCodec:
+    for prefix, codec in CODECS_BY_PREFIX:
+        if path.startswith(prefix):
+            return codec
+    return OPENAI
+
+
+def respond_error(request: Request, error: GatewayError) -> Response:
+    codec = codec_for_path(request.path)
+    return Response(error.status, orjson.dumps(codec.error_body(error)))
+
+
+def render_protocol_error(status: int, kind: str, message: str) -> Response:
+    """Errors found before a request is even parsed (bad HTTP, body too large)."""
+    known: ErrorKind = "invalid_request"
+    for candidate in _KINDS:
+        if candidate == kind:
+            known = candidate
+    error = GatewayError(known, message, status=status)
+    return Response(status, orjson.dumps(OPENAI.error_body(error)))
+
+
+_KINDS: frozenset[ErrorKind] = frozenset({"invalid_request", "request_too_large", "internal"})
+
+
+def build_router(gateway: Gateway) -> Router:
+    router = Router(respond_error)
+    router.add("POST", "/v1/chat/completions", ChatEndpoint(gateway, OPENAI))
+    router.add("POST", "/chat/completions", ChatEndpoint(gateway, OPENAI))
+    info = InfoEndpoints(gateway)
+    router.add("GET", "/v1/models", info.models)
+    router.add("GET", "/healthz", info.healthz)
+    router.add("GET", "/readyz", info.readyz)
+    router.add("POST", "/v1/route", RouteEndpoint(gateway))
+    return router

@@ -1,0 +1,349 @@
+"""HTTP/1.1 server protocol on asyncio + httptools.
+
+One instance per client connection. Requests are parsed incrementally, dispatched one
+at a time per connection (pipelined requests wait their turn), and answered with a
+single write for whole responses, or chunked transfer encoding for streams, respecting
+the transport's flow control. A client that goes away cancels its request's handler,
+which is how upstream work is abandoned promptly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from email.utils import formatdate
+
+import httptools
+import orjson
+
+from switchpoint.server.request import Request
+from switchpoint.server.response import Response, StreamingResponse, encode_headers, status_line
+
+log = logging.getLogger("switchpoint.server")
+
+Handler = Callable[[Request], Awaitable[Response | StreamingResponse]]
+# Renders a protocol-level failure (bad HTTP, body too large) as a response body.
+ErrorRenderer = Callable[[int, str, str], Response]
+
+_MAX_HEAD_BYTES = 64 * 1024
+_MAX_PIPELINE = 16
+
+
+class ServerState:
+    """Shared by every connection of one server: limits, the clock-driven date header,
+    and the set of live connections (for idle sweeps and graceful shutdown)."""
+
+    def __init__(
+        self,
+        handler: Handler,
+        render_error: ErrorRenderer,
+        *,
+        max_body_bytes: int,
+        keep_alive_s: float,
+        read_timeout_s: float,
+    ) -> None:
+        self.handler = handler
+        self.render_error = render_error
+        self.max_body_bytes = max_body_bytes
+        self.keep_alive_s = keep_alive_s
+        self.read_timeout_s = read_timeout_s
+        self.connections: set[HttpProtocol] = set()
+        self.date_header = b""
+        self.accepting = True
+        self.refresh_date()
+
+    def refresh_date(self) -> None:
+        self.date_header = f"date: {formatdate(usegmt=True)}\r\n".encode("latin-1")
+
+    def sweep(self, now: float) -> None:
+        for connection in list(self.connections):
+            connection.check_timeouts(now)
+
+
+class HttpProtocol(asyncio.Protocol):
+    def __init__(self, state: ServerState, loop: asyncio.AbstractEventLoop) -> None:
+        self._state = state
+        self._loop = loop
+        self._parser = httptools.HttpRequestParser(self)
+        self._transport: asyncio.Transport | None = None
+        self._client = ""
+        self._queue: deque[tuple[Request, bool]] = deque()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._write_paused = False
+        self._drain: asyncio.Future[None] | None = None
+        self._last_activity = loop.time()
+        self._reset_message()
+
+    def _reset_message(self) -> None:
+        self._url = b""
+        self._headers: dict[bytes, bytes] = {}
+        self._head_bytes = 0
+        self._body: list[bytes] = []
+        self._body_bytes = 0
+        self._message_started_at: float | None = None
+        self._rejected = False
+
+    # --- connection lifecycle ---------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        self._client = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else ""
+        self._state.connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._state.connections.discard(self)
+        self._closing = True
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_exception(ConnectionResetError("client went away"))
+        self._queue.clear()
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+
+    def data_received(self, data: bytes) -> None:
+        self._last_activity = self._loop.time()
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(400, "invalid_request", "protocol upgrades are not supported")
+        except httptools.HttpParserError as exc:
+            if not self._rejected:
+                self._fail(400, "invalid_request", f"malformed HTTP request: {exc}")
+
+    def check_timeouts(self, now: float) -> None:
+        if self._closing or self._transport is None:
+            return
+        reading = self._message_started_at
+        if reading is not None:
+            if now - reading > self._state.read_timeout_s:
+                self._fail(408, "invalid_request", "the request was not received in time")
+        elif not self.busy and now - self._last_activity > self._state.keep_alive_s:
+            self._close()
+
+    # --- httptools callbacks --------------------------------------------------------
+    def on_message_begin(self) -> None:
+        self._reset_message()
+        self._message_started_at = self._loop.time()
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        self._head_bytes += len(url)
+        if self._head_bytes > _MAX_HEAD_BYTES:
+            self._fail(431, "invalid_request", "request line and headers are too large")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_bytes += len(name) + len(value)
+        if self._head_bytes > _MAX_HEAD_BYTES:
+            self._fail(431, "invalid_request", "request line and headers are too large")
+            return
+        key = name.lower()
+        previous = self._headers.get(key)
+        self._headers[key] = value if previous is None else previous + b", " + value
+
+    def on_headers_complete(self) -> None:
+        length = self._headers.get(b"content-length")
+        if length is not None:
+            try:
+                size = int(length)
+            except ValueError:
+                size = -1
+            if size > self._state.max_body_bytes:
+                self._fail(
+                    413,
+                    "request_too_large",
+                    f"request body of {size} bytes exceeds the limit of "
+                    f"{self._state.max_body_bytes} bytes",
+                )
+                return
+        if self._headers.get(b"expect", b"").lower() == b"100-continue" and self._transport:
+            self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def on_body(self, body: bytes) -> None:
+        if self._rejected:
+            return
+        self._body_bytes += len(body)
+        if self._body_bytes > self._state.max_body_bytes:
+            self._fail(
+                413,
+                "request_too_large",
+                f"request body exceeds the limit of {self._state.max_body_bytes} bytes",
+            )
+            return
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self._rejected:
+            return
+        parsed = httptools.parse_url(self._url)
+        path = parsed.path.decode("latin-1") if parsed.path else "/"
+        query = parsed.query.decode("latin-1") if parsed.query else ""
+        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+        request = Request(
+            method=self._parser.get_method().decode("latin-1"),
+            path=path,
+            query=query,
+            headers=self._headers,
+            body=body,
+            client=self._client,
+            http_version=self._parser.get_http_version(),
+        )
+        self._message_started_at = None
+        self._queue.append((request, self._parser.should_keep_alive()))
+        if len(self._queue) > _MAX_PIPELINE and self._transport is not None:
+            self._transport.pause_reading()
+        if self._task is None:
+            self._next()
+
+    # --- dispatch -------------------------------------------------------------------
+    def _next(self) -> None:
+        if self._closing or not self._queue:
+            self._task = None
+            return
+        request, keep_alive = self._queue.popleft()
+        self._task = self._loop.create_task(self._respond(request, keep_alive))
+
+    async def _respond(self, request: Request, keep_alive: bool) -> None:
+        try:
+            response = await self._state.handler(request)
+            if isinstance(response, StreamingResponse):
+                await self._write_stream(response, keep_alive, request.http_version)
+            else:
+                self._write_whole(response, keep_alive)
+        except (asyncio.CancelledError, ConnectionError):
+            self._close()
+            return
+        except Exception:
+            log.exception("unhandled error answering %s %s", request.method, request.path)
+            if not self._closing:
+                self._write_whole(
+                    self._state.render_error(500, "internal", "internal gateway error"), False
+                )
+        self._last_activity = self._loop.time()
+        if not keep_alive:
+            self._close()
+            return
+        if self._transport is not None and len(self._queue) <= _MAX_PIPELINE:
+            self._transport.resume_reading()
+        self._next()
+
+    def _head(
+        self, status: int, content_type: str, headers: list[tuple[str, str]], keep_alive: bool
+    ) -> bytes:
+        return (
+            status_line(status)
+            + b"server: switchpoint\r\n"
+            + self._state.date_header
+            + b"content-type: "
+            + content_type.encode("latin-1")
+            + b"\r\n"
+            + encode_headers(headers)
+            + (b"" if keep_alive else b"connection: close\r\n")
+        )
+
+    def _write_whole(self, response: Response, keep_alive: bool) -> None:
+        if self._transport is None or self._closing:
+            return
+        head = self._head(response.status, response.content_type, response.headers, keep_alive)
+        self._transport.write(
+            head
+            + b"content-length: "
+            + str(len(response.body)).encode()
+            + b"\r\n\r\n"
+            + response.body
+        )
+
+    async def _write_stream(
+        self, response: StreamingResponse, keep_alive: bool, http_version: str
+    ) -> None:
+        transport = self._transport
+        if transport is None or self._closing:
+            return
+        chunked = http_version != "1.0"
+        head = self._head(
+            response.status, response.content_type, response.headers, keep_alive and chunked
+        )
+        extra = b"cache-control: no-cache\r\nx-accel-buffering: no\r\n"
+        if chunked:
+            extra += b"transfer-encoding: chunked\r\n"
+        transport.write(head + extra + b"\r\n")
+        body = response.body
+        try:
+            async for piece in body:
+                if not piece:
+                    continue
+                if self._closing:
+                    return
+                if chunked:
+                    transport.write(b"%x\r\n%b\r\n" % (len(piece), piece))
+                else:
+                    transport.write(piece)
+                if self._write_paused:
+                    await self._wait_drain()
+        except (ConnectionError, asyncio.CancelledError):
+            self._close()
+            raise
+        except Exception:
+            # Headers are out: the only honest signal left is to end the connection
+            # without the final chunk, so the client cannot take the answer as complete.
+            log.exception("stream failed after its headers were sent")
+            self._close()
+            return
+        finally:
+            aclose = getattr(body, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        if chunked and not self._closing:
+            transport.write(b"0\r\n\r\n")
+        elif not chunked:
+            self._close()
+
+    async def _wait_drain(self) -> None:
+        self._drain = self._loop.create_future()
+        try:
+            await self._drain
+        finally:
+            self._drain = None
+
+    # --- shutdown -------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        """A request is being answered, or waits its turn on this connection."""
+        return self._task is not None or bool(self._queue)
+
+    def shutdown(self) -> None:
+        """Close once idle; used for graceful shutdown."""
+        if not self.busy:
+            self._close()
+
+    # --- failures -------------------------------------------------------------------
+    def _fail(self, status: int, kind: str, message: str) -> None:
+        """Answer a request we cannot parse or accept, then close the connection."""
+        if self._rejected:
+            return
+        self._rejected = True
+        if self._task is None and self._transport is not None and not self._closing:
+            self._write_whole(self._state.render_error(status, kind, message), False)
+        self._close()
+
+    def _close(self) -> None:
+        self._closing = True
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.close()
+
+
+def plain_error_renderer(status: int, kind: str, message: str) -> Response:
+    """Protocol-level errors in OpenAI's shape (the protocol is not known yet)."""
+    return Response(
+        status,
+        orjson.dumps({"error": {"message": message, "type": kind, "param": None, "code": None}}),
+    )

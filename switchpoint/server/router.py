@@ -1,0 +1,75 @@
+"""Dispatching requests to handlers by method and path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from switchpoint.errors import GatewayError
+from switchpoint.server.protocol import Handler
+from switchpoint.server.request import Request
+from switchpoint.server.response import Response, StreamingResponse
+
+# Renders an error for a request in the protocol its path implies.
+ErrorResponder = Callable[[Request, GatewayError], Response]
+
+
+class Router:
+    def __init__(self, respond_error: ErrorResponder) -> None:
+        self._exact: dict[str, dict[str, Handler]] = {}
+        # Paths with one trailing parameter, e.g. `/v1/tasks/{task_id}`.
+        self._prefixed: list[tuple[str, dict[str, Handler]]] = []
+        self._respond_error = respond_error
+
+    def add(self, method: str, path: str, handler: Handler) -> None:
+        if path.endswith("}"):
+            prefix = path[: path.rindex("{")]
+            for existing, methods in self._prefixed:
+                if existing == prefix:
+                    methods[method] = handler
+                    return
+            self._prefixed.append((prefix, {method: handler}))
+        else:
+            self._exact.setdefault(path, {})[method] = handler
+
+    def _methods(self, path: str) -> dict[str, Handler] | None:
+        methods = self._exact.get(path)
+        if methods is not None:
+            return methods
+        for prefix, candidates in self._prefixed:
+            if (
+                path.startswith(prefix)
+                and len(path) > len(prefix)
+                and "/" not in path[len(prefix) :]
+            ):
+                return candidates
+        return None
+
+    async def __call__(self, request: Request) -> Response | StreamingResponse:
+        path = request.path
+        if len(path) > 1 and path.endswith("/"):
+            path = path.rstrip("/")
+            request.path = path
+        methods = self._methods(path)
+        if methods is None:
+            return self._respond_error(
+                request,
+                GatewayError("not_found", f"no route for {request.method} {request.path}"),
+            )
+        handler = methods.get(request.method)
+        if handler is None:
+            if request.method == "HEAD" and "GET" in methods:
+                return await methods["GET"](request)
+            allowed = ", ".join(sorted(methods))
+            response = self._respond_error(
+                request,
+                GatewayError(
+                    "method_not_allowed",
+                    f"{request.method} is not allowed on {path} (allowed: {allowed})",
+                ),
+            )
+            response.headers.append(("allow", allowed))
+            return response
+        try:
+            return await handler(request)
+        except GatewayError as error:
+            return self._respond_error(request, error)

@@ -1,0 +1,90 @@
+"""Running the server: listening, periodic housekeeping, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+
+from switchpoint.gateway import Gateway
+from switchpoint.server.app import build_router, render_protocol_error
+from switchpoint.server.protocol import HttpProtocol, ServerState
+
+log = logging.getLogger("switchpoint.server")
+
+# In-flight requests get this long to finish after a shutdown signal.
+SHUTDOWN_GRACE_S = 30.0
+
+
+def listening_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(4096)
+    sock.setblocking(False)
+    return sock
+
+
+async def serve(
+    gateway: Gateway,
+    sock: socket.socket,
+    stop: asyncio.Event,
+    *,
+    on_ready: Callable[[], Awaitable[None] | None] | None = None,
+) -> None:
+    """Serve on `sock` until `stop` is set, then drain in-flight requests and return."""
+    loop = asyncio.get_running_loop()
+    config = gateway.config.server
+    state = ServerState(
+        build_router(gateway),
+        render_protocol_error,
+        max_body_bytes=config.max_body_bytes,
+        keep_alive_s=config.keep_alive_s,
+        read_timeout_s=config.request_read_timeout_s,
+    )
+    server = await loop.create_server(lambda: HttpProtocol(state, loop), sock=sock, backlog=4096)
+    housekeeping = loop.create_task(_housekeeping(state))
+    try:
+        if on_ready is not None:
+            result = on_ready()
+            if result is not None:
+                await result
+        await stop.wait()
+    finally:
+        server.close()
+        housekeeping.cancel()
+        await _drain(state)
+        with contextlib.suppress(Exception):
+            await server.wait_closed()
+        await gateway.aclose()
+
+
+async def _housekeeping(state: ServerState) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(1.0)
+        state.refresh_date()
+        state.sweep(loop.time())
+
+
+async def _drain(state: ServerState) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SHUTDOWN_GRACE_S
+    while loop.time() < deadline:
+        busy = [c for c in state.connections if c.busy]
+        for connection in state.connections - set(busy):
+            connection.shutdown()
+        if not busy:
+            return
+        await asyncio.sleep(0.05)
+    log.warning(
+        "shutting down with %d request(s) still in flight",
+        sum(1 for c in state.connections if c.busy),
+    )
+    for connection in list(state.connections):
+        connection.shutdown()
