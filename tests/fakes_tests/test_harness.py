@@ -29,8 +29,12 @@ def chat(model: str = "gpt-test", text: str = "hello there", **extra: Any) -> di
     return {"model": model, "messages": [{"role": "user", "content": text}], **extra}
 
 
+# One client for the whole module: building one costs more than a fake request.
+_HTTP = httpx2.Client(headers=KEY)
+
+
 def post(fake: OpenAIFake, body: dict[str, Any], **kwargs: Any) -> httpx2.Response:
-    return httpx2.post(f"{fake.base_url}/chat/completions", json=body, headers=KEY, **kwargs)
+    return _HTTP.post(f"{fake.base_url}/chat/completions", json=body, **kwargs)
 
 
 def test_base_urls_follow_each_sdk_convention() -> None:
