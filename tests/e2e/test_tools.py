@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import MODELS, PROFILES, Stack
+from tests.fakes import RawResponse
 
 WEATHER = {"city": "Paris", "unit": "celsius"}
 RESULT = "18C and sunny"
@@ -324,6 +325,68 @@ def test_gemini_call_ids_are_unique_across_turns(stack: Stack) -> None:
         [call] = completion.choices[0].message.tool_calls or []
         ids.add(call.id)
     assert len(ids) == 3
+
+
+def gemini_call_with_signature(stream: bool) -> RawResponse:
+    answer = {
+        "candidates": [
+            {
+                "content": {
+                    "role": "model",
+                    "parts": [
+                        {
+                            "functionCall": {"name": "get_weather", "args": WEATHER},
+                            "thoughtSignature": "c2lnbmF0dXJlLWZyb20tZ2VtaW5p",
+                        }
+                    ],
+                },
+                "finishReason": "STOP",
+            }
+        ],
+        "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 3},
+        "modelVersion": "gemini-3-test",
+    }
+    if stream:
+        body = f"data: {json.dumps(answer)}\r\n\r\n".encode()
+        return RawResponse(status=200, body=body, content_type="text/event-stream")
+    return RawResponse(status=200, body=json.dumps(answer).encode())
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["complete", "stream"])
+def test_gemini_gets_its_own_thought_signature_back(stack: Stack, stream: bool) -> None:
+    """An OpenAI client has nowhere to keep Gemini's signature: the gateway does."""
+    stack.gemini_fake.enqueue(gemini_call_with_signature(stream))
+    client = stack.openai()
+    user = {"role": "user", "content": QUESTION}
+    if stream:
+        chunks = list(
+            client.chat.completions.create(
+                model="ge", messages=[user], tools=OPENAI_TOOLS, stream=True
+            )
+        )
+        calls = [tc for c in chunks if c.choices for tc in c.choices[0].delta.tool_calls or ()]
+        call_id = calls[0].id
+    else:
+        first = client.chat.completions.create(model="ge", messages=[user], tools=OPENAI_TOOLS)
+        [tool_call] = first.choices[0].message.tool_calls or []
+        call_id = tool_call.id
+    assert call_id
+    assistant = {
+        "role": "assistant",
+        "tool_calls": [
+            {
+                "id": call_id,
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": json.dumps(WEATHER)},
+            }
+        ],
+    }
+    result = {"role": "tool", "tool_call_id": call_id, "content": RESULT}
+    client.chat.completions.create(
+        model="ge", messages=[user, assistant, result], tools=OPENAI_TOOLS
+    )
+    call_part = stack.gemini_fake.last_request.body["contents"][1]["parts"][0]
+    assert call_part["thoughtSignature"] == "c2lnbmF0dXJlLWZyb20tZ2VtaW5p"
 
 
 def test_gemini_rejects_a_result_without_its_call(stack: Stack) -> None:

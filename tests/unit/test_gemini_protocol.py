@@ -351,3 +351,51 @@ def test_parse_error_details() -> None:
     assert error.retry_delay_s() == 17.0
     assert error.reasons() == ["X"]
     assert parse_error("nonsense").message is None
+
+
+def test_thought_signatures_go_back_on_their_calls() -> None:
+    """Gemini's own signature on a call it made; Google's placeholder on the first call
+    of a turn the gateway holds none for; nothing on the other calls of a turn."""
+    turns = Conversation(
+        messages=[
+            Message("user", [Text("q")]),
+            Message("assistant", [ToolCall("a", "f", "{}"), ToolCall("b", "g", "{}")]),
+            Message("user", [ToolResult("a", [Text("1")]), ToolResult("b", [Text("2")])]),
+            Message(
+                "assistant", [Text("more"), ToolCall("c", "f", "{}"), ToolCall("d", "g", "{}")]
+            ),
+            Message("user", [ToolResult("c", [Text("3")]), ToolResult("d", [Text("4")])]),
+        ]
+    )
+    body = encode_request(turns, signatures={"a": "SIG-A"}, signature_placeholder=True)
+    first, second = body["contents"][1]["parts"], body["contents"][3]["parts"]
+    assert [p.get("thoughtSignature") for p in first] == ["SIG-A", None]
+    assert [p.get("thoughtSignature") for p in second] == [
+        None,
+        "skip_thought_signature_validator",
+        None,
+    ]
+    plain = encode_request(turns, signatures={"a": "SIG-A"})
+    assert [p.get("thoughtSignature") for p in plain["contents"][3]["parts"]] == [None] * 3
+
+
+def test_decoders_collect_thought_signatures() -> None:
+    body = response_body(
+        candidates=[
+            {
+                "content": {
+                    "parts": [
+                        {"functionCall": {"name": "f", "args": {}}, "thoughtSignature": "S1"},
+                        {"functionCall": {"name": "g", "args": {}}},
+                    ]
+                },
+                "finishReason": "STOP",
+            }
+        ]
+    )
+    ids = CallIds("k_")
+    decode_response(body, model="m", ids=ids)
+    assert ids.signatures == {"k_0": "S1"}
+    decoder = StreamDecoder("m", CallIds("s_"))
+    decoder.decode(SSEEvent(None, body))
+    assert decoder.signatures == {"s_0": "S1"}
