@@ -66,6 +66,9 @@ class OpenAIChatCodec:
                 found = True
         return found
 
+    def vendor_headers(self, headers: dict[bytes, bytes]) -> dict[str, str]:
+        return {}
+
     def encode_response(self, response: ChatResponse, request_id: str) -> bytes:
         return encode_response(response)
 

@@ -534,3 +534,22 @@ def test_stream_encoder_empty_answer_and_error() -> None:
 def test_error_types(kind: Any, status: int | None, expected: str) -> None:
     body = error_body(GatewayError(kind, "why", status=status))
     assert body == {"type": "error", "error": {"type": expected, "message": "why"}}
+
+
+def test_stream_keeps_the_matched_stop_sequence() -> None:
+    decoder = StreamDecoder()
+    decoder.decode(sse("message_start", {"type": "message_start", "message": {"id": "m"}}))
+    decoder.decode(
+        sse(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "stop_sequence", "stop_sequence": "END"},
+                "usage": {"output_tokens": 3},
+            },
+        )
+    )
+    finish = decoder.decode(sse("message_stop", {"type": "message_stop"}))
+    assert finish == [Finish("stop_sequence", "END")]
+    events = encoded_events([MessageStart("m", "c"), TextDelta("x"), *finish])
+    assert events[-2][1]["delta"] == {"stop_reason": "stop_sequence", "stop_sequence": "END"}
