@@ -174,6 +174,8 @@ def test_stream_without_alt_sse_is_a_json_array(gemini_fake: GeminiFake) -> None
     assert text == f"Hello from {MODEL}."
 
 
+# google-genai's async client subclasses aiohttp.ClientSession, which aiohttp warns about.
+@pytest.mark.filterwarnings("ignore:Inheritance class AiohttpClientSession:DeprecationWarning")
 async def test_async_client(gemini_fake: GeminiFake) -> None:
     api = client(gemini_fake, httpx_async_client=None).aio
     response = await api.models.generate_content(model=MODEL, contents=PROMPT)
