@@ -405,7 +405,7 @@ def test_connection_reset(anthropic_fake: AnthropicFake) -> None:
 
 def test_silence_and_slow_first_token_time_out(anthropic_fake: AnthropicFake) -> None:
     anthropic_fake.enqueue(AcceptThenSilent(), SlowFirstToken(2.0, stage="first_event"))
-    api = client(anthropic_fake, timeout=0.2)
+    api = client(anthropic_fake, timeout=0.4)
     with pytest.raises(anthropic.APITimeoutError):
         api.messages.create(model=MODEL, max_tokens=10, messages=USER)
     assert anthropic_fake.requests[0].wait_disconnected()

@@ -398,12 +398,12 @@ def test_connection_reset_and_cut_stream(gemini_fake: GeminiFake) -> None:
 
 def test_silence_and_stall_time_out(gemini_fake: GeminiFake) -> None:
     gemini_fake.enqueue(AcceptThenSilent(), StallAfter(1))
-    api = client(gemini_fake, timeout=200)  # milliseconds
+    api = client(gemini_fake, timeout=400)  # milliseconds
     with pytest.raises(httpx2.ReadTimeout):
         api.models.generate_content(model=MODEL, contents=PROMPT)
     received: list[types.GenerateContentResponse] = []
     with pytest.raises(httpx2.ReadTimeout):
-        stream_into(gemini_fake, received, timeout=200)
+        stream_into(gemini_fake, received, timeout=400)
     assert len(received) == 1
     assert all(r.wait_disconnected() for r in gemini_fake.requests)
 
