@@ -47,12 +47,16 @@ _HTTP = httpx2.Client()
 
 def client(fake: AnthropicFake, **kwargs: Any) -> anthropic.Anthropic:
     kwargs.setdefault("max_retries", 0)
-    return anthropic.Anthropic(base_url=fake.base_url, api_key="sk-ant-fake", **kwargs)
+    # The shared HTTP client spares each test building a TLS context.
+    return anthropic.Anthropic(
+        base_url=fake.base_url, api_key="sk-ant-fake", http_client=_HTTP, **kwargs
+    )
 
 
 def create(fake: AnthropicFake, **kwargs: Any) -> anthropic.types.Message:
     params: dict[str, Any] = {"model": MODEL, "max_tokens": 100, "messages": USER, **kwargs}
-    return client(fake).messages.create(**params)
+    message: anthropic.types.Message = client(fake).messages.create(**params)
+    return message
 
 
 def raw_events(fake: AnthropicFake, body: dict[str, Any] | None = None) -> list[tuple[str, Any]]:
@@ -257,7 +261,7 @@ def test_count_tokens_endpoint(anthropic_fake: AnthropicFake) -> None:
 
 def test_wrong_and_missing_key(anthropic_fake: AnthropicFake) -> None:
     api = anthropic.Anthropic(
-        base_url=anthropic_fake.base_url, api_key="sk-ant-other", max_retries=0
+        base_url=anthropic_fake.base_url, api_key="sk-ant-other", max_retries=0, http_client=_HTTP
     )
     with pytest.raises(anthropic.AuthenticationError) as caught:
         api.messages.create(model=MODEL, max_tokens=10, messages=USER)
@@ -401,7 +405,7 @@ def test_connection_reset(anthropic_fake: AnthropicFake) -> None:
 
 def test_silence_and_slow_first_token_time_out(anthropic_fake: AnthropicFake) -> None:
     anthropic_fake.enqueue(AcceptThenSilent(), SlowFirstToken(2.0, stage="first_event"))
-    api = client(anthropic_fake, timeout=0.2)
+    api = client(anthropic_fake, timeout=0.4)
     with pytest.raises(anthropic.APITimeoutError):
         api.messages.create(model=MODEL, max_tokens=10, messages=USER)
     assert anthropic_fake.requests[0].wait_disconnected()
