@@ -11,7 +11,7 @@ import httpx2
 import openai
 import pytest
 
-from tests.e2e.conftest import CLIENT_KEY, Stack, StackFactory
+from tests.e2e.conftest import CLIENT_KEY, HTTP, Stack, StackFactory
 
 OPENAI_PATH = "/v1/chat/completions"
 ANTHROPIC_PATH = "/v1/messages"
@@ -25,7 +25,7 @@ HEADERS = {"authorization": f"Bearer {CLIENT_KEY}", "anthropic-version": "2023-0
 
 
 def post(stack: Stack, path: str, content: bytes, **headers: str) -> httpx2.Response:
-    return httpx2.post(
+    return HTTP.post(
         f"{stack.base_url}{path}",
         content=content,
         headers={**HEADERS, "content-type": "application/json", **headers},
@@ -171,12 +171,12 @@ def test_request_level_errors(stack: Stack, path: str, check: Any, good: dict[st
 
 def test_unknown_routes_and_methods(stack: Stack) -> None:
     base = stack.base_url
-    assert_anthropic_error(httpx2.get(f"{base}/v1/messages"), 405, "GET", "/v1/messages")
-    assert httpx2.get(f"{base}/v1/messages").headers["allow"] == "POST"
-    assert_anthropic_error(httpx2.post(f"{base}/v1/messages/batches", json={}), 404, "batches")
-    assert_anthropic_error(httpx2.delete(f"{base}/v1/messages/count_tokens"), 405, "DELETE")
-    assert_openai_error(httpx2.get(f"{base}/v1/chat/completions"), 405, "GET")
-    assert_openai_error(httpx2.post(f"{base}/v1/nothing", json={}), 404, "/v1/nothing")
+    assert_anthropic_error(HTTP.get(f"{base}/v1/messages"), 405, "GET", "/v1/messages")
+    assert HTTP.get(f"{base}/v1/messages").headers["allow"] == "POST"
+    assert_anthropic_error(HTTP.post(f"{base}/v1/messages/batches", json={}), 404, "batches")
+    assert_anthropic_error(HTTP.delete(f"{base}/v1/messages/count_tokens"), 405, "DELETE")
+    assert_openai_error(HTTP.get(f"{base}/v1/chat/completions"), 405, "GET")
+    assert_openai_error(HTTP.post(f"{base}/v1/nothing", json={}), 404, "/v1/nothing")
     assert no_vendor_called(stack)
 
 
@@ -225,7 +225,7 @@ def test_both_credential_styles_are_accepted_and_never_forwarded(stack: Stack) -
             (OPENAI_PATH, GOOD_OPENAI, "an"),
             (OPENAI_PATH, GOOD_OPENAI, "ge"),
         ):
-            response = httpx2.post(
+            response = HTTP.post(
                 f"{stack.base_url}{path}",
                 json={**body, "model": profile},
                 headers={**headers, "anthropic-version": "2023-06-01"},

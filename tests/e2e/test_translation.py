@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx2
 import pytest
 
-from tests.e2e.conftest import CLAUDE_MAX_OUTPUT, CLIENT_KEY, MODELS, PROFILES, Stack
+from tests.e2e.conftest import CLAUDE_MAX_OUTPUT, CLIENT_KEY, HTTP, MODELS, PROFILES, Stack
 
 PROVIDERS = {"oa": "openai", "an": "anthropic", "ge": "google"}
 SYSTEM = "You are terse."
@@ -309,7 +308,7 @@ def test_anthropic_to_anthropic_is_forwarded_as_sent(stack: Stack) -> None:
         "stop_sequences": ["STOP"],
         "thinking": {"type": "enabled", "budget_tokens": 1024},
     }
-    response = httpx2.post(
+    response = HTTP.post(
         f"{stack.base_url}/v1/messages",
         json=body,
         headers={"x-api-key": CLIENT_KEY, "anthropic-version": "2023-06-01"},

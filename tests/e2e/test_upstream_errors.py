@@ -11,7 +11,7 @@ import httpx2
 import openai
 import pytest
 
-from tests.e2e.conftest import CLIENT_KEY, MODELS, PROFILES, Stack
+from tests.e2e.conftest import CLIENT_KEY, HTTP, MODELS, PROFILES, Stack
 from tests.fakes import (
     BadGateway,
     ContentPolicy,
@@ -28,7 +28,7 @@ ANTHROPIC_HEADERS = {"x-api-key": CLIENT_KEY, "anthropic-version": "2023-06-01"}
 
 
 def call_openai(stack: Stack, profile: str) -> httpx2.Response:
-    return httpx2.post(
+    return HTTP.post(
         f"{stack.base_url}/v1/chat/completions",
         json={"model": profile, "messages": [{"role": "user", "content": "hello there"}]},
         headers={"authorization": f"Bearer {CLIENT_KEY}"},
@@ -43,7 +43,7 @@ def call_anthropic(stack: Stack, profile: str, *, stream: bool = False) -> httpx
         "messages": [{"role": "user", "content": "hello there"}],
         "stream": stream,
     }
-    return httpx2.post(
+    return HTTP.post(
         f"{stack.base_url}/v1/messages", json=body, headers=ANTHROPIC_HEADERS, timeout=30
     )
 
