@@ -15,7 +15,7 @@ from switchpoint.protocols.openai.request import KEEP_FLAG, decode_request
 from switchpoint.protocols.openai.response import encode_response
 from switchpoint.protocols.openai.stream import StreamEncoder
 
-_ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
 
 class OpenAIChatCodec:
@@ -37,11 +37,13 @@ class OpenAIChatCodec:
         # The outline and the sampling fields are checked here even when the body is
         # forwarded as sent, so that a malformed request never reaches a vendor.
         for i, message in enumerate(messages):
-            expect(message, dict, f"messages[{i}]")
+            if type(message) is not dict:
+                expect(message, dict, f"messages[{i}]")
             role = message.get("role")
-            if role not in _ROLES:
+            if type(role) is not str or role not in _ROLES:
                 raise invalid_request(
-                    f"'messages[{i}].role' must be one of {', '.join(_ROLES)}; got {role!r}",
+                    f"'messages[{i}].role' must be one of {', '.join(sorted(_ROLES))}; "
+                    f"got {role!r}",
                     f"messages[{i}].role",
                 )
         optional_number(body, "temperature", low=0, high=2)

@@ -23,6 +23,7 @@ from switchpoint.chat.stream import (
     ToolCallDelta,
     ToolCallStart,
     UsageUpdate,
+    merge_usage,
 )
 from switchpoint.chat.usage import Usage
 from switchpoint.protocols.anthropic.response import AnthropicUsage, encode_usage, message_id
@@ -245,7 +246,7 @@ class StreamEncoder:
         if isinstance(event, ThinkingDelta):
             return self._thinking(event)
         if isinstance(event, UsageUpdate):
-            self._merge(event.usage)
+            self._usage = merge_usage(self._usage, event.usage)
             return b""
         if isinstance(event, MessageStart):
             if event.id:
@@ -255,17 +256,6 @@ class StreamEncoder:
         if isinstance(event, Finish):
             return self._finish(event)
         return b""
-
-    def _merge(self, usage: Usage) -> None:
-        current = self._usage
-        if usage.input_tokens:
-            current.input_tokens = usage.input_tokens
-        if usage.output_tokens:
-            current.output_tokens = usage.output_tokens
-        if usage.cached_input_tokens:
-            current.cached_input_tokens = usage.cached_input_tokens
-        if usage.cache_write_tokens:
-            current.cache_write_tokens = usage.cache_write_tokens
 
     def _start(self) -> bytes:
         if self._started:
