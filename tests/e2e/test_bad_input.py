@@ -90,6 +90,11 @@ COMMON_CASES: list[Case] = [
         lambda b: {**b, "messages": [{"role": "robot", "content": "hi"}]},
         ("messages[0].role", "robot"),
     ),
+    (
+        "role_not_string",
+        lambda b: {**b, "messages": [{"role": {"r": 1}, "content": "hi"}]},
+        ("messages[0].role",),
+    ),
     ("stream_not_bool", lambda b: {**b, "stream": "yes"}, ("stream", "boolean")),
     ("model_not_string", lambda b: {**b, "model": 42}, ("model", "string")),
     ("body_not_object", lambda b: [b], ("JSON object",)),
@@ -234,3 +239,63 @@ def test_both_credential_styles_are_accepted_and_never_forwarded(stack: Stack) -
             request = stack.fake(profile).last_request
             assert request.credential == stack.keys()[profile]
             assert all(CLIENT_KEY not in value for value in request.headers.values())
+
+
+def user_blocks(*blocks: Any) -> dict[str, Any]:
+    return {**GOOD_ANTHROPIC, "messages": [{"role": "user", "content": list(blocks)}]}
+
+
+# Bodies whose outline is fine but whose blocks are wrong: only translation reads them.
+UNTRANSLATABLE: list[tuple[str, dict[str, Any], str]] = [
+    ("text_not_string", user_blocks({"type": "text", "text": 5}), "messages[0].content[0].text"),
+    ("image_without_source", user_blocks({"type": "image"}), "messages[0].content[0].source"),
+    (
+        "image_from_files_api",
+        user_blocks({"type": "image", "source": {"type": "file", "file_id": "f"}}),
+        "messages[0].content[0].source.type",
+    ),
+    (
+        "tool_result_content_number",
+        user_blocks({"type": "tool_result", "tool_use_id": "t", "content": 5}),
+        "messages[0].content[0].content",
+    ),
+    ("document_block", user_blocks({"type": "document", "source": {}}), "'document'"),
+    (
+        "tool_use_in_user_turn",
+        user_blocks({"type": "tool_use", "id": "t", "name": "f", "input": {}}),
+        "tool_use blocks belong in assistant turns",
+    ),
+    (
+        "tool_input_not_object",
+        {
+            **GOOD_ANTHROPIC,
+            "messages": [
+                {"role": "user", "content": "hi"},
+                {
+                    "role": "assistant",
+                    "content": [{"type": "tool_use", "id": "t", "name": "f", "input": [1]}],
+                },
+            ],
+        },
+        "messages[1].content[0].input",
+    ),
+    (
+        "server_tool",
+        {**GOOD_ANTHROPIC, "tools": [{"type": "web_search_20250305", "name": "web_search"}]},
+        "tools[0].type",
+    ),
+    ("metadata_user_not_string", {**GOOD_ANTHROPIC, "metadata": {"user_id": 5}}, "user_id"),
+]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["complete", "stream"])
+@pytest.mark.parametrize("profile", ["oa", "ge"])
+@pytest.mark.parametrize(
+    ("name", "body", "words"), UNTRANSLATABLE, ids=[c[0] for c in UNTRANSLATABLE]
+)
+def test_untranslatable_anthropic_bodies_are_400s(
+    stack: Stack, name: str, body: dict[str, Any], words: str, profile: str, stream: bool
+) -> None:
+    response = post_json(stack, ANTHROPIC_PATH, {**body, "model": profile, "stream": stream})
+    assert_anthropic_error(response, 400, words)
+    assert no_vendor_called(stack)

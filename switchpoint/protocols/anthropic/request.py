@@ -231,8 +231,7 @@ def _tools(tools: object) -> list[ToolSpec]:
 def _tool_choice(choice: object) -> ToolChoice | None:
     if choice is None:
         return None
-    expect(choice, dict, "tool_choice")
-    assert isinstance(choice, dict)
+    choice = expect(choice, dict, "tool_choice")
     kind = required(choice, "type", str, "tool_choice.type")
     disable = optional(
         choice, "disable_parallel_tool_use", bool, "tool_choice.disable_parallel_tool_use"
