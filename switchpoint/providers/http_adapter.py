@@ -110,28 +110,26 @@ class HttpProviderAdapter(ProviderAdapter):
     async def sse_events(
         self, response: UpstreamResponse, timing: StreamTiming
     ) -> AsyncGenerator[SSEEvent, None]:
-        """SSE events as they arrive. Waits up to the first-token limit until the caller
-        marks `timing.started` (first content seen), then up to the idle limit per gap."""
+        """SSE events as they arrive. Until the caller marks the first content
+        (`timing.content()`), waits until the first-token deadline; after, up to the idle
+        limit since the last content (keep-alive pings do not count as progress). Never
+        past the attempt's deadline."""
         decoder = SSEDecoder()
         try:
             while True:
-                limit = timing.idle_s if timing.started else timing.first_token_s
                 now = time.perf_counter()
-                if now >= timing.deadline:
-                    raise ProviderError("timeout", f"{self.name} exceeded the attempt time limit")
+                until = timing.wait_until()
+                if now >= until:
+                    raise timing.expired(self.name, now)
                 try:
-                    chunk = await response.next_chunk(max(0.0, min(limit, timing.deadline - now)))
+                    chunk = await response.next_chunk(until - now)
                 except ReadTimeout:
-                    if timing.started:
-                        raise ProviderError(
-                            "stalled", f"{self.name} stream stalled mid-answer"
-                        ) from None
-                    raise ProviderError(
-                        "timeout", f"{self.name} sent no first token within the time limit"
-                    ) from None
+                    raise timing.expired(self.name, time.perf_counter()) from None
                 except ConnectionDropped:
                     raise ProviderError(
-                        "dropped", f"{self.name} stream was cut mid-answer"
+                        "dropped",
+                        f"{self.name} stream was cut"
+                        + (" mid-answer" if timing.started else " before any content"),
                     ) from None
                 if chunk is None:
                     for event in decoder.flush():
@@ -144,12 +142,40 @@ class HttpProviderAdapter(ProviderAdapter):
 
 
 class StreamTiming:
-    """The time limits of one streamed attempt, adjusted as the stream progresses."""
+    """The time limits of one streamed attempt, as the stream progresses.
 
-    __slots__ = ("deadline", "first_token_s", "idle_s", "started")
+    The first-token limit runs from the attempt's start (headers, pings and role-only
+    chunks do not stop it); after the first content, the idle limit runs from the last
+    content. Adapters call `content()` for every piece of content they yield.
+    """
+
+    __slots__ = ("deadline", "first_token_deadline", "idle_s", "last_content", "started")
 
     def __init__(self, limits: AttemptLimits) -> None:
-        self.first_token_s = limits.first_token_s
-        self.idle_s = limits.idle_s
+        start = limits.started_at or time.perf_counter()
         self.deadline = limits.deadline
+        self.first_token_deadline = min(limits.deadline, start + limits.first_token_s)
+        self.idle_s = limits.idle_s
         self.started = False
+        self.last_content = start
+
+    def content(self) -> None:
+        self.started = True
+        self.last_content = time.perf_counter()
+
+    def wait_until(self) -> float:
+        if self.started:
+            return min(self.deadline, self.last_content + self.idle_s)
+        return self.first_token_deadline
+
+    def header_timeout(self) -> float:
+        return max(0.0, self.first_token_deadline - time.perf_counter())
+
+    def expired(self, provider: str, now: float) -> ProviderError:
+        if now >= self.deadline:
+            return ProviderError("timeout", f"{provider} exceeded the attempt time limit")
+        if self.started:
+            return ProviderError(
+                "stalled", f"{provider} stream stalled mid-answer (no content for {self.idle_s:g}s)"
+            )
+        return ProviderError("timeout", f"{provider} sent no first token within the time limit")

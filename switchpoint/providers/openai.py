@@ -10,18 +10,27 @@ import orjson
 
 from switchpoint.chat.request import ChatRequest
 from switchpoint.chat.response import ChatResponse
-from switchpoint.chat.stream import StreamEvent, TextDelta, ToolCallStart
+from switchpoint.chat.stream import (
+    StreamEvent,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallDelta,
+    ToolCallStart,
+)
 from switchpoint.protocols.openai import PROTOCOL
 from switchpoint.protocols.openai.errors import parse_error
 from switchpoint.protocols.openai.request import encode_request
 from switchpoint.protocols.openai.response import MalformedResponse, decode_response
 from switchpoint.protocols.openai.stream import StreamDecoder, StreamErrorEvent
-from switchpoint.providers.errors import ProviderError, kind_for_status
+from switchpoint.providers.errors import ProviderError, is_prefill_rejection, kind_for_status
 from switchpoint.providers.http_adapter import HttpProviderAdapter, StreamTiming
 from switchpoint.providers.limits import AttemptLimits
 
 # After the finish reason, only the usage chunk and `[DONE]` remain: don't wait long.
 _AFTER_FINISH_WAIT_S = 2.0
+# After the usage chunk, only `[DONE]` remains.
+_AFTER_USAGE_WAIT_S = 0.25
+_CONTENT = (TextDelta, ToolCallStart, ToolCallDelta, ThinkingDelta)
 
 _CONTEXT_MARKERS = (
     "context_length_exceeded",
@@ -82,9 +91,9 @@ class OpenAIAdapter(HttpProviderAdapter):
         self, request: ChatRequest, model: str, limits: AttemptLimits
     ) -> AsyncIterator[StreamEvent]:
         body = self._body(request, model, stream=True)
-        response = await self.post(self._path, body, limits, header_timeout=limits.first_token_s)
-        decoder = StreamDecoder()
         timing = StreamTiming(limits)
+        response = await self.post(self._path, body, limits, header_timeout=timing.header_timeout())
+        decoder = StreamDecoder()
         events = self.sse_events(response, timing)
         try:
             async for sse in events:
@@ -93,23 +102,27 @@ class OpenAIAdapter(HttpProviderAdapter):
                 except StreamErrorEvent as exc:
                     raise self._stream_error(exc) from None
                 for event in decoded:
-                    if not timing.started and isinstance(event, (TextDelta, ToolCallStart)):
-                        timing.started = True
+                    if isinstance(event, _CONTENT):
+                        timing.content()
                     yield event
                 if decoder.finished:
                     return
-                if decoder.saw_finish_reason and timing.idle_s > _AFTER_FINISH_WAIT_S:
-                    # Only the usage chunk and `[DONE]` remain: don't wait long for them.
-                    timing.started = True
-                    timing.idle_s = _AFTER_FINISH_WAIT_S
+                if decoder.saw_finish_reason:
+                    # Only the usage chunk and `[DONE]` remain: don't wait long for them,
+                    # and not at all for `[DONE]` once the usage is in.
+                    timing.content()
+                    timing.idle_s = (
+                        _AFTER_USAGE_WAIT_S if decoder.saw_usage else _AFTER_FINISH_WAIT_S
+                    )
         except ProviderError as exc:
             if decoder.saw_finish_reason and exc.kind in ("stalled", "timeout", "dropped"):
-                # Everything but the usage epilogue arrived: the answer is complete.
+                # Everything but the epilogue arrived: the answer is complete.
                 for event in decoder.finish():
                     yield event
                 return
             raise
         finally:
+            limits.stats.malformed_events += decoder.invalid_events
             await events.aclose()
         if decoder.saw_finish_reason:
             # No `[DONE]`: the answer said why it stopped, so it is complete.
@@ -149,6 +162,8 @@ class OpenAIAdapter(HttpProviderAdapter):
             failure = "context_length"
         elif status == 400 and any(m in lowered for m in _POLICY_MARKERS):
             failure = "content_policy"
+        elif status in (400, 422) and is_prefill_rejection(text):
+            failure = "prefill_rejected"
         return ProviderError(
             failure, self.redact(text), status=status, vendor_type=code or vendor_type
         )
