@@ -101,6 +101,8 @@ class OpenAIAdapter(HttpProviderAdapter):
                     decoded = decoder.decode(sse)
                 except StreamErrorEvent as exc:
                     raise self._stream_error(exc) from None
+                if decoder.invalid_events:
+                    limits.stats.malformed_events = decoder.invalid_events
                 for event in decoded:
                     if isinstance(event, _CONTENT):
                         timing.content()
@@ -122,7 +124,6 @@ class OpenAIAdapter(HttpProviderAdapter):
                 return
             raise
         finally:
-            limits.stats.malformed_events += decoder.invalid_events
             await events.aclose()
         if decoder.saw_finish_reason:
             # No `[DONE]`: the answer said why it stopped, so it is complete.
