@@ -1,10 +1,9 @@
-from tests.fakes.fixtures import *  # noqa: F403 - the fakes' fixtures
-
 from collections.abc import Iterator
 
 import pytest
 
 from tests.fakes import OpenAIFake
+from tests.fakes.fixtures import *  # noqa: F403 - the fakes' fixtures
 
 
 @pytest.fixture

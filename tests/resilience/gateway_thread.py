@@ -28,7 +28,7 @@ class Recorder(Listener):
     def __init__(self) -> None:
         self.calls: list[CallRecord] = []
         self.attempts: list[AttemptRecord] = []
-        self.breaker_moves: list[tuple[str, str, str, str]] = []
+        self.breaker_moves: list[tuple[str, str, str, str, str]] = []
         self.counters: list[tuple[str, str, str, str, int]] = []
 
     def on_attempt(self, call: CallRecord, attempt: AttemptRecord) -> None:
@@ -38,7 +38,7 @@ class Recorder(Listener):
         self.calls.append(call)
 
     def on_breaker(self, provider: str, model: str, old: str, new: str, reason: str) -> None:
-        self.breaker_moves.append((provider, model, old, new))
+        self.breaker_moves.append((provider, model, old, new, reason))
 
     def on_resilience(self, name: str, provider: str, model: str, reason: str, count: int) -> None:
         self.counters.append((name, provider, model, reason, count))

@@ -5,6 +5,7 @@ Each test asserts what the client received and what each upstream saw.
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
@@ -59,7 +60,7 @@ def ask(gw: GatewayThread, *, stream: bool = False) -> tuple[str, dict[str, str]
 
 def gaps(fake: OpenAIFake) -> list[float]:
     times = [r.arrived_at for r in fake.requests]
-    return [b - a for a, b in zip(times, times[1:], strict=False)]
+    return [b - a for a, b in itertools.pairwise(times)]
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -152,7 +153,7 @@ def test_every_target_failing_gives_a_clean_error(pair: Pair, stream: bool) -> N
 
 
 def test_connection_refused_is_retried_then_failed_over(pair: Pair) -> None:
-    primary, backup = pair
+    _, backup = pair
     with closed_port() as port:
         document = openai_pair(f"http://127.0.0.1:{port}/v1", backup.base_url)
         with GatewayThread(document, KEYS) as gw:
@@ -221,9 +222,11 @@ def test_context_length_without_a_larger_profile_is_passed_back(pair: Pair) -> N
 def test_content_policy_is_passed_back_not_retried(pair: Pair, stream: bool) -> None:
     primary, backup = pair
     primary.enqueue(ContentPolicy())
-    with GatewayThread(openai_pair(primary.base_url, backup.base_url), KEYS) as gw:
-        with pytest.raises(openai.BadRequestError) as caught:
-            client(gw).chat.completions.create(model="main", messages=USER, stream=stream)
+    with (
+        GatewayThread(openai_pair(primary.base_url, backup.base_url), KEYS) as gw,
+        pytest.raises(openai.BadRequestError) as caught,
+    ):
+        client(gw).chat.completions.create(model="main", messages=USER, stream=stream)
     assert caught.value.code == "content_policy_violation"
     assert "safety system" in caught.value.message
     assert primary.request_count() == 1 and backup.request_count() == 0
@@ -243,11 +246,16 @@ def test_content_policy_fails_over_when_configured(pair: Pair) -> None:
 
 def test_other_client_errors_are_passed_back_once(pair: Pair) -> None:
     primary, backup = pair
-    body = b'{"error":{"message":"Invalid value for temperature","type":"invalid_request_error","param":"temperature","code":"invalid_value"}}'
+    body = (
+        b'{"error":{"message":"Invalid value for temperature","type":"invalid_request_error",'
+        b'"param":"temperature","code":"invalid_value"}}'
+    )
     primary.enqueue(RawResponse(status=400, body=body))
-    with GatewayThread(openai_pair(primary.base_url, backup.base_url), KEYS) as gw:
-        with pytest.raises(openai.BadRequestError) as caught:
-            client(gw).chat.completions.create(model="main", messages=USER)
+    with (
+        GatewayThread(openai_pair(primary.base_url, backup.base_url), KEYS) as gw,
+        pytest.raises(openai.BadRequestError) as caught,
+    ):
+        client(gw).chat.completions.create(model="main", messages=USER)
     assert "Invalid value for temperature" in caught.value.message
     assert caught.value.code == "invalid_value"
     assert primary.request_count() == 1 and backup.request_count() == 0
@@ -267,9 +275,7 @@ def test_the_whole_call_ends_within_its_deadline(pair: Pair) -> None:
     primary, backup = pair
     primary.down(fault=AcceptThenSilent())
     backup.down(fault=AcceptThenSilent())
-    document = openai_pair(
-        primary.base_url, backup.base_url, fallback={"request_deadline_s": 1.5}
-    )
+    document = openai_pair(primary.base_url, backup.base_url, fallback={"request_deadline_s": 1.5})
     started = time.monotonic()
     with GatewayThread(document, KEYS) as gw, pytest.raises(openai.APIStatusError) as caught:
         client(gw).chat.completions.create(model="main", messages=USER)
