@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import abc
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
+from typing import Protocol
 
+from switchpoint.chat.stream import StreamEvent, TextDelta, ThinkingDelta, ToolCallStart
 from switchpoint.config.schema import ModelConfig, ProviderConfig
 from switchpoint.providers.base import ProviderAdapter
 from switchpoint.providers.errors import ProviderError, parse_retry_after
@@ -23,6 +25,31 @@ from switchpoint.transport.sse import SSEDecoder, SSEEvent
 
 # Error bodies are read only this far: enough for any vendor's message.
 _MAX_ERROR_BODY = 64 * 1024
+
+# Once the vendor has said why the answer stopped, only its epilogue (usage, sentinel)
+# remains: wait this long at most for it.
+AFTER_FINISH_WAIT_S = 2.0
+
+# The first events that show the model is producing an answer (reasoning included).
+_CONTENT = (TextDelta, ToolCallStart, ThinkingDelta)
+
+
+class SSEStreamDecoder(Protocol):
+    """A vendor's stream decoder, as `relay_sse` drives it."""
+
+    # The vendor's end-of-stream sentinel was seen; the stream is over.
+    finished: bool
+    # Events skipped because they were not valid JSON (the count feeds a metric).
+    invalid_events: int
+
+    @property
+    def saw_finish_reason(self) -> bool:
+        """The vendor said why the answer stopped: it is complete even if the rest is lost."""
+
+    def decode(self, event: SSEEvent) -> list[StreamEvent]: ...
+
+    def finish(self) -> list[StreamEvent]:
+        """Close the stream: its `Finish` event, once."""
 
 
 class HttpProviderAdapter(ProviderAdapter):
@@ -43,10 +70,13 @@ class HttpProviderAdapter(ProviderAdapter):
         base_url = str(config.base_url) if config.base_url else self.default_base_url
         self.origin, self.base_path = split_base_url(base_url)
         self.redact = Redactor([api_key] if api_key else [])
+        # Stream events skipped as malformed, over all of this adapter's streams.
+        self.invalid_stream_events = 0
         headers = {
             "user-agent": "switchpoint/0.1",
             "content-type": "application/json",
             "accept": "application/json, text/event-stream",
+            **self.protocol_headers(),
             **self.auth_headers(),
             **config.headers,
         }
@@ -55,6 +85,10 @@ class HttpProviderAdapter(ProviderAdapter):
     @abc.abstractmethod
     def auth_headers(self) -> dict[str, str]:
         """Headers that authenticate us to the vendor (never the client's credential)."""
+
+    def protocol_headers(self) -> dict[str, str]:
+        """Headers the vendor's protocol needs on every request (e.g. an API version)."""
+        return {}
 
     @abc.abstractmethod
     def classify_error(
@@ -139,6 +173,62 @@ class HttpProviderAdapter(ProviderAdapter):
                     yield event
         finally:
             response.close()
+
+    async def relay_sse(
+        self,
+        response: UpstreamResponse,
+        limits: AttemptLimits,
+        decoder: SSEStreamDecoder,
+        stream_error: Callable[[Exception], ProviderError | None],
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """Relay a vendor's SSE stream as internal events, ending with `Finish` only when
+        the vendor said the answer is complete; otherwise raise `ProviderError`.
+
+        `stream_error` turns what `decoder.decode` raises (an in-stream error event) into
+        the attempt's `ProviderError`; None lets the exception through.
+        """
+        timing = StreamTiming(limits)
+        events = self.sse_events(response, timing)
+        try:
+            async for sse in events:
+                try:
+                    decoded = decoder.decode(sse)
+                except ProviderError:
+                    raise
+                except Exception as exc:
+                    error = stream_error(exc)
+                    if error is None:
+                        raise
+                    error.message = self.redact(error.message)
+                    raise error from None
+                for event in decoded:
+                    if not timing.started and isinstance(event, _CONTENT):
+                        timing.started = True
+                    yield event
+                if decoder.finished:
+                    return
+                if decoder.saw_finish_reason and timing.idle_s > AFTER_FINISH_WAIT_S:
+                    timing.started = True
+                    timing.idle_s = AFTER_FINISH_WAIT_S
+        except ProviderError as exc:
+            if decoder.saw_finish_reason and exc.kind in ("stalled", "timeout", "dropped"):
+                # Everything but the epilogue arrived: the answer is complete.
+                for event in decoder.finish():
+                    yield event
+                return
+            raise
+        finally:
+            self.invalid_stream_events += decoder.invalid_events
+            await events.aclose()
+        if decoder.saw_finish_reason:
+            for event in decoder.finish():
+                yield event
+            return
+        raise ProviderError(
+            "truncated",
+            f"{self.name} stream ended before the answer was complete",
+            vendor_type="incomplete_stream",
+        )
 
 
 class StreamTiming:
