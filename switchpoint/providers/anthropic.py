@@ -119,7 +119,12 @@ class AnthropicAdapter(HttpProviderAdapter):
         self, request: ChatRequest, model: str, limits: AttemptLimits
     ) -> AsyncIterator[StreamEvent]:
         body = self._body(request, model, stream=True)
-        response = await self.post(self._path, body, limits, header_timeout=limits.first_token_s)
+        response = await self.post(
+            self._path,
+            body,
+            limits,
+            header_timeout=limits.first_token_remaining(time.perf_counter()),
+        )
         async for event in self.relay_sse(response, limits, StreamDecoder(), self._stream_error):
             yield event
 

@@ -7,7 +7,14 @@ import time
 from collections.abc import AsyncGenerator, Callable
 from typing import Protocol
 
-from switchpoint.chat.stream import StreamEvent, TextDelta, ThinkingDelta, ToolCallStart
+from switchpoint.chat.stream import (
+    StreamEvent,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    UsageUpdate,
+)
 from switchpoint.config.schema import ModelConfig, ProviderConfig
 from switchpoint.providers.base import ProviderAdapter
 from switchpoint.providers.errors import ProviderError, parse_retry_after
@@ -27,11 +34,14 @@ from switchpoint.transport.sse import SSEDecoder, SSEEvent
 _MAX_ERROR_BODY = 64 * 1024
 
 # Once the vendor has said why the answer stopped, only its epilogue (usage, sentinel)
-# remains: wait this long at most for it.
+# remains: wait this long at most for it; and this long once the final usage is in.
 AFTER_FINISH_WAIT_S = 2.0
+AFTER_USAGE_WAIT_S = 0.25
 
-# The first events that show the model is producing an answer (reasoning included).
-_CONTENT = (TextDelta, ToolCallStart, ThinkingDelta)
+# Events that show the model producing the answer (reasoning included): progress.
+_CONTENT = (TextDelta, ToolCallStart, ToolCallDelta, ThinkingDelta)
+# What a decoder raises on valid JSON of an unexpected shape.
+_SHAPE_ERRORS = (KeyError, TypeError, AttributeError, ValueError, IndexError)
 
 
 class SSEStreamDecoder(Protocol):
@@ -185,10 +195,13 @@ class HttpProviderAdapter(ProviderAdapter):
         the vendor said the answer is complete; otherwise raise `ProviderError`.
 
         `stream_error` turns what `decoder.decode` raises (an in-stream error event) into
-        the attempt's `ProviderError`; None lets the exception through.
+        the attempt's `ProviderError`; None lets the exception through, except for an
+        event of the wrong shape, which is skipped and counted like invalid JSON.
         """
         timing = StreamTiming(limits)
         events = self.sse_events(response, timing)
+        stats = limits.stats
+        final_usage = False
         try:
             async for sse in events:
                 try:
@@ -198,18 +211,32 @@ class HttpProviderAdapter(ProviderAdapter):
                 except Exception as exc:
                     error = stream_error(exc)
                     if error is None:
-                        raise
-                    error.message = self.redact(error.message)
-                    raise error from None
+                        if not isinstance(exc, _SHAPE_ERRORS):
+                            raise
+                        decoder.invalid_events += 1
+                        decoded = []
+                    else:
+                        error.message = self.redact(error.message)
+                        raise error from None
+                if decoder.invalid_events:
+                    stats.malformed_events = decoder.invalid_events
+                usage = False
                 for event in decoded:
-                    if not timing.started and isinstance(event, _CONTENT):
-                        timing.started = True
+                    if isinstance(event, _CONTENT):
+                        timing.content()
+                    elif isinstance(event, UsageUpdate):
+                        usage = True
                     yield event
                 if decoder.finished:
                     return
-                if decoder.saw_finish_reason and timing.idle_s > AFTER_FINISH_WAIT_S:
-                    timing.started = True
-                    timing.idle_s = AFTER_FINISH_WAIT_S
+                if decoder.saw_finish_reason:
+                    # Only the epilogue (usage, sentinel) remains: wait briefly for it,
+                    # and hardly at all once the final usage is in.
+                    final_usage = final_usage or usage
+                    timing.content()
+                    timing.idle_s = min(
+                        timing.idle_s, AFTER_USAGE_WAIT_S if final_usage else AFTER_FINISH_WAIT_S
+                    )
         except ProviderError as exc:
             if decoder.saw_finish_reason and exc.kind in ("stalled", "timeout", "dropped"):
                 # Everything but the epilogue arrived: the answer is complete.
@@ -221,6 +248,7 @@ class HttpProviderAdapter(ProviderAdapter):
             self.invalid_stream_events += decoder.invalid_events
             await events.aclose()
         if decoder.saw_finish_reason:
+            # No sentinel: the answer said why it stopped, so it is complete.
             for event in decoder.finish():
                 yield event
             return

@@ -26,6 +26,11 @@ class AttemptLimits:
     started_at: float = 0.0
     stats: AttemptStats = field(default_factory=AttemptStats)
 
+    def first_token_remaining(self, now: float) -> float:
+        """How long a stream may still wait for its first content (its headers too)."""
+        start = self.started_at or now
+        return max(0.0, min(start + self.first_token_s, self.deadline) - now)
+
     def bounded(self, seconds: float, now: float) -> float:
         """`seconds`, but never past the deadline (and never negative)."""
         return max(0.0, min(seconds, self.deadline - now))

@@ -12,10 +12,6 @@ from switchpoint.chat.request import ChatRequest
 from switchpoint.chat.response import ChatResponse
 from switchpoint.chat.stream import (
     StreamEvent,
-    TextDelta,
-    ThinkingDelta,
-    ToolCallDelta,
-    ToolCallStart,
 )
 from switchpoint.protocols.openai import PROTOCOL
 from switchpoint.protocols.openai.errors import parse_error
@@ -23,14 +19,8 @@ from switchpoint.protocols.openai.request import encode_request
 from switchpoint.protocols.openai.response import MalformedResponse, decode_response
 from switchpoint.protocols.openai.stream import StreamDecoder, StreamErrorEvent
 from switchpoint.providers.errors import ProviderError, is_prefill_rejection, kind_for_status
-from switchpoint.providers.http_adapter import HttpProviderAdapter, StreamTiming
+from switchpoint.providers.http_adapter import HttpProviderAdapter
 from switchpoint.providers.limits import AttemptLimits
-
-# After the finish reason, only the usage chunk and `[DONE]` remain: don't wait long.
-_AFTER_FINISH_WAIT_S = 2.0
-# After the usage chunk, only `[DONE]` remains.
-_AFTER_USAGE_WAIT_S = 0.25
-_CONTENT = (TextDelta, ToolCallStart, ToolCallDelta, ThinkingDelta)
 
 _CONTEXT_MARKERS = (
     "context_length_exceeded",
@@ -91,52 +81,18 @@ class OpenAIAdapter(HttpProviderAdapter):
         self, request: ChatRequest, model: str, limits: AttemptLimits
     ) -> AsyncIterator[StreamEvent]:
         body = self._body(request, model, stream=True)
-        timing = StreamTiming(limits)
-        response = await self.post(self._path, body, limits, header_timeout=timing.header_timeout())
-        decoder = StreamDecoder()
-        events = self.sse_events(response, timing)
-        try:
-            async for sse in events:
-                try:
-                    decoded = decoder.decode(sse)
-                except StreamErrorEvent as exc:
-                    raise self._stream_error(exc) from None
-                if decoder.invalid_events:
-                    limits.stats.malformed_events = decoder.invalid_events
-                for event in decoded:
-                    if isinstance(event, _CONTENT):
-                        timing.content()
-                    yield event
-                if decoder.finished:
-                    return
-                if decoder.saw_finish_reason:
-                    # Only the usage chunk and `[DONE]` remain: don't wait long for them,
-                    # and not at all for `[DONE]` once the usage is in.
-                    timing.content()
-                    timing.idle_s = (
-                        _AFTER_USAGE_WAIT_S if decoder.saw_usage else _AFTER_FINISH_WAIT_S
-                    )
-        except ProviderError as exc:
-            if decoder.saw_finish_reason and exc.kind in ("stalled", "timeout", "dropped"):
-                # Everything but the epilogue arrived: the answer is complete.
-                for event in decoder.finish():
-                    yield event
-                return
-            raise
-        finally:
-            await events.aclose()
-        if decoder.saw_finish_reason:
-            # No `[DONE]`: the answer said why it stopped, so it is complete.
-            for event in decoder.finish():
-                yield event
-            return
-        raise ProviderError(
-            "truncated",
-            f"{self.name} stream ended without a finish reason",
-            vendor_type="incomplete_stream",
+        response = await self.post(
+            self._path,
+            body,
+            limits,
+            header_timeout=limits.first_token_remaining(time.perf_counter()),
         )
+        async for event in self.relay_sse(response, limits, StreamDecoder(), self._stream_error):
+            yield event
 
-    def _stream_error(self, exc: StreamErrorEvent) -> ProviderError:
+    def _stream_error(self, exc: Exception) -> ProviderError | None:
+        if not isinstance(exc, StreamErrorEvent):
+            return None
         message, kind, code = parse_error({"error": exc.error})
         error = self.classify_message(500, message or str(exc), kind, code)
         if error.kind in ("server_error", "bad_request"):
