@@ -98,6 +98,16 @@ class AnthropicMessagesCodec:
                 found = True
         return found
 
+    def vendor_headers(self, headers: dict[bytes, bytes]) -> dict[str, str]:
+        """`anthropic-beta`: without it, Anthropic refuses the beta fields of the body."""
+        beta = headers.get(b"anthropic-beta")
+        if beta is None:
+            return {}
+        value = beta.decode("latin-1").strip()
+        if not value.isprintable():
+            raise invalid_request("the anthropic-beta header is malformed", "anthropic-beta")
+        return {"anthropic-beta": value} if value else {}
+
     def encode_response(self, response: ChatResponse, request_id: str) -> bytes:
         return encode_response(response, request_id)
 

@@ -106,10 +106,19 @@ class HttpProviderAdapter(ProviderAdapter):
     ) -> ProviderError: ...
 
     async def post(
-        self, target: str, body: bytes, limits: AttemptLimits, *, header_timeout: float
+        self,
+        target: str,
+        body: bytes,
+        limits: AttemptLimits,
+        *,
+        header_timeout: float,
+        extra_headers: dict[str, str] | None = None,
     ) -> UpstreamResponse:
         """POST and wait for the response head; any non-2xx becomes a `ProviderError`."""
-        head = encode_head("POST", target, self.origin, self._static_headers, len(body))
+        headers = self._static_headers
+        if extra_headers:
+            headers += encode_headers(extra_headers)
+        head = encode_head("POST", target, self.origin, headers, len(body))
         try:
             response = await self.client.request(
                 self.origin,

@@ -71,9 +71,7 @@ class Stack:
         return self.server.base_url
 
     def fake(self, profile: str) -> OpenAIFake | AnthropicFake | GeminiFake:
-        return {"oa": self.openai_fake, "an": self.anthropic_fake, "ge": self.gemini_fake}[
-            profile
-        ]
+        return {"oa": self.openai_fake, "an": self.anthropic_fake, "ge": self.gemini_fake}[profile]
 
     def keys(self) -> dict[str, str]:
         return {

@@ -173,7 +173,7 @@ class StreamDecoder:
         if self.finished:
             return []
         self.finished = True
-        return [Finish(self.stop_reason or "end_turn")]
+        return [Finish(self.stop_reason or "end_turn", self.stop_sequence)]
 
 
 BlockKind = Literal["text", "thinking", "tool"]
@@ -343,7 +343,7 @@ class StreamEncoder:
             "type": "message_delta",
             "delta": {
                 "stop_reason": INTERNAL_TO_ANTHROPIC[event.stop_reason],
-                "stop_sequence": None,
+                "stop_sequence": event.stop_sequence,
             },
             "usage": encode_usage(self._usage),
         }
