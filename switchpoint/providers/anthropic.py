@@ -132,7 +132,7 @@ class AnthropicAdapter(HttpProviderAdapter):
             self._path,
             body,
             limits,
-            header_timeout=limits.first_token_s,
+            header_timeout=limits.first_token_remaining(time.perf_counter()),
             extra_headers=self._client_headers(request),
         )
         async for event in self.relay_sse(response, limits, StreamDecoder(), self._stream_error):

@@ -144,7 +144,10 @@ class GoogleAdapter(HttpProviderAdapter):
     ) -> AsyncIterator[StreamEvent]:
         body = self._body(request, model)
         response = await self.post(
-            self._path(model, stream=True), body, limits, header_timeout=limits.first_token_s
+            self._path(model, stream=True),
+            body,
+            limits,
+            header_timeout=limits.first_token_remaining(time.perf_counter()),
         )
         decoder = StreamDecoder(model)
         try:

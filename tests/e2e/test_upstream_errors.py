@@ -1,5 +1,6 @@
 """Vendor errors come back in the protocol the client spoke, with the vendor's status and
-reason, never as switchpoint's own 500, and never with a provider key in them."""
+reason (a vendor's 500 as 502 Bad Gateway: switchpoint never answers 500 for an
+upstream's fault), and never with a provider key in them."""
 
 from __future__ import annotations
 
@@ -77,9 +78,9 @@ CASES: list[tuple[Fault, dict[str, tuple[int, str, str, str]]]] = [
     (
         ServerError(),
         {
-            "oa": (500, "server_error", "api_error", "had an error while processing"),
-            "an": (500, "server_error", "api_error", "Internal server error"),
-            "ge": (500, "server_error", "api_error", "An internal error has occurred"),
+            "oa": (502, "server_error", "api_error", "had an error while processing"),
+            "an": (502, "server_error", "api_error", "Internal server error"),
+            "ge": (502, "server_error", "api_error", "An internal error has occurred"),
         },
     ),
     (
