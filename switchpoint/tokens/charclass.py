@@ -1,8 +1,9 @@
 """The character-class token estimate: o200k tokens predicted from what bytes a text holds.
 
 Each UTF-8 byte of a text falls in one class (ASCII upper/lower letter, digit, space,
-newline, punctuation; the lead byte of a 2-byte, CJK 3-byte, other 3-byte or 4-byte
-character; continuation bytes weigh nothing). The estimate is a weighted sum of the class
+newline, punctuation; the lead byte of a 2-byte character, of a 3-byte CJK character, of
+another 3-byte script's letter, of a 3-byte symbol, of a 4-byte character; continuation
+bytes weigh nothing). The estimate is a weighted sum of the class
 counts, with weights fitted against the real o200k BPE on the committed mixed corpus
 (`tests/data/token_corpus/`, by `tools/fit_token_estimator.py`, which writes
 `charclass_weights.py`). Upper-case letters are their own class because mixed case is
@@ -26,10 +27,11 @@ from typing import Final, Literal
 from switchpoint.tokens import charclass_weights as fitted
 
 ByteClass = Literal["upper", "lower", "digit", "space", "newline", "punct",
-                    "lead2", "cjk", "lead3", "lead4", "cont"]
+                    "lead2", "cjk", "script3", "symbol3", "lead4", "cont"]
 
 CLASSES: Final[tuple[ByteClass, ...]] = (
-    "upper", "lower", "digit", "space", "newline", "punct", "lead2", "cjk", "lead3", "lead4",
+    "upper", "lower", "digit", "space", "newline", "punct", "lead2", "cjk", "script3", "symbol3",
+    "lead4",
 )
 
 # Weights are integers in 1/SCALE of a token, so that a weight fits in one byte.
@@ -55,7 +57,16 @@ def byte_class(b: int) -> ByteClass:
         return "lead2"  # U+0080..U+07FF: Latin accents, Greek, Cyrillic, Hebrew, Arabic
     if b < 0xF0:
         # 0xE3..0xED: U+3000..U+DFFF, i.e. CJK punctuation, kana, CJK ideographs, Hangul.
-        return "cjk" if 0xE3 <= b <= 0xED else "lead3"
+        if 0xE3 <= b <= 0xED:
+            return "cjk"
+        # 0xE0..0xE1: U+0800..U+1FFF, the scripts of South and South-East Asia (Devanagari,
+        # Bengali, Tamil, Thai...), Georgian, Ethiopic: letters with combining marks,
+        # several to a token.
+        if b <= 0xE1:
+            return "script3"
+        # 0xE2, 0xEE, 0xEF: punctuation (dashes, curly quotes), symbols, arrows,
+        # dingbats, private use, full-width forms: often a token or more each.
+        return "symbol3"
     return "lead4"  # emoji and other astral characters
 
 
