@@ -93,7 +93,10 @@ def test_importing_switchpoint_tokens_loads_no_bpe() -> None:
         "print('tiktoken' in sys.modules, time.perf_counter() - t)"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
         cwd=Path(__file__).parent.parent,
     ).stdout.split()
     assert out[0] == "False"

@@ -17,7 +17,12 @@ def feed(cal: Calibrator, ratio: float, n: int, *, noise: float = 0.03, seed: in
     rng = random.Random(seed)
     for _ in range(n):
         predicted = rng.randrange(2_000, 200_000)
-        cal.observe("anthropic", "claude-x", predicted, round(predicted * ratio * (1 + rng.uniform(-noise, noise))))
+        cal.observe(
+            "anthropic",
+            "claude-x",
+            predicted,
+            round(predicted * ratio * (1 + rng.uniform(-noise, noise))),
+        )
 
 
 def test_converges_to_the_billed_ratio() -> None:
@@ -77,21 +82,50 @@ def test_counter_estimates_converge_to_billing() -> None:
     body = {"messages": [{"role": "user", "content": "Explain the retry policy in detail. " * 500}]}
     cal = Calibrator()
     counter = TokenCounter(calibrator=cal)
-    o200k = TokenCounter().count(ChatRequest("openai_chat", body, stream=False), model="gpt-5.4",
-                                 provider_type="openai", force_exact=True).tokens
+    o200k = (
+        TokenCounter()
+        .count(
+            ChatRequest("openai_chat", body, stream=False),
+            model="gpt-5.4",
+            provider_type="openai",
+            force_exact=True,
+        )
+        .tokens
+    )
     billed = round(o200k * 1.5)
-    first = counter.count(ChatRequest("openai_chat", body, stream=False), model="claude-opus-4-7",
-                          provider_type="anthropic")
+    first = counter.count(
+        ChatRequest("openai_chat", body, stream=False),
+        model="claude-opus-4-7",
+        provider_type="anthropic",
+    )
     assert first.lower <= billed <= first.upper
     for _ in range(30):
         cal.observe("anthropic", "claude-opus-4-7", first.uncalibrated, billed)
-    later = counter.count(ChatRequest("openai_chat", body, stream=False), model="claude-opus-4-7",
-                          provider_type="anthropic")
+    later = counter.count(
+        ChatRequest("openai_chat", body, stream=False),
+        model="claude-opus-4-7",
+        provider_type="anthropic",
+    )
     assert abs(later.tokens - billed) / billed < 0.01
     assert later.error_bound < 0.7 * first.error_bound
     assert later.lower <= billed <= later.upper
-    refined = counter.count(ChatRequest("openai_chat", body, stream=False), model="claude-opus-4-7",
-                            provider_type="anthropic", force_exact=True)
+    # A factor learned on estimates is not applied to BPE counts: those get their own.
+    refined = counter.count(
+        ChatRequest("openai_chat", body, stream=False),
+        model="claude-opus-4-7",
+        provider_type="anthropic",
+        force_exact=True,
+    )
+    assert refined.basis == "bpe" and refined.lower <= billed <= refined.upper
+    for _ in range(30):
+        cal.observe("anthropic", "claude-opus-4-7", refined.uncalibrated, billed, refined.basis)
+    refined = counter.count(
+        ChatRequest("openai_chat", body, stream=False),
+        model="claude-opus-4-7",
+        provider_type="anthropic",
+        force_exact=True,
+    )
+    assert abs(refined.tokens - billed) <= 1
     assert refined.error_bound <= 0.03 * refined.tokens
     assert refined.lower <= billed <= refined.upper
 
@@ -132,7 +166,9 @@ def test_openai_models_map_to_their_encoding(model: str, provider_type: str, exp
         ("llama-3.1-70b-instruct", "openai_compatible", OTHER),
     ],
 )
-def test_other_vendors_map_to_their_estimates(model: str, provider_type: str, expected: object) -> None:
+def test_other_vendors_map_to_their_estimates(
+    model: str, provider_type: str, expected: object
+) -> None:
     assert tokenizer_for(model, provider_type) is expected
 
 

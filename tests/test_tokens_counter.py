@@ -50,11 +50,16 @@ def body() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def truth(body: dict[str, Any]) -> int:
-    return TokenCounter().count(request_of(body), model="gpt-5.4", provider_type="openai",
-                                force_exact=True).tokens
+    return (
+        TokenCounter()
+        .count(request_of(body), model="gpt-5.4", provider_type="openai", force_exact=True)
+        .tokens
+    )
 
 
-def test_no_boundary_no_bpe(monkeypatch: pytest.MonkeyPatch, body: dict[str, Any], truth: int) -> None:
+def test_no_boundary_no_bpe(
+    monkeypatch: pytest.MonkeyPatch, body: dict[str, Any], truth: int
+) -> None:
     spy = BpeSpy(monkeypatch)
     count = TokenCounter().count(request_of(body), model="gpt-5.4", provider_type="openai")
     assert spy.texts == []
@@ -64,8 +69,12 @@ def test_no_boundary_no_bpe(monkeypatch: pytest.MonkeyPatch, body: dict[str, Any
 
 def test_far_boundaries_need_no_bpe(monkeypatch: pytest.MonkeyPatch, body: dict[str, Any]) -> None:
     spy = BpeSpy(monkeypatch)
-    count = TokenCounter().count(request_of(body), model="gpt-5.4", provider_type="openai",
-                                 boundaries=(600_000, 1_000_000, 8_000))
+    count = TokenCounter().count(
+        request_of(body),
+        model="gpt-5.4",
+        provider_type="openai",
+        boundaries=(600_000, 1_000_000, 8_000),
+    )
     assert spy.texts == []
     assert all(count.decides(b) for b in (600_000, 1_000_000, 8_000))
 
@@ -78,8 +87,9 @@ def test_a_near_boundary_is_decided_with_partial_bpe(
     boundary = truth + estimate.error_bound // 2
     assert not estimate.decides(boundary)
     spy = BpeSpy(monkeypatch)
-    count = TokenCounter().count(request_of(body), model="gpt-5.4", provider_type="openai",
-                                 boundaries=(boundary,))
+    count = TokenCounter().count(
+        request_of(body), model="gpt-5.4", provider_type="openai", boundaries=(boundary,)
+    )
     assert count.decides(boundary)
     assert count.lower <= truth <= count.upper
     total_chars = sum(len(m.get("content") or "") for m in body["messages"])
@@ -90,8 +100,9 @@ def test_a_near_boundary_is_decided_with_partial_bpe(
 def test_a_boundary_at_the_true_count_forces_an_exact_count(
     monkeypatch: pytest.MonkeyPatch, body: dict[str, Any], truth: int
 ) -> None:
-    count = TokenCounter().count(request_of(body), model="gpt-5.4", provider_type="openai",
-                                 boundaries=(truth,))
+    count = TokenCounter().count(
+        request_of(body), model="gpt-5.4", provider_type="openai", boundaries=(truth,)
+    )
     assert count.exact and count.tokens == truth
     # What remains is the assumed framing of tool calls and results, stated in the bound.
     assert 0 < count.error_bound < 0.02 * truth
@@ -101,7 +112,9 @@ def test_resent_history_counts_only_the_new_messages(
     monkeypatch: pytest.MonkeyPatch, body: dict[str, Any], truth: int
 ) -> None:
     counter = TokenCounter()
-    first = counter.count(request_of(body), model="gpt-5.4", provider_type="openai", force_exact=True)
+    first = counter.count(
+        request_of(body), model="gpt-5.4", provider_type="openai", force_exact=True
+    )
     assert first.tokens == truth
     longer = copy.deepcopy(body)
     longer["messages"] += [
@@ -110,9 +123,15 @@ def test_resent_history_counts_only_the_new_messages(
     ]
     spy = BpeSpy(monkeypatch)
     hits_before = counter.cache.hits
-    second = counter.count(request_of(longer), model="gpt-5.4", provider_type="openai", force_exact=True)
-    assert sorted(spy.texts) == sorted(["The retry loop never resets its backoff.",
-                                        "Fix it, and add a test that fails without the fix."])
+    second = counter.count(
+        request_of(longer), model="gpt-5.4", provider_type="openai", force_exact=True
+    )
+    assert sorted(spy.texts) == sorted(
+        [
+            "The retry loop never resets its backoff.",
+            "Fix it, and add a test that fails without the fix.",
+        ]
+    )
     assert counter.cache.hits - hits_before > 100
     assert second.exact and second.tokens > first.tokens
 
@@ -131,12 +150,17 @@ def test_vendor_estimates_skip_the_bpe_when_the_ratio_alone_straddles(
 ) -> None:
     body = anthropic_body(transcript(120_000, 4))
     counter = TokenCounter()
-    estimate = counter.count(request_of(body, "anthropic_messages"), model="claude-opus-4-7",
-                             provider_type="anthropic")
+    estimate = counter.count(
+        request_of(body, "anthropic_messages"), model="claude-opus-4-7", provider_type="anthropic"
+    )
     spy = BpeSpy(monkeypatch)
     # Right at the estimate: the +-0.30 ratio uncertainty alone spans it.
-    count = counter.count(request_of(body, "anthropic_messages"), model="claude-opus-4-7",
-                          provider_type="anthropic", boundaries=(estimate.tokens,))
+    count = counter.count(
+        request_of(body, "anthropic_messages"),
+        model="claude-opus-4-7",
+        provider_type="anthropic",
+        boundaries=(estimate.tokens,),
+    )
     assert spy.texts == [] and not count.exact
 
 
@@ -146,26 +170,34 @@ def test_vendor_estimates_refine_the_o200k_part_when_that_decides(
     body = anthropic_body(transcript(120_000, 4))
     calibrator = Calibrator(min_samples=3, alpha=0.5)
     counter = TokenCounter(calibrator=calibrator)
-    first = counter.count(request_of(body, "anthropic_messages"), model="claude-sonnet-4-5",
-                          provider_type="anthropic")
+    first = counter.count(
+        request_of(body, "anthropic_messages"), model="claude-sonnet-4-5", provider_type="anthropic"
+    )
     for _ in range(5):  # billing says: exactly our raw prediction, every time
         calibrator.observe("anthropic", "claude-sonnet-4-5", first.uncalibrated, first.uncalibrated)
-    calibrated = counter.count(request_of(body, "anthropic_messages"), model="claude-sonnet-4-5",
-                               provider_type="anthropic")
+    calibrated = counter.count(
+        request_of(body, "anthropic_messages"), model="claude-sonnet-4-5", provider_type="anthropic"
+    )
     boundary = calibrated.tokens + calibrated.error_bound // 2
     spy = BpeSpy(monkeypatch)
-    count = counter.count(request_of(body, "anthropic_messages"), model="claude-sonnet-4-5",
-                          provider_type="anthropic", boundaries=(boundary,))
+    count = counter.count(
+        request_of(body, "anthropic_messages"),
+        model="claude-sonnet-4-5",
+        provider_type="anthropic",
+        boundaries=(boundary,),
+    )
     assert spy.texts and count.decides(boundary) and not count.exact
 
 
 def test_conversation_and_wire_counts_agree() -> None:
     t = transcript(20_000, 9)
     counter = TokenCounter()
-    wire = counter.count(request_of(openai_body(t)), model="gpt-5.4", provider_type="openai",
-                         force_exact=True)
-    internal = counter.count_conversation(conversation(t), model="gpt-5.4", provider_type="openai",
-                                          force_exact=True)
+    wire = counter.count(
+        request_of(openai_body(t)), model="gpt-5.4", provider_type="openai", force_exact=True
+    )
+    internal = counter.count_conversation(
+        conversation(t), model="gpt-5.4", provider_type="openai", force_exact=True
+    )
     # The conversation groups an assistant turn's tool results in one message: fewer
     # message framings, nothing else differs.
     assert 0 <= wire.tokens - internal.tokens <= 4 * len(t.turns)
@@ -175,16 +207,24 @@ def test_count_async_refines_in_a_worker_thread(
     monkeypatch: pytest.MonkeyPatch, body: dict[str, Any], truth: int
 ) -> None:
     spy = BpeSpy(monkeypatch)
-    count = asyncio.run(TokenCounter().count_async(
-        request_of(body), model="gpt-5.4", provider_type="openai", boundaries=(truth,)))
+    count = asyncio.run(
+        TokenCounter().count_async(
+            request_of(body), model="gpt-5.4", provider_type="openai", boundaries=(truth,)
+        )
+    )
     assert count.exact and count.tokens == truth
     assert threading.get_ident() not in spy.threads
 
 
-def test_count_async_without_need_does_no_bpe(monkeypatch: pytest.MonkeyPatch, body: dict[str, Any]) -> None:
+def test_count_async_without_need_does_no_bpe(
+    monkeypatch: pytest.MonkeyPatch, body: dict[str, Any]
+) -> None:
     spy = BpeSpy(monkeypatch)
-    count = asyncio.run(TokenCounter().count_async(
-        request_of(body), model="gpt-5.4", provider_type="openai", boundaries=(10_000_000,)))
+    count = asyncio.run(
+        TokenCounter().count_async(
+            request_of(body), model="gpt-5.4", provider_type="openai", boundaries=(10_000_000,)
+        )
+    )
     assert spy.texts == [] and count.decides(10_000_000)
 
 
@@ -194,7 +234,9 @@ def test_cl100k_models_get_a_wider_band_for_non_ascii() -> None:
     greek_body = {"messages": [{"role": "user", "content": "Ελληνικά κείμενα " * 400}]}
     for body in (ascii_body, greek_body):
         est = counter.count(request_of(body), model="gpt-4", provider_type="openai")
-        exact = counter.count(request_of(body), model="gpt-4", provider_type="openai", force_exact=True)
+        exact = counter.count(
+            request_of(body), model="gpt-4", provider_type="openai", force_exact=True
+        )
         assert est.lower <= exact.tokens <= est.upper
     wide = counter.count(request_of(greek_body), model="gpt-4", provider_type="openai")
     narrow = counter.count(request_of(greek_body), model="gpt-4o", provider_type="openai")

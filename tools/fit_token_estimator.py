@@ -30,8 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from switchpoint.tokens import bpe  # noqa: E402
-from switchpoint.tokens.charclass import CLASSES, class_counts  # noqa: E402
+from switchpoint.tokens import bpe
+from switchpoint.tokens.charclass import CLASSES, class_counts
 
 CORPUS = Path("tests/data/token_corpus")
 OUT = Path("switchpoint/tokens/charclass_weights.py")
@@ -75,20 +75,26 @@ def load() -> tuple[list[Sample], list[Sample], list[Sample], str]:
         category = path.name.split("__")[0]
         vec = lambda t: [class_counts(t)[c] for c in CLASSES]  # noqa: E731
         files.append(Sample(category, path.name, vec(text), count(text)))
-        for seg in segments(text, 48, count):
-            segs.append(Sample(category, path.name, vec(seg), count(seg)))
-        for line in text.splitlines():
-            if line.strip():
-                lines.append(Sample(category, path.name, vec(line), count(line)))
+        segs.extend(
+            Sample(category, path.name, vec(seg), count(seg)) for seg in segments(text, 48, count)
+        )
+        lines.extend(
+            Sample(category, path.name, vec(line), count(line))
+            for line in text.splitlines()
+            if line.strip()
+        )
     return files, segs, lines, digest.hexdigest()[:16]
 
 
 def solve(rows: list[list[float]], targets: list[float], weights: list[float]) -> list[float]:
     n = len(rows[0])
-    m = [[sum(w * r[i] * r[j] for r, w in zip(rows, weights, strict=True)) for j in range(n)]
-         for i in range(n)]
-    v = [sum(w * r[i] * y for r, y, w in zip(rows, targets, weights, strict=True))
-         for i in range(n)]
+    m = [
+        [sum(w * r[i] * r[j] for r, w in zip(rows, weights, strict=True)) for j in range(n)]
+        for i in range(n)
+    ]
+    v = [
+        sum(w * r[i] * y for r, y, w in zip(rows, targets, weights, strict=True)) for i in range(n)
+    ]
     for i in range(n):
         m[i][i] += 1e-9
     for i in range(n):
@@ -118,8 +124,11 @@ def fit(samples: list[Sample]) -> list[float]:
             weights.append(1.0 / per_category[s.category])
         solved = dict(zip(free, solve(rows, targets, weights), strict=True))
         bad = {i: 0.0 for i, w in solved.items() if w < 0}
-        bad |= {i: CAP[CLASSES[i]] for i, w in solved.items()
-                if CLASSES[i] in CAP and w > CAP[CLASSES[i]]}
+        bad |= {
+            i: CAP[CLASSES[i]]
+            for i, w in solved.items()
+            if CLASSES[i] in CAP and w > CAP[CLASSES[i]]
+        }
         if not bad:
             return [fixed.get(i, solved.get(i, 0.0)) for i in range(len(CLASSES))]
         fixed |= bad
@@ -133,8 +142,9 @@ def objective(weights: list[float], samples: list[Sample]) -> float:
     per_category: dict[str, int] = defaultdict(int)
     for s in samples:
         per_category[s.category] += 1
-    return sum(((predict(weights, s) - s.exact) / s.exact) ** 2 / per_category[s.category]
-               for s in samples)
+    return sum(
+        ((predict(weights, s) - s.exact) / s.exact) ** 2 / per_category[s.category] for s in samples
+    )
 
 
 def quantize(weights: list[float], samples: list[Sample]) -> list[int]:
@@ -171,8 +181,10 @@ def main(check_only: bool) -> None:
     def rel(w: list[float], s: Sample) -> float:
         return (predict(w, s) - s.exact) / s.exact
 
-    print(f"corpus {corpus_hash}: {len(files)} files, {sum(f.exact for f in files)} tokens, "
-          f"{len(segs)} segments, {len(lines)} lines")
+    print(
+        f"corpus {corpus_hash}: {len(files)} files, {sum(f.exact for f in files)} tokens, "
+        f"{len(segs)} segments, {len(lines)} lines"
+    )
     print("weights (tokens per byte):", dict(zip(CLASSES, weights, strict=True)))
     print(f"\n{'file':42s} {'exact':>7s} {'in-sample':>10s} {'held-out':>9s}")
     by_category: dict[str, list[tuple[float, float]]] = defaultdict(list)
@@ -180,8 +192,10 @@ def main(check_only: bool) -> None:
         a, b = rel(weights, f), rel(held_out[f.file], f)
         by_category[f.category].append((a, b))
         print(f"{f.file:42s} {f.exact:7d} {a:+10.3f} {b:+9.3f}")
-    print(f"\n{'category':10s} {'files':>5s} {'max |in|':>9s} {'max |held-out|':>15s} "
-          f"{'max |segment|':>14s}")
+    print(
+        f"\n{'category':10s} {'files':>5s} {'max |in|':>9s} {'max |held-out|':>15s} "
+        f"{'max |segment|':>14s}"
+    )
     category_rows = []
     for cat, errs in sorted(by_category.items()):
         seg_max = max(abs(rel(weights, s)) for s in segs if s.category == cat)
@@ -223,12 +237,14 @@ def main(check_only: bool) -> None:
         "",
     ]
     for cat, n, a, b, seg_max in category_rows:
-        lines_out.append(f"    {cat:8s} {n:2d} files  max {a:5.1%} / {b:5.1%}  segment {seg_max:5.1%}")
+        lines_out.append(
+            f"    {cat:8s} {n:2d} files  max {a:5.1%} / {b:5.1%}  segment {seg_max:5.1%}"
+        )
     lines_out += [
         '"""',
         "",
         f"SCALE = {SCALE}",
-        "WEIGHTS = {",
+        "WEIGHTS: dict[str, int] = {",
         *[f'    "{c}": {u},' for c, u in zip(CLASSES, units, strict=True)],
         "}",
         "# |exact - estimate| <= RELATIVE_ERROR * estimate + SQRT_ERROR * sqrt(estimate)",

@@ -1,3 +1,6 @@
+# ruff: noqa: RUF001, E501, PERF401
+# (multilingual text is the point; and the order of the generator calls below defines the
+# committed corpus byte for byte, so it is kept exactly as written)
 """Write the machine-made part of the estimator corpus (tests/data/token_corpus/).
 
 The prose, code, CJK and other-language files there were written by hand; JSON, logs and
@@ -17,13 +20,17 @@ from pathlib import Path
 
 OUT = Path("tests/data/token_corpus")
 
-WORDS = (
-    "alpha beta cache client config context deploy error event file gateway handler index "
-    "job key latency limit log model node order owner payment policy profile queue region "
-    "request response retry route schema session shard status stream task team tenant "
-    "timeout token trace user value version window worker zone"
-).split()
-NAMES = "ana bruno chen dmitri emma farah gita hiro ines jonas kemal lucia mateo nadia".split()
+_WORDS_TEXT = """
+alpha beta cache client config context deploy error event file gateway handler index job
+key latency limit log model node order owner payment policy profile queue region request
+response retry route schema session shard status stream task team tenant timeout token
+trace user value version window worker zone
+"""
+WORDS = tuple(_WORDS_TEXT.split())
+_NAMES_TEXT = """
+ana bruno chen dmitri emma farah gita hiro ines jonas kemal lucia mateo nadia
+"""
+NAMES = tuple(_NAMES_TEXT.split())
 STATUSES = ["open", "closed", "pending", "failed", "succeeded", "cancelled"]
 
 
@@ -117,11 +124,17 @@ def orders_minified(rng: random.Random) -> str:
         orders.append(
             {
                 "order_id": str(uuid.UUID(int=rng.getrandbits(128))),
-                "customer": {"name": rng.choice(NAMES).title(), "tier": rng.choice(["free", "pro"])},
+                "customer": {
+                    "name": rng.choice(NAMES).title(),
+                    "tier": rng.choice(["free", "pro"]),
+                },
                 "status": rng.choice(STATUSES),
                 "lines": lines,
                 "total": round(sum(x["qty"] * x["unit_price"] for x in lines), 2),
-                "shipping": {"country": rng.choice(["DE", "FR", "JP", "US", "BR"]), "express": rng.random() < 0.3},
+                "shipping": {
+                    "country": rng.choice(["DE", "FR", "JP", "US", "BR"]),
+                    "express": rng.random() < 0.3,
+                },
             }
         )
     return json.dumps({"data": orders, "page": 3, "has_more": True}, separators=(",", ":"))
@@ -192,9 +205,16 @@ def opaque(rng: random.Random) -> str:
 
 
 CJK_PHRASES = [
-    "请求超时，请稍后重试", "上下文长度超过模型限制", "已切换到长上下文模型", "预算不足，已降级到低成本模型",
-    "リクエストがタイムアウトしました", "モデルの上限を超えています", "要約を作成しました",
-    "요청 시간이 초과되었습니다", "모델 한도를 초과했습니다", "요약이 생성되었습니다",
+    "请求超时，请稍后重试",
+    "上下文长度超过模型限制",
+    "已切换到长上下文模型",
+    "预算不足，已降级到低成本模型",
+    "リクエストがタイムアウトしました",
+    "モデルの上限を超えています",
+    "要約を作成しました",
+    "요청 시간이 초과되었습니다",
+    "모델 한도를 초과했습니다",
+    "요약이 생성되었습니다",
 ]
 
 
@@ -242,7 +262,9 @@ def hexdump_keys(rng: random.Random) -> str:
         text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
         rows.append(f"{off:08x}  {hexes[:23]}  {hexes[24:]}  |{text}|")
     keys = [
-        "ssh-ed25519 " + base64.b64encode(rng.randbytes(51)).decode() + f" deploy@{rng.choice(NAMES)}"
+        "ssh-ed25519 "
+        + base64.b64encode(rng.randbytes(51)).decode()
+        + f" deploy@{rng.choice(NAMES)}"
         for _ in range(4)
     ]
     digests = [f"sha512-{base64.b64encode(rng.randbytes(64)).decode()}" for _ in range(6)]

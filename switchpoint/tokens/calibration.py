@@ -1,10 +1,12 @@
 """Online calibration: learn, per (provider, model), how billed input tokens compare to
 our uncalibrated prediction, so that estimates converge to the vendor's billing.
 
-Each observation is q = reported / predicted. The calibrator keeps an exponentially
-weighted mean of log q (log: a factor of 2 and of 1/2 are equally far from 1) and of its
-absolute deviation, and reports `factor = exp(mean)` with a relative `bound` of four mean
-absolute deviations (about 3.2 sigma for normal noise).
+Each observation is q = reported / predicted, learned separately for predictions made
+from estimates and from BPE counts (a "mixed" prediction teaches nothing). The
+calibrator keeps an exponentially weighted mean of log q (log: a factor of 2 and of 1/2
+are equally far from 1) and of its absolute deviation, and reports `factor = exp(mean)`
+with a relative `bound` of four mean absolute deviations (about 3.2 sigma for normal
+noise).
 
 It is deliberately hard to mislead:
 * small requests teach nothing (`min_tokens`): fixed overheads the vendor adds (hidden
@@ -22,6 +24,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal
+
+# What a prediction's texts were counted with (see TokenCount.basis). Factors are learned
+# per basis: one learned on estimates includes the estimator's bias on that traffic.
+Basis = Literal["estimate", "bpe", "mixed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,15 +71,23 @@ class Calibrator:
         self._log_outlier = math.log(outlier_ratio)
         self.reset_after = reset_after
         self.min_bound = min_bound
-        self._states: dict[tuple[str, str], _State] = {}
+        self._states: dict[tuple[str, str, Basis], _State] = {}
 
-    def observe(self, provider: str, model: str, predicted: int, reported: int) -> bool:
+    def observe(
+        self,
+        provider: str,
+        model: str,
+        predicted: int,
+        reported: int,
+        basis: Basis = "estimate",
+    ) -> bool:
         """Learn from one request's billed `reported` input tokens against the
-        uncalibrated `predicted` (`TokenCount.uncalibrated`). False if set aside."""
-        if predicted < self.min_tokens or reported <= 0:
+        uncalibrated `predicted` (`TokenCount.uncalibrated`, on `TokenCount.basis`).
+        False if set aside."""
+        if predicted < self.min_tokens or reported <= 0 or basis == "mixed":
             return False
         x = max(-self._log_max, min(self._log_max, math.log(reported / predicted)))
-        state = self._states.setdefault((provider, model), _State())
+        state = self._states.setdefault((provider, model, basis), _State())
         warm = state.samples >= self.min_samples
         if warm and abs(x - state.mean) > self._log_outlier:
             state.pending.append(x)
@@ -101,8 +116,8 @@ class Calibrator:
         state.deviation += rate * (abs(x - state.mean) - state.deviation)
         state.mean += rate * (x - state.mean)
 
-    def get(self, provider: str, model: str) -> Calibration:
-        state = self._states.get((provider, model))
+    def get(self, provider: str, model: str, basis: Basis = "estimate") -> Calibration:
+        state = self._states.get((provider, model, basis))
         if state is None or state.samples == 0:
             return NEUTRAL
         factor = math.exp(state.mean)
@@ -116,14 +131,20 @@ class Calibrator:
 
     def snapshot(self) -> dict[str, dict[str, float]]:
         return {
-            f"{provider}\t{model}": {"mean": s.mean, "deviation": s.deviation, "samples": s.samples}
-            for (provider, model), s in self._states.items()
+            f"{provider}\t{model}\t{basis}": {
+                "mean": s.mean,
+                "deviation": s.deviation,
+                "samples": s.samples,
+            }
+            for (provider, model, basis), s in self._states.items()
         }
 
     def restore(self, snapshot: dict[str, dict[str, float]]) -> None:
         for key, values in snapshot.items():
-            provider, model = key.split("\t", 1)
-            self._states[(provider, model)] = _State(
+            provider, model, basis = key.split("\t", 2)
+            if basis not in ("estimate", "bpe"):
+                continue
+            self._states[(provider, model, basis)] = _State(  # type: ignore[index]
                 mean=float(values["mean"]),
                 deviation=float(values["deviation"]),
                 samples=int(values["samples"]),

@@ -22,15 +22,37 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections.abc import Mapping
 from typing import Final, Literal
 
 from switchpoint.tokens import charclass_weights as fitted
 
-ByteClass = Literal["upper", "lower", "digit", "space", "newline", "punct",
-                    "lead2", "cjk", "script3", "symbol3", "lead4", "cont"]
+ByteClass = Literal[
+    "upper",
+    "lower",
+    "digit",
+    "space",
+    "newline",
+    "punct",
+    "lead2",
+    "cjk",
+    "script3",
+    "symbol3",
+    "lead4",
+    "cont",
+]
 
 CLASSES: Final[tuple[ByteClass, ...]] = (
-    "upper", "lower", "digit", "space", "newline", "punct", "lead2", "cjk", "script3", "symbol3",
+    "upper",
+    "lower",
+    "digit",
+    "space",
+    "newline",
+    "punct",
+    "lead2",
+    "cjk",
+    "script3",
+    "symbol3",
     "lead4",
 )
 
@@ -70,7 +92,7 @@ def byte_class(b: int) -> ByteClass:
     return "lead4"  # emoji and other astral characters
 
 
-def _table(weights: dict[ByteClass, int]) -> bytes:
+def _table(weights: Mapping[str, int]) -> bytes:
     return bytes(weights.get(byte_class(b), 0) for b in range(256))
 
 
@@ -133,8 +155,11 @@ def error_bound(estimated_tokens: int, pieces: int = 1) -> int:
     is exactly the per-text bound above). Checked on generated agent transcripts in
     tests/test_tokens_estimate.py, which the fit never saw.
     """
-    return int(
-        RELATIVE_ERROR * estimated_tokens
-        + SQRT_ERROR * math.sqrt(estimated_tokens)
-        + ABSOLUTE_ERROR * math.sqrt(pieces)
-    ) + 1
+    return (
+        int(
+            RELATIVE_ERROR * estimated_tokens
+            + SQRT_ERROR * math.sqrt(estimated_tokens)
+            + ABSOLUTE_ERROR * math.sqrt(pieces)
+        )
+        + 1
+    )

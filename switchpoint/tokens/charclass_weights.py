@@ -17,7 +17,7 @@ fitted without that file), and the worst paragraph segment in-sample, per catego
 """
 
 SCALE = 16
-WEIGHTS = {
+WEIGHTS: dict[str, int] = {
     "upper": 15,
     "lower": 3,
     "digit": 16,

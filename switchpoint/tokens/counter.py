@@ -30,7 +30,7 @@ from typing import Final
 
 from switchpoint.chat.request import ChatRequest, Conversation
 from switchpoint.tokens import bpe, charclass, openai_format
-from switchpoint.tokens.calibration import NEUTRAL, Calibration, Calibrator
+from switchpoint.tokens.calibration import NEUTRAL, Basis, Calibration, Calibrator
 from switchpoint.tokens.piece_cache import CL100K, O200K, UNITS, PieceCache, key_of
 from switchpoint.tokens.tally import Tally, tally_conversation, tally_request
 from switchpoint.tokens.tokenizers import Family, Tokenizer, tokenizer_for
@@ -56,6 +56,10 @@ class TokenCount:
     # `tokens` before the calibration factor: what `Calibrator.observe` learns against.
     uncalibrated: int
     family: Family
+    # What the texts were counted with: the estimator, the BPE, or some of each. A
+    # calibration factor learned on one basis does not carry over to the other (it
+    # includes the estimator's bias on the traffic it saw).
+    basis: Basis = "estimate"
 
     @property
     def lower(self) -> int:
@@ -86,6 +90,7 @@ class _Measure:
     media: int
     media_bound: int
     calibration: Calibration
+    calibration_bpe: Calibration
 
 
 class TokenCounter:
@@ -216,9 +221,11 @@ class TokenCounter:
         if tally.tools and spec.tools_prompt.high:
             media += spec.tools_prompt.estimate
             media_bound += spec.tools_prompt.bound
-        calibration = NEUTRAL
+        calibration = calibration_bpe = NEUTRAL
         if self.calibrator is not None and spec.exact_encoding is None:
-            calibration = self.calibrator.get(provider or provider_type, model)
+            calibrated_as = provider or provider_type
+            calibration = self.calibrator.get(calibrated_as, model, "estimate")
+            calibration_bpe = self.calibrator.get(calibrated_as, model, "bpe")
         return _Measure(
             spec=spec,
             encoding=encoding,
@@ -232,10 +239,15 @@ class TokenCounter:
             media=media,
             media_bound=media_bound,
             calibration=calibration,
+            calibration_bpe=calibration_bpe,
         )
 
     def _result(
-        self, m: _Measure, exact_tokens: int, estimated_units: int, estimated_pieces: int,
+        self,
+        m: _Measure,
+        exact_tokens: int,
+        estimated_units: int,
+        estimated_pieces: int,
         all_exact: bool,
     ) -> TokenCount:
         """Combine `exact_tokens` (texts counted with the BPE) with the estimate of the
@@ -243,25 +255,38 @@ class TokenCounter:
         scale = charclass.SCALE
         estimated = estimated_units / scale
         uncertain = m.uncertain_units / scale
-        text_error = charclass.error_bound(round(estimated), estimated_pieces) if estimated_pieces else 0
+        text_error = float(
+            charclass.error_bound(round(estimated), estimated_pieces) if estimated_pieces else 0
+        )
         if m.encoding == "cl100k_base" and estimated_pieces:
             text_error += estimated * (_CL100K_ASCII_SLACK if m.ascii_only else _CL100K_OTHER_SLACK)
         basis = exact_tokens + estimated + uncertain + m.fixed
         basis_error = text_error + 0.5 * uncertain + m.fixed_slack
 
         spec = m.spec
+        basis_kind: Basis = (
+            "bpe" if estimated_pieces == 0 else "estimate" if exact_tokens == 0 else "mixed"
+        )
+        tokens: float
         if spec.exact_encoding is not None:
             tokens = basis + m.media
             error = basis_error + m.media_bound
             uncalibrated = tokens
         else:
             uncalibrated = basis * spec.ratio + m.media
-            factor = m.calibration.factor
+            calibration = (
+                m.calibration_bpe
+                if basis_kind == "bpe"
+                else m.calibration
+                if basis_kind == "estimate"
+                else NEUTRAL
+            )
+            factor = calibration.factor
             tokens = uncalibrated * factor
-            if m.calibration.bound is None:
+            if calibration.bound is None:
                 vendor_error = spec.ratio_uncertainty * basis * factor
             else:
-                vendor_error = m.calibration.bound * tokens
+                vendor_error = calibration.bound * tokens
             error = (basis_error * spec.ratio + m.media_bound) * factor + vendor_error
         return TokenCount(
             tokens=round(tokens),
@@ -269,13 +294,12 @@ class TokenCounter:
             exact=all_exact and spec.exact_encoding is not None,
             uncalibrated=round(uncalibrated),
             family=spec.family,
+            basis=basis_kind,
         )
 
     # Phase 2: refine ----------------------------------------------------------------
 
-    def _worth_refining(
-        self, m: _Measure, estimate: TokenCount, boundaries: Sequence[int]
-    ) -> bool:
+    def _worth_refining(self, m: _Measure, estimate: TokenCount, boundaries: Sequence[int]) -> bool:
         straddled = [b for b in boundaries if not estimate.decides(b)]
         if not straddled:
             return False
@@ -283,9 +307,7 @@ class TokenCounter:
         floor = self._result(m, round(m.text_units / charclass.SCALE), 0, 0, True)
         return any(floor.decides(b) for b in straddled)
 
-    def _refine(
-        self, m: _Measure, boundaries: Sequence[int], force_exact: bool
-    ) -> TokenCount:
+    def _refine(self, m: _Measure, boundaries: Sequence[int], force_exact: bool) -> TokenCount:
         texts = m.texts
         estimate = self._result(m, 0, m.text_units, len(texts), False)
         if not force_exact and (

@@ -99,7 +99,7 @@ def tools_cost(
                         cost.texts.append(item if isinstance(item, str) else str(item))
                 p_type = prop.get("type", "")
                 p_desc = _strip_period(str(prop.get("description", "")))
-                cost.texts.append(f"{key}:{p_type if isinstance(p_type, str) else p_type}:{p_desc}")
+                cost.texts.append(f"{key}:{p_type}:{p_desc}")
                 extra = {k: v for k, v in prop.items() if k not in _FLAT_PROPERTY_KEYS}
                 if extra:
                     cost.uncertain_texts.append(orjson.dumps(extra).decode())

@@ -98,14 +98,22 @@ def tally_openai_chat(body: Mapping[str, Any]) -> Tally:
         function = tool.get("function") if isinstance(tool, dict) else None
         if isinstance(function, dict):
             tally.tools.append(
-                (function.get("name") or "", function.get("description"), function.get("parameters"))
+                (
+                    function.get("name") or "",
+                    function.get("description"),
+                    function.get("parameters"),
+                )
             )
         elif isinstance(tool, dict):
             tally.uncertain_texts.append(_json_text(tool))
     for function in body.get("functions") or ():
         if isinstance(function, dict):
             tally.tools.append(
-                (function.get("name") or "", function.get("description"), function.get("parameters"))
+                (
+                    function.get("name") or "",
+                    function.get("description"),
+                    function.get("parameters"),
+                )
             )
     response_format = body.get("response_format")
     if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
@@ -178,7 +186,9 @@ def tally_anthropic_messages(body: Mapping[str, Any]) -> Tally:
         if not isinstance(tool, dict):
             continue
         if "input_schema" in tool or "type" not in tool or tool.get("type") == "custom":
-            tally.tools.append((tool.get("name") or "", tool.get("description"), tool.get("input_schema")))
+            tally.tools.append(
+                (tool.get("name") or "", tool.get("description"), tool.get("input_schema"))
+            )
         else:
             # A server tool (web search, code execution...): its definition is the vendor's.
             append(tool.get("name") or "")
@@ -206,9 +216,9 @@ def tally_conversation(conversation: Conversation) -> Tally:
                 append(block.arguments)
             elif isinstance(block, ToolResult):
                 tally.tool_results += 1
-                for part in block.content:
-                    if isinstance(part, Text):
-                        append(part.text)
+                for item in block.content:
+                    if isinstance(item, Text):
+                        append(item.text)
                     else:
                         tally.images += 1
             elif isinstance(block, Image):

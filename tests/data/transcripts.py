@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (multilingual test text: its "ambiguous" characters are the point)
 """Deterministic generator of realistic agent transcripts, 1K to 1.2M+ tokens.
 
 For this package's tests and benchmarks and for other engineers' end-to-end tests:
@@ -31,27 +32,29 @@ from switchpoint.chat.content import Message, Text, ToolCall, ToolResult, ToolSp
 from switchpoint.chat.request import Conversation
 from switchpoint.tokens.charclass import estimate
 
-WORDS = (
-    "the of and to in is that for it as with was on be by this are from at or an have not "
-    "they which one you had but all were when we there can been has more if will would who "
-    "so what about up out them into only some could other time than then now look like "
-    "system request model token context limit budget route provider answer error retry "
-    "cache stream window message summary tool call result file path value config server "
-    "client latency throughput memory thread process queue worker handler parser schema "
-    "field record index table query update delete insert commit branch merge review test "
-    "build deploy release version module package import export function class method "
-    "argument return default option setting timeout backoff circuit breaker threshold "
-    "metric counter gauge histogram trace span log warning failure success pending status "
-    "because however therefore instead although whether while before after during until "
-    "quickly carefully exactly roughly almost always never often usually simply clearly "
-    "large small new old first last next previous same different important possible "
-    "check make take give find keep show change move start stop run read write send open"
-).split()
-IDENT = (
-    "user order item cart price total count index name path config client server request "
-    "response token model route cache entry key value limit retry timeout handler parser "
-    "buffer stream chunk event state status result error message summary budget profile"
-).split()
+_WORDS_TEXT = """
+the of and to in is that for it as with was on be by this are from at or an have not
+they which one you had but all were when we there can been has more if will would who so
+what about up out them into only some could other time than then now look like system
+request model token context limit budget route provider answer error retry cache stream
+window message summary tool call result file path value config server client latency
+throughput memory thread process queue worker handler parser schema field record index
+table query update delete insert commit branch merge review test build deploy release
+version module package import export function class method argument return default
+option setting timeout backoff circuit breaker threshold metric counter gauge histogram
+trace span log warning failure success pending status because however therefore instead
+although whether while before after during until quickly carefully exactly roughly
+almost always never often usually simply clearly large small new old first last next
+previous same different important possible check make take give find keep show change
+move start stop run read write send open
+"""
+WORDS = tuple(_WORDS_TEXT.split())
+_IDENT_TEXT = """
+user order item cart price total count index name path config client server request
+response token model route cache entry key value limit retry timeout handler parser
+buffer stream chunk event state status result error message summary budget profile
+"""
+IDENT = tuple(_IDENT_TEXT.split())
 CJK_SENTENCES = [
     "请帮我检查一下这个函数为什么在高并发下会超时。",
     "日志显示连接池在高峰期被耗尽，需要调整上限。",
@@ -99,7 +102,11 @@ TOOLS = [
             "type": "object",
             "properties": {
                 "pattern": {"type": "string", "description": "A regular expression."},
-                "mode": {"type": "string", "description": "How to search.", "enum": ["regex", "literal"]},
+                "mode": {
+                    "type": "string",
+                    "description": "How to search.",
+                    "enum": ["regex", "literal"],
+                },
             },
             "required": ["pattern"],
         },
@@ -168,26 +175,41 @@ class _Writer:
 
     def python(self, functions: int) -> str:
         rng = self.rng
-        out = [f"from __future__ import annotations\n\nimport {rng.choice(['json', 'time', 'asyncio'])}\n"]
+        out = [
+            "from __future__ import annotations\n\n"
+            f"import {rng.choice(['json', 'time', 'asyncio'])}\n"
+        ]
         for _ in range(functions):
-            args = ", ".join(f"{self.ident(1)}: {rng.choice(['int', 'str', 'float', 'dict[str, Any]'])}"
-                             for _ in range(rng.randrange(1, 4)))
+            args = ", ".join(
+                f"{self.ident(1)}: {rng.choice(['int', 'str', 'float', 'dict[str, Any]'])}"
+                for _ in range(rng.randrange(1, 4))
+            )
             body = [f'    """{self.sentence()}"""']
             for _ in range(rng.randrange(3, 10)):
                 kind = rng.randrange(4)
                 if kind == 0:
-                    body.append(f"    {self.ident()} = {self.ident()}({self.ident(1)}, {rng.randrange(100)})")
+                    body.append(
+                        f"    {self.ident()} = "
+                        f"{self.ident()}({self.ident(1)}, {rng.randrange(100)})"
+                    )
                 elif kind == 1:
-                    body.append(f"    if {self.ident(1)} > {rng.randrange(1, 500)}:\n"
-                                f"        raise ValueError(f\"{self.words(5)} {{{self.ident(1)}}}\")")
+                    body.append(
+                        f"    if {self.ident(1)} > {rng.randrange(1, 500)}:\n"
+                        f'        raise ValueError(f"{self.words(5)} {{{self.ident(1)}}}")'
+                    )
                 elif kind == 2:
-                    body.append(f"    for {self.ident(1)} in {self.ident()}:\n"
-                                f"        {self.ident()}.append({self.ident(1)} * {rng.randrange(2, 9)})")
+                    body.append(
+                        f"    for {self.ident(1)} in {self.ident()}:\n"
+                        f"        {self.ident()}.append({self.ident(1)} * {rng.randrange(2, 9)})"
+                    )
                 else:
                     body.append(f"    # {self.sentence()}")
             body.append(f"    return {self.ident()}")
-            out.append(f"\ndef {self.ident()}({args}) -> {rng.choice(['int', 'str', 'bool'])}:\n"
-                       + "\n".join(body) + "\n")
+            out.append(
+                f"\ndef {self.ident()}({args}) -> {rng.choice(['int', 'str', 'bool'])}:\n"
+                + "\n".join(body)
+                + "\n"
+            )
         return "".join(out)
 
     def typescript(self, functions: int) -> str:
@@ -198,8 +220,9 @@ class _Writer:
             out.append(
                 f"export async function {name[0].lower() + name[1:]}(input: {self.camel()}): "
                 f"Promise<{self.camel()}> {{\n"
-                f"  const {self.camel().lower()} = await fetch(`/api/{self.ident(1)}/${{input.id}}`);\n"
-                f"  if (!{self.camel().lower()}.ok) throw new Error(\"{self.words(4)}\");\n"
+                f"  const {self.camel().lower()} = "
+                f"await fetch(`/api/{self.ident(1)}/${{input.id}}`);\n"
+                f'  if (!{self.camel().lower()}.ok) throw new Error("{self.words(4)}");\n'
                 f"  return {{ ...input, {self.ident(1)}: {rng.randrange(1000)}, "
                 f"updatedAt: new Date().toISOString() }};\n}}\n"
             )
@@ -207,13 +230,14 @@ class _Writer:
 
     def go(self, functions: int) -> str:
         out = ["package service\n"]
-        for _ in range(functions):
-            out.append(
-                f"\nfunc (s *{self.camel()}) {self.camel()}(ctx context.Context, id int64) error {{\n"
-                f"\tif err := s.{self.camel()}(ctx, id); err != nil {{\n"
-                f"\t\treturn fmt.Errorf(\"{self.words(3)}: %w\", err)\n\t}}\n"
-                f"\treturn nil\n}}\n"
-            )
+        out.extend(
+            f"\nfunc (s *{self.camel()}) {self.camel()}"
+            f"(ctx context.Context, id int64) error {{\n"
+            f"\tif err := s.{self.camel()}(ctx, id); err != nil {{\n"
+            f'\t\treturn fmt.Errorf("{self.words(3)}: %w", err)\n\t}}\n'
+            f"\treturn nil\n}}\n"
+            for _ in range(functions)
+        )
         return "".join(out)
 
     def json_value(self, depth: int) -> Any:
@@ -231,8 +255,10 @@ class _Writer:
             return self.words(rng.randrange(1, 8))
         if rng.random() < 0.3:
             return [self.json_value(depth - 1) for _ in range(rng.randrange(1, 5))]
-        return {self.ident(rng.randrange(1, 3)): self.json_value(depth - 1)
-                for _ in range(rng.randrange(2, 7))}
+        return {
+            self.ident(rng.randrange(1, 3)): self.json_value(depth - 1)
+            for _ in range(rng.randrange(2, 7))
+        }
 
     def json_doc(self, items: int) -> str:
         doc = {"data": [self.json_value(3) for _ in range(items)], "next_cursor": self.ident()}
@@ -248,16 +274,23 @@ class _Writer:
             out.append(
                 f"2026-11-{rng.randrange(10, 28)}T{rng.randrange(24):02d}:{i % 60:02d}:"
                 f"{rng.randrange(60):02d}.{rng.randrange(1000):03d}Z {level:5s} "
-                f"[{self.ident(1)}-{rng.randrange(1, 16)}] {self.ident()}: {self.words(rng.randrange(3, 12))}"
+                f"[{self.ident(1)}-{rng.randrange(1, 16)}] {self.ident()}: "
+                f"{self.words(rng.randrange(3, 12))}"
                 f" id={rng.getrandbits(32):08x} ms={rng.randrange(1, 9000)}"
             )
         return "\n".join(out)
 
     def test_output(self, tests: int) -> str:
         rng = self.rng
-        lines = [f"tests/test_{self.ident(1)}.py::test_{self.ident()} "
-                 f"{rng.choice(['PASSED', 'PASSED', 'PASSED', 'FAILED'])}" for _ in range(tests)]
-        return "\n".join(lines) + f"\n==== {rng.randrange(5)} failed, {tests} passed in {rng.uniform(1, 90):.2f}s ===="
+        lines = [
+            f"tests/test_{self.ident(1)}.py::test_{self.ident()} "
+            f"{rng.choice(['PASSED', 'PASSED', 'PASSED', 'FAILED'])}"
+            for _ in range(tests)
+        ]
+        return (
+            "\n".join(lines)
+            + f"\n==== {rng.randrange(5)} failed, {tests} passed in {rng.uniform(1, 90):.2f}s ===="
+        )
 
 
 def _tool_result(writer: _Writer, name: str, rng: random.Random, size: int, cjk: bool) -> str:
@@ -274,8 +307,11 @@ def _tool_result(writer: _Writer, name: str, rng: random.Random, size: int, cjk:
     if name == "run_shell":
         return writer.logs(size * 4) if rng.random() < 0.6 else writer.test_output(size * 4)
     if name == "search_code":
-        return "\n".join(f"src/{writer.ident(1)}/{writer.ident()}.py:{rng.randrange(1, 900)}: "
-                         f"{writer.ident()} = {writer.ident()}({writer.ident(1)})" for _ in range(size * 3))
+        return "\n".join(
+            f"src/{writer.ident(1)}/{writer.ident()}.py:{rng.randrange(1, 900)}: "
+            f"{writer.ident()} = {writer.ident()}({writer.ident(1)})"
+            for _ in range(size * 3)
+        )
     return writer.json_doc(size)
 
 
@@ -283,16 +319,30 @@ def _arguments(writer: _Writer, name: str, rng: random.Random) -> str:
     if name == "read_file":
         args: dict[str, Any] = {"path": f"src/{writer.ident(1)}/{writer.ident()}.py"}
     elif name == "run_shell":
-        args = {"command": rng.choice(["pytest -q", "make check", "git log --oneline -20",
-                                       f"grep -rn {writer.ident()} src/"]), "timeout_s": 120}
+        args = {
+            "command": rng.choice(
+                [
+                    "pytest -q",
+                    "make check",
+                    "git log --oneline -20",
+                    f"grep -rn {writer.ident()} src/",
+                ]
+            ),
+            "timeout_s": 120,
+        }
     elif name == "search_code":
         args = {"pattern": writer.ident(), "mode": "literal"}
     else:
-        args = {"url": f"http://{writer.ident(1)}.internal/api/{writer.ident(1)}?limit={rng.randrange(10, 500)}"}
+        args = {
+            "url": f"http://{writer.ident(1)}.internal/api/{writer.ident(1)}"
+            f"?limit={rng.randrange(10, 500)}"
+        }
     return json.dumps(args)
 
 
-def generate(target_tokens: int, *, seed: int = 0, cjk_every: int = 7, keep_first_task: bool = True) -> Transcript:
+def generate(
+    target_tokens: int, *, seed: int = 0, cjk_every: int = 7, keep_first_task: bool = True
+) -> Transcript:
     """A transcript of about `target_tokens` o200k tokens (never less than one round)."""
     rng = random.Random(seed)
     writer = _Writer(rng)
@@ -324,7 +374,11 @@ def generate(target_tokens: int, *, seed: int = 0, cjk_every: int = 7, keep_firs
             total += estimate(text) + 8
         if rng.random() < 0.3:
             reply = Turn("assistant", writer.paragraph(rng.randrange(2, 6)))
-            follow_up = writer.cjk(rng.randrange(1, 4)) if round_number % cjk_every == 0 else writer.paragraph(2)
+            follow_up = (
+                writer.cjk(rng.randrange(1, 4))
+                if round_number % cjk_every == 0
+                else writer.paragraph(2)
+            )
             turns += [reply, Turn("user", follow_up)]
             total += estimate(reply.text) + estimate(follow_up) + 8
     if turns[-1].role != "user":
@@ -334,7 +388,9 @@ def generate(target_tokens: int, *, seed: int = 0, cjk_every: int = 7, keep_firs
     return Transcript(system=system, turns=turns, tools=list(TOOLS), estimated_tokens=total)
 
 
-def openai_body(t: Transcript, *, model: str = "gpt-5.4", keep_marks: bool = False) -> dict[str, Any]:
+def openai_body(
+    t: Transcript, *, model: str = "gpt-5.4", keep_marks: bool = False
+) -> dict[str, Any]:
     messages: list[dict[str, Any]] = [{"role": "system", "content": t.system}]
     for turn in t.turns:
         if turn.role == "tool":
@@ -343,37 +399,53 @@ def openai_body(t: Transcript, *, model: str = "gpt-5.4", keep_marks: bool = Fal
         message: dict[str, Any] = {"role": turn.role, "content": turn.text}
         if turn.calls:
             message["tool_calls"] = [
-                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": c.arguments},
+                }
                 for c in turn.calls
             ]
         if keep_marks and turn.keep:
             message["switchpoint_keep"] = True
         messages.append(message)
     tools = [
-        {"type": "function", "function": {"name": s.name, "description": s.description, "parameters": s.parameters}}
+        {
+            "type": "function",
+            "function": {"name": s.name, "description": s.description, "parameters": s.parameters},
+        }
         for s in t.tools
     ]
     return {"model": model, "messages": messages, "tools": tools}
 
 
-def anthropic_body(t: Transcript, *, model: str = "claude-opus-4-7", max_tokens: int = 4096,
-                   keep_marks: bool = False) -> dict[str, Any]:
+def anthropic_body(
+    t: Transcript,
+    *,
+    model: str = "claude-opus-4-7",
+    max_tokens: int = 4096,
+    keep_marks: bool = False,
+) -> dict[str, Any]:
     """Anthropic shape: tool results of one assistant turn grouped in one user message."""
     messages: list[dict[str, Any]] = []
     for turn in t.turns:
         if turn.role == "tool":
             block = {"type": "tool_result", "tool_use_id": turn.call_id, "content": turn.text}
             last = messages[-1]
-            if last["role"] == "user" and isinstance(last["content"], list) and all(
-                b.get("type") == "tool_result" for b in last["content"]
+            if (
+                last["role"] == "user"
+                and isinstance(last["content"], list)
+                and all(b.get("type") == "tool_result" for b in last["content"])
             ):
                 last["content"].append(block)
             else:
                 messages.append({"role": "user", "content": [block]})
             continue
         content: list[dict[str, Any]] = [{"type": "text", "text": turn.text}] if turn.text else []
-        for c in turn.calls:
-            content.append({"type": "tool_use", "id": c.id, "name": c.name, "input": json.loads(c.arguments)})
+        content.extend(
+            {"type": "tool_use", "id": c.id, "name": c.name, "input": json.loads(c.arguments)}
+            for c in turn.calls
+        )
         message: dict[str, Any] = {"role": turn.role, "content": content}
         if keep_marks and turn.keep:
             message["switchpoint_keep"] = True
@@ -381,8 +453,17 @@ def anthropic_body(t: Transcript, *, model: str = "claude-opus-4-7", max_tokens:
             messages[-1]["content"] = [*_as_blocks(messages[-1]["content"]), *content]
         else:
             messages.append(message)
-    tools = [{"name": s.name, "description": s.description, "input_schema": s.parameters} for s in t.tools]
-    return {"model": model, "max_tokens": max_tokens, "system": t.system, "messages": messages, "tools": tools}
+    tools = [
+        {"name": s.name, "description": s.description, "input_schema": s.parameters}
+        for s in t.tools
+    ]
+    return {
+        "model": model,
+        "max_tokens": max_tokens,
+        "system": t.system,
+        "messages": messages,
+        "tools": tools,
+    }
 
 
 def _as_blocks(content: Any) -> list[dict[str, Any]]:
@@ -396,12 +477,18 @@ def conversation(t: Transcript) -> Conversation:
         if turn.role == "tool":
             result = ToolResult(turn.call_id or "", [Text(turn.text)], name=turn.tool_name)
             last = messages[-1] if messages else None
-            if last is not None and last.role == "user" and all(isinstance(b, ToolResult) for b in last.content):
+            if (
+                last is not None
+                and last.role == "user"
+                and all(isinstance(b, ToolResult) for b in last.content)
+            ):
                 last.content.append(result)
             else:
                 messages.append(Message("user", [result]))
             continue
         blocks: list[Any] = [Text(turn.text)] if turn.text else []
         blocks += [ToolCall(c.id, c.name, c.arguments) for c in turn.calls]
-        messages.append(Message("user" if turn.role == "user" else "assistant", blocks, keep=turn.keep))
+        messages.append(
+            Message("user" if turn.role == "user" else "assistant", blocks, keep=turn.keep)
+        )
     return Conversation(messages=messages, system=[Text(t.system)], tools=list(t.tools))
