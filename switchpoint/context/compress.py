@@ -21,7 +21,7 @@ import asyncio
 from dataclasses import dataclass
 
 from switchpoint.chat.request import Conversation
-from switchpoint.context.assembly import assemble, summary_message
+from switchpoint.context.assembly import assemble
 from switchpoint.context.plan import (
     CompressionPlan,
     PlanInputs,
@@ -117,6 +117,12 @@ class _Run:
         return [task.result() for task in tasks]
 
 
+def _size_after(compressed: Conversation, plan: CompressionPlan, sizer: Sizer) -> int:
+    # Every message, the first included: it is the summary, possibly merged with the
+    # kept user message that followed it.
+    return plan.fixed_tokens + sum(sizer.message(m) for m in compressed.messages)
+
+
 def _joined(summaries: list[str]) -> str:
     if len(summaries) == 1:
         return summaries[0]
@@ -139,7 +145,9 @@ async def compress(
     `namespace` goes into every cache key: give the summarizer profile/model, so that
     summaries made by one model are not served for another.
     """
-    plan = plan_compression(conversation, inputs, sizer)
+    # Sizing every message of a large conversation takes tens of milliseconds of CPU
+    # (bench/tokens_bench.py): off the event loop.
+    plan = await asyncio.to_thread(plan_compression, conversation, inputs, sizer)
     if not plan.compressible:
         raise NotCompressible(plan)
     run = _Run(summarizer, cache, namespace, timeout_s, concurrency)
@@ -195,11 +203,7 @@ async def compress(
         await cache.put(whole_key, text)
 
     compressed = assemble(conversation, plan, text)
-    after = (
-        plan.fixed_tokens
-        + sizer.message(summary_message(text, plan))
-        + sum(sizer.message(m) for m in compressed.messages[1:])
-    )
+    after = await asyncio.to_thread(_size_after, compressed, plan, sizer)
     if after > inputs.budget:
         raise CompressionDidNotConverge(
             f"the compressed conversation takes {after} tokens, over the budget {inputs.budget}"

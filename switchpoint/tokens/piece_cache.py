@@ -4,17 +4,22 @@ An agent loop resends its whole history with every request; only the new message
 counting. Entries are keyed by (hash, length) of the text itself, not of a message, so
 the same tool output hits whether it arrives in an OpenAI or an Anthropic body, and
 nothing but integers is kept (no copy of the text). Python's string hash is 64-bit and
-salted per process: with the default 100,000 entries the chance that two live texts of
-equal length collide is about 3e-10, and a collision costs a miscount of one text, not
-a wrong answer.
+salted per process: with the default 200,000 entries the chance that two live texts of
+equal length collide is about 1e-9, and a collision costs a miscount of one text, not a
+wrong answer.
 
-Thread-safe: `TokenCounter.count_async` refines counts in a worker thread.
+Eviction is generational rather than strict LRU, because a lookup runs for every large
+text of every request and must cost a dict access, not a lock and a reordering: new
+entries go to a young generation; when it is full it becomes the old one and the previous
+old generation is dropped; a hit in the old generation moves the entry back to the young
+one. Recently used entries therefore survive, and at most `max_entries` are held. Each
+step is a single dict operation or attribute rebinding, atomic under the GIL, so the
+cache is safe to share with the worker thread `TokenCounter.count_async` uses (a race can
+at worst lose an entry, which is then counted again).
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from typing import Final
 
 Key = tuple[int, int]
@@ -30,36 +35,41 @@ def key_of(text: str) -> Key:
 
 
 class PieceCache:
-    def __init__(self, max_entries: int = 100_000) -> None:
-        if max_entries <= 0:
-            raise ValueError("max_entries must be positive")
+    def __init__(self, max_entries: int = 200_000) -> None:
+        if max_entries < 2:
+            raise ValueError("max_entries must be at least 2")
         self.max_entries = max_entries
-        self._entries: OrderedDict[Key, list[int]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._generation = max_entries // 2
+        self._young: dict[Key, list[int]] = {}
+        self._old: dict[Key, list[int]] = {}
         self.hits = 0
         self.misses = 0
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._young) + len(self._old)
 
     def get(self, key: Key) -> list[int] | None:
-        with self._lock:
-            entry = self._entries.get(key)
+        entry = self._young.get(key)
+        if entry is None:
+            entry = self._old.pop(key, None)
             if entry is None:
                 self.misses += 1
                 return None
-            self._entries.move_to_end(key)
-            self.hits += 1
-            return entry
+            self._store(key, entry)
+        self.hits += 1
+        return entry
 
     def put(self, key: Key, entry: list[int]) -> None:
-        with self._lock:
-            self._entries[key] = entry
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+        self._store(key, entry)
+
+    def _store(self, key: Key, entry: list[int]) -> None:
+        young = self._young
+        if len(young) >= self._generation:
+            self._old = young
+            young = self._young = {}
+        young[key] = entry
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self.hits = self.misses = 0
+        self._young = {}
+        self._old = {}
+        self.hits = self.misses = 0

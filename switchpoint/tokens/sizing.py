@@ -13,7 +13,7 @@ import math
 from switchpoint.chat.content import Message
 from switchpoint.chat.request import Conversation
 from switchpoint.tokens.counter import TokenCounter
-from switchpoint.tokens.tally import Tally, tally_conversation
+from switchpoint.tokens.tally import Tally, add_message, tally_conversation
 
 
 class ConversationSizer:
@@ -42,9 +42,9 @@ class ConversationSizer:
         return math.ceil(count.tokens * self.margin)
 
     def message(self, message: Message) -> int:
-        """Tokens of one message, its framing included."""
-        tally = tally_conversation(Conversation(messages=[message]))
-        tally.reply_priming = False
+        """Tokens of one message, its framing included (reasoning too: conservative)."""
+        tally = Tally(reply_priming=False)
+        add_message(tally, message, with_thinking=True)
         return self._size(tally)
 
     def text(self, text: str) -> int:

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from switchpoint.chat.content import Image, Text, Thinking, ToolCall, ToolResult
+from switchpoint.chat.content import Image, Message, Text, Thinking, ToolCall, ToolResult
 from switchpoint.chat.request import ChatRequest, Conversation
 
 ToolDef = tuple[str, str | None, Mapping[str, Any] | None]
@@ -195,38 +195,44 @@ def tally_anthropic_messages(body: Mapping[str, Any]) -> Tally:
     return tally
 
 
+def add_message(tally: Tally, message: Message, *, with_thinking: bool) -> None:
+    """Add one internal-shape message to `tally` (`with_thinking`: it is the last
+    assistant turn, whose reasoning is still billed)."""
+    append = tally.texts.append
+    tally.messages += 1
+    for block in message.content:
+        if isinstance(block, Text):
+            append(block.text)
+        elif isinstance(block, ToolCall):
+            tally.tool_calls += 1
+            append(block.name)
+            append(block.arguments)
+        elif isinstance(block, ToolResult):
+            tally.tool_results += 1
+            for item in block.content:
+                if isinstance(item, Text):
+                    append(item.text)
+                else:
+                    tally.images += 1
+        elif isinstance(block, Image):
+            tally.images += 1
+        elif isinstance(block, Thinking) and with_thinking:
+            append(block.text)
+
+
 def tally_conversation(conversation: Conversation) -> Tally:
     tally = Tally()
-    append = tally.texts.append
     if conversation.system:
         tally.messages += 1
-        for part in conversation.system:
-            append(part.text)
-    tally.messages += len(conversation.messages)
+        tally.texts.extend(part.text for part in conversation.system)
     last_assistant = max(
         (i for i, m in enumerate(conversation.messages) if m.role == "assistant"), default=-1
     )
     for index, message in enumerate(conversation.messages):
-        for block in message.content:
-            if isinstance(block, Text):
-                append(block.text)
-            elif isinstance(block, ToolCall):
-                tally.tool_calls += 1
-                append(block.name)
-                append(block.arguments)
-            elif isinstance(block, ToolResult):
-                tally.tool_results += 1
-                for item in block.content:
-                    if isinstance(item, Text):
-                        append(item.text)
-                    else:
-                        tally.images += 1
-            elif isinstance(block, Image):
-                tally.images += 1
-            elif isinstance(block, Thinking) and index == last_assistant:
-                append(block.text)
-    for spec in conversation.tools:
-        tally.tools.append((spec.name, spec.description, spec.parameters))
+        add_message(tally, message, with_thinking=index == last_assistant)
+    tally.tools.extend(
+        (spec.name, spec.description, spec.parameters) for spec in conversation.tools
+    )
     return tally
 
 
