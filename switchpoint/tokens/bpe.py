@@ -21,7 +21,6 @@ import gzip
 import hashlib
 import threading
 from dataclasses import dataclass
-from importlib import resources
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
@@ -89,6 +88,8 @@ class VocabularyIntegrityError(RuntimeError):
 
 def read_verified_ranks(spec: EncodingSpec) -> dict[bytes, int]:
     """The rank table of `spec`, after checking the file's sha256."""
+    from importlib import resources  # not at import: it pulls in pathlib and zipfile
+
     packed = resources.files("switchpoint.tokens").joinpath("data", spec.data_file).read_bytes()
     text = gzip.decompress(packed)
     digest = hashlib.sha256(text).hexdigest()
