@@ -10,6 +10,7 @@ per corpus category. Dev-time only: nothing here ships or runs in the gateway.
 
 from __future__ import annotations
 
+import base64
 import sys
 import unicodedata
 import zipfile
@@ -20,8 +21,8 @@ import tiktoken
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from switchpoint.tokens import bpe  # noqa: E402
-from tools.rebuild_bpe_vocab import tiktoken_text  # noqa: E402
+from switchpoint.tokens import bpe
+from tools.rebuild_bpe_vocab import tiktoken_text
 
 # Meta's Llama 3 tokenizer.py and Qwen2's tokenizer.json pre-tokenizer.
 PATTERNS = {
@@ -34,8 +35,6 @@ def load(wheel: str, name: str) -> tiktoken.Encoding:
     with zipfile.ZipFile(wheel) as archive:
         text = tiktoken_text(archive.read(f"quicktok/data/{name}.vocab"))
     fields = text.split()
-    import base64
-
     ranks = {base64.b64decode(t): int(r) for t, r in zip(fields[0::2], fields[1::2], strict=True)}
     return tiktoken.Encoding(name, pat_str=PATTERNS[name], mergeable_ranks=ranks, special_tokens={})
 
