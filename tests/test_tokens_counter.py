@@ -241,3 +241,31 @@ def test_cl100k_models_get_a_wider_band_for_non_ascii() -> None:
     wide = counter.count(request_of(greek_body), model="gpt-4", provider_type="openai")
     narrow = counter.count(request_of(greek_body), model="gpt-4o", provider_type="openai")
     assert wide.error_bound > 2 * narrow.error_bound
+
+
+def test_a_prepared_request_is_scanned_once_and_counted_for_every_candidate(
+    monkeypatch: pytest.MonkeyPatch, body: dict[str, Any]
+) -> None:
+    counter = TokenCounter()
+    candidates = [
+        ("gpt-5.5", "openai"),
+        ("claude-opus-4-7", "anthropic"),
+        ("gemini-3.1-pro", "google"),
+        ("gpt-4", "openai"),
+    ]
+    separately = [
+        counter.count(request_of(body), model=m, provider_type=p) for m, p in candidates
+    ]
+    scans: list[int] = []
+    real_scan = counter._scan
+
+    def spy(texts: list[str]) -> tuple[int, bool]:
+        scans.append(len(texts))
+        return real_scan(texts)
+
+    monkeypatch.setattr(counter, "_scan", spy)
+    prepared = counter.prepare(request_of(body))
+    together = [prepared.count(model=m, provider_type=p) for m, p in candidates]
+    assert together == separately
+    # One scan of the messages, then one of the tool texts per encoding (o200k, cl100k).
+    assert len(scans) == 3

@@ -93,6 +93,14 @@ class _Measure:
     calibration_bpe: Calibration
 
 
+@dataclass(slots=True)
+class _ToolsScan:
+    cost: openai_format.ToolsCost
+    units: int
+    ascii_only: bool
+    uncertain_units: int
+
+
 class TokenCounter:
     def __init__(
         self,
@@ -136,11 +144,13 @@ class TokenCounter:
     ) -> TokenCount:
         """As `count`, with any BPE work done in a worker thread (tiktoken releases the
         GIL, so the event loop keeps serving other requests meanwhile)."""
-        measure = self._measure(tally_request(request), model, provider_type, provider)
-        estimate = self._result(measure, 0, measure.text_units, len(measure.texts), False)
-        if not force_exact and not self._worth_refining(measure, estimate, boundaries):
-            return estimate
-        return await asyncio.to_thread(self._refine, measure, boundaries, force_exact)
+        return await self.prepare(request).count_async(
+            model=model,
+            provider_type=provider_type,
+            boundaries=boundaries,
+            provider=provider,
+            force_exact=force_exact,
+        )
 
     def count_conversation(
         self,
@@ -169,34 +179,14 @@ class TokenCounter:
         measure = self._measure(tally, model, provider_type, provider)
         return self._refine(measure, boundaries, force_exact)
 
+    def prepare(self, request: ChatRequest) -> PreparedRequest:
+        """Scan `request` once, to count it for several candidate models (routing)."""
+        return PreparedRequest(self, tally_request(request))
+
     # Phase 1: estimate --------------------------------------------------------------
 
-    def _measure(
-        self,
-        tally: Tally,
-        model: str,
-        provider_type: str,
-        provider: str | None,
-    ) -> _Measure:
-        spec = tokenizer_for(model, provider_type)
-        encoding = spec.basis_encoding
-        texts = tally.texts
-        uncertain = tally.uncertain_texts
-        fixed = 0
-        if tally.tools:
-            tools = openai_format.tools_cost(tally.tools, encoding)
-            texts = [*texts, *tools.texts]
-            uncertain = [*uncertain, *tools.uncertain_texts]
-            fixed += tools.fixed
-        fixed += (
-            tally.messages * (openai_format.PER_MESSAGE + openai_format.ROLE)
-            + tally.names * openai_format.PER_NAME
-            + tally.tool_calls * openai_format.TOOL_CALL
-            + tally.tool_results * openai_format.TOOL_RESULT
-            + (openai_format.REPLY_PRIMING if tally.reply_priming else 0)
-        )
-        slack = float((tally.tool_calls + tally.tool_results) * openai_format.TOOL_SLACK)
-
+    def _scan(self, texts: list[str]) -> tuple[int, bool]:
+        """Estimate units of `texts` and whether they are all ASCII."""
         limit = self.cache_min_chars
         # Most requests are small: then no text can be cache-sized, and one pass does.
         large = sum(map(len, texts)) >= limit
@@ -214,7 +204,48 @@ class TokenCounter:
                         cache.put(key, entry)
                     units += entry[UNITS]
                     ascii_only = ascii_only and text.isascii()
-        uncertain_units = charclass.units("".join(uncertain)) if uncertain else 0
+        return units, ascii_only
+
+    def _measure(
+        self,
+        tally: Tally,
+        model: str,
+        provider_type: str,
+        provider: str | None,
+        scanned: tuple[int, bool, int] | None = None,
+        tools_scanned: dict[bpe.EncodingName, _ToolsScan] | None = None,
+    ) -> _Measure:
+        spec = tokenizer_for(model, provider_type)
+        encoding = spec.basis_encoding
+        if scanned is None:
+            units, ascii_only = self._scan(tally.texts)
+            uncertain_units = (
+                charclass.units("".join(tally.uncertain_texts)) if tally.uncertain_texts else 0
+            )
+        else:
+            units, ascii_only, uncertain_units = scanned
+        texts = tally.texts
+        uncertain = tally.uncertain_texts
+        fixed = (
+            tally.messages * (openai_format.PER_MESSAGE + openai_format.ROLE)
+            + tally.names * openai_format.PER_NAME
+            + tally.tool_calls * openai_format.TOOL_CALL
+            + tally.tool_results * openai_format.TOOL_RESULT
+            + (openai_format.REPLY_PRIMING if tally.reply_priming else 0)
+        )
+        if tally.tools:
+            tools = tools_scanned.get(encoding) if tools_scanned is not None else None
+            if tools is None:
+                tools = self._scan_tools(tally, encoding)
+                if tools_scanned is not None:
+                    tools_scanned[encoding] = tools
+            texts = [*texts, *tools.cost.texts]
+            uncertain = [*uncertain, *tools.cost.uncertain_texts]
+            fixed += tools.cost.fixed
+            units += tools.units
+            uncertain_units += tools.uncertain_units
+            ascii_only = ascii_only and tools.ascii_only
+        slack = float((tally.tool_calls + tally.tool_results) * openai_format.TOOL_SLACK)
 
         media = tally.images * spec.image.estimate
         media_bound = tally.images * spec.image.bound
@@ -241,6 +272,12 @@ class TokenCounter:
             calibration=calibration,
             calibration_bpe=calibration_bpe,
         )
+
+    def _scan_tools(self, tally: Tally, encoding: bpe.EncodingName) -> _ToolsScan:
+        cost = openai_format.tools_cost(tally.tools, encoding)
+        units, ascii_only = self._scan(cost.texts)
+        uncertain = charclass.units("".join(cost.uncertain_texts)) if cost.uncertain_texts else 0
+        return _ToolsScan(cost, units, ascii_only, uncertain)
 
     def _result(
         self,
@@ -355,3 +392,50 @@ class TokenCounter:
             if (done := settled()) is not None:
                 return done
         return self._result(m, exact, 0, 0, True)
+
+
+class PreparedRequest:
+    """A request tallied and scanned once, countable for any number of models: routing
+    compares candidates of different vendors without re-reading the body. Cheap to
+    create; holds the request's strings until dropped."""
+
+    def __init__(self, counter: TokenCounter, tally: Tally) -> None:
+        self._counter = counter
+        self.tally = tally
+        units, ascii_only = counter._scan(tally.texts)
+        uncertain = charclass.units("".join(tally.uncertain_texts)) if tally.uncertain_texts else 0
+        self._scanned = (units, ascii_only, uncertain)
+        self._tools: dict[bpe.EncodingName, _ToolsScan] = {}
+
+    def _measure(self, model: str, provider_type: str, provider: str | None) -> _Measure:
+        return self._counter._measure(
+            self.tally, model, provider_type, provider, self._scanned, self._tools
+        )
+
+    def count(
+        self,
+        *,
+        model: str,
+        provider_type: str,
+        boundaries: Sequence[int] = (),
+        provider: str | None = None,
+        force_exact: bool = False,
+    ) -> TokenCount:
+        measure = self._measure(model, provider_type, provider)
+        return self._counter._refine(measure, boundaries, force_exact)
+
+    async def count_async(
+        self,
+        *,
+        model: str,
+        provider_type: str,
+        boundaries: Sequence[int] = (),
+        provider: str | None = None,
+        force_exact: bool = False,
+    ) -> TokenCount:
+        counter = self._counter
+        measure = self._measure(model, provider_type, provider)
+        estimate = counter._result(measure, 0, measure.text_units, len(measure.texts), False)
+        if not force_exact and not counter._worth_refining(measure, estimate, boundaries):
+            return estimate
+        return await asyncio.to_thread(counter._refine, measure, boundaries, force_exact)
