@@ -6,7 +6,7 @@ import pytest
 
 from switchpoint.chat.content import Message, Text, ToolCall, ToolResult
 from switchpoint.chat.request import Conversation
-from switchpoint.context.plan import PlanInputs, plan_compression
+from switchpoint.context.plan import CompressionPlan, PlanInputs, plan_compression
 from switchpoint.context.units import units_of
 from tests.context_helpers import WordSizer, assistant, tool_round, user
 
@@ -128,7 +128,10 @@ def test_chunks_are_stable_as_the_conversation_grows() -> None:
     small = plan_compression(agent_conversation(30), inputs, WordSizer())
     large = plan_compression(agent_conversation(40), inputs, WordSizer())
     assert len(large.chunks) > len(small.chunks)
-    bounds = lambda plan: [(c.first_message, c.end_message) for c in plan.chunks]  # noqa: E731
+
+    def bounds(plan: CompressionPlan) -> list[tuple[int, int]]:
+        return [(c.first_message, c.end_message) for c in plan.chunks]
+
     assert bounds(large)[: len(small.chunks) - 1] == bounds(small)[:-1]
 
 

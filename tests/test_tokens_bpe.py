@@ -23,7 +23,7 @@ def reference(
 ) -> tuple[bpe.EncodingName, tiktoken.Encoding]:
     """tiktoken's own encoding constructor (tiktoken_ext.openai_public), whose download is
     redirected to the bundled file, read by tiktoken's own loader checking OpenAI's hash."""
-    import tiktoken_ext.openai_public as public
+    import tiktoken_ext.openai_public as public  # type: ignore[import-untyped]
 
     name: bpe.EncodingName = request.param
     spec = bpe.SPECS[name]
@@ -54,12 +54,13 @@ def test_pattern_and_specials_are_tiktokens(monkeypatch: pytest.MonkeyPatch) -> 
     import tiktoken_ext.openai_public as public
 
     def offline(blobpath: str, expected_hash: str | None = None) -> dict[bytes, int]:
-        name = "o200k_base" if "o200k" in blobpath else "cl100k_base"
+        name: bpe.EncodingName = "o200k_base" if "o200k" in blobpath else "cl100k_base"
         assert expected_hash == bpe.SPECS[name].sha256
         return {}
 
     monkeypatch.setattr(public, "load_tiktoken_bpe", offline)
-    for name in ("o200k_base", "cl100k_base"):
+    names: tuple[bpe.EncodingName, ...] = ("o200k_base", "cl100k_base")
+    for name in names:
         official = public.ENCODING_CONSTRUCTORS[name]()
         assert official["pat_str"] == bpe.SPECS[name].pat_str
         assert official["special_tokens"] == bpe.SPECS[name].special_tokens

@@ -253,9 +253,7 @@ def test_a_prepared_request_is_scanned_once_and_counted_for_every_candidate(
         ("gemini-3.1-pro", "google"),
         ("gpt-4", "openai"),
     ]
-    separately = [
-        counter.count(request_of(body), model=m, provider_type=p) for m, p in candidates
-    ]
+    separately = [counter.count(request_of(body), model=m, provider_type=p) for m, p in candidates]
     scans: list[int] = []
     real_scan = counter._scan
 

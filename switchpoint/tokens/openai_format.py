@@ -28,7 +28,7 @@ per-message framing is unknown: their ratio and the calibrator absorb the differ
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -73,7 +73,7 @@ def _strip_period(text: str) -> str:
 
 
 def tools_cost(
-    tools: list[tuple[str, str | None, Mapping[str, Any] | None]], encoding: EncodingName
+    tools: Sequence[tuple[str, str | None, Mapping[str, Any] | None]], encoding: EncodingName
 ) -> ToolsCost:
     """The cookbook's `num_tokens_for_tools`, for (name, description, JSON schema)."""
     cost = ToolsCost()
