@@ -230,3 +230,11 @@ def test_only_the_last_assistant_turns_thinking_is_counted() -> None:
     tally = tally_anthropic_messages(body)
     assert "new reasoning" in tally.texts and "old reasoning" not in tally.texts
     assert tally.messages == 6 and tally.tool_calls == 1 and tally.tool_results == 1
+
+
+def test_unknown_parts_with_payloads_are_media_not_text() -> None:
+    audio = {"type": "input_audio", "input_audio": {"data": "UklGR" * 50_000, "format": "wav"}}
+    small = {"type": "future_part", "note": "something new"}
+    tally = tally_openai_chat({"messages": [{"role": "user", "content": [audio, small]}]})
+    assert tally.images == 1
+    assert tally.uncertain_texts == ['{"type":"future_part","note":"something new"}']

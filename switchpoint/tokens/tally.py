@@ -40,6 +40,19 @@ class Tally:
     reply_priming: bool = True
 
 
+# A part of an unknown type larger than this is taken for a media payload (audio, a file,
+# base64 anyway): priced as one image, not tokenized as megabytes of text.
+_MEDIA_JSON_CHARS = 2048
+
+
+def _unknown(part: Any, tally: Tally) -> None:
+    text = _json_text(part)
+    if len(text) > _MEDIA_JSON_CHARS:
+        tally.images += 1
+    else:
+        tally.uncertain_texts.append(text)
+
+
 def _json_text(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -70,7 +83,7 @@ def tally_openai_chat(body: Mapping[str, Any]) -> Tally:
                 elif kind == "refusal":
                     append(part.get("refusal") or "")
                 else:
-                    tally.uncertain_texts.append(_json_text(part))
+                    _unknown(part, tally)
         # Most messages have only a role and a content: one length check skips the rest.
         if len(message) > 2:
             name = message.get("name")
@@ -152,7 +165,7 @@ def _anthropic_blocks(blocks: list[Any], tally: Tally, thinking: list[str] | Non
         elif kind == "redacted_thinking":
             pass
         else:
-            tally.uncertain_texts.append(_json_text(block))
+            _unknown(block, tally)
 
 
 def tally_anthropic_messages(body: Mapping[str, Any]) -> Tally:
