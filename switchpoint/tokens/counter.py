@@ -37,8 +37,10 @@ from switchpoint.tokens.tokenizers import Family, Tokenizer, tokenizer_for
 
 # cl100k spends about what o200k does on ASCII text (0.98-1.03x on the corpus) but up to
 # 3x the o200k estimate on other scripts (Greek 3.0x, Arabic 2.3x, CJK 1.3-1.4x,
-# measured), so estimates for cl100k models carry this much extra relative error unless
-# the request is pure ASCII. Only legacy models (gpt-4, gpt-3.5) use cl100k.
+# measured). Estimates for cl100k models (legacy: gpt-4, gpt-3.5) therefore carry 5% of
+# extra error, plus 2.2x the o200k tokens of their non-ASCII text, which is bounded by
+# the count of UTF-8 continuation bytes (every non-ASCII character has at least one and
+# costs o200k at most ~1.5 tokens for 3).
 _CL100K_ASCII_SLACK: Final = 0.05
 _CL100K_OTHER_SLACK: Final = 2.2
 
@@ -91,6 +93,8 @@ class _Measure:
     media_bound: int
     calibration: Calibration
     calibration_bpe: Calibration
+    # UTF-8 continuation bytes of the texts; only computed for cl100k models.
+    non_ascii_bytes: int
 
 
 @dataclass(slots=True)
@@ -252,6 +256,11 @@ class TokenCounter:
         if tally.tools and spec.tools_prompt.high:
             media += spec.tools_prompt.estimate
             media_bound += spec.tools_prompt.bound
+        non_ascii = 0
+        if encoding == "cl100k_base" and not ascii_only:
+            non_ascii = sum(
+                len(t.encode("utf-8", "surrogatepass")) - len(t) for t in texts if not t.isascii()
+            )
         calibration = calibration_bpe = NEUTRAL
         if self.calibrator is not None and spec.exact_encoding is None:
             calibrated_as = provider or provider_type
@@ -271,6 +280,7 @@ class TokenCounter:
             media_bound,
             calibration,
             calibration_bpe,
+            non_ascii,
         )
 
     def _scan_tools(self, tally: Tally, encoding: bpe.EncodingName) -> _ToolsScan:
@@ -296,7 +306,9 @@ class TokenCounter:
             charclass.error_bound(round(estimated), estimated_pieces) if estimated_pieces else 0
         )
         if m.encoding == "cl100k_base" and estimated_pieces:
-            text_error += estimated * (_CL100K_ASCII_SLACK if m.ascii_only else _CL100K_OTHER_SLACK)
+            text_error += estimated * _CL100K_ASCII_SLACK + _CL100K_OTHER_SLACK * min(
+                m.non_ascii_bytes, estimated
+            )
         basis = exact_tokens + estimated + uncertain + m.fixed
         basis_error = text_error + 0.5 * uncertain + m.fixed_slack
 
