@@ -194,9 +194,18 @@ class TokenCounter:
         limit = self.cache_min_chars
         # Most requests are small: then no text can be cache-sized, and one pass does.
         large = sum(map(len, texts)) >= limit
-        joined = "".join([s for s in texts if len(s) < limit] if large else texts)
-        units = charclass.units(joined)
+        small = [s for s in texts if len(s) < limit] if large else texts
+        joined = "".join(small)
         ascii_only = joined.isascii()
+        if ascii_only or not large:
+            units = charclass.units(joined)
+        else:
+            # One CJK line would widen the whole joined string to 2-4 bytes a character
+            # and slow its UTF-8 encoding down: ASCII texts are scanned apart.
+            plain = [s for s in small if s.isascii()]
+            units = charclass.units("".join(plain)) + charclass.units(
+                "".join([s for s in small if not s.isascii()])
+            )
         if large:
             cache = self.cache
             for text in texts:
