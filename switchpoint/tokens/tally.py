@@ -86,27 +86,29 @@ def tally_openai_chat(body: Mapping[str, Any]) -> Tally:
                     _unknown(part, tally)
         # Most messages have only a role and a content: one length check skips the rest.
         if len(message) > 2:
+            role = message.get("role")
+            if role == "tool" or role == "function":
+                tally.tool_results += 1
+            elif role == "assistant":
+                calls = message.get("tool_calls")
+                if calls:
+                    for call in calls:
+                        function = call.get("function") or {}
+                        tally.tool_calls += 1
+                        append(function.get("name") or "")
+                        append(_json_text(function.get("arguments") or ""))
+                legacy_call = message.get("function_call")
+                if legacy_call:
+                    tally.tool_calls += 1
+                    append(legacy_call.get("name") or "")
+                    append(_json_text(legacy_call.get("arguments") or ""))
+                refusal = message.get("refusal")
+                if refusal.__class__ is str:
+                    append(refusal)
             name = message.get("name")
             if name:
                 tally.names += 1
                 append(name)
-            calls = message.get("tool_calls")
-            if calls:
-                for call in calls:
-                    function = call.get("function") or {}
-                    tally.tool_calls += 1
-                    append(function.get("name") or "")
-                    append(_json_text(function.get("arguments") or ""))
-            legacy_call = message.get("function_call")
-            if legacy_call:
-                tally.tool_calls += 1
-                append(legacy_call.get("name") or "")
-                append(_json_text(legacy_call.get("arguments") or ""))
-            refusal = message.get("refusal")
-            if refusal.__class__ is str:
-                append(refusal)
-            if message.get("role") in ("tool", "function"):
-                tally.tool_results += 1
     for tool in body.get("tools") or ():
         function = tool.get("function") if isinstance(tool, dict) else None
         if isinstance(function, dict):
