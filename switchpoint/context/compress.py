@@ -172,7 +172,8 @@ async def compress(
         ]
         summaries = await run.all(jobs)
         sizes = [sizer.text(s) for s in summaries]
-        while sum(sizes) > room:
+        # The joined text, part labels included, is what must fit.
+        while sizer.text(_joined(summaries)) > room:
             levels += 1
             if levels > inputs.max_levels:
                 raise CompressionDidNotConverge(
