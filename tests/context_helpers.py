@@ -29,6 +29,9 @@ class WordSizer:
     def fixed(self, conversation: Conversation) -> int:
         return 3 + sum(len(p.text.split()) for p in conversation.system)
 
+    def total(self, conversation: Conversation) -> int:
+        return self.fixed(conversation) + sum(self.message(m) for m in conversation.messages)
+
 
 def words(n: int, word: str = "w") -> str:
     return " ".join([word] * n)

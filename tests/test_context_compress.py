@@ -209,6 +209,11 @@ def test_real_sizes_on_a_generated_transcript() -> None:
         compress(conversation, inputs, summarizer, InMemorySummaryCache(), sizer=sizer)
     )
     assert result.tokens_after <= inputs.budget < result.tokens_before
+    # The counter's own bound on the compressed conversation is what was checked.
+    recount = TokenCounter().count_conversation(
+        result.conversation, model="claude-opus-4-7", provider_type="anthropic"
+    )
+    assert recount.upper == result.tokens_after
     assert role_problems(result.conversation) == []
     calls = {
         b.id for m in result.conversation.messages for b in m.content if isinstance(b, ToolCall)

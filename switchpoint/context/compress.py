@@ -117,12 +117,6 @@ class _Run:
         return [task.result() for task in tasks]
 
 
-def _size_after(compressed: Conversation, plan: CompressionPlan, sizer: Sizer) -> int:
-    # Every message, the first included: it is the summary, possibly merged with the
-    # kept user message that followed it.
-    return plan.fixed_tokens + sum(sizer.message(m) for m in compressed.messages)
-
-
 def _joined(summaries: list[str]) -> str:
     if len(summaries) == 1:
         return summaries[0]
@@ -204,7 +198,7 @@ async def compress(
         await cache.put(whole_key, text)
 
     compressed = assemble(conversation, plan, text)
-    after = await asyncio.to_thread(_size_after, compressed, plan, sizer)
+    after = await asyncio.to_thread(sizer.total, compressed)
     if after > inputs.budget:
         raise CompressionDidNotConverge(
             f"the compressed conversation takes {after} tokens, over the budget {inputs.budget}"

@@ -31,6 +31,10 @@ from switchpoint.context.units import Unit, units_of
 # The framing and header of the summary message ("[switchpoint: summary of N earlier
 # messages (T tokens)]"), a generous upper bound in tokens.
 SUMMARY_MESSAGE_OVERHEAD = 40
+# Share of the budget left free: the compressed conversation is checked against the
+# budget with its own error bound, which is relatively wider than the original's (its
+# spread terms weigh more on a smaller total).
+BOUND_SAFETY = 0.02
 
 
 class Sizer(Protocol):
@@ -41,6 +45,10 @@ class Sizer(Protocol):
     def text(self, text: str) -> int: ...
 
     def fixed(self, conversation: Conversation) -> int: ...
+
+    def total(self, conversation: Conversation) -> int:
+        """Conservative tokens of a whole conversation (the final check)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +176,8 @@ def plan_compression(
     def room_for(first: int) -> int:
         kept_older = sum(u.tokens for u in units[:first] if u.keep)
         recent = sum(u.tokens for u in units[first:])
-        return inputs.budget - fixed - kept_older - recent - SUMMARY_MESSAGE_OVERHEAD
+        safety = math.ceil(BOUND_SAFETY * inputs.budget)
+        return inputs.budget - fixed - kept_older - recent - SUMMARY_MESSAGE_OVERHEAD - safety
 
     # Shrink the recent window when what it keeps leaves no room for a summary.
     while room_for(first_recent) < inputs.min_summary_tokens and first_recent < len(units) - 1:

@@ -51,6 +51,13 @@ class ConversationSizer:
         """Tokens of a bare text (no framing)."""
         return self._size(Tally(texts=[text], reply_priming=False))
 
+    def total(self, conversation: Conversation) -> int:
+        """The upper end of the whole conversation's count (its own error bound)."""
+        count = self.counter.count_conversation(
+            conversation, model=self.model, provider_type=self.provider_type, provider=self.provider
+        )
+        return count.upper
+
     def fixed(self, conversation: Conversation) -> int:
         """Tokens of everything but the messages: system prompt, tools, reply priming."""
         tally = tally_conversation(
