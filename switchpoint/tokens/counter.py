@@ -369,10 +369,17 @@ class TokenCounter:
     def _refine(self, m: _Measure, boundaries: Sequence[int], force_exact: bool) -> TokenCount:
         texts = m.texts
         estimate = self._result(m, 0, m.text_units, len(texts), False)
-        if not force_exact and (
-            not boundaries or not self._worth_refining(m, estimate, boundaries)
-        ):
-            return estimate
+        if not force_exact:
+            # The common case, inline: no boundary within the bound.
+            lower = estimate.tokens - estimate.error_bound
+            upper = estimate.tokens + estimate.error_bound
+            for b in boundaries:
+                if lower <= b < upper:
+                    break
+            else:
+                return estimate
+            if not self._worth_refining(m, estimate, boundaries):
+                return estimate
 
         slot = O200K if m.encoding == "o200k_base" else CL100K
         cache = self.cache

@@ -10,7 +10,7 @@ and what is assumed is spelled out per entry (`source`) and in docs/tokens.md.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 
@@ -25,14 +25,13 @@ class ImageCost:
 
     low: int
     high: int
+    # Midpoint and half-width, stored: read on every request.
+    estimate: int = field(init=False)
+    bound: int = field(init=False)
 
-    @property
-    def estimate(self) -> int:
-        return (self.low + self.high) // 2
-
-    @property
-    def bound(self) -> int:
-        return (self.high - self.low + 1) // 2
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "estimate", (self.low + self.high) // 2)
+        object.__setattr__(self, "bound", (self.high - self.low + 1) // 2)
 
 
 @dataclass(frozen=True, slots=True)
