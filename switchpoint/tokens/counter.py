@@ -111,7 +111,7 @@ class TokenCounter:
         *,
         cache: PieceCache | None = None,
         calibrator: Calibrator | None = None,
-        cache_min_chars: int = 512,
+        cache_min_chars: int = 2048,
     ) -> None:
         self.cache = cache if cache is not None else PieceCache()
         self.calibrator = calibrator
