@@ -195,14 +195,13 @@ class TokenCounter:
         # Most requests are small: then no text can be cache-sized, and one pass does.
         large = sum(map(len, texts)) >= limit
         small = [s for s in texts if len(s) < limit] if large else texts
-        joined = "".join(small)
-        ascii_only = joined.isascii()
-        if ascii_only or not large:
-            units = charclass.units(joined)
+        # One CJK line would widen a joined string to 2-4 bytes a character, making the
+        # join and the UTF-8 encoding several times slower: ASCII texts are joined apart.
+        plain = [s for s in small if s.isascii()]
+        ascii_only = len(plain) == len(small)
+        if ascii_only:
+            units = charclass.units("".join(small))
         else:
-            # One CJK line would widen the whole joined string to 2-4 bytes a character
-            # and slow its UTF-8 encoding down: ASCII texts are scanned apart.
-            plain = [s for s in small if s.isascii()]
             units = charclass.units("".join(plain)) + charclass.units(
                 "".join([s for s in small if not s.isascii()])
             )
