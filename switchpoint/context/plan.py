@@ -173,11 +173,19 @@ def plan_compression(
         first_recent -= 1
         recent_tokens += units[first_recent].tokens
 
+    # Running sums, so that shrinking the recent window unit by unit stays linear.
+    kept_before = [0]
+    for u in units:
+        kept_before.append(kept_before[-1] + (u.tokens if u.keep else 0))
+    from_here = [0] * (len(units) + 1)
+    for i in range(len(units) - 1, -1, -1):
+        from_here[i] = from_here[i + 1] + units[i].tokens
+    free = (
+        inputs.budget - fixed - SUMMARY_MESSAGE_OVERHEAD - math.ceil(BOUND_SAFETY * inputs.budget)
+    )
+
     def room_for(first: int) -> int:
-        kept_older = sum(u.tokens for u in units[:first] if u.keep)
-        recent = sum(u.tokens for u in units[first:])
-        safety = math.ceil(BOUND_SAFETY * inputs.budget)
-        return inputs.budget - fixed - kept_older - recent - SUMMARY_MESSAGE_OVERHEAD - safety
+        return free - kept_before[first] - from_here[first]
 
     # Shrink the recent window when what it keeps leaves no room for a summary.
     while room_for(first_recent) < inputs.min_summary_tokens and first_recent < len(units) - 1:
