@@ -117,6 +117,13 @@ class _Run:
         return [task.result() for task in tasks]
 
 
+def _plan_and_render(
+    conversation: Conversation, inputs: PlanInputs, sizer: Sizer
+) -> tuple[CompressionPlan, list[str]]:
+    plan = plan_compression(conversation, inputs, sizer)
+    return plan, [render_transcript(conversation.messages, c) for c in plan.chunks]
+
+
 def _joined(summaries: list[str]) -> str:
     if len(summaries) == 1:
         return summaries[0]
@@ -139,16 +146,14 @@ async def compress(
     `namespace` goes into every cache key: give the summarizer profile/model, so that
     summaries made by one model are not served for another.
     """
-    # Sizing every message of a large conversation takes tens of milliseconds of CPU
-    # (bench/tokens_bench.py): off the event loop.
-    plan = await asyncio.to_thread(plan_compression, conversation, inputs, sizer)
+    # Sizing every message and rendering the transcripts of a large conversation take
+    # tens of milliseconds of CPU (bench/tokens_bench.py): off the event loop.
+    plan, rendered = await asyncio.to_thread(_plan_and_render, conversation, inputs, sizer)
     if not plan.compressible:
         raise NotCompressible(plan)
     run = _Run(summarizer, cache, namespace, timeout_s, concurrency)
     messages = conversation.messages
     room = plan.summary_budget
-
-    rendered = [render_transcript(messages, chunk) for chunk in plan.chunks]
     limits = f"{inputs.summary_tokens}/{inputs.chunk_tokens}/{inputs.min_summary_tokens}"
     whole_key = run.key("whole", room, limits + "\x00" + "\x00".join(rendered))
     text = await cache.get(whole_key)

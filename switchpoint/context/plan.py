@@ -233,8 +233,11 @@ def _chunks(older: list[Unit], limit: int) -> list[Chunk]:
 
 
 def reduce_allowance(groups: int, room: int, inputs: PlanInputs) -> int:
-    """Tokens each of `groups` reduce calls may write so that together they fit `room`."""
-    return max(inputs.min_summary_tokens, min(inputs.summary_tokens, room // max(groups, 1)))
+    """Tokens each of `groups` reduce calls may write so that together they fit `room`.
+    Rounded down to a multiple of 128: the allowance is part of the summary-cache key, and
+    the room moves a little with every turn of an agent loop."""
+    share = (room // max(groups, 1)) // 128 * 128
+    return max(inputs.min_summary_tokens, min(inputs.summary_tokens, share))
 
 
 def group_summaries(sizes: list[int], limit: int) -> list[list[int]]:
