@@ -50,6 +50,11 @@ from switchpoint.context.summary_cache import SummaryCache, summary_key
 
 @dataclass(slots=True)
 class CompressionResult:
+    """`tokens_before` is the plan's conservative size of the original (sum of message
+    sizes); `tokens_after` the compressed conversation's upper bound (`Sizer.total`).
+    `cache_hits` counts summaries served from the cache (the whole older region counts
+    one), `summarizer_calls` the calls made."""
+
     conversation: Conversation
     tokens_before: int
     tokens_after: int
