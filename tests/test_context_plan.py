@@ -162,3 +162,18 @@ def test_tool_calls_without_results_stay_with_their_unit() -> None:
     ]
     plan = plan_compression(Conversation(messages=messages), PlanInputs(budget=1_000), WordSizer())
     assert plan.kept[-1] == 3
+
+
+def test_inputs_from_the_routing_context_config() -> None:
+    from switchpoint.config.schema import ContextConfig
+    from switchpoint.context.prompt import CHUNK_INSTRUCTION
+
+    config = ContextConfig(keep_recent_share=0.3)
+    inputs = PlanInputs.from_config(config, budget=190_000, summarizer_context=128_000)
+    assert inputs.keep_recent_share == 0.3 and inputs.keep_recent_tokens is None
+    assert inputs.chunk_tokens + inputs.summary_tokens + 400 < 128_000
+    assert len(CHUNK_INSTRUCTION.split()) * 2 < 400  # the instruction fits PROMPT_TOKENS
+    pinned = PlanInputs.from_config(
+        ContextConfig(keep_recent_tokens=20_000), budget=100_000, summarizer_context=64_000
+    )
+    assert pinned.keep_recent_tokens == 20_000

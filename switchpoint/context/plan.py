@@ -26,6 +26,7 @@ from typing import Literal, Protocol
 
 from switchpoint.chat.content import Message
 from switchpoint.chat.request import Conversation
+from switchpoint.config.schema import ContextConfig
 from switchpoint.context.units import Unit, units_of
 
 # The framing and header of the summary message ("[switchpoint: summary of N earlier
@@ -35,6 +36,8 @@ SUMMARY_MESSAGE_OVERHEAD = 40
 # budget with its own error bound, which is relatively wider than the original's (its
 # spread terms weigh more on a smaller total).
 BOUND_SAFETY = 0.02
+# The summarizer instruction (prompt.CHUNK_INSTRUCTION), an upper bound in tokens.
+PROMPT_TOKENS = 400
 
 
 class Sizer(Protocol):
@@ -65,6 +68,28 @@ class PlanInputs:
     # Less room than this for the summary and compression is pointless.
     min_summary_tokens: int = 256
     max_levels: int = 4
+
+    @classmethod
+    def from_config(
+        cls,
+        context: ContextConfig,
+        *,
+        budget: int,
+        summarizer_context: int,
+        summary_tokens: int = 2_000,
+    ) -> PlanInputs:
+        """Inputs from `routing.context`: `budget` is what the target model may take
+        (its context minus the reply's max tokens), `summarizer_context` the summarizer
+        profile's `max_context`. A chunk leaves room for the instruction and the answer,
+        and 10% for the transcript markup and the estimate's error."""
+        chunk = int((summarizer_context - summary_tokens - PROMPT_TOKENS) * 0.9)
+        return cls(
+            budget=budget,
+            keep_recent_tokens=context.keep_recent_tokens,
+            keep_recent_share=context.keep_recent_share,
+            chunk_tokens=chunk,
+            summary_tokens=summary_tokens,
+        )
 
     def __post_init__(self) -> None:
         if self.budget <= 0 or self.chunk_tokens <= 0 or self.summary_tokens <= 0:
