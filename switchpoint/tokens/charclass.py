@@ -153,7 +153,7 @@ def error_bound(estimated_tokens: int, pieces: int = 1) -> int:
     all-HTML-biased); the spread terms are not, as they are the part of each piece's
     error that is not shared (for n pieces the bound uses sqrt(n) * A; with one piece it
     is exactly the per-text bound above). Checked on generated agent transcripts in
-    tests/test_tokens_estimate.py, which the fit never saw.
+    tests/unit/test_tokens_estimate.py, which the fit never saw.
     """
     return (
         int(

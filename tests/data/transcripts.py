@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from switchpoint.chat.content import Message, Text, ToolCall, ToolResult, ToolSpec
@@ -492,3 +493,10 @@ def conversation(t: Transcript) -> Conversation:
             Message("user" if turn.role == "user" else "assistant", blocks, keep=turn.keep)
         )
     return Conversation(messages=messages, system=[Text(t.system)], tools=list(t.tools))
+
+
+@lru_cache(maxsize=8)
+def cached_transcript(target_tokens: int, seed: int = 0) -> Transcript:
+    """`generate`, memoized per process: tests share transcripts (1M tokens take ~1 s).
+    Callers must not mutate the result."""
+    return generate(target_tokens, seed=seed)

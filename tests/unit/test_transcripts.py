@@ -7,8 +7,8 @@ import re
 from switchpoint.chat.request import ChatRequest
 from switchpoint.context.assembly import role_problems
 from switchpoint.tokens.counter import TokenCounter
-from tests.conftest import transcript
 from tests.data.transcripts import anthropic_body, conversation, generate, openai_body
+from tests.data.transcripts import cached_transcript as transcript
 
 CJK = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]")
 

@@ -8,7 +8,7 @@ from switchpoint.chat.content import Message, Text, ToolCall, ToolResult
 from switchpoint.chat.request import Conversation
 from switchpoint.context.plan import CompressionPlan, PlanInputs, plan_compression
 from switchpoint.context.units import units_of
-from tests.context_helpers import WordSizer, assistant, tool_round, user
+from tests.unit.context_helpers import WordSizer, assistant, tool_round, user
 
 
 def agent_conversation(rounds: int = 30) -> Conversation:

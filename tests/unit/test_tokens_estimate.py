@@ -9,7 +9,8 @@ import pytest
 
 from switchpoint.tokens import bpe, charclass
 from switchpoint.tokens.tally import tally_openai_chat
-from tests.conftest import corpus_files, transcript
+from tests.data.corpus import corpus_files
+from tests.data.transcripts import cached_transcript as transcript
 from tests.data.transcripts import openai_body
 
 

@@ -13,7 +13,7 @@ import tiktoken
 from tiktoken.load import load_tiktoken_bpe
 
 from switchpoint.tokens import bpe
-from tests.conftest import corpus_files
+from tests.data.corpus import corpus_files
 from tests.data.transcripts import generate
 
 
@@ -98,7 +98,7 @@ def test_importing_switchpoint_tokens_loads_no_bpe() -> None:
         capture_output=True,
         text=True,
         check=True,
-        cwd=Path(__file__).parent.parent,
+        cwd=Path(__file__).parent.parent.parent,
     ).stdout.split()
     assert out[0] == "False"
     assert float(out[1]) < 1.0

@@ -22,9 +22,9 @@ from switchpoint.context.summarizer import (
 from switchpoint.context.summary_cache import InMemorySummaryCache
 from switchpoint.tokens.counter import TokenCounter
 from switchpoint.tokens.sizing import ConversationSizer
-from tests.conftest import transcript
-from tests.context_helpers import WordSizer, assistant, tool_round, user
+from tests.data.transcripts import cached_transcript as transcript
 from tests.data.transcripts import conversation as to_conversation
+from tests.unit.context_helpers import WordSizer, assistant, tool_round, user
 
 
 class FakeSummarizer:

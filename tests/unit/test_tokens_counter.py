@@ -14,8 +14,8 @@ from switchpoint.chat.request import ChatRequest
 from switchpoint.tokens import bpe
 from switchpoint.tokens.calibration import Calibrator
 from switchpoint.tokens.counter import TokenCounter
-from tests.conftest import transcript
 from tests.data.transcripts import anthropic_body, conversation, openai_body
+from tests.data.transcripts import cached_transcript as transcript
 
 
 class BpeSpy:
