@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from email.utils import formatdate
 
 import httptools
@@ -269,6 +269,25 @@ class HttpProtocol(asyncio.Protocol):
     async def _write_stream(
         self, response: StreamingResponse, keep_alive: bool, http_version: str
     ) -> None:
+        body = response.body
+        try:
+            await self._relay(body, response, keep_alive, http_version)
+        finally:
+            # Whatever happened (even a client gone before the first byte), the body is
+            # closed and its owner told, so no upstream stream or accounting is left open.
+            aclose = getattr(body, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            if response.on_close is not None:
+                response.on_close()
+
+    async def _relay(
+        self,
+        body: AsyncIterator[bytes],
+        response: StreamingResponse,
+        keep_alive: bool,
+        http_version: str,
+    ) -> None:
         transport = self._transport
         if transport is None or self._closing:
             return
@@ -280,7 +299,6 @@ class HttpProtocol(asyncio.Protocol):
         if chunked:
             extra += b"transfer-encoding: chunked\r\n"
         transport.write(head + extra + b"\r\n")
-        body = response.body
         try:
             async for piece in body:
                 if not piece:
@@ -302,10 +320,6 @@ class HttpProtocol(asyncio.Protocol):
             log.exception("stream failed after its headers were sent")
             self._close()
             return
-        finally:
-            aclose = getattr(body, "aclose", None)
-            if aclose is not None:
-                await aclose()
         if chunked and not self._closing:
             transport.write(b"0\r\n\r\n")
         elif not chunked:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from http import HTTPStatus
 
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
@@ -33,9 +33,14 @@ class Response:
 
 
 class StreamingResponse:
-    """`body` yields the chunks; each is written (and flushed) as soon as it is yielded."""
+    """`body` yields the chunks; each is written (and flushed) as soon as it is yielded.
 
-    __slots__ = ("body", "content_type", "headers", "status")
+    `on_close` is called once the response is over, however it ended: after the last
+    chunk, after a failure, or when the client left before the body was even started
+    (an async generator that never started does not run its `finally` on close).
+    """
+
+    __slots__ = ("body", "content_type", "headers", "on_close", "status")
 
     def __init__(
         self,
@@ -44,11 +49,13 @@ class StreamingResponse:
         *,
         content_type: str = "text/event-stream",
         headers: list[tuple[str, str]] | None = None,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
         self.status = status
         self.body = body
         self.content_type = content_type
         self.headers = headers or []
+        self.on_close = on_close
 
 
 def encode_headers(headers: list[tuple[str, str]]) -> bytes:
