@@ -1,10 +1,13 @@
-"""`switchpoint`: serve the gateway, check a config, explain a routing decision."""
+"""`switchpoint`: serve the gateway, check a config, explain a routing decision, report
+cost per outcome, manage virtual keys."""
 
 from __future__ import annotations
 
 import typer
 
 from switchpoint.cli.check import check
+from switchpoint.cli.keys import keys_app
+from switchpoint.cli.report import report
 from switchpoint.cli.route import route
 from switchpoint.cli.serve import serve
 
@@ -18,6 +21,8 @@ app = typer.Typer(
 app.command()(serve)
 app.command()(check)
 app.command()(route)
+app.command()(report)
+app.add_typer(keys_app)
 
 
 def main() -> None:
