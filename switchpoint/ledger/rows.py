@@ -95,7 +95,8 @@ class CallRows:
     cached_input_tokens: int
     cache_write_tokens: int
     output_tokens: int
-    # What the priced attempts cost; `cost_known` is false when some price is missing.
+    # What the priced attempts cost (what budgets and rollups count); `cost_known` is
+    # false when a price or a usage report is missing.
     known_cost_usd: float
     cost_known: bool
     task_budget_tokens: int | None
@@ -134,6 +135,15 @@ def _where_it_went(call: CallRecord) -> tuple[str | None, str | None, str | None
     return None, None, None
 
 
+def _cost_known(attempt: AttemptRecord) -> bool:
+    """Whether what the attempt cost is known. An attempt that produced content (it
+    succeeded, or its stream broke after content began) consumed tokens: without a
+    usage report its cost is unknown, not zero."""
+    if attempt.usage is not None:
+        return attempt.cost_usd is not None
+    return attempt.outcome != "ok" and attempt.ttft_s is None
+
+
 def _attempt_row(request_id: str, seq: int, attempt: AttemptRecord) -> tuple[object, ...]:
     usage = attempt.usage
     return (
@@ -153,14 +163,14 @@ def _attempt_row(request_id: str, seq: int, attempt: AttemptRecord) -> tuple[obj
         usage.cache_write_tokens if usage else None,
         usage.output_tokens if usage else None,
         attempt.cost_usd,
-        usage is None or attempt.cost_usd is not None,
+        _cost_known(attempt),
     )
 
 
 def call_rows(call: CallRecord) -> CallRows:
     request_id = clean(call.request_id) or ""
     usage = call.usage
-    cost = call.cost_usd
+    cost = call.cost_usd if all(_cost_known(a) for a in call.attempts) else None
     profile, provider, model = _where_it_went(call)
     decision = call.decision
     task_id = clean(call.task_id)

@@ -125,7 +125,10 @@ class LedgerWriter:
         self.processed_total = 0
         # --- metrics (read by observability; plain attributes, no locking needed) ---
         self.written_total = 0
-        self.dropped_total = 0
+        # Each counter has one writer thread (the event loop, or the writer), so no
+        # increment can be lost; `dropped_total` sums them.
+        self.dropped_full_total = 0
+        self.dropped_failed_total = 0
         self.batches_total = 0
         self.write_errors_total = 0
         self.syncs_total = 0
@@ -138,13 +141,20 @@ class LedgerWriter:
     def submit(self, call: CallRecord) -> bool:
         """Queue a finished call; False (and counted as dropped) when the queue is full."""
         if len(self._queue) + len(self._batch) >= self.max_queue:
-            self._dropped(1, "the ledger queue is full")
+            self.dropped_full_total += 1
+            self._log_drop(1, f"the ledger queue is full ({self.max_queue} records)")
             return False
         self._queue.append(call)
         self.submitted_total += 1
         if len(self._queue) == self.max_batch:
             self._wake.set()
         return True
+
+    @property
+    def dropped_total(self) -> int:
+        """Records that will never be written (queue full, rejected, or unwritten at a
+        shutdown while the database was down)."""
+        return self.dropped_full_total + self.dropped_failed_total
 
     @property
     def queue_depth(self) -> int:
@@ -157,6 +167,7 @@ class LedgerWriter:
             "max_queue": self.max_queue,
             "written_total": self.written_total,
             "dropped_total": self.dropped_total,
+            "dropped_full_total": self.dropped_full_total,
             "batches_total": self.batches_total,
             "write_errors_total": self.write_errors_total,
             "available": self.available,
@@ -164,8 +175,7 @@ class LedgerWriter:
             "last_flush_at": self.last_flush_at,
         }
 
-    def _dropped(self, count: int, why: str) -> None:
-        self.dropped_total += count
+    def _log_drop(self, count: int, why: str) -> None:
         self._drops_since_log += count
         now = time.monotonic()
         if now - self._last_drop_log >= _DROP_LOG_EVERY_S:
@@ -360,7 +370,8 @@ class LedgerWriter:
             except Exception:
                 log.exception("ledger: cannot convert call %s", call.request_id)
                 self.processed_total += 1
-                self._dropped(1, "a record could not be converted")
+                self.dropped_failed_total += 1
+                self._log_drop(1, "a record could not be converted")
         return batch
 
     def _flush(self) -> bool:
@@ -387,7 +398,9 @@ class LedgerWriter:
             except UNAVAILABLE_ERRORS as exc:
                 self._unavailable(exc)
                 return False
-            except DATABASE_ERRORS as exc:
+            except Exception as exc:
+                # The database (or its driver) refused something in the batch: find the
+                # record(s) at fault rather than retrying the whole batch forever.
                 self.write_errors_total += 1
                 log.error("ledger: a batch of %d record(s) was rejected (%s)", len(batch), exc)
                 try:
@@ -450,9 +463,10 @@ class LedgerWriter:
                 written.extend(self._write(connection, [rows]))
             except UNAVAILABLE_ERRORS:
                 raise
-            except DATABASE_ERRORS as exc:
+            except Exception as exc:
                 log.error("ledger: record %s rejected by the database: %s", rows.request_id, exc)
-                self._dropped(1, "a record was rejected by the database")
+                self.dropped_failed_total += 1
+                self._log_drop(1, "a record was rejected by the database")
         return written
 
     def _give_up(self) -> None:
@@ -463,7 +477,7 @@ class LedgerWriter:
                 lost,
                 self.last_error,
             )
-            self.dropped_total += lost
+            self.dropped_failed_total += lost
             self.processed_total += lost
             self._queue.clear()
             self._batch = []
