@@ -183,6 +183,9 @@ class LedgerConfig(Strict):
     # How often spend and keys are re-read from the database (what other worker
     # processes spent, keys created or revoked elsewhere).
     sync_interval_s: float = Field(5.0, gt=0)
+    # At shutdown, how long to keep trying to write what is queued if the database is
+    # down; what is still unwritten then is counted as dropped and logged.
+    shutdown_timeout_s: float = Field(10.0, ge=0)
 
     @field_validator("url")
     @classmethod

@@ -38,5 +38,5 @@ class Ledger:
         return self.writer.running
 
     async def aclose(self) -> None:
-        await self.writer.aclose()
+        await self.writer.aclose(self.config.shutdown_timeout_s)
         self.store.close()

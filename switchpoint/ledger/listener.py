@@ -1,5 +1,6 @@
 """The ledger's ear on the event bus: every finished call that reached execution is
-queued for writing. Nothing else happens on the request path."""
+queued for writing. Nothing else happens on the request path (the ledger itself is
+flushed and closed by the gateway, with its configured shutdown timeout)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,3 @@ class LedgerListener(Listener):
         # consumed nothing: it is counted by metrics, not written to the ledger.
         if call.attempts:
             self.writer.submit(call)
-
-    async def aclose(self) -> None:
-        await self.writer.aclose()

@@ -119,7 +119,7 @@ def clean(text: str | None, limit: int | None = None) -> str | None:
 
 
 def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds * 1000.0, 3)
+    return None if seconds is None else seconds * 1000.0
 
 
 def _where_it_went(call: CallRecord) -> tuple[str | None, str | None, str | None]:
@@ -169,18 +169,38 @@ def _attempt_row(request_id: str, seq: int, attempt: AttemptRecord) -> tuple[obj
 
 def call_rows(call: CallRecord) -> CallRows:
     request_id = clean(call.request_id) or ""
-    usage = call.usage
-    cost = call.cost_usd if all(_cost_known(a) for a in call.attempts) else None
+    # One pass over the attempts for every sum the rows need.
+    input_tokens = cached = written = output = upstream = retries = 0
+    known_cost = 0.0
+    all_known = True
+    attempt_rows = []
+    for seq, attempt in enumerate(call.attempts):
+        attempt_rows.append(_attempt_row(request_id, seq, attempt))
+        usage = attempt.usage
+        if usage is not None:
+            input_tokens += usage.input_tokens
+            cached += usage.cached_input_tokens
+            written += usage.cache_write_tokens
+            output += usage.output_tokens
+        if attempt.cost_usd is not None:
+            known_cost += attempt.cost_usd
+        if all_known and not _cost_known(attempt):
+            all_known = False
+        if attempt.outcome != "skipped_open":
+            upstream += 1
+        if attempt.reason == "retry":
+            retries += 1
+    cost = known_cost if all_known else None
     profile, provider, model = _where_it_went(call)
     decision = call.decision
     task_id = clean(call.task_id)
     key_id = clean(call.key_id)
     team = clean(call.team)
     workload = clean(call.workload)
-    attempts = call.upstream_attempts
+    started = call.started_wall
     request = (
         request_id,
-        call.started_wall,
+        started,
         key_id,
         team,
         workload,
@@ -193,17 +213,17 @@ def call_rows(call: CallRecord) -> CallRows:
         call.status,
         call.http_status,
         call.error_kind,
-        attempts,
-        sum(1 for a in call.attempts if a.reason == "retry"),
+        upstream,
+        retries,
         call.fallback,
         ",".join(call.fallback_reasons) or None,
         ",".join(decision.rules) if decision is not None and decision.rules else None,
-        usage.input_tokens,
-        usage.cached_input_tokens,
-        usage.cache_write_tokens,
-        usage.output_tokens,
+        input_tokens,
+        cached,
+        written,
+        output,
         cost,
-        cost is not None,
+        all_known,
         _ms(call.duration_s) or 0.0,
         _ms(call.ttft_s),
         call.context_tokens,
@@ -213,23 +233,21 @@ def call_rows(call: CallRecord) -> CallRows:
     return CallRows(
         request_id=request_id,
         request=request,
-        attempts=[
-            _attempt_row(request_id, seq, attempt) for seq, attempt in enumerate(call.attempts)
-        ],
+        attempts=attempt_rows,
         key_id=key_id,
         team=team,
         task_id=task_id,
         workload=workload,
-        ts=call.started_wall,
-        end_ts=call.started_wall + call.duration_s,
-        day=int(call.started_wall // _DAY_S),
-        upstream_attempts=attempts,
-        input_tokens=usage.input_tokens,
-        cached_input_tokens=usage.cached_input_tokens,
-        cache_write_tokens=usage.cache_write_tokens,
-        output_tokens=usage.output_tokens,
-        known_cost_usd=call.known_cost_usd,
-        cost_known=cost is not None,
+        ts=started,
+        end_ts=started + call.duration_s,
+        day=int(started // _DAY_S),
+        upstream_attempts=upstream,
+        input_tokens=input_tokens,
+        cached_input_tokens=cached,
+        cache_write_tokens=written,
+        output_tokens=output,
+        known_cost_usd=known_cost,
+        cost_known=all_known,
         task_budget_tokens=call.task_budget_tokens,
         task_budget_usd=call.task_budget_usd,
     )

@@ -45,7 +45,20 @@ SyncJob = Callable[[Connection], None]
 _BACKOFF_MIN_S = 0.1
 _BACKOFF_MAX_S = 5.0
 _DROP_LOG_EVERY_S = 10.0
+# Syncs asked for between scheduled ones (a task or key nobody has seen) are coalesced
+# to at most one per this interval.
+_SYNC_MIN_GAP_S = 0.2
 _ID_CHUNK = 500
+# Converting records and binding their parameters is Python code holding the GIL; done
+# in one go it would keep the event loop waiting up to the interpreter's switch interval
+# (5 ms) at a time. Chunks this small, with a brief sleep between them, hand the GIL
+# back promptly: the request path barely notices the writer.
+_CHUNK = 32
+_YIELD_S = 0.0001
+
+
+def _yield_gil() -> None:
+    time.sleep(_YIELD_S)
 
 
 class _Waiter:
@@ -110,6 +123,7 @@ class LedgerWriter:
         self._sync_waiters: list[_Waiter] = []
         self._urgent = False
         self._sync_requested = False
+        self._last_sync = 0.0
         self._stopping = False
         self._stop_deadline = 0.0
         self._retry_at = 0.0
@@ -280,13 +294,11 @@ class LedgerWriter:
                     until = min(until, self._stop_deadline)
                 self._wake.wait(max(0.0, until - now))
                 continue
-            if not (
-                self._urgent
-                or self._stopping
-                or self._sync_requested
-                or len(self._queue) >= self.max_batch
-            ):
-                wait = min(next_flush, next_sync) - now
+            if not (self._urgent or self._stopping or len(self._queue) >= self.max_batch):
+                due = min(next_flush, next_sync)
+                if self._sync_requested:
+                    due = min(due, self._last_sync + _SYNC_MIN_GAP_S)
+                wait = due - now
                 if wait > 0 and self._wake.wait(wait):
                     continue  # woken: look at the flags again
             try:
@@ -321,10 +333,12 @@ class LedgerWriter:
             self._release_flush_waiters()
             if now >= next_flush:
                 next_flush = now + self.flush_interval_s
-        if self._sync_requested or time.monotonic() >= next_sync:
+        now = time.monotonic()
+        if now >= next_sync or (self._sync_requested and now >= self._last_sync + _SYNC_MIN_GAP_S):
             self._sync_requested = False
             self._sync()
-            next_sync = time.monotonic() + self.sync_interval_s
+            self._last_sync = time.monotonic()
+            next_sync = self._last_sync + self.sync_interval_s
         return next_flush, next_sync
 
     def _connect(self) -> Connection:
@@ -363,7 +377,9 @@ class LedgerWriter:
     def _take_batch(self) -> list[CallRows]:
         batch: list[CallRows] = []
         popleft = self._queue.popleft
-        for _ in range(min(len(self._queue), self.max_batch)):
+        for index in range(min(len(self._queue), self.max_batch)):
+            if index and index % _CHUNK == 0:
+                _yield_gil()
             call = popleft()
             try:
                 batch.append(call_rows(call))
@@ -430,10 +446,14 @@ class LedgerWriter:
                 # The previous attempt may have committed before failing: skip what is
                 # already there so rows and rollups are never counted twice.
                 batch = self._unwritten(connection, batch)
-            connection.executemany(INSERT_REQUEST, [rows.request for rows in batch])
-            attempts = [row for rows in batch for row in rows.attempts]
-            if attempts:
-                connection.executemany(INSERT_ATTEMPT, attempts)
+            for start in range(0, len(batch), _CHUNK):
+                if start:
+                    _yield_gil()
+                chunk = batch[start : start + _CHUNK]
+                connection.executemany(INSERT_REQUEST, [rows.request for rows in chunk])
+                attempts = [row for rows in chunk for row in rows.attempts]
+                if attempts:
+                    connection.executemany(INSERT_ATTEMPT, attempts)
             tasks = task_rows(batch)
             if tasks:
                 connection.executemany(UPSERT_TASK, tasks)

@@ -39,7 +39,7 @@ def test_calls_are_served_while_postgresql_is_unreachable(
 ) -> None:
     caplog.set_level(logging.INFO, "switchpoint")
     url = f"postgresql://postgres@127.0.0.1:{refused_port}/test"
-    config = gateway_config(openai_fake, url, ledger={"max_queue": 5})
+    config = gateway_config(openai_fake, url, ledger={"max_queue": 5, "shutdown_timeout_s": 0.5})
     started = time.monotonic()
     with serving(config, openai_fake) as server:
         assert time.monotonic() - started < 20
