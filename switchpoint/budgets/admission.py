@@ -98,8 +98,6 @@ class Admission:
         """The decision to execute (possibly downgraded), with its context size; raises
         a `budget_exceeded` GatewayError when a budget refuses the call."""
         decision, tokens = route(False)
-        estimator = self.estimator
-        estimate = estimator.estimate(decision.model, tokens, max_output)
         task_account: TaskAccount | None = None
         if task is not None:
             task_account = self.tasks.account(
@@ -108,24 +106,31 @@ class Admission:
                 usd=task.budget_usd,
                 workload=decision.requested_profile,
             )
-            if task_account.limited:
-                call.task_budget_tokens = (
-                    None if task_account.tokens.limit is None else int(task_account.tokens.limit)
-                )
-                call.task_budget_usd = task_account.usd.limit
-                verdict, account, unit = _task_verdict(task_account, estimate)
-                if verdict != "fits":
-                    assert account is not None
-                    if verdict == "exhausted" or self.on_task_budget == "reject":
-                        self.rejections_total["task"] += 1
-                        raise _task_error(task.task_id, verdict, account, unit, estimate)
-                    decision, tokens = route(True)
-                    if decision.profile != decision.requested_profile:
-                        self.downgrades_total += 1
-                    estimate = estimator.estimate(decision.model, tokens, max_output)
-        key_account: KeyAccount | None = None
+            if not task_account.limited:
+                task_account = None  # its spend is still counted when the call settles
         record = principal.record
-        if record is not None and record.budget_usd is not None:
+        if record is not None and record.budget_usd is None:
+            record = None
+        if task_account is None and record is None:
+            return decision, tokens  # no budget applies: nothing to estimate or reserve
+        estimator = self.estimator
+        estimate = estimator.estimate(decision.model, tokens, max_output)
+        if task is not None and task_account is not None:
+            tokens_limit = task_account.tokens.limit
+            call.task_budget_tokens = None if tokens_limit is None else int(tokens_limit)
+            call.task_budget_usd = task_account.usd.limit
+            verdict, account, unit = _task_verdict(task_account, estimate)
+            if verdict != "fits":
+                assert account is not None
+                if verdict == "exhausted" or self.on_task_budget == "reject":
+                    self.rejections_total["task"] += 1
+                    raise _task_error(task.task_id, verdict, account, unit, estimate)
+                decision, tokens = route(True)
+                if decision.profile != decision.requested_profile:
+                    self.downgrades_total += 1
+                estimate = estimator.estimate(decision.model, tokens, max_output)
+        key_account: KeyAccount | None = None
+        if record is not None:
             now = time.time()
             key_account = self.keys.account(record, now)
             if key_account.usd.headroom() < estimate.usd or key_account.usd.headroom() <= 0:

@@ -43,6 +43,9 @@ _MIGRATION_LOCK = 0x5357_4C45_4447
 
 class Connection(Protocol):
     backend: str
+    # Rows per `executemany` when writing a batch: small for SQLite (binding holds the
+    # GIL), larger for PostgreSQL (each call is a network round trip).
+    rows_per_statement: int
 
     def execute(self, sql: str, params: Params = ()) -> list[Row]: ...
 
@@ -55,6 +58,7 @@ class Connection(Protocol):
 
 class SqliteConnection:
     backend = "sqlite"
+    rows_per_statement = 32
 
     def __init__(self, path: str) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -94,6 +98,7 @@ class SqliteConnection:
 
 class PostgresConnection:
     backend = "postgresql"
+    rows_per_statement = 512
 
     def __init__(self, conninfo: str) -> None:
         self._conn = psycopg.connect(

@@ -446,10 +446,11 @@ class LedgerWriter:
                 # The previous attempt may have committed before failing: skip what is
                 # already there so rows and rollups are never counted twice.
                 batch = self._unwritten(connection, batch)
-            for start in range(0, len(batch), _CHUNK):
+            step = connection.rows_per_statement
+            for start in range(0, len(batch), step):
                 if start:
                     _yield_gil()
-                chunk = batch[start : start + _CHUNK]
+                chunk = batch[start : start + step]
                 connection.executemany(INSERT_REQUEST, [rows.request for rows in chunk])
                 attempts = [row for rows in chunk for row in rows.attempts]
                 if attempts:
