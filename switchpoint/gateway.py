@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -57,9 +58,11 @@ class Gateway:
         self.adapters = (
             adapters if adapters is not None else build_adapters(config, self.client, environ)
         )
-        unavailable = [] if assume_available else [
-            name for name, adapter in self.adapters.items() if not adapter.available
-        ]
+        unavailable = (
+            []
+            if assume_available
+            else [name for name, adapter in self.adapters.items() if not adapter.available]
+        )
         self.registry = Registry.from_config(config, unavailable_providers=unavailable)
         self.bus = EventBus()
         if config.logging.access_log:
@@ -88,6 +91,8 @@ class Gateway:
             reservation_ttl_s=config.routing.fallback.request_deadline_s + 60.0,
         )
         self.bus.subscribe(SettlementListener(self.admission))
+        self._key_reload: asyncio.Future[bool] | None = None
+        self._key_reload_at = 0.0
 
     # --- accounting -----------------------------------------------------------------
     def start(self) -> None:
@@ -125,15 +130,27 @@ class Gateway:
         try:
             return self.access.client(presented)
         except KeyRejected as rejected:
-            ledger = self.ledger
-            if (
-                rejected.revoked
-                or ledger is None
-                or time.monotonic() - self.keyring.loaded_at < _KEY_RELOAD_MIN_S
-            ):
+            if rejected.revoked or self.ledger is None or not await self._reload_keys():
                 raise
-            await ledger.writer.synced()
             return self.access.client(presented)
+
+    async def _reload_keys(self) -> bool:
+        """Reload keys on demand: concurrent callers share one reload, and reloads start
+        at most once a second (unknown keys cannot make the database busy). False when
+        no reload was started or joined."""
+        running = self._key_reload
+        if running is None:
+            now = time.monotonic()
+            if now - self._key_reload_at < _KEY_RELOAD_MIN_S or self.ledger is None:
+                return False
+            self._key_reload_at = now
+            running = self._key_reload = asyncio.ensure_future(self.ledger.writer.synced())
+            running.add_done_callback(self._key_reload_done)
+        await asyncio.shield(running)
+        return True
+
+    def _key_reload_done(self, _: asyncio.Future[bool]) -> None:
+        self._key_reload = None
 
     @property
     def ready(self) -> bool:
@@ -214,6 +231,7 @@ class Gateway:
             )
 
     async def aclose(self) -> None:
+        await self.executor.aclose()
         await self.bus.aclose()
         if self.ledger is not None:
             await self.ledger.aclose()

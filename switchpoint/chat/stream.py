@@ -27,8 +27,12 @@ class TextDelta:
 
 @dataclass(slots=True)
 class ThinkingDelta:
+    """Reasoning text. `signature` closes a thinking block (Anthropic's signature_delta);
+    `redacted_data` is a whole encrypted block of its own (Anthropic's redacted_thinking)."""
+
     text: str
     signature: str | None = None
+    redacted_data: str | None = None
 
 
 @dataclass(slots=True)
@@ -56,6 +60,8 @@ class UsageUpdate:
 @dataclass(slots=True)
 class Finish:
     stop_reason: StopReason
+    # The client's stop sequence that ended the answer, where the vendor says which.
+    stop_sequence: str | None = None
 
 
 StreamEvent = (

@@ -6,6 +6,7 @@ from __future__ import annotations
 import typer
 
 from switchpoint.cli.check import check
+from switchpoint.cli.demo import demo
 from switchpoint.cli.keys import keys_app
 from switchpoint.cli.report import report
 from switchpoint.cli.route import route
@@ -21,6 +22,7 @@ app = typer.Typer(
 app.command()(serve)
 app.command()(check)
 app.command()(route)
+app.command()(demo)
 app.command()(report)
 app.add_typer(keys_app)
 

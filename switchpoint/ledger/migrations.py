@@ -25,7 +25,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         "requests, attempts, outcomes, task and key rollups, virtual keys",
         (
             # One row per client request that reached execution. `ts` is the unix time
-            # it arrived; costs are NULL (with cost_known false) when a price is missing.
+            # it arrived; costs are NULL (with cost_known false) when a price or a usage
+            # report is missing; usage_estimated marks tokens switchpoint estimated for
+            # a stream cut before the provider reported them.
             """CREATE TABLE IF NOT EXISTS requests (
                 request_id TEXT PRIMARY KEY,
                 ts DOUBLE PRECISION NOT NULL,
@@ -50,6 +52,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                 cached_input_tokens BIGINT NOT NULL,
                 cache_write_tokens BIGINT NOT NULL,
                 output_tokens BIGINT NOT NULL,
+                usage_estimated BOOLEAN NOT NULL,
                 cost_usd DOUBLE PRECISION,
                 cost_known BOOLEAN NOT NULL,
                 latency_ms DOUBLE PRECISION NOT NULL,
@@ -79,6 +82,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                 cached_input_tokens BIGINT,
                 cache_write_tokens BIGINT,
                 output_tokens BIGINT,
+                usage_estimated BOOLEAN NOT NULL,
                 cost_usd DOUBLE PRECISION,
                 cost_known BOOLEAN NOT NULL,
                 PRIMARY KEY (request_id, seq)

@@ -33,6 +33,7 @@ REQUEST_COLUMNS = (
     "cached_input_tokens",
     "cache_write_tokens",
     "output_tokens",
+    "usage_estimated",
     "cost_usd",
     "cost_known",
     "latency_ms",
@@ -58,6 +59,7 @@ ATTEMPT_COLUMNS = (
     "cached_input_tokens",
     "cache_write_tokens",
     "output_tokens",
+    "usage_estimated",
     "cost_usd",
     "cost_known",
 )
@@ -138,10 +140,11 @@ def _where_it_went(call: CallRecord) -> tuple[str | None, str | None, str | None
 def _cost_known(attempt: AttemptRecord) -> bool:
     """Whether what the attempt cost is known. An attempt that produced content (it
     succeeded, or its stream broke after content began) consumed tokens: without a
-    usage report its cost is unknown, not zero."""
+    usage report (or an estimate) its cost is unknown, not zero."""
     if attempt.usage is not None:
         return attempt.cost_usd is not None
-    return attempt.outcome != "ok" and attempt.ttft_s is None
+    produced = attempt.outcome == "ok" or attempt.delivered or attempt.ttft_s is not None
+    return not produced
 
 
 def _attempt_row(request_id: str, seq: int, attempt: AttemptRecord) -> tuple[object, ...]:
@@ -162,6 +165,7 @@ def _attempt_row(request_id: str, seq: int, attempt: AttemptRecord) -> tuple[obj
         usage.cached_input_tokens if usage else None,
         usage.cache_write_tokens if usage else None,
         usage.output_tokens if usage else None,
+        attempt.usage_estimated,
         attempt.cost_usd,
         _cost_known(attempt),
     )
@@ -173,6 +177,7 @@ def call_rows(call: CallRecord) -> CallRows:
     input_tokens = cached = written = output = upstream = retries = 0
     known_cost = 0.0
     all_known = True
+    estimated = False
     attempt_rows = []
     for seq, attempt in enumerate(call.attempts):
         attempt_rows.append(_attempt_row(request_id, seq, attempt))
@@ -190,6 +195,8 @@ def call_rows(call: CallRecord) -> CallRows:
             upstream += 1
         if attempt.reason == "retry":
             retries += 1
+        if attempt.usage_estimated:
+            estimated = True
     cost = known_cost if all_known else None
     profile, provider, model = _where_it_went(call)
     decision = call.decision
@@ -222,6 +229,7 @@ def call_rows(call: CallRecord) -> CallRows:
         cached,
         written,
         output,
+        estimated,
         cost,
         all_known,
         _ms(call.duration_s) or 0.0,

@@ -124,6 +124,8 @@ class LedgerWriter:
         self._urgent = False
         self._sync_requested = False
         self._last_sync = 0.0
+        # Syncs started so far (waiters wait for one that starts after they asked).
+        self._sync_generation = 0
         self._stopping = False
         self._stop_deadline = 0.0
         self._retry_at = 0.0
@@ -182,8 +184,10 @@ class LedgerWriter:
             "written_total": self.written_total,
             "dropped_total": self.dropped_total,
             "dropped_full_total": self.dropped_full_total,
+            "dropped_failed_total": self.dropped_failed_total,
             "batches_total": self.batches_total,
             "write_errors_total": self.write_errors_total,
+            "syncs_total": self.syncs_total,
             "available": self.available,
             "last_flush_duration_s": self.last_flush_duration_s,
             "last_flush_at": self.last_flush_at,
@@ -260,9 +264,11 @@ class LedgerWriter:
         """Run the sync jobs now (e.g. a key nobody has seen yet) and wait for them."""
         if not self.running:
             return False
-        waiter = _Waiter(0)
-        future = waiter.future()
         with self._lock:
+            # Only a sync that starts after this point will do: one already running
+            # may have read the keys before the one being asked about existed.
+            waiter = _Waiter(self._sync_generation + 1)
+            future = waiter.future()
             self._sync_waiters.append(waiter)
         self._sync_requested = True
         self._wake.set()
@@ -313,7 +319,7 @@ class LedgerWriter:
                 break
         self._close_connection()
         self._release_flush_waiters(everyone=True)
-        self._release_sync_waiters()
+        self._release_sync_waiters(everyone=True)
 
     def _step(self, next_flush: float, next_sync: float) -> tuple[float, float]:
         now = time.monotonic()
@@ -512,13 +518,17 @@ class LedgerWriter:
         for waiter in done:
             waiter.release()
 
-    def _release_sync_waiters(self) -> None:
+    def _release_sync_waiters(self, *, everyone: bool = False) -> None:
         with self._lock:
-            waiters, self._sync_waiters = self._sync_waiters, []
-        for waiter in waiters:
+            generation = self._sync_generation
+            done = [w for w in self._sync_waiters if everyone or w.target <= generation]
+            self._sync_waiters = [w for w in self._sync_waiters if w not in done]
+        for waiter in done:
             waiter.release()
 
     def _sync(self) -> None:
+        with self._lock:
+            self._sync_generation += 1
         if self.sync_jobs:
             try:
                 connection = self._connect()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import anthropic
 import httpx2
 import openai
 import pytest
@@ -252,4 +253,24 @@ def test_bad_budget_headers_are_a_clear_400(
         body = raised.value.body
         assert isinstance(body, dict)
         assert body["param"].endswith(param)
+        assert openai_fake.request_count() == 0
+
+
+def test_budget_refusals_speak_the_anthropic_protocol_too(
+    sqlite_url: str, openai_fake: OpenAIFake
+) -> None:
+    config = gateway_config(openai_fake, sqlite_url)
+    with serving(config, openai_fake, master_key=MASTER) as server:
+        key = create_key(server.base_url, team="claude-users", budget_usd=1e-6, period="day")
+        sdk = anthropic.Anthropic(base_url=server.base_url, api_key=key["key"], max_retries=2)
+        with pytest.raises(anthropic.RateLimitError) as raised:
+            sdk.messages.create(
+                model="auto", max_tokens=OUTPUT, messages=[{"role": "user", "content": "hi"}]
+            )
+        body = raised.value.body
+        assert isinstance(body, dict)
+        assert body["type"] == "error"
+        assert body["error"]["type"] == "budget_exceeded"
+        assert "key budget exceeded" in body["error"]["message"]
+        assert "daily budget" in body["error"]["message"]
         assert openai_fake.request_count() == 0

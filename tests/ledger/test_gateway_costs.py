@@ -5,6 +5,7 @@ adapter; and an agent loop whose cost per completed outcome is checked by hand."
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from tests.fakes import (
     FakeUpstream,
     GeminiFake,
     OpenAIFake,
+    RawResponse,
     ServerError,
 )
 from tests.ledger.gateway_setup import (
@@ -273,10 +275,11 @@ def test_retries_and_fallbacks_are_recorded_attempt_by_attempt(
     assert [o[0] for o in outcomes] == ["server_error"] * 3 + ["ok"]
 
 
-def test_a_stream_cut_after_content_began_has_unknown_cost_not_zero(
+def test_a_stream_cut_after_content_began_is_recorded_at_its_estimated_cost(
     sqlite_url: str, openai_fake: OpenAIFake
 ) -> None:
-    # The provider generated (and bills) tokens but never reported them.
+    # The provider generated (and bills) tokens but never reported them: the estimate
+    # execution makes for the cut attempt is recorded, and flagged as one.
     openai_fake.reply_text = "one two three four five six seven eight nine ten"
     openai_fake.stream_chunks = 5
     config = gateway_config(openai_fake, sqlite_url)
@@ -291,12 +294,51 @@ def test_a_stream_cut_after_content_began_has_unknown_cost_not_zero(
             ):
                 pass
         flush(server)
-    [(status, cost, known)] = ledger_rows(
-        sqlite_url, "SELECT status, cost_usd, cost_known FROM requests"
+    [(status, estimated, tokens_in, tokens_out, cost, known)] = ledger_rows(
+        sqlite_url,
+        "SELECT status, usage_estimated, input_tokens, output_tokens, cost_usd, cost_known "
+        "FROM requests",
     )
     assert status == "upstream_error"
+    assert bool(estimated) and bool(known)
+    assert tokens_out > 0
+    assert cost == pytest.approx(usd("gpt-5.5", tokens_in, tokens_out))
+    [(attempt_estimated,)] = ledger_rows(sqlite_url, "SELECT usage_estimated FROM attempts")
+    assert bool(attempt_estimated)
+
+
+def test_an_answer_without_a_usage_report_has_unknown_cost_not_zero(
+    sqlite_url: str, openai_fake: OpenAIFake
+) -> None:
+    # An OpenAI-compatible server that answers but reports no usage at all.
+    answer = {
+        "id": "chatcmpl-x",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "gpt-5.5",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "hello"},
+                "finish_reason": "stop",
+            }
+        ],
+    }
+    config = gateway_config(openai_fake, sqlite_url)
+    with serving(config, openai_fake) as server:
+        openai_fake.enqueue(RawResponse(status=200, body=json.dumps(answer).encode()))
+        response = client(server).chat.completions.create(
+            model="auto",
+            messages=[{"role": "user", "content": "hi"}],
+            extra_headers={"X-Switchpoint-Task-Id": "no-usage"},
+        )
+        assert response.choices[0].message.content == "hello"
+        flush(server)
+    [(cost, known, estimated)] = ledger_rows(
+        sqlite_url, "SELECT cost_usd, cost_known, usage_estimated FROM requests"
+    )
     assert cost is None
-    assert not known
+    assert not known and not estimated
     assert ledger_rows(sqlite_url, "SELECT unpriced_calls FROM tasks") == [(1,)]
 
 
