@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import time
 from collections.abc import Mapping
 from typing import Any
 
+from switchpoint.budgets.admission import Admission
+from switchpoint.budgets.estimate import CostEstimator
+from switchpoint.budgets.key_budgets import KeyBudgets
+from switchpoint.budgets.settlement import SettlementListener
+from switchpoint.budgets.task_budgets import TaskBudgets
 from switchpoint.config.schema import Config
 from switchpoint.events import EventBus
 from switchpoint.execution.executor import Executor
+from switchpoint.keys.access import AccessControl, KeyRejected, Principal
+from switchpoint.keys.keyring import KeyRing
+from switchpoint.ledger.database import DATABASE_ERRORS, Connection
+from switchpoint.ledger.key_records import load_keys
+from switchpoint.ledger.ledger import Ledger
+from switchpoint.ledger.store import LedgerUnavailable
 from switchpoint.observability.access_log import AccessLog
+from switchpoint.pricing import PriceTable
 from switchpoint.providers.base import ProviderAdapter
 from switchpoint.providers.registry import ProviderStatus, build_adapters, provider_statuses
 from switchpoint.routing.context_size import estimate_body_tokens
@@ -21,6 +35,11 @@ from switchpoint.routing.workload import select_workload
 from switchpoint.transport.http_client import HttpClient
 
 log = logging.getLogger("switchpoint")
+
+# An unknown virtual key triggers a reload of the keys (it may have just been created
+# by `switchpoint keys create`), at most this often.
+_KEY_RELOAD_MIN_S = 1.0
+_STARTUP_ERRORS: tuple[type[BaseException], ...] = (LedgerUnavailable, *DATABASE_ERRORS)
 
 
 class Gateway:
@@ -49,6 +68,89 @@ class Gateway:
         if config.logging.access_log:
             self.bus.subscribe(AccessLog())
         self.executor = Executor(config, self.registry, self.adapters, self.bus)
+        self.prices = PriceTable(dict(config.models))
+
+        # Accounting: the ledger (opened by `start()`), virtual keys, budgets.
+        env = os.environ if environ is None else environ
+        self.ledger = Ledger(config.ledger) if config.ledger.enabled else None
+        self.keyring = KeyRing()
+        self.access = AccessControl(
+            self.keyring,
+            master_key=(env.get(config.server.master_key_env) or "").strip() or None,
+            master_key_env=config.server.master_key_env,
+            keys_supported=self.ledger is not None,
+        )
+        cost = config.routing.cost
+        self.key_budgets = KeyBudgets()
+        self.task_budgets = TaskBudgets(cost.task_budgets)
+        self.admission = Admission(
+            self.key_budgets,
+            self.task_budgets,
+            CostEstimator(dict(config.models), cost.reserve_output_tokens),
+            on_task_budget=cost.on_task_budget,
+            reservation_ttl_s=config.routing.fallback.request_deadline_s + 60.0,
+        )
+        self.bus.subscribe(SettlementListener(self.admission))
+        self._key_reload: asyncio.Future[bool] | None = None
+        self._key_reload_at = 0.0
+
+    # --- accounting -----------------------------------------------------------------
+    def start(self) -> None:
+        """Open the ledger: load keys and spend, start the writer. Serving calls this;
+        commands that only explain routing never do, so they touch no database."""
+        ledger = self.ledger
+        if ledger is None or ledger.started:
+            return
+        writer = ledger.writer
+        writer.commit_hooks.extend([self.key_budgets.committed, self.task_budgets.committed])
+        writer.sync_jobs.append(self._sync_accounting)
+        self.task_budgets.request_sync = writer.request_sync
+        try:
+            ledger.store.run(self._sync_accounting)
+        except _STARTUP_ERRORS as exc:
+            log.error(
+                "ledger database %s is unavailable (%s): calls are served and their records "
+                "kept in memory until it is back; virtual keys cannot be checked until then",
+                ledger.describe(),
+                exc,
+            )
+        ledger.start()
+        self.bus.subscribe(ledger.listener)
+
+    def _sync_accounting(self, connection: Connection) -> None:
+        """Re-read keys and spend (on the ledger's writer thread, or once at start)."""
+        records = load_keys(connection)
+        self.keyring.replace(records)
+        self.key_budgets.track([r for r in records if r.budget_usd is not None])
+        self.key_budgets.sync(connection)
+        self.task_budgets.sync(connection)
+
+    async def authenticate(self, presented: str | None) -> Principal:
+        """Who is calling; an unknown virtual key first triggers a reload of the keys."""
+        try:
+            return self.access.client(presented)
+        except KeyRejected as rejected:
+            if rejected.revoked or self.ledger is None or not await self._reload_keys():
+                raise
+            return self.access.client(presented)
+
+    async def _reload_keys(self) -> bool:
+        """Reload keys on demand: concurrent callers share one reload, and reloads start
+        at most once a second (unknown keys cannot make the database busy). False when
+        no reload was started or joined."""
+        running = self._key_reload
+        if running is None:
+            now = time.monotonic()
+            if now - self._key_reload_at < _KEY_RELOAD_MIN_S or self.ledger is None:
+                return False
+            self._key_reload_at = now
+            running = self._key_reload = asyncio.ensure_future(self.ledger.writer.synced())
+            running.add_done_callback(self._key_reload_done)
+        await asyncio.shield(running)
+        return True
+
+    def _key_reload_done(self, _: asyncio.Future[bool]) -> None:
+        self._key_reload = None
 
     @property
     def ready(self) -> bool:
@@ -68,6 +170,7 @@ class Gateway:
         budget: float,
         context_tokens: int | None,
         body: dict[str, Any] | None,
+        over_task_budget: bool = False,
     ) -> tuple[RoutingDecision, int]:
         """The routing decision for a request, and the context size it was made for."""
         selection = select_workload(self.registry, workload, model)
@@ -80,6 +183,7 @@ class Gateway:
                 estimated_context_tokens=context_tokens,
                 budget_constraint=budget,
                 pinned=selection.pinned_model is not None,
+                over_task_budget=over_task_budget,
             ),
         )
         return decision, context_tokens
@@ -102,10 +206,35 @@ class Gateway:
                 )
         if not self.ready:
             log.error("no provider is usable: every request will fail until keys are set")
+        for model in sorted({p.model for p in self.registry.profiles.values()}):
+            if not self.prices.known(model):
+                log.warning(
+                    "model %s has no price in models: its calls are recorded with unknown "
+                    "cost (not zero) and cannot be held to USD budgets",
+                    model,
+                )
+        if self.ledger is not None:
+            log.info(
+                "ledger: %s (written every %gs, up to %d records held if it is unavailable)",
+                self.ledger.describe(),
+                self.config.ledger.flush_interval_s,
+                self.config.ledger.max_queue,
+            )
+        else:
+            log.warning("ledger disabled: calls are not recorded and virtual keys are unavailable")
+        if self.access.open:
+            log.warning(
+                "no master key is set (%s): the gateway runs open: admin endpoints (keys, "
+                "reports) need no credential and calls without a virtual key are served "
+                "unattributed",
+                self.access.master_key_env,
+            )
 
     async def aclose(self) -> None:
         await self.executor.aclose()
         await self.bus.aclose()
+        if self.ledger is not None:
+            await self.ledger.aclose()
         for adapter in self.adapters.values():
             await adapter.aclose()
         self.client.close()

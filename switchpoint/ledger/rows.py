@@ -1,0 +1,261 @@
+"""A finished call as the ledger stores it: one request row and one row per attempt.
+
+Conversion happens on the writer's thread, never on the request path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from switchpoint.execution.records import AttemptRecord, CallRecord
+
+REQUEST_COLUMNS = (
+    "request_id",
+    "ts",
+    "key_id",
+    "team",
+    "workload",
+    "task_id",
+    "profile",
+    "provider",
+    "model",
+    "protocol",
+    "stream",
+    "status",
+    "http_status",
+    "error_kind",
+    "attempts",
+    "retries",
+    "fallback",
+    "fallback_reasons",
+    "rules",
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "usage_estimated",
+    "cost_usd",
+    "cost_known",
+    "latency_ms",
+    "ttft_ms",
+    "context_tokens",
+    "task_budget_tokens",
+    "task_budget_usd",
+)
+
+ATTEMPT_COLUMNS = (
+    "request_id",
+    "seq",
+    "profile",
+    "provider",
+    "model",
+    "reason",
+    "outcome",
+    "http_status",
+    "error",
+    "duration_ms",
+    "ttft_ms",
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "usage_estimated",
+    "cost_usd",
+    "cost_known",
+)
+
+_ERROR_CHARS = 500
+_DAY_S = 86_400
+
+
+def _insert(table: str, columns: tuple[str, ...]) -> str:
+    # DO NOTHING: a batch retried after an ambiguous failure must not duplicate rows.
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) "
+        f"VALUES ({', '.join('?' for _ in columns)}) ON CONFLICT DO NOTHING"
+    )
+
+
+INSERT_REQUEST = _insert("requests", REQUEST_COLUMNS)
+INSERT_ATTEMPT = _insert("attempts", ATTEMPT_COLUMNS)
+
+
+@dataclass(slots=True)
+class CallRows:
+    request_id: str
+    request: tuple[object, ...]
+    attempts: list[tuple[object, ...]]
+    key_id: str | None
+    team: str | None
+    task_id: str | None
+    workload: str | None
+    ts: float
+    end_ts: float
+    day: int
+    upstream_attempts: int
+    input_tokens: int
+    cached_input_tokens: int
+    cache_write_tokens: int
+    output_tokens: int
+    # What the priced attempts cost (what budgets and rollups count); `cost_known` is
+    # false when a price or a usage report is missing.
+    known_cost_usd: float
+    cost_known: bool
+    task_budget_tokens: int | None
+    task_budget_usd: float | None
+
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+def clean(text: str | None, limit: int | None = None) -> str | None:
+    """PostgreSQL text cannot hold NUL characters; long provider errors are cut."""
+    if text is None:
+        return None
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * 1000.0
+
+
+def _where_it_went(call: CallRecord) -> tuple[str | None, str | None, str | None]:
+    """Profile, provider and model: the one that served, else the last one tried."""
+    if call.served is not None:
+        return call.served.profile, call.served.provider, call.served.model
+    for attempt in reversed(call.attempts):
+        if attempt.outcome != "skipped_open":
+            return attempt.profile, attempt.provider, attempt.model
+    decision = call.decision
+    if decision is not None:
+        return decision.profile, decision.provider, decision.model
+    return None, None, None
+
+
+def _cost_known(attempt: AttemptRecord) -> bool:
+    """Whether what the attempt cost is known. An attempt that produced content (it
+    succeeded, or its stream broke after content began) consumed tokens: without a
+    usage report (or an estimate) its cost is unknown, not zero."""
+    if attempt.usage is not None:
+        return attempt.cost_usd is not None
+    produced = attempt.outcome == "ok" or attempt.delivered or attempt.ttft_s is not None
+    return not produced
+
+
+def _attempt_row(request_id: str, seq: int, attempt: AttemptRecord) -> tuple[object, ...]:
+    usage = attempt.usage
+    return (
+        request_id,
+        seq,
+        attempt.profile,
+        attempt.provider,
+        attempt.model,
+        attempt.reason,
+        attempt.outcome,
+        attempt.status,
+        clean(attempt.error, _ERROR_CHARS),
+        _ms(attempt.duration_s) or 0.0,
+        _ms(attempt.ttft_s),
+        usage.input_tokens if usage else None,
+        usage.cached_input_tokens if usage else None,
+        usage.cache_write_tokens if usage else None,
+        usage.output_tokens if usage else None,
+        attempt.usage_estimated,
+        attempt.cost_usd,
+        _cost_known(attempt),
+    )
+
+
+def call_rows(call: CallRecord) -> CallRows:
+    request_id = clean(call.request_id) or ""
+    # One pass over the attempts for every sum the rows need.
+    input_tokens = cached = written = output = upstream = retries = 0
+    known_cost = 0.0
+    all_known = True
+    estimated = False
+    attempt_rows = []
+    for seq, attempt in enumerate(call.attempts):
+        attempt_rows.append(_attempt_row(request_id, seq, attempt))
+        usage = attempt.usage
+        if usage is not None:
+            input_tokens += usage.input_tokens
+            cached += usage.cached_input_tokens
+            written += usage.cache_write_tokens
+            output += usage.output_tokens
+        if attempt.cost_usd is not None:
+            known_cost += attempt.cost_usd
+        if all_known and not _cost_known(attempt):
+            all_known = False
+        if attempt.outcome != "skipped_open":
+            upstream += 1
+        if attempt.reason == "retry":
+            retries += 1
+        if attempt.usage_estimated:
+            estimated = True
+    cost = known_cost if all_known else None
+    profile, provider, model = _where_it_went(call)
+    decision = call.decision
+    task_id = clean(call.task_id)
+    key_id = clean(call.key_id)
+    team = clean(call.team)
+    workload = clean(call.workload)
+    started = call.started_wall
+    request = (
+        request_id,
+        started,
+        key_id,
+        team,
+        workload,
+        task_id,
+        profile,
+        provider,
+        model,
+        call.protocol,
+        call.stream,
+        call.status,
+        call.http_status,
+        call.error_kind,
+        upstream,
+        retries,
+        call.fallback,
+        ",".join(call.fallback_reasons) or None,
+        ",".join(decision.rules) if decision is not None and decision.rules else None,
+        input_tokens,
+        cached,
+        written,
+        output,
+        estimated,
+        cost,
+        all_known,
+        _ms(call.duration_s) or 0.0,
+        _ms(call.ttft_s),
+        call.context_tokens,
+        call.task_budget_tokens,
+        call.task_budget_usd,
+    )
+    return CallRows(
+        request_id=request_id,
+        request=request,
+        attempts=attempt_rows,
+        key_id=key_id,
+        team=team,
+        task_id=task_id,
+        workload=workload,
+        ts=started,
+        end_ts=started + call.duration_s,
+        day=int(started // _DAY_S),
+        upstream_attempts=upstream,
+        input_tokens=input_tokens,
+        cached_input_tokens=cached,
+        cache_write_tokens=written,
+        output_tokens=output,
+        known_cost_usd=known_cost,
+        cost_known=all_known,
+        task_budget_tokens=call.task_budget_tokens,
+        task_budget_usd=call.task_budget_usd,
+    )

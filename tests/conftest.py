@@ -1,0 +1,24 @@
+"""Settings for the whole test suite."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _working_directory_outside_the_repository(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[None]:
+    """Gateways started with the default configuration keep their default ledger
+    (`sqlite:///switchpoint-ledger.db`, in the working directory): run the tests from a
+    temporary directory so it never lands in the repository. Subprocess tests set their
+    own `cwd` (the repository root) as TEAM.md asks."""
+    previous = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("cwd"))
+    try:
+        yield
+    finally:
+        os.chdir(previous)
