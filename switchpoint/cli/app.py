@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from switchpoint.cli.check import check
+from switchpoint.cli.demo import demo
 from switchpoint.cli.route import route
 from switchpoint.cli.serve import serve
 
@@ -18,6 +19,7 @@ app = typer.Typer(
 app.command()(serve)
 app.command()(check)
 app.command()(route)
+app.command()(demo)
 
 
 def main() -> None:

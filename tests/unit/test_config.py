@@ -112,22 +112,38 @@ def test_extensions_providers_fallbacks_models(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "key", "fragment"),
     [
-        ("routing: {context: {reliability_threshold: -5}}",
-         "routing.context.reliability_threshold", "greater than 0"),
+        (
+            "routing: {context: {reliability_threshold: -5}}",
+            "routing.context.reliability_threshold",
+            "greater than 0",
+        ),
         ("routing: {fallback: {max_retries: many}}", "routing.fallback.max_retries", "integer"),
-        ("routing: {profiles: {a: {model: m, provider: nowhere, max_context: 10, "
-         "cost_weight: 0.5}}}", "routing.profiles.a.provider", "unknown provider 'nowhere'"),
-        ("routing: {profiles: {a: {model: m, provider: openai, max_context: 10, "
-         "cost_weight: 0.5, fallbacks: [b]}}}", "routing.profiles.a.fallbacks[0]",
-         "unknown profile 'b'"),
-        ("routing: {profiles: {a: {model: m, provider: openai, max_context: 10, "
-         "cost_weight: 0.5, maxcontext: 4}}}", "routing.profiles.a.maxcontext", "unknown key"),
-        ("routing: {cost: {budget_fallback_trigger: 1.5}}",
-         "routing.cost.budget_fallback_trigger", "less than or equal to 1"),
+        (
+            "routing: {profiles: {a: {model: m, provider: nowhere, max_context: 10, "
+            "cost_weight: 0.5}}}",
+            "routing.profiles.a.provider",
+            "unknown provider 'nowhere'",
+        ),
+        (
+            "routing: {profiles: {a: {model: m, provider: openai, max_context: 10, "
+            "cost_weight: 0.5, fallbacks: [b]}}}",
+            "routing.profiles.a.fallbacks[0]",
+            "unknown profile 'b'",
+        ),
+        (
+            "routing: {profiles: {a: {model: m, provider: openai, max_context: 10, "
+            "cost_weight: 0.5, maxcontext: 4}}}",
+            "routing.profiles.a.maxcontext",
+            "unknown key",
+        ),
+        (
+            "routing: {cost: {budget_fallback_trigger: 1.5}}",
+            "routing.cost.budget_fallback_trigger",
+            "less than or equal to 1",
+        ),
         ("providers: {x: {type: openai_compatible}}", "providers.x", "needs a base_url"),
         ("providers: {x: {type: carrier_pigeon}}", "providers.x.type", "openai"),
-        ("routing: {default_profile: ghost}", "routing.default_profile",
-         "unknown profile 'ghost'"),
+        ("routing: {default_profile: ghost}", "routing.default_profile", "unknown profile 'ghost'"),
         ("servr: {port: 1}", "servr", "unknown key"),
     ],
 )
@@ -140,8 +156,10 @@ def test_bad_files_name_the_key(tmp_path: Path, text: str, key: str, fragment: s
 
 
 def test_all_problems_are_reported_at_once(tmp_path: Path) -> None:
-    text = ("routing: {fallback: {max_retries: -1, circuit_breaker_threshold: 2}, "
-            "context: {reliability_threshold: 0}}")
+    text = (
+        "routing: {fallback: {max_retries: -1, circuit_breaker_threshold: 2}, "
+        "context: {reliability_threshold: 0}}"
+    )
     with pytest.raises(ConfigError) as caught:
         load_config(write(tmp_path, text))
     assert len(caught.value.problems) == 3
@@ -162,7 +180,9 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "switchpoint", *args],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
         cwd=Path(__file__).resolve().parents[2],
     )
 
@@ -183,8 +203,7 @@ def test_check_command_accepts_the_seed_template(tmp_path: Path) -> None:
 
 
 def test_route_command_prints_the_decision_and_fails_when_nothing_fits() -> None:
-    ok = run_cli("route", "--workload", "terminal_agent", "--tokens", "700000",
-                 "--budget", "0.3")
+    ok = run_cli("route", "--workload", "terminal_agent", "--tokens", "700000", "--budget", "0.3")
     assert ok.returncode == 0, ok.stderr
     assert '"model": "gemini-3.1-pro"' in ok.stdout
     assert '"context_guard"' in ok.stdout

@@ -43,7 +43,12 @@ SEED_CASES = [
     ("workload", "tokens", "budget", "model", "provider", "fallback", "effective"), SEED_CASES
 )
 def test_seed_decision_table(
-    workload: str, tokens: int, budget: float, model: str, provider: str, fallback: bool,
+    workload: str,
+    tokens: int,
+    budget: float,
+    model: str,
+    provider: str,
+    fallback: bool,
     effective: int,
 ) -> None:
     decision = decide(workload, tokens, budget)
@@ -120,21 +125,21 @@ def test_unavailable_provider_is_routed_around() -> None:
 
 
 def test_largest_available_context_ignores_unavailable_providers() -> None:
-    registry = Registry.from_config(
-        load_config(), unavailable_providers=["openai", "google"]
-    )
+    registry = Registry.from_config(load_config(), unavailable_providers=["openai", "google"])
     with pytest.raises(GatewayError) as caught:
         decide("multi_file_refactor", 300_000, registry=registry)
     assert "largest context available is 200000" in caught.value.message
 
 
 def test_thresholds_are_configuration_not_code() -> None:
-    config = parse_config({
-        "routing": {
-            "context": {"reliability_threshold": 100_000},
-            "cost": {"budget_fallback_trigger": 0.9, "downgrade_cost_weight_above": 0.5},
+    config = parse_config(
+        {
+            "routing": {
+                "context": {"reliability_threshold": 100_000},
+                "cost": {"budget_fallback_trigger": 0.9, "downgrade_cost_weight_above": 0.5},
+            }
         }
-    })
+    )
     registry = Registry.from_config(config)
     assert decide("terminal_agent", 150_000, registry=registry).profile == "deep_research"
     assert decide("multi_file_refactor", 1_000, 0.8, registry=registry).profile == (

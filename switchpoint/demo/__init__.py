@@ -1,0 +1,1 @@
+"""The offline demo: simulated vendors, a mixed workload, an outage."""

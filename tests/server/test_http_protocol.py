@@ -1,0 +1,266 @@
+"""The HTTP/1.1 server, spoken to over raw sockets: framing, limits, errors, streams."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+
+import orjson
+import pytest
+
+from switchpoint.config.loader import parse_config
+from switchpoint.events import Listener
+from switchpoint.execution.records import CallRecord
+from switchpoint.server.background import BackgroundServer
+
+SIMULATED = {
+    "server": {"max_body_bytes": 4096, "request_read_timeout_s": 1.0},
+    "providers": {
+        name: {
+            "type": "simulated",
+            "simulation": {"latency_ms": 1, "chunk_delay_ms": 20, "output_tokens": 30},
+        }
+        for name in ("openai", "anthropic", "google")
+    },
+    "logging": {"access_log": False},
+}
+
+
+class Calls(Listener):
+    def __init__(self) -> None:
+        self.calls: list[CallRecord] = []
+
+    def on_call(self, call: CallRecord) -> None:
+        self.calls.append(call)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[BackgroundServer]:
+    with BackgroundServer(parse_config(SIMULATED)) as running:
+        yield running
+
+
+def connect(server: BackgroundServer) -> socket.socket:
+    sock = socket.create_connection((server.host, server.port), timeout=10)
+    return sock
+
+
+class Reader:
+    """Reads whole responses (content-length or chunked) off a socket, keeping whatever
+    arrived beyond the current one for the next."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buffer = b""
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"connection closed; have {self.buffer!r}")
+        self.buffer += chunk
+
+    def _take(self, size: int) -> bytes:
+        while len(self.buffer) < size:
+            self._fill()
+        data, self.buffer = self.buffer[:size], self.buffer[size:]
+        return data
+
+    def _line(self) -> bytes:
+        while b"\r\n" not in self.buffer:
+            self._fill()
+        line, _, self.buffer = self.buffer.partition(b"\r\n")
+        return line
+
+    def response(self) -> tuple[int, dict[str, str], bytes]:
+        while b"\r\n\r\n" not in self.buffer:
+            self._fill()
+        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if "content-length" in headers:
+            return status, headers, self._take(int(headers["content-length"]))
+        body = b""
+        while True:
+            size = int(self._line(), 16)
+            if size == 0:
+                self._line()
+                return status, headers, body
+            body += self._take(size)
+            self._take(2)
+
+
+def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    return Reader(sock).response()
+
+
+def post(path: str, body: bytes, extra: str = "") -> bytes:
+    return (
+        f"POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\n{extra}\r\n"
+    ).encode() + body
+
+
+CHAT = orjson.dumps({"model": "cost_sensitive", "messages": [{"role": "user", "content": "hi"}]})
+
+
+def test_keep_alive_serves_several_requests_on_one_connection(server: BackgroundServer) -> None:
+    with connect(server) as sock:
+        reader = Reader(sock)
+        for _ in range(3):
+            sock.sendall(post("/v1/chat/completions", CHAT))
+            status, headers, body = reader.response()
+            assert status == 200
+            assert orjson.loads(body)["choices"][0]["message"]["content"]
+            assert headers["x-switchpoint-model"] == "gpt-5.4"
+
+
+def test_pipelined_requests_are_answered_in_order(server: BackgroundServer) -> None:
+    with connect(server) as sock:
+        sock.sendall(
+            post("/v1/chat/completions", CHAT) + b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n"
+        )
+        reader = Reader(sock)
+        first = reader.response()
+        second = reader.response()
+    assert first[0] == 200 and b"choices" in first[2]
+    assert second == (200, second[1], b'{"status":"ok"}')
+
+
+def test_oversized_body_is_refused_with_413_before_it_is_read(server: BackgroundServer) -> None:
+    with connect(server) as sock:
+        sock.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: 100000\r\n\r\n"
+        )
+        status, _headers, body = read_response(sock)
+    assert status == 413
+    error = orjson.loads(body)["error"]
+    assert "100000" in error["message"] and "4096" in error["message"]
+
+
+def test_oversized_chunked_body_is_refused(server: BackgroundServer) -> None:
+    chunk = b"x" * 3000
+    with connect(server) as sock:
+        sock.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n"
+            b"transfer-encoding: chunked\r\n\r\n"
+            + b"%x\r\n%b\r\n" % (len(chunk), chunk) * 2
+            + b"0\r\n\r\n"
+        )
+        status, _, body = read_response(sock)
+    assert status == 413
+    assert orjson.loads(body)["error"]["type"] == "invalid_request_error"
+
+
+def test_expect_100_continue_is_honoured(server: BackgroundServer) -> None:
+    with connect(server) as sock:
+        sock.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n"
+            b"expect: 100-continue\r\ncontent-length: %d\r\n\r\n" % len(CHAT)
+        )
+        interim = sock.recv(100)
+        assert interim.startswith(b"HTTP/1.1 100 Continue")
+        sock.sendall(CHAT)
+        status, _, _ = read_response(sock)
+    assert status == 200
+
+
+def test_malformed_http_gets_a_json_400(server: BackgroundServer) -> None:
+    with connect(server) as sock:
+        sock.sendall(b"THIS IS NOT HTTP\r\n\r\n")
+        status, _, body = read_response(sock)
+    assert status == 400
+    assert "malformed" in orjson.loads(body)["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "fragment"),
+    [
+        (b"GET /v1/nowhere HTTP/1.1\r\nhost: x\r\n\r\n", 404, "no route"),
+        (b"GET /v1/chat/completions HTTP/1.1\r\nhost: x\r\n\r\n", 405, "allowed: POST"),
+        (post("/v1/chat/completions", b"{not json"), 400, "not valid JSON"),
+        (post("/v1/chat/completions", b"[1,2]"), 400, "must be a JSON object"),
+        (
+            post("/v1/chat/completions", b'{"model":"cost_sensitive","messages":"hi"}'),
+            400,
+            "'messages' must be an array",
+        ),
+        (
+            post("/v1/chat/completions", b'{"model":7,"messages":[]}'),
+            400,
+            "'model' must be a string",
+        ),
+    ],
+)
+def test_bad_requests_get_named_4xx(
+    server: BackgroundServer, request_bytes: bytes, status: int, fragment: str
+) -> None:
+    with connect(server) as sock:
+        sock.sendall(request_bytes)
+        got, headers, body = read_response(sock)
+    assert got == status
+    assert fragment in orjson.loads(body)["error"]["message"]
+    if status == 405:
+        assert headers["allow"] == "POST"
+
+
+def test_a_slow_client_is_cut_off_with_408(server: BackgroundServer) -> None:
+    with connect(server) as sock:
+        sock.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: 50\r\n\r\n{"
+        )
+        started = time.monotonic()
+        status, _, _ = read_response(sock)
+        assert sock.recv(10) == b""  # and the connection is closed
+    assert status == 408
+    assert time.monotonic() - started < 5
+
+
+def test_http_1_0_gets_an_answer_and_a_close(server: BackgroundServer) -> None:
+    with connect(server) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 200")
+    assert data.endswith(b'{"status":"ok"}')
+
+
+def test_streams_are_chunked_and_properly_terminated(server: BackgroundServer) -> None:
+    body = orjson.dumps(
+        {"model": "cost_sensitive", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    )
+    with connect(server) as sock:
+        sock.sendall(post("/v1/chat/completions", body))
+        status, headers, payload = read_response(sock)
+    assert status == 200
+    assert headers["transfer-encoding"] == "chunked"
+    assert headers["content-type"] == "text/event-stream"
+    events = [e for e in payload.split(b"\n\n") if e]
+    assert events[-1] == b"data: [DONE]"
+    assert len(events) > 10
+
+
+def test_client_disconnect_mid_stream_abandons_the_upstream(server: BackgroundServer) -> None:
+    assert server.gateway is not None
+    calls = Calls()
+    server.gateway.bus.subscribe(calls)
+    body = orjson.dumps(
+        {"model": "cost_sensitive", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    )
+    with connect(server) as sock:
+        sock.sendall(post("/v1/chat/completions", body))
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+    deadline = time.monotonic() + 5
+    while not calls.calls and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert calls.calls, "the abandoned call was never finished"
+    call = calls.calls[0]
+    assert call.status == "cancelled"
+    assert call.served is not None and call.served.outcome == "cancelled"
+    # The simulated stream takes 30 x 20 ms; it was abandoned well before that.
+    assert call.duration_s < 0.5
