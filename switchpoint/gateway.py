@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -10,7 +11,13 @@ from typing import Any
 from switchpoint.config.schema import Config
 from switchpoint.events import EventBus
 from switchpoint.execution.executor import Executor
+from switchpoint.ingress.admin_auth import AdminAuth
 from switchpoint.observability.access_log import AccessLog
+from switchpoint.observability.dashboard_snapshot import SnapshotBuilder
+from switchpoint.observability.live_stats import LiveStats
+from switchpoint.observability.metrics import GatewayMetrics
+from switchpoint.observability.prometheus_export import GatewayCollector, MetricsExposition
+from switchpoint.observability.trace_config import otlp_traces_endpoint
 from switchpoint.providers.base import ProviderAdapter
 from switchpoint.providers.registry import ProviderStatus, build_adapters, provider_statuses
 from switchpoint.routing.context_size import estimate_body_tokens
@@ -47,6 +54,48 @@ class Gateway:
         if config.logging.access_log:
             self.bus.subscribe(AccessLog())
         self.executor = Executor(config, self.registry, self.adapters, self.bus)
+        environ = os.environ if environ is None else environ
+        self.admin_auth = AdminAuth.from_config(config, environ)
+        self._observe(environ)
+
+    def _observe(self, environ: Mapping[str, str]) -> None:
+        """Metrics, the dashboard's live picture and traces: listeners on the bus."""
+        options = self.config.observability
+        self.metrics: GatewayMetrics | None = None
+        self.exposition: MetricsExposition | None = None
+        self.snapshots: SnapshotBuilder | None = None
+        breakers = self.executor.breakers
+        if options.metrics:
+            self.metrics = GatewayMetrics()
+            self.bus.subscribe(self.metrics)
+            collector = GatewayCollector(
+                self.metrics, targets=self.targets, breaker_states=breakers.states
+            )
+            self.exposition = MetricsExposition(collector)
+        if options.dashboard:
+            live = LiveStats()
+            self.bus.subscribe(live)
+            self.snapshots = SnapshotBuilder(
+                live, self.metrics, targets=self.targets, breaker_states=breakers.states
+            )
+        if options.tracing == "auto" and otlp_traces_endpoint(environ) is not None:
+            from switchpoint.observability.tracing import otlp_trace_exporter
+
+            tracer = otlp_trace_exporter(environ)
+            if tracer is not None:
+                self.bus.subscribe(tracer)
+                if self.exposition is not None:
+                    self.exposition.collector.sources.append(tracer.metrics)
+
+    def targets(self) -> list[tuple[str, str]]:
+        """Every (provider, model) a request can be sent to, in profile order."""
+        return list(
+            dict.fromkeys(
+                (profile.provider, profile.model)
+                for profile in self.registry.profiles.values()
+                if profile.available
+            )
+        )
 
     @property
     def ready(self) -> bool:

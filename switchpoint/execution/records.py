@@ -57,6 +57,9 @@ class CallRecord:
     served: AttemptRecord | None = None
     context_tokens: int = 0
     fallback_reasons: list[str] = field(default_factory=list)
+    # The client's W3C trace context headers, continued by the trace exporter.
+    traceparent: str | None = None
+    tracestate: str | None = None
 
     @property
     def usage(self) -> Usage:

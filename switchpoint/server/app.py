@@ -11,6 +11,8 @@ from switchpoint.ingress.codec import IngressCodec
 from switchpoint.ingress.info_endpoints import InfoEndpoints
 from switchpoint.ingress.openai_chat import OpenAIChatCodec
 from switchpoint.ingress.route_endpoint import RouteEndpoint
+from switchpoint.observability.dashboard_endpoints import DashboardEndpoints
+from switchpoint.observability.metrics_endpoint import MetricsEndpoint
 from switchpoint.server.request import Request
 from switchpoint.server.response import Response
 from switchpoint.server.router import Router
@@ -55,4 +57,22 @@ def build_router(gateway: Gateway) -> Router:
     router.add("GET", "/healthz", info.healthz)
     router.add("GET", "/readyz", info.readyz)
     router.add("POST", "/v1/route", RouteEndpoint(gateway))
+    add_observability_routes(router, gateway)
     return router
+
+
+def add_observability_routes(router: Router, gateway: Gateway) -> None:
+    options = gateway.config.observability
+    if gateway.exposition is not None:
+        router.add(
+            "GET",
+            "/metrics",
+            MetricsEndpoint(gateway.exposition, gateway.admin_auth, public=options.public_metrics),
+        )
+    if gateway.snapshots is not None:
+        ui = DashboardEndpoints(gateway.snapshots, gateway.admin_auth)
+        router.add("GET", "/ui", ui.page)
+        router.add("POST", "/ui/login", ui.login)
+        router.add("GET", "/ui/logout", ui.logout)
+        router.add("GET", "/ui/assets/{name}", ui.asset)
+        router.add("GET", "/ui/api/snapshot", ui.snapshot)
