@@ -16,11 +16,10 @@ from switchpoint.events import Listener
 from switchpoint.execution.records import CallRecord
 from switchpoint.observability.histogram import Histogram
 from switchpoint.observability.metrics import (
-    EXECUTION_FALLBACK_REASONS,
     NONE,
     ROUTING_FALLBACK_REASONS,
-    UPSTREAM_ERROR,
     call_target,
+    execution_fallbacks,
 )
 
 BUCKET_S = 10
@@ -110,9 +109,9 @@ class LiveStats(Listener):
                 reason = ROUTING_FALLBACK_REASONS.get(rule)
                 if reason is not None:
                     reasons[reason] = reasons.get(reason, 0) + 1
-        for raw in call.fallback_reasons:
-            reason = EXECUTION_FALLBACK_REASONS.get(raw, UPSTREAM_ERROR)
-            reasons[reason] = reasons.get(reason, 0) + 1
+        if call.fallback_reasons:
+            for reason in execution_fallbacks(call):
+                reasons[reason] = reasons.get(reason, 0) + 1
         totals = self.totals.get(key)
         if totals is None:
             totals = self.totals[key] = Totals()

@@ -61,6 +61,24 @@ def call_target(call: CallRecord) -> Key3:
     return NONE, NONE, NONE
 
 
+def execution_fallbacks(call: CallRecord) -> list[str]:
+    """The reasons of the moves execution actually made to a next target, mapped to the
+    fallback vocabulary. Execution also records a reason when the last target fails and
+    nothing is left to move to; that one is not a fallback."""
+    reasons = call.fallback_reasons
+    if not reasons:
+        return []
+    entries = sum(1 for a in call.attempts if a.reason in _TARGET_ENTRIES)
+    moves = max(0, entries - 1)
+    return [
+        EXECUTION_FALLBACK_REASONS.get(raw, UPSTREAM_ERROR) for raw in reasons[:moves]
+    ]
+
+
+# Attempt reasons that start on a new target (a retry or a continuation stays on one).
+_TARGET_ENTRIES = frozenset({"first", "fallback", "skipped"})
+
+
 class GatewayMetrics(Listener):
     """Counters and histograms for one gateway process."""
 
@@ -121,9 +139,9 @@ class GatewayMetrics(Listener):
                 reason = ROUTING_FALLBACK_REASONS.get(rule)
                 if reason is not None:
                     fallbacks[reason] = fallbacks.get(reason, 0) + 1
-        for raw in call.fallback_reasons:
-            reason = EXECUTION_FALLBACK_REASONS.get(raw, UPSTREAM_ERROR)
-            fallbacks[reason] = fallbacks.get(reason, 0) + 1
+        if call.fallback_reasons:
+            for reason in execution_fallbacks(call):
+                fallbacks[reason] = fallbacks.get(reason, 0) + 1
         if call.fallback:
             self.fallback_requests[workload] = self.fallback_requests.get(workload, 0) + 1
         if call.attempts:
