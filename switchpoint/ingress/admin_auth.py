@@ -34,7 +34,7 @@ def cookie_value(header: str | None, name: str) -> str | None:
         return None
     for part in header.split(";"):
         key, _, value = part.strip().partition("=")
-        if key == name:
+        if key.strip() == name:
             return value.strip()
     return None
 
