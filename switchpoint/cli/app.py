@@ -8,6 +8,7 @@ from switchpoint.cli.check import check
 from switchpoint.cli.demo import demo
 from switchpoint.cli.route import route
 from switchpoint.cli.serve import serve
+from switchpoint.cli.top import top
 
 app = typer.Typer(
     name="switchpoint",
@@ -19,6 +20,7 @@ app = typer.Typer(
 app.command()(serve)
 app.command()(check)
 app.command()(route)
+app.command()(top)
 app.command()(demo)
 
 

@@ -118,7 +118,7 @@ class SnapshotBuilder:
             "bucket_s": BUCKET_S,
             "times": starts,
             "in_flight": self.metrics.in_flight if self.metrics is not None else None,
-            "traffic": self._traffic(buckets),
+            "traffic": self._traffic(buckets, max(1.0, now - starts[-1])),
             "errors": [sum(b.errors.values()) if b else 0 for b in buckets],
             "fallback": self._fallback(buckets, recent),
             "latency": self._latency(buckets, recent),
@@ -129,20 +129,24 @@ class SnapshotBuilder:
         }
 
     @staticmethod
-    def _traffic(buckets: list[Bucket | None]) -> dict[str, Any]:
+    def _traffic(buckets: list[Bucket | None], current_s: float) -> dict[str, Any]:
+        """Requests per second in each bucket; the current bucket is still filling, so its
+        rate is over the seconds it has had (otherwise every chart would end in a dip)."""
         by_workload: dict[str, list[float]] = {}
         by_model: dict[str, list[float]] = {}
         total: list[float] = []
+        last = len(buckets) - 1
         for index, bucket in enumerate(buckets):
             count = 0
+            seconds = min(float(BUCKET_S), current_s) if index == last else float(BUCKET_S)
             if bucket is not None:
                 for (workload, model), n in bucket.requests.items():
                     series = by_workload.setdefault(workload, [0.0] * len(buckets))
-                    series[index] += n / BUCKET_S
+                    series[index] += n / seconds
                     series = by_model.setdefault(model, [0.0] * len(buckets))
-                    series[index] += n / BUCKET_S
+                    series[index] += n / seconds
                     count += n
-            total.append(count / BUCKET_S)
+            total.append(count / seconds)
         return {
             "rps": [round(v, 3) for v in total],
             "by_workload": {k: [round(v, 3) for v in s] for k, s in sorted(by_workload.items())},

@@ -64,7 +64,7 @@ function lineChart(svg, times, series, opts) {
   const plotW = width - left - right, plotH = height - top - bottom;
   let max = 0;
   for (const s of series) for (const v of s.values) if (v !== null && v > max) max = v;
-  max = opts.max !== undefined ? Math.max(opts.max, max) : niceMax(max);
+  max = niceMax(opts.max !== undefined ? Math.max(opts.max, max) : max);
   const x = (i) => left + (times.length <= 1 ? 0 : (i / (times.length - 1)) * plotW);
   const y = (v) => top + plotH - (v / max) * plotH;
   for (let k = 0; k <= 4; k++) {
