@@ -37,6 +37,7 @@ def gateway_config(
     *,
     fallback: Mapping[str, Any] | None = None,
     observability: Mapping[str, Any] | None = None,
+    prices: Mapping[str, Any] = PRICES,
 ) -> Config:
     return parse_config(
         {
@@ -46,7 +47,7 @@ def gateway_config(
                 "backup": {"type": "openai", "base_url": backup.base_url,
                            "api_key_env": "SP_TEST_BACKUP_KEY"},
             },
-            "models": PRICES,
+            "models": dict(prices),
             "routing": {
                 "default_profile": "primary",
                 "context": {"long_context_profile": "long"},

@@ -47,12 +47,15 @@ function fmtMs(v) {
   if (v === null || v === undefined) return "–";
   return v >= 1000 ? (v / 1000).toFixed(2) + " s" : v.toFixed(0) + " ms";
 }
+// The axis top: four gridline steps of 1, 2, 2.5 or 5 times a power of ten.
 function niceMax(v) {
   if (!(v > 0)) return 1;
-  const p = Math.pow(10, Math.floor(Math.log10(v)));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
-  return 10 * p;
+  const raw = v / 4;
+  const p = Math.pow(10, Math.floor(Math.log10(raw)));
+  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= raw) return 4 * m * p;
+  return 40 * p;
 }
+function short(v) { return String(Number(v.toPrecision(3))); }
 
 // A line chart over the snapshot's time axis. series: [{name, values, colour, dashed}].
 function lineChart(svg, times, series, opts) {
@@ -151,7 +154,7 @@ function renderKpis(s) {
 }
 
 function renderTraffic(s) {
-  const rps = (v) => v.toFixed(v < 10 ? 1 : 0);
+  const rps = short;
   for (const [key, id] of [["by_workload", "traffic-workload"], ["by_model", "traffic-model"]]) {
     const entries = Object.entries(s.traffic[key]);
     const series = entries.map(([name, values]) => ({ name, values, colour: colourFor(name) }));
@@ -183,7 +186,7 @@ function renderLatency(s) {
 function renderFallback(s) {
   lineChart(document.getElementById("chart-fallback"), s.times,
     [{ name: "fallback rate", values: s.fallback.rate, colour: "#d29922" }],
-    { format: (v) => (v * 100).toFixed(0) + "%", max: 0.1 });
+    { format: (v) => short(v * 100) + "%", max: 0.1 });
   const items = Object.entries(s.fallback.reasons).map(([reason, count]) =>
     ({ label: reason, value: count, colour: colourFor("reason:" + reason) }));
   barChart(document.getElementById("chart-fallback-reasons"), items, (v) => String(v));
