@@ -40,10 +40,7 @@ EXECUTION_FALLBACK_REASONS: dict[str, str] = {
 }
 UPSTREAM_ERROR = "upstream_error"
 
-Key2 = tuple[str, str]
 Key3 = tuple[str, str, str]
-Key4 = tuple[str, str, str, str]
-Key5 = tuple[str, str, str, str, str]
 
 
 def call_target(call: CallRecord) -> Key3:
@@ -79,26 +76,69 @@ def execution_fallbacks(call: CallRecord) -> list[str]:
 _TARGET_ENTRIES = frozenset({"first", "fallback", "skipped"})
 
 
+class CallSeries:
+    """Calls with one (workload, profile, provider, model)."""
+
+    __slots__ = ("duration", "statuses", "ttft")
+
+    def __init__(self) -> None:
+        self.statuses: dict[str, int] = {}
+        self.duration = Histogram(LATENCY_BUCKETS_S)
+        self.ttft: Histogram | None = None
+
+
+class AttemptSeries:
+    """Upstream attempts with one (workload, provider, model)."""
+
+    __slots__ = (
+        "cache_write",
+        "cached",
+        "cost_usd",
+        "duration",
+        "input",
+        "outcomes",
+        "output",
+        "retries",
+        "unpriced",
+    )
+
+    def __init__(self) -> None:
+        self.outcomes: dict[str, int] = {}
+        self.retries: dict[str, int] = {}  # by the failure that caused the retry
+        self.duration = Histogram(LATENCY_BUCKETS_S)
+        self.input = 0  # uncached prompt tokens
+        self.cached = 0
+        self.cache_write = 0
+        self.output = 0
+        self.cost_usd = 0.0
+        self.unpriced = 0
+
+
+class WorkloadSeries:
+    __slots__ = ("effective_max_tokens", "fallback_requests", "rules")
+
+    def __init__(self) -> None:
+        self.effective_max_tokens = Histogram(TOKEN_BUCKETS)
+        self.fallback_requests = 0
+        self.rules: dict[str, int] = {}
+
+
 class GatewayMetrics(Listener):
-    """Counters and histograms for one gateway process."""
+    """Counters and histograms for one gateway process.
+
+    Grouped so that an event costs a few dict look-ups: one object per label combination
+    holds all of its numbers; `prometheus_export` regroups them by each metric's labels
+    when scraped.
+    """
 
     def __init__(self) -> None:
         self.started = 0
         self.finished = 0
-        self.requests: dict[Key5, int] = {}
-        self.durations: dict[Key4, Histogram] = {}
-        self.ttft: dict[Key3, Histogram] = {}
-        self.effective_max_tokens: dict[str, Histogram] = {}
-        self.routing_rules: dict[Key2, int] = {}
+        self.calls: dict[tuple[str, str, str, str], CallSeries] = {}
+        self.attempts: dict[tuple[str, str, str], AttemptSeries] = {}
+        self.workloads: dict[str, WorkloadSeries] = {}
         self.fallbacks: dict[str, int] = {}
-        self.fallback_requests: dict[str, int] = {}
-        self.attempts: dict[Key3, int] = {}
-        self.attempt_durations: dict[Key2, Histogram] = {}
-        self.retries: dict[Key3, int] = {}
-        self.tokens: dict[Key3, int] = {}
-        self.cost_usd: dict[Key2, float] = {}
-        self.unpriced_attempts: dict[str, int] = {}
-        self.breaker_transitions: dict[Key4, int] = {}
+        self.breaker_transitions: dict[tuple[str, str, str, str], int] = {}
 
     @property
     def in_flight(self) -> int:
@@ -111,41 +151,47 @@ class GatewayMetrics(Listener):
     def on_call(self, call: CallRecord) -> None:
         self.finished += 1
         workload = call.workload or NONE
-        profile, provider, model = call_target(call)
-        key = (workload, profile, provider, model, call.status)
-        requests = self.requests
-        requests[key] = requests.get(key, 0) + 1
-        short = (workload, profile, provider, model)
-        histogram = self.durations.get(short)
-        if histogram is None:
-            histogram = self.durations[short] = Histogram(LATENCY_BUCKETS_S)
-        histogram.observe(call.duration_s)
+        served = call.served
+        if served is not None:
+            key = (workload, served.profile, served.provider, served.model)
+        else:
+            profile, provider, model = call_target(call)
+            key = (workload, profile, provider, model)
+        series = self.calls.get(key)
+        if series is None:
+            series = self.calls[key] = CallSeries()
+        statuses = series.statuses
+        status = call.status
+        statuses[status] = statuses.get(status, 0) + 1
+        series.duration.observe(call.duration_s)
         if call.stream and call.ttft_s is not None:
-            ttft_key = (workload, provider, model)
-            histogram = self.ttft.get(ttft_key)
-            if histogram is None:
-                histogram = self.ttft[ttft_key] = Histogram(TTFT_BUCKETS_S)
-            histogram.observe(call.ttft_s)
-        fallbacks = self.fallbacks
+            if series.ttft is None:
+                series.ttft = Histogram(TTFT_BUCKETS_S)
+            series.ttft.observe(call.ttft_s)
         decision = call.decision
         if decision is not None:
-            histogram = self.effective_max_tokens.get(workload)
-            if histogram is None:
-                histogram = self.effective_max_tokens[workload] = Histogram(TOKEN_BUCKETS)
-            histogram.observe(decision.effective_max_tokens)
-            for rule in decision.rules:
-                rule_key = (workload, rule)
-                self.routing_rules[rule_key] = self.routing_rules.get(rule_key, 0) + 1
-                reason = ROUTING_FALLBACK_REASONS.get(rule)
-                if reason is not None:
-                    fallbacks[reason] = fallbacks.get(reason, 0) + 1
+            per_workload = self.workloads.get(workload)
+            if per_workload is None:
+                per_workload = self.workloads[workload] = WorkloadSeries()
+            per_workload.effective_max_tokens.observe(decision.effective_max_tokens)
+            if decision.rules:
+                self._rules(per_workload, decision.rules)
+            if served is not None and served.profile != decision.requested_profile:
+                per_workload.fallback_requests += 1
         if call.fallback_reasons:
+            fallbacks = self.fallbacks
             for reason in execution_fallbacks(call):
                 fallbacks[reason] = fallbacks.get(reason, 0) + 1
-        if call.fallback:
-            self.fallback_requests[workload] = self.fallback_requests.get(workload, 0) + 1
         if call.attempts:
             self._attempts(workload, call.attempts)
+
+    def _rules(self, per_workload: WorkloadSeries, rules: list[str]) -> None:
+        fallbacks = self.fallbacks
+        for rule in rules:
+            per_workload.rules[rule] = per_workload.rules.get(rule, 0) + 1
+            reason = ROUTING_FALLBACK_REASONS.get(rule)
+            if reason is not None:
+                fallbacks[reason] = fallbacks.get(reason, 0) + 1
 
     def _attempts(self, workload: str, attempts: list[AttemptRecord]) -> None:
         previous: AttemptRecord | None = None
@@ -153,45 +199,30 @@ class GatewayMetrics(Listener):
             outcome = attempt.outcome
             if outcome == "skipped_open":
                 continue  # not sent upstream: counted as a breaker_open fallback
-            provider = attempt.provider
-            model = attempt.model
-            key = (provider, model, outcome)
-            self.attempts[key] = self.attempts.get(key, 0) + 1
-            target = (provider, model)
-            histogram = self.attempt_durations.get(target)
-            if histogram is None:
-                histogram = self.attempt_durations[target] = Histogram(LATENCY_BUCKETS_S)
-            histogram.observe(attempt.duration_s)
+            key = (workload, attempt.provider, attempt.model)
+            series = self.attempts.get(key)
+            if series is None:
+                series = self.attempts[key] = AttemptSeries()
+            series.outcomes[outcome] = series.outcomes.get(outcome, 0) + 1
+            series.duration.observe(attempt.duration_s)
             if attempt.reason == "retry" and previous is not None:
-                retry = (provider, model, previous.outcome)
-                self.retries[retry] = self.retries.get(retry, 0) + 1
+                cause = previous.outcome
+                series.retries[cause] = series.retries.get(cause, 0) + 1
             usage = attempt.usage
             if usage is not None:
-                self._usage(workload, attempt, model)
+                cached = usage.cached_input_tokens
+                written = usage.cache_write_tokens
+                # Disjoint kinds, so that summing over `kind` gives the total.
+                series.input += max(0, usage.input_tokens - cached - written)
+                series.cached += cached
+                series.cache_write += written
+                series.output += usage.output_tokens
+                cost = attempt.cost_usd
+                if cost is None:
+                    series.unpriced += 1
+                else:
+                    series.cost_usd += cost
             previous = attempt
-
-    def _usage(self, workload: str, attempt: AttemptRecord, model: str) -> None:
-        usage = attempt.usage
-        assert usage is not None
-        tokens = self.tokens
-        cached = usage.cached_input_tokens
-        written = usage.cache_write_tokens
-        # Disjoint kinds, so that summing over `kind` gives the total.
-        for kind, count in (
-            ("input", max(0, usage.input_tokens - cached - written)),
-            ("cached", cached),
-            ("cache_write", written),
-            ("output", usage.output_tokens),
-        ):
-            if count:
-                key = (model, workload, kind)
-                tokens[key] = tokens.get(key, 0) + count
-        cost = attempt.cost_usd
-        if cost is None:
-            self.unpriced_attempts[model] = self.unpriced_attempts.get(model, 0) + 1
-        else:
-            cost_key = (model, workload)
-            self.cost_usd[cost_key] = self.cost_usd.get(cost_key, 0.0) + cost
 
     def on_breaker(self, provider: str, model: str, old: str, new: str, reason: str) -> None:
         key = (provider, model, old, new)

@@ -43,6 +43,7 @@ MetricSource = Callable[[], Iterable[Metric]]
 REQUEST_LABELS = ["workload", "profile", "provider", "model"]
 
 LabelValues = TypeVar("LabelValues", bound=tuple[str, ...])
+Number = TypeVar("Number", int, float)
 
 
 def _histograms(
@@ -64,6 +65,19 @@ def _counters(
     for key, value in values.items():
         family.add_metric(list(key), value)
     return family
+
+
+def _add(into: dict[tuple[str, ...], Number], key: tuple[str, ...], amount: Number) -> None:
+    into[key] = into.get(key, 0) + amount
+
+
+def _add_histogram(
+    into: dict[tuple[str, ...], Histogram], key: tuple[str, ...], histogram: Histogram
+) -> None:
+    total = into.get(key)
+    if total is None:
+        total = into[key] = Histogram(histogram.bounds)
+    total.merge(histogram)
 
 
 class GatewayCollector(Collector):
@@ -89,25 +103,33 @@ class GatewayCollector(Collector):
         )
         info.add_metric([__version__], 1)
         yield info
+        requests: dict[tuple[str, ...], int] = {}
+        ttft: dict[tuple[str, ...], Histogram] = {}
+        for key, series in m.calls.items():
+            for status, count in series.statuses.items():
+                requests[(*key, status)] = count
+            if series.ttft is not None:
+                workload, _, provider, model = key
+                _add_histogram(ttft, (workload, provider, model), series.ttft)
         yield _counters(
             "switchpoint_requests_total",
             "Client requests that ended, by the workload asked for, the profile/provider/model "
             "that served it (or last tried it) and status: ok, client_error, upstream_error, "
             "cancelled.",
             [*REQUEST_LABELS, "status"],
-            m.requests,
+            requests,
         )
         yield _histograms(
             "switchpoint_request_duration_seconds",
             "Client request latency, from arrival to the last byte of the answer.",
             REQUEST_LABELS,
-            m.durations,
+            {key: series.duration for key, series in m.calls.items()},
         )
         yield _histograms(
             "switchpoint_time_to_first_token_seconds",
             "Streamed requests: time from arrival to the first content sent to the client.",
             ["workload", "provider", "model"],
-            m.ttft,
+            ttft,
         )
         yield GaugeMetricFamily(
             "switchpoint_in_flight_requests",
@@ -119,13 +141,14 @@ class GatewayCollector(Collector):
             "The routing decision's effective max tokens (the seed's effectiveMaxTokens): the "
             "context size a request was routed for, capped at the chosen profile's context.",
             ["workload"],
-            {(workload,): histogram for workload, histogram in m.effective_max_tokens.items()},
+            {(workload,): w.effective_max_tokens for workload, w in m.workloads.items()},
         )
         yield _counters(
             "switchpoint_routing_rules_total",
             "Routing rules that fired (context_guard, context_fit, budget_fallback, ...).",
             ["workload", "rule"],
-            m.routing_rules,
+            {(workload, rule): count for workload, w in m.workloads.items()
+             for rule, count in w.rules.items()},
         )
         fallbacks = dict.fromkeys(FALLBACK_REASONS, 0)
         fallbacks.update(m.fallbacks)
@@ -141,45 +164,69 @@ class GatewayCollector(Collector):
             "switchpoint_fallback_requests_total",
             "Requests served by a profile other than the workload they asked for.",
             ["workload"],
-            {(workload,): count for workload, count in m.fallback_requests.items()},
+            {(workload,): w.fallback_requests for workload, w in m.workloads.items()},
         )
+        attempts: dict[tuple[str, ...], int] = {}
+        durations: dict[tuple[str, ...], Histogram] = {}
+        retries: dict[tuple[str, ...], int] = {}
+        tokens: dict[tuple[str, ...], int] = {}
+        cost: dict[tuple[str, ...], float] = {}
+        unpriced: dict[tuple[str, ...], int] = {}
+        for (workload, provider, model), per_attempt in m.attempts.items():
+            for outcome, count in per_attempt.outcomes.items():
+                _add(attempts, (provider, model, outcome), count)
+            _add_histogram(durations, (provider, model), per_attempt.duration)
+            for reason, count in per_attempt.retries.items():
+                _add(retries, (provider, model, reason), count)
+            for kind, count in (
+                ("input", per_attempt.input),
+                ("cached", per_attempt.cached),
+                ("cache_write", per_attempt.cache_write),
+                ("output", per_attempt.output),
+            ):
+                if count:
+                    _add(tokens, (model, workload, kind), count)
+            if per_attempt.cost_usd or not per_attempt.unpriced:
+                _add(cost, (model, workload), per_attempt.cost_usd)
+            if per_attempt.unpriced:
+                _add(unpriced, (model,), per_attempt.unpriced)
         yield _counters(
             "switchpoint_upstream_attempts_total",
             "Attempts sent to providers, by outcome: ok or the failure kind (rate_limited, "
             "overloaded, server_error, timeout, truncated, ...).",
             ["provider", "model", "outcome"],
-            m.attempts,
+            attempts,
         )
         yield _histograms(
             "switchpoint_upstream_attempt_duration_seconds",
             "Provider latency: one attempt, from sending it to its end.",
             ["provider", "model"],
-            m.attempt_durations,
+            durations,
         )
         yield _counters(
             "switchpoint_retries_total",
             "Attempts that retried the same target, by the failure that caused the retry.",
             ["provider", "model", "reason"],
-            m.retries,
+            retries,
         )
         yield _counters(
             "switchpoint_tokens_total",
             "Tokens consumed, by kind: input (uncached prompt), cached (prompt read from the "
             "provider's cache), cache_write, output. Kinds are disjoint.",
             ["model", "workload", "kind"],
-            m.tokens,
+            tokens,
         )
         yield _counters(
             "switchpoint_cost_usd_total",
             "Cost in USD of the tokens consumed, at the configured prices.",
             ["model", "workload"],
-            m.cost_usd,
+            cost,
         )
         yield _counters(
             "switchpoint_unpriced_attempts_total",
             "Attempts that consumed tokens on a model without a configured price.",
             ["model"],
-            {(model,): count for model, count in m.unpriced_attempts.items()},
+            unpriced,
         )
         states = self._breaker_states()
         breaker = GaugeMetricFamily(
