@@ -182,6 +182,18 @@ class FakeUpstream(ABC):
         return self._port
 
     @property
+    def cpu_seconds(self) -> float:
+        """CPU time consumed so far by the fake's event-loop thread.
+
+        This is the fake's own cost. A request's wall time (``server_seconds``)
+        also counts waiting for the GIL while in-process clients run, which on
+        a loaded machine says nothing about the fake.
+        """
+        if self._thread is None or self._thread.ident is None:
+            raise RuntimeError(f"{type(self).__name__} is not running")
+        return time.clock_gettime(time.pthread_getcpuclockid(self._thread.ident))
+
+    @property
     def origin(self) -> str:
         """``http://127.0.0.1:<port>``, with no path."""
         return f"http://127.0.0.1:{self.port}"

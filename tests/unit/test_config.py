@@ -210,3 +210,9 @@ def test_route_command_prints_the_decision_and_fails_when_nothing_fits() -> None
     too_big = run_cli("route", "--workload", "terminal_agent", "--tokens", "5000000")
     assert too_big.returncode == 1
     assert "context_length_exceeded" in too_big.stdout
+
+
+def test_the_shipped_example_configuration_is_valid() -> None:
+    root = Path(__file__).resolve().parents[2]
+    config = load_config(root / "deploy" / "switchpoint.example.yaml")
+    assert config.routing.profiles["cost_sensitive"].fallbacks == ("deep_research", "local_coder")

@@ -1,0 +1,188 @@
+"""The pooled upstream HTTP client against a real aiohttp server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+
+from switchpoint.transport.errors import ConnectError, ConnectionDropped, ReadTimeout
+from switchpoint.transport.http_client import HttpClient, encode_head, encode_headers
+from switchpoint.transport.origin import Origin, split_base_url
+from switchpoint.transport.sse import SSEDecoder
+
+
+class Upstream:
+    def __init__(self) -> None:
+        self.peers: set[tuple[str, int]] = set()
+        self.requests = 0
+
+    async def echo(self, request: web.Request) -> web.Response:
+        self.requests += 1
+        assert request.transport is not None
+        self.peers.add(request.transport.get_extra_info("peername"))
+        return web.Response(body=await request.read(), content_type="application/json")
+
+    async def slow(self, request: web.Request) -> web.Response:
+        await asyncio.sleep(5)
+        return web.Response(text="late")
+
+    async def chunks(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        for i in range(5):
+            await response.write(f"data: {i}\n\n".encode())
+            await asyncio.sleep(0.01)
+        await response.write_eof()
+        return response
+
+    async def cut(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        await response.write(b"data: partial\n\n")
+        assert request.transport is not None
+        request.transport.close()
+        return response
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[tuple[Upstream, Origin]]:
+    state = Upstream()
+    app = web.Application()
+    app.router.add_post("/echo", state.echo)
+    app.router.add_post("/slow", state.slow)
+    app.router.add_post("/chunks", state.chunks)
+    app.router.add_post("/cut", state.cut)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield state, split_base_url(f"http://127.0.0.1:{port}")[0]
+    await runner.cleanup()
+
+
+def head(origin: Origin, path: str, body: bytes) -> bytes:
+    return encode_head("POST", path, origin, encode_headers({"x-test": "1"}), len(body))
+
+
+async def test_connections_are_reused(upstream: tuple[Upstream, Origin]) -> None:
+    state, origin = upstream
+    client = HttpClient()
+    for i in range(5):
+        body = b'{"n": %d}' % i
+        response = await client.request(
+            origin, head(origin, "/echo", body), body, connect_timeout=5, response_timeout=5
+        )
+        assert response.status == 200
+        assert await response.read(5) == body
+    assert state.requests == 5
+    assert len(state.peers) == 1
+    client.close()
+
+
+async def test_a_stale_pooled_connection_is_replaced_transparently(
+    upstream: tuple[Upstream, Origin],
+) -> None:
+    _state, origin = upstream
+    client = HttpClient()
+    response = await client.request(
+        origin, head(origin, "/echo", b"1"), b"1", connect_timeout=5, response_timeout=5
+    )
+    await response.read(5)
+    # The server forgets the idle connection (as servers do after their keep-alive).
+    for connections in client._idle.values():
+        for conn in connections:
+            assert conn.transport is not None
+            conn.transport.get_extra_info("socket").shutdown(socket.SHUT_RD)
+    response = await client.request(
+        origin, head(origin, "/echo", b"2"), b"2", connect_timeout=5, response_timeout=5
+    )
+    assert await response.read(5) == b"2"
+    client.close()
+
+
+async def test_no_response_in_time_is_a_read_timeout(upstream: tuple[Upstream, Origin]) -> None:
+    _, origin = upstream
+    client = HttpClient()
+    with pytest.raises(ReadTimeout) as caught:
+        await client.request(
+            origin, head(origin, "/slow", b""), b"", connect_timeout=5, response_timeout=0.2
+        )
+    assert caught.value.phase == "headers"
+    client.close()
+
+
+async def test_refused_connection_is_a_connect_error() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    origin = Origin("http", "127.0.0.1", port)
+    client = HttpClient()
+    with pytest.raises(ConnectError):
+        await client.request(
+            origin, head(origin, "/x", b""), b"", connect_timeout=2, response_timeout=2
+        )
+
+
+async def test_streamed_body_arrives_in_pieces_and_decodes_as_sse(
+    upstream: tuple[Upstream, Origin],
+) -> None:
+    state, origin = upstream
+    client = HttpClient()
+    response = await client.request(
+        origin, head(origin, "/chunks", b""), b"", connect_timeout=5, response_timeout=5
+    )
+    decoder = SSEDecoder()
+    events = []
+    while (chunk := await response.next_chunk(5)) is not None:
+        events.extend(decoder.feed(chunk))
+    assert [e.data for e in events] == [b"0", b"1", b"2", b"3", b"4"]
+    # The finished connection went back to the pool and is reused.
+    response = await client.request(
+        origin, head(origin, "/echo", b"x"), b"x", connect_timeout=5, response_timeout=5
+    )
+    assert await response.read(5) == b"x"
+    assert len(state.peers) == 1
+    client.close()
+
+
+async def test_a_cut_stream_is_an_error_not_an_end(upstream: tuple[Upstream, Origin]) -> None:
+    _, origin = upstream
+    client = HttpClient()
+    response = await client.request(
+        origin, head(origin, "/cut", b""), b"", connect_timeout=5, response_timeout=5
+    )
+    assert await response.next_chunk(5) == b"data: partial\n\n"
+    with pytest.raises(ConnectionDropped):
+        await response.next_chunk(5)
+    client.close()
+
+
+def test_sse_decoder_handles_split_events_crlf_and_multiline() -> None:
+    decoder = SSEDecoder()
+    stream = b'event: message_start\r\ndata: {"a":\r\ndata: 1}\r\n\r\n: comment\n\ndata: x\r'
+    events = []
+    for i in range(len(stream)):
+        events.extend(decoder.feed(stream[i : i + 1]))
+    events.extend(decoder.feed(b"\n\r\n"))
+    assert [(e.event, e.data) for e in events] == [
+        ("message_start", b'{"a":\n1}'),
+        (None, b"x"),
+    ]
+    assert decoder.flush() == []
+
+
+def test_sse_decoder_flushes_an_unterminated_last_event() -> None:
+    decoder = SSEDecoder()
+    assert [e.data for e in decoder.feed(b"data: one\n\ndata: two")] == [b"one"]
+    rest = decoder.flush()
+    assert [e.data for e in rest] == [b"two"]
+
+
+def test_header_injection_is_refused() -> None:
+    with pytest.raises(ValueError):
+        encode_headers({"x-evil": "a\r\nhost: elsewhere"})
