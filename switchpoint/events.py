@@ -28,6 +28,22 @@ class Listener:
     def on_breaker(self, provider: str, model: str, old: str, new: str, reason: str) -> None:
         """A circuit breaker changed state."""
 
+    def on_resilience(self, name: str, provider: str, model: str, reason: str, count: int) -> None:
+        """A resilience counter moved by `count` for (provider, model). Names and reasons:
+
+        - `retry`: the same target is tried again; reason = the failure kind.
+        - `fallback`: the next target is tried; reason = the failure kind, or
+          `breaker_open` for a target skipped because its breaker is open.
+        - `retry_budget_exhausted`: a retry was not made (the target's budget is spent).
+        - `malformed_events`: stream events skipped as undecodable; count = how many.
+        - `continuation`: a stream cut mid-answer; reason = `attempted` (a target was
+          asked to continue), `succeeded` (the answer was completed), `failed` (no
+          target could continue: the client got an error event), `impossible` (tool
+          calls had been streamed, which cannot be resumed).
+        - `prefill_unsupported`: the target rejected a prefill; it is not asked again.
+        - `deadline`: the call's `request_deadline_s` ended it.
+        """
+
     async def aclose(self) -> None:
         """Flush whatever is buffered; the gateway is shutting down."""
 
@@ -66,6 +82,15 @@ class EventBus:
                 listener.on_breaker(provider, model, old, new, reason)
             except Exception:
                 log.exception("listener %r failed on breaker transition", listener)
+
+    def resilience(
+        self, name: str, provider: str, model: str, reason: str = "", count: int = 1
+    ) -> None:
+        for listener in self._listeners:
+            try:
+                listener.on_resilience(name, provider, model, reason, count)
+            except Exception:
+                log.exception("listener %r failed on resilience event", listener)
 
     async def aclose(self) -> None:
         for listener in self._listeners:

@@ -46,9 +46,11 @@ class Gateway:
         self.adapters = (
             adapters if adapters is not None else build_adapters(config, self.client, environ)
         )
-        unavailable = [] if assume_available else [
-            name for name, adapter in self.adapters.items() if not adapter.available
-        ]
+        unavailable = (
+            []
+            if assume_available
+            else [name for name, adapter in self.adapters.items() if not adapter.available]
+        )
         self.registry = Registry.from_config(config, unavailable_providers=unavailable)
         self.bus = EventBus()
         if config.logging.access_log:
@@ -151,6 +153,7 @@ class Gateway:
             log.error("no provider is usable: every request will fail until keys are set")
 
     async def aclose(self) -> None:
+        await self.executor.aclose()
         await self.bus.aclose()
         for adapter in self.adapters.values():
             await adapter.aclose()

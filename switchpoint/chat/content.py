@@ -5,10 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+# Anthropic's prompt-caching marker (e.g. `{"type": "ephemeral"}`). Only Anthropic reads it;
+# it rides along on the blocks so that Anthropic -> internal -> Anthropic keeps it.
+CacheControl = dict[str, Any]
+
 
 @dataclass(slots=True)
 class Text:
     text: str
+    cache_control: CacheControl | None = None
 
 
 @dataclass(slots=True)
@@ -18,6 +23,7 @@ class Image:
     media_type: str | None = None
     data: str | None = None
     url: str | None = None
+    cache_control: CacheControl | None = None
 
 
 @dataclass(slots=True)
@@ -31,6 +37,7 @@ class ToolCall:
     id: str
     name: str
     arguments: str
+    cache_control: CacheControl | None = None
 
 
 @dataclass(slots=True)
@@ -40,6 +47,7 @@ class ToolResult:
     is_error: bool = False
     # Gemini matches results to calls by function name, not id.
     name: str | None = None
+    cache_control: CacheControl | None = None
 
 
 @dataclass(slots=True)
@@ -72,6 +80,7 @@ class ToolSpec:
     name: str
     description: str | None
     parameters: dict[str, Any]
+    cache_control: CacheControl | None = None
 
 
 @dataclass(slots=True)

@@ -27,8 +27,12 @@ class TextDelta:
 
 @dataclass(slots=True)
 class ThinkingDelta:
+    """Reasoning text. `signature` closes a thinking block (Anthropic's signature_delta);
+    `redacted_data` is a whole encrypted block of its own (Anthropic's redacted_thinking)."""
+
     text: str
     signature: str | None = None
+    redacted_data: str | None = None
 
 
 @dataclass(slots=True)

@@ -47,11 +47,16 @@ class ProviderConfig(Strict):
     api_key_env: str | None = None
     # Google's API version (part of its URL path); Anthropic's `anthropic-version` header.
     api_version: str | None = None
-    # One attempt, end to end.
+    # One attempt, end to end (a non-streamed answer's silence is bounded only by this:
+    # its headers come after the whole answer is generated).
     timeout_s: float = Field(600.0, gt=0)
+    # Opening a TCP (and TLS) connection.
     connect_timeout_s: float = Field(5.0, gt=0)
+    # A stream's first content (text, tool call or reasoning), counted from the attempt's
+    # start: a provider that accepts and goes silent is failed over after this.
     first_token_timeout_s: float = Field(60.0, gt=0)
-    stream_idle_timeout_s: float = Field(60.0, gt=0)
+    # The longest gap between two pieces of content once a stream has started.
+    stream_idle_timeout_s: float = Field(30.0, gt=0)
     headers: dict[str, str] = Field(default_factory=dict)
     simulation: SimulationConfig | None = None
 
@@ -61,6 +66,14 @@ class ProviderConfig(Strict):
             raise ValueError("type openai_compatible needs a base_url")
         if self.type != "simulated" and self.simulation is not None:
             raise ValueError("simulation: is only valid for type simulated")
+        for name in ("connect_timeout_s", "first_token_timeout_s", "stream_idle_timeout_s"):
+            # A default above a lowered timeout_s is simply capped by it; a value set
+            # explicitly above it is a mistake worth naming.
+            if name in self.model_fields_set and getattr(self, name) > self.timeout_s:
+                raise ValueError(
+                    f"{name} ({getattr(self, name):g}) cannot exceed timeout_s "
+                    f"({self.timeout_s:g}), the limit of the whole attempt"
+                )
         return self
 
 
@@ -106,22 +119,73 @@ class CostConfig(Strict):
     on_task_budget: Literal["downgrade", "reject"] = "downgrade"
 
 
+class BreakerStoreConfig(Strict):
+    """Where breaker state lives: this process only, or shared through Redis by every
+    gateway instance (one trips a breaker, the others see it open within `sync_interval_s`)."""
+
+    type: Literal["memory", "redis"] = "memory"
+    url: str | None = None  # redis://host:port/db
+    key_prefix: str = Field("switchpoint:breakers", min_length=1)
+    sync_interval_s: float = Field(1.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _redis_needs_url(self) -> BreakerStoreConfig:
+        if self.type == "redis":
+            if not self.url:
+                raise ValueError("type redis needs a url (e.g. redis://127.0.0.1:6379/0)")
+            if not self.url.startswith(("redis://", "rediss://", "unix://")):
+                raise ValueError(
+                    f"url must start with redis://, rediss:// or unix:// ({self.url!r})"
+                )
+        return self
+
+
 class CircuitBreakerConfig(Strict):
-    window_s: float = Field(30.0, gt=0)
+    """Per (provider, model). Opens when, over the last `window_s` seconds and with at
+    least `min_requests` outcomes, the share of failures reaches the fallback section's
+    `circuit_breaker_threshold`; an answer slower than `latency_limit_ms` (time to first
+    token for streams, whole call otherwise) counts as a failure. Open for `open_s`, then
+    `half_open_probes` requests probe it; it closes when they all succeed."""
+
+    window_s: float = Field(30.0, ge=1, le=3600)
     min_requests: int = Field(10, ge=1)
-    open_s: float = Field(15.0, gt=0)
-    half_open_probes: int = Field(2, ge=1)
+    open_s: float = Field(15.0, gt=0, le=3600)
+    half_open_probes: int = Field(2, ge=1, le=100)
     latency_limit_ms: float | None = Field(None, gt=0)
+    store: BreakerStoreConfig = BreakerStoreConfig()
 
 
 class FallbackConfig(Strict):
     enabled: bool = True
+    # Retries on the same target (429, 5xx, 529, connection failures) before failing over.
     max_retries: int = Field(2, ge=0, le=10)
     circuit_breaker_threshold: float = Field(0.15, gt=0, le=1)
     circuit_breaker: CircuitBreakerConfig = CircuitBreakerConfig()
+    # The whole call, every attempt and backoff included, ends within this.
     request_deadline_s: float = Field(900.0, gt=0)
-    backoff_base_s: float = Field(0.25, ge=0)
-    backoff_max_s: float = Field(8.0, ge=0)
+    # Exponential backoff with jitter between retries, floored by the provider's Retry-After.
+    backoff_base_s: float = Field(0.25, ge=0, le=60)
+    backoff_max_s: float = Field(8.0, ge=0, le=600)
+    # A Retry-After longer than this fails over at once instead of waiting.
+    max_retry_after_s: float = Field(30.0, ge=0)
+    # Retries a target may receive per breaker window: `retry_budget_min`, plus this share
+    # of its attempts. A provider that is failing everything gets no retry storm.
+    retry_budget_ratio: float = Field(0.2, ge=0, le=10)
+    retry_budget_min: int = Field(10, ge=0)
+    # A content-policy refusal is the provider's answer: passed back unless this is true.
+    content_policy_fallback: bool = False
+    # A stream cut after the client received part of it is resumed on a target that can
+    # continue an assistant turn, at most this many times per call (0 disables).
+    max_continuations: int = Field(3, ge=0, le=20)
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> FallbackConfig:
+        if self.backoff_max_s < self.backoff_base_s:
+            raise ValueError(
+                f"backoff_max_s ({self.backoff_max_s:g}) is below backoff_base_s "
+                f"({self.backoff_base_s:g})"
+            )
+        return self
 
 
 class RoutingConfig(Strict):

@@ -2,8 +2,13 @@
 
 For each target in the decision's chain: skip it if its breaker is open; send the
 attempt; on failure ask the retry policy whether to retry the same target (after a
-backoff), move to the next target, move to a larger-context one, or give up. Every
-attempt is recorded on the call and announced on the event bus as it ends.
+backoff, within the retry budget and the call's deadline, and only while its breaker
+still allows it), move to the next target, move to a larger-context one, or give up.
+Every attempt is recorded on the call and announced on the event bus as it ends.
+
+Time: the call's deadline (`request_deadline_s` from its arrival) bounds everything;
+each attempt's limits are fixed when it starts and never reach past that deadline. The
+checks are comparisons against `perf_counter()`, not timers or tasks.
 """
 
 from __future__ import annotations
@@ -16,11 +21,12 @@ from typing import TypeVar
 
 from switchpoint.chat.request import ChatRequest
 from switchpoint.chat.response import ChatResponse
-from switchpoint.config.schema import Config
+from switchpoint.config.schema import BreakerStoreConfig, Config
 from switchpoint.errors import GatewayError
 from switchpoint.events import EventBus
-from switchpoint.execution.breaker import CircuitBreakers
-from switchpoint.execution.failures import exhausted_error, gateway_error_for
+from switchpoint.execution.breaker import BreakerStore, CircuitBreakers, Key
+from switchpoint.execution.failures import all_open_error, exhausted_error, gateway_error_for
+from switchpoint.execution.prefill import PrefillSupport
 from switchpoint.execution.records import AttemptRecord, CallRecord
 from switchpoint.execution.retry_policy import RetryPolicy
 from switchpoint.execution.targets import Target
@@ -36,6 +42,14 @@ T = TypeVar("T")
 AttemptFn = Callable[[Target, AttemptRecord, AttemptLimits], Awaitable[T]]
 
 
+def build_breaker_store(config: BreakerStoreConfig) -> BreakerStore:
+    if config.type == "redis":
+        from switchpoint.execution.redis_breaker_store import RedisBreakerStore
+
+        return RedisBreakerStore(config)
+    return BreakerStore()
+
+
 class Executor:
     def __init__(
         self,
@@ -45,6 +59,7 @@ class Executor:
         bus: EventBus,
         *,
         clock: Callable[[], float] | None = None,
+        breaker_store: BreakerStore | None = None,
     ) -> None:
         self.config = config
         self.registry = registry
@@ -52,20 +67,29 @@ class Executor:
         self.bus = bus
         self.prices = PriceTable(dict(config.models))
         fallback = config.routing.fallback
-        self.policy = RetryPolicy(
-            max_retries=fallback.max_retries,
-            fallback_enabled=fallback.enabled,
-            backoff_base_s=fallback.backoff_base_s,
-            backoff_max_s=fallback.backoff_max_s,
-        )
+        self.policy = RetryPolicy.from_config(fallback)
         self.deadline_s = fallback.request_deadline_s
+        self.max_continuations = fallback.max_continuations if fallback.enabled else 0
         # perf_counter, not loop.time(): uvloop's clock ticks in whole milliseconds.
         self._clock = clock or time.perf_counter
-        self.breakers = CircuitBreakers(fallback, self._clock, self._on_breaker)
+        store = breaker_store or build_breaker_store(fallback.circuit_breaker.store)
+        self.breakers = CircuitBreakers(fallback, self._clock, self._on_breaker, store)
+        self.prefill = PrefillSupport(config)
+        self._store_started = False
 
-    def _on_breaker(self, key: tuple[str, str], old: str, new: str, reason: str) -> None:
+    def _on_breaker(self, key: Key, old: str, new: str, reason: str) -> None:
         log.warning("circuit breaker %s/%s: %s -> %s (%s)", key[0], key[1], old, new, reason)
         self.bus.breaker(key[0], key[1], old, new, reason)
+
+    def start(self) -> None:
+        """Start background work (a shared breaker store's sync); needs a running loop.
+        Called on the first call at the latest."""
+        if not self._store_started:
+            self._store_started = True
+            self.breakers.store.start(self.breakers)
+
+    async def aclose(self) -> None:
+        await self.breakers.store.aclose()
 
     # --- planning -------------------------------------------------------------------
     def targets(self, call: CallRecord) -> list[Target]:
@@ -74,7 +98,11 @@ class Executor:
         if not self.config.routing.fallback.enabled:
             chain = chain[:1]
         profiles = self.registry.profiles
-        return [Target(profiles[name], self.adapters[profiles[name].provider]) for name in chain]
+        return [self.target(name) for name in chain if name in profiles]
+
+    def target(self, profile_name: str) -> Target:
+        profile = self.registry.profiles[profile_name]
+        return Target(profile, self.adapters[profile.provider])
 
     def limits_for(self, target: Target, call_deadline: float) -> AttemptLimits:
         provider = target.adapter.config
@@ -84,26 +112,54 @@ class Executor:
             first_token_s=provider.first_token_timeout_s,
             idle_s=provider.stream_idle_timeout_s,
             deadline=min(call_deadline, now + provider.timeout_s),
+            started_at=now,
         )
 
     def call_deadline(self, call: CallRecord) -> float:
         return call.started_at + self.deadline_s
 
-    def larger_context_index(self, targets: list[Target], current: int) -> int | None:
-        size = targets[current].profile.max_context
+    def larger_context(self, targets: list[Target], current: int) -> int | None:
+        """The index of a target with a larger context than `targets[current]` (whose
+        provider said the request is too long): later in the chain first, else the
+        registry's long-context profile, else its largest; appended to `targets`."""
+        failed = targets[current]
+        size = failed.profile.max_context
         for index in range(current + 1, len(targets)):
-            if targets[index].profile.max_context > size:
+            candidate = targets[index]
+            if candidate.profile.max_context > size and candidate.model != failed.model:
                 return index
-        return None
+        if not self.config.routing.fallback.enabled:
+            return None
+        profiles = self.registry.profiles
+        tried = {t.profile.name for t in targets}
+        candidates = [
+            p
+            for p in profiles.values()
+            if p.available
+            and p.max_context > size
+            and p.model != failed.model
+            and p.name not in tried
+        ]
+        if not candidates:
+            return None
+        preferred = self.registry.long_context_profile
+        chosen = next((p for p in candidates if p.name == preferred), None)
+        if chosen is None:
+            chosen = max(candidates, key=lambda p: (p.max_context, p.name))
+        targets.append(self.target(chosen.name))
+        return len(targets) - 1
 
     # --- bookkeeping ----------------------------------------------------------------
-    def begin_attempt(self, call: CallRecord, target: Target, reason: str) -> AttemptRecord:
+    def begin_attempt(
+        self, call: CallRecord, target: Target, reason: str, cause: str | None = None
+    ) -> AttemptRecord:
         attempt = AttemptRecord(
             profile=target.profile.name,
             provider=target.provider,
             model=target.model,
             reason=reason,
             started_at=self._clock(),
+            cause=cause,
         )
         call.attempts.append(attempt)
         return attempt
@@ -116,85 +172,148 @@ class Executor:
         error: ProviderError | None = None,
         *,
         outcome: str | None = None,
+        limits: AttemptLimits | None = None,
     ) -> None:
         attempt.duration_s = self._clock() - attempt.started_at
         if error is not None:
             attempt.outcome = error.kind
             attempt.status = error.status
             attempt.error = error.message
+            if error.kind == "prefill_rejected" and self.prefill.rejected(*target.key):
+                log.info(
+                    "%s/%s rejects assistant prefill: not asked to continue streams again",
+                    target.provider,
+                    target.model,
+                )
+                self.bus.resilience("prefill_unsupported", target.provider, target.model)
         elif outcome is not None:
             attempt.outcome = outcome
+        if limits is not None and limits.stats.malformed_events:
+            attempt.malformed_events = limits.stats.malformed_events
+            self.bus.resilience(
+                "malformed_events",
+                target.provider,
+                target.model,
+                count=limits.stats.malformed_events,
+            )
         if attempt.usage is not None:
             attempt.cost_usd = self.prices.cost_usd(target.model, attempt.usage)
         latency = attempt.ttft_s if attempt.ttft_s is not None else attempt.duration_s
         self.breakers.record(target.key, attempt.outcome, latency)
         self.bus.attempt(call, attempt)
 
-    def skip_open(self, call: CallRecord, target: Target) -> None:
-        attempt = self.begin_attempt(call, target, "skipped")
+    def skip_open(self, call: CallRecord, target: Target, cause: str | None) -> None:
+        attempt = self.begin_attempt(call, target, "fallback", cause)
         attempt.outcome = "skipped_open"
         call.fallback_reasons.append("breaker_open")
+        self.bus.resilience("fallback", target.provider, target.model, "breaker_open")
         self.bus.attempt(call, attempt)
 
     # --- the attempt loop -----------------------------------------------------------
     async def run_attempts(
-        self, call: CallRecord, attempt_fn: AttemptFn[T]
-    ) -> tuple[T, Target, AttemptRecord]:
-        """Try the call's targets in order until `attempt_fn` succeeds on one.
+        self,
+        call: CallRecord,
+        attempt_fn: AttemptFn[T],
+        *,
+        targets: list[Target] | None = None,
+        reason: str = "first",
+    ) -> tuple[T, Target, AttemptRecord, AttemptLimits]:
+        """Try `targets` (default: the call's chain) in order until `attempt_fn`
+        succeeds on one.
 
         `attempt_fn` raises `ProviderError` on failure. On success the attempt is left
         open (the caller ends it: a stream is not over when its first event arrives).
         """
-        targets = self.targets(call)
+        if not self._store_started:
+            self.start()
+        if targets is None:
+            targets = self.targets(call)
         call_deadline = self.call_deadline(call)
         last_error: ProviderError | None = None
+        skipped_open: list[Target] = []
+        # After a context-length error, no target this small (or that model) again.
+        too_small = 0
         index = 0
-        reason = "first"
+        cause: str | None = None
         while index < len(targets):
             target = targets[index]
+            if target.profile.max_context <= too_small:
+                index += 1
+                continue
             if not self.breakers.allow(target.key):
-                self.skip_open(call, target)
+                self.skip_open(call, target, cause)
+                skipped_open.append(target)
                 index += 1
                 reason = "fallback"
                 continue
             retries = 0
             while True:
                 if self._clock() >= call_deadline:
-                    raise deadline_error(self.deadline_s)
-                attempt = self.begin_attempt(call, target, reason)
+                    self.breakers.release(target.key)
+                    raise self.deadline_exceeded(call, target)
+                attempt = self.begin_attempt(call, target, reason, cause)
                 limits = self.limits_for(target, call_deadline)
                 try:
                     result = await attempt_fn(target, attempt, limits)
                 except ProviderError as error:
-                    self.end_attempt(call, target, attempt, error)
+                    self.end_attempt(call, target, attempt, error, limits=limits)
                     last_error = error
+                    cause = error.kind
                     step = self.policy.next_step(error, retries)
-                    if step == "retry":
-                        delay = self.policy.backoff_s(retries, error.retry_after_s)
-                        if self._clock() + delay < call_deadline:
-                            retries += 1
-                            reason = "retry"
-                            await asyncio.sleep(delay)
-                            continue
-                        step = "fallback"
+                    if step == "retry" and await self._backoff(
+                        target, error, retries, call_deadline
+                    ):
+                        retries += 1
+                        reason = "retry"
+                        self.bus.resilience("retry", target.provider, target.model, error.kind)
+                        continue
                     if step == "fail":
                         raise gateway_error_for(error, target) from None
                     if step == "larger_context":
-                        bigger = self.larger_context_index(targets, index)
+                        bigger = self.larger_context(targets, index)
                         if bigger is None:
                             raise gateway_error_for(error, target) from None
-                        call.fallback_reasons.append("context_length")
+                        too_small = max(too_small, target.profile.max_context)
                         index = bigger
                     else:
-                        call.fallback_reasons.append(error.kind)
                         index += 1
+                    call.fallback_reasons.append(error.kind)
+                    if index < len(targets):
+                        self.bus.resilience("fallback", target.provider, target.model, error.kind)
                     reason = "fallback"
                     break
                 except BaseException:
-                    self.end_attempt(call, target, attempt, outcome="cancelled")
+                    self.end_attempt(call, target, attempt, outcome="cancelled", limits=limits)
                     raise
-                return result, target, attempt
+                return result, target, attempt, limits
+        if last_error is None and skipped_open:
+            raise all_open_error(
+                skipped_open, min(self.breakers.reopens_in(t.key) for t in skipped_open)
+            )
         raise exhausted_error(last_error, call)
+
+    async def _backoff(
+        self, target: Target, error: ProviderError, retries: int, call_deadline: float
+    ) -> bool:
+        """Wait before retrying `target`; False if it should not be retried after all."""
+        delay = self.policy.backoff_s(retries, error.retry_after_s)
+        if self._clock() + delay >= call_deadline:
+            return False
+        if not self.breakers.allow_retry(target.key):
+            self.bus.resilience("retry_budget_exhausted", target.provider, target.model, error.kind)
+            return False
+        await asyncio.sleep(delay)
+        # Its breaker may have opened while we waited: then it is not hit again.
+        return self.breakers.allow(target.key)
+
+    def deadline_exceeded(self, call: CallRecord, target: Target) -> GatewayError:
+        self.bus.resilience("deadline", target.provider, target.model)
+        tried = call.upstream_attempts
+        return GatewayError(
+            "timeout",
+            f"the request did not complete within its {self.deadline_s:g}s deadline "
+            f"({tried} attempt(s) made)",
+        )
 
     # --- non-streamed calls -----------------------------------------------------------
     async def complete(self, call: CallRecord, request: ChatRequest) -> ChatResponse:
@@ -203,14 +322,9 @@ class Executor:
         ) -> ChatResponse:
             return await target.adapter.complete(request, target.model, limits)
 
-        response, target, attempt = await self.run_attempts(call, attempt_fn)
+        response, target, attempt, limits = await self.run_attempts(call, attempt_fn)
         attempt.usage = response.usage
-        self.end_attempt(call, target, attempt)
+        attempt.delivered = True
+        self.end_attempt(call, target, attempt, limits=limits)
         call.served = attempt
         return response
-
-
-def deadline_error(deadline_s: float) -> GatewayError:
-    return GatewayError(
-        "timeout", f"the request did not complete within its {deadline_s:g}s deadline"
-    )

@@ -31,6 +31,10 @@ _KINDS: dict[str, ErrorKind] = {
 # Statuses that describe our gateway's relation with the provider, not the client's
 # request: a client must not be told its own key is wrong when ours was refused.
 _GATEWAY_SIDE = {
+    # A provider's 5xx is a bad gateway from the client's side; switchpoint itself never
+    # answers 500 for an upstream's fault.
+    "server_error": 502,
+    "overloaded": 503,
     "auth": 502,
     "quota": 503,
     "connect": 502,
@@ -61,8 +65,7 @@ def exhausted_error(last: ProviderError | None, call: CallRecord) -> GatewayErro
     if last is None:
         return GatewayError(
             "unavailable",
-            "no provider can serve this request right now: every target's circuit breaker "
-            "is open or its provider is unavailable",
+            "no provider can serve this request right now",
             retry_after_s=5.0,
         )
     tried = [a for a in call.attempts if a.outcome != "skipped_open"]
@@ -70,9 +73,23 @@ def exhausted_error(last: ProviderError | None, call: CallRecord) -> GatewayErro
     kind = _KINDS.get(last.kind, "upstream_error")
     status = _GATEWAY_SIDE.get(last.kind) or last.status
     where = f"{final.provider} ({final.model})" if final else "the provider"
+    skipped = len(call.attempts) - len(tried)
+    note = f", {skipped} target(s) skipped (circuit breaker open)" if skipped else ""
     return GatewayError(
         kind,
-        f"all {len(tried)} attempt(s) failed; last: {where}: {last.message}",
+        f"all {len(tried)} attempt(s) failed{note}; last: {where}: {last.message}",
         status=status,
         retry_after_s=last.retry_after_s,
+    )
+
+
+def all_open_error(skipped: list[Target], reopens_in_s: float) -> GatewayError:
+    """Every target was skipped: each one's breaker is open. Fail fast (no provider was
+    called) and say when the first breaker lets a probe through."""
+    names = ", ".join(f"{t.provider}/{t.model}" for t in skipped)
+    return GatewayError(
+        "unavailable",
+        f"no provider can serve this request right now: the circuit breaker of every "
+        f"target is open ({names}); retry in {max(1, round(reopens_in_s))}s",
+        retry_after_s=max(1.0, reopens_in_s),
     )

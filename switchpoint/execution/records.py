@@ -17,6 +17,8 @@ class AttemptRecord:
     # continuation (resuming a cut stream).
     reason: str
     started_at: float  # time.perf_counter()
+    # The failure kind that led to this attempt (None for the first one).
+    cause: str | None = None
     duration_s: float = 0.0
     ttft_s: float | None = None
     # "ok", or the failure kind (see providers.errors.FailureKind), or "skipped_open"
@@ -25,7 +27,14 @@ class AttemptRecord:
     status: int | None = None
     error: str | None = None
     usage: Usage | None = None
+    # True when `usage` is switchpoint's estimate: a stream cut before the provider
+    # reported usage still consumed (and was billed) tokens.
+    usage_estimated: bool = False
     cost_usd: float | None = None
+    # Some of this attempt's content reached the client (it is part of the answer).
+    delivered: bool = False
+    # Stream events that could not be decoded, skipped.
+    malformed_events: int = 0
 
     @property
     def ok(self) -> bool:
@@ -57,6 +66,8 @@ class CallRecord:
     served: AttemptRecord | None = None
     context_tokens: int = 0
     fallback_reasons: list[str] = field(default_factory=list)
+    # Times a stream cut mid-answer was resumed on another attempt.
+    continuations: int = 0
     # The client's W3C trace context headers, continued by the trace exporter.
     traceparent: str | None = None
     tracestate: str | None = None
@@ -84,6 +95,33 @@ class CallRecord:
     @property
     def upstream_attempts(self) -> int:
         return sum(1 for a in self.attempts if a.outcome != "skipped_open")
+
+    @property
+    def retries(self) -> int:
+        return sum(1 for a in self.attempts if a.reason == "retry")
+
+    @property
+    def fallbacks(self) -> int:
+        """Moves to another target (skipped open breakers included)."""
+        return sum(1 for a in self.attempts if a.reason == "fallback")
+
+    @property
+    def answer_attempts(self) -> list[AttemptRecord]:
+        """The attempts whose content makes up the answer, in order."""
+        return [a for a in self.attempts if a.delivered or a is self.served]
+
+    @property
+    def models(self) -> list[str]:
+        """The models that produced the answer (more than one after a continuation)."""
+        names: list[str] = []
+        for attempt in self.answer_attempts:
+            if attempt.model not in names:
+                names.append(attempt.model)
+        return names
+
+    @property
+    def malformed_events(self) -> int:
+        return sum(a.malformed_events for a in self.attempts)
 
     @property
     def fallback(self) -> bool:

@@ -3,11 +3,25 @@
 `start()` tries targets until one produces its first content event (text, a tool call,
 reasoning, or an immediate finish); nothing has been sent to the client before that, so
 any failure up to there is retried or failed over like a non-streamed call. From then
-on the stream is committed to that attempt, and `events()` relays it.
+on the stream is committed, and `events()` relays it.
+
+If the committed stream breaks (cut, stalled, an error event, ended without finishing),
+the answer is completed when possible: a target that can continue an assistant turn
+(the same one first, then the chain) is asked to continue from exactly the text already
+sent, and only the continuation is streamed (`continuation.Join` drops any overlap).
+Where nothing can continue it (tool calls were streamed, no target supports prefill,
+every one fails, the deadline passes), `StreamFailed` is raised and the client gets an
+error event: never a truncated answer that looks complete.
+
+Usage reported to the client is that of the attempts whose content makes up the answer
+(the cut attempt, with switchpoint's estimate when the provider never reported its
+usage, plus each continuation); attempts that failed before sending anything are in the
+call record (and its cost), not in the client's usage.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 from switchpoint.chat.request import ChatRequest
@@ -22,7 +36,9 @@ from switchpoint.chat.stream import (
     UsageUpdate,
     merge_usage,
 )
+from switchpoint.chat.usage import Usage
 from switchpoint.errors import GatewayError
+from switchpoint.execution.continuation import Join, continuation_request
 from switchpoint.execution.executor import Executor
 from switchpoint.execution.failures import gateway_error_for
 from switchpoint.execution.records import AttemptRecord, CallRecord
@@ -30,7 +46,12 @@ from switchpoint.execution.targets import Target
 from switchpoint.providers.errors import ProviderError
 from switchpoint.providers.limits import AttemptLimits
 
+log = logging.getLogger("switchpoint.execution")
+
 _COMMITTING = (TextDelta, ToolCallStart, ToolCallDelta, ThinkingDelta, Finish)
+_TOOL = (ToolCallStart, ToolCallDelta)
+# Rough characters per token, for usage a cut stream never reported.
+_CHARS_PER_TOKEN = 4
 
 
 class StreamFailed(Exception):
@@ -41,83 +62,273 @@ class StreamFailed(Exception):
         self.error = error
 
 
+class _Segment:
+    """One attempt's part of the answer."""
+
+    __slots__ = ("attempt", "buffer", "events", "join", "limits", "sent_chars", "target")
+
+    def __init__(
+        self,
+        events: AsyncIterator[StreamEvent],
+        target: Target,
+        attempt: AttemptRecord,
+        limits: AttemptLimits,
+        buffer: list[StreamEvent],
+        join: Join | None,
+    ) -> None:
+        self.events = events
+        self.target = target
+        self.attempt = attempt
+        self.limits = limits
+        self.buffer = buffer
+        self.join = join
+        self.sent_chars = 0
+
+
 class StreamRun:
     def __init__(self, executor: Executor, call: CallRecord, request: ChatRequest) -> None:
         self._executor = executor
         self._call = call
         self._request = request
-        self._events: AsyncIterator[StreamEvent] | None = None
-        self._buffer: list[StreamEvent] = []
-        self._target: Target | None = None
+        self._segment: _Segment | None = None
         self.served: AttemptRecord | None = None
+        # What the client has received: the answer's text, and whether tool calls or
+        # reasoning were part of it.
         self.text: list[str] = []
+        self._sent_tools = False
+        # Usage of the finished attempts whose content is part of the answer.
+        self._usage_before = Usage()
 
+    @property
+    def continued(self) -> bool:
+        return self._call.continuations > 0
+
+    # --- before the first content ----------------------------------------------------
     async def start(self) -> None:
+        request = self._request
+
         async def attempt_fn(
             target: Target, attempt: AttemptRecord, limits: AttemptLimits
-        ) -> AsyncIterator[StreamEvent]:
-            events = target.adapter.stream(self._request, target.model, limits)
-            try:
-                await self._first_content(events, attempt)
-            except BaseException:
-                await _close(events)
-                raise
-            return events
+        ) -> tuple[AsyncIterator[StreamEvent], list[StreamEvent]]:
+            return await self._open(request, target, attempt, limits)
 
-        events, target, attempt = await self._executor.run_attempts(self._call, attempt_fn)
-        self._events = events
-        self._target = target
+        (events, buffer), target, attempt, limits = await self._executor.run_attempts(
+            self._call, attempt_fn
+        )
+        self._segment = _Segment(events, target, attempt, limits, buffer, None)
         self.served = attempt
         self._call.served = attempt
 
-    async def _first_content(
-        self, events: AsyncIterator[StreamEvent], attempt: AttemptRecord
-    ) -> None:
+    async def _open(
+        self, request: ChatRequest, target: Target, attempt: AttemptRecord, limits: AttemptLimits
+    ) -> tuple[AsyncIterator[StreamEvent], list[StreamEvent]]:
+        """Start a stream and read it up to its first content (or raise)."""
+        events = target.adapter.stream(request, target.model, limits)
         buffer: list[StreamEvent] = []
-        async for event in events:
-            if isinstance(event, UsageUpdate):
-                attempt.usage = merge_usage(attempt.usage, event.usage)
-            buffer.append(event)
-            if isinstance(event, _COMMITTING):
-                attempt.ttft_s = self._executor._clock() - attempt.started_at
-                self._buffer = buffer
-                return
-        raise ProviderError("truncated", "stream ended before any content")
-
-    async def events(self) -> AsyncIterator[StreamEvent]:
-        """The committed stream's events. Raises `StreamFailed` if it breaks midway."""
-        assert self._events is not None and self._target is not None and self.served is not None
-        executor = self._executor
-        attempt = self.served
-        target = self._target
-        text = self.text
         try:
-            if not isinstance(self._buffer[0], MessageStart):
-                yield MessageStart("", target.model)
-            for event in self._buffer:
-                if isinstance(event, TextDelta):
-                    text.append(event.text)
-                yield event
-            self._buffer = []
-            async for event in self._events:
-                if isinstance(event, TextDelta):
-                    text.append(event.text)
-                elif isinstance(event, UsageUpdate):
+            async for event in events:
+                if isinstance(event, UsageUpdate):
                     attempt.usage = merge_usage(attempt.usage, event.usage)
-                yield event
-                if isinstance(event, Finish):
-                    executor.end_attempt(self._call, target, attempt)
-                    return
-            raise ProviderError("truncated", "stream ended without finishing")
-        except ProviderError as error:
-            executor.end_attempt(self._call, target, attempt, error)
-            raise StreamFailed(gateway_error_for(error, target)) from None
+                buffer.append(event)
+                if isinstance(event, _COMMITTING):
+                    attempt.ttft_s = self._executor._clock() - attempt.started_at
+                    return events, buffer
+            raise ProviderError("truncated", "stream ended before any content")
         except BaseException:
-            if attempt.duration_s == 0.0:
-                executor.end_attempt(self._call, target, attempt, outcome="cancelled")
+            await _close(events)
             raise
-        finally:
-            await _close(self._events)
+
+    # --- after ---------------------------------------------------------------------------
+    async def events(self) -> AsyncIterator[StreamEvent]:
+        """The answer's events, whole. Raises `StreamFailed` if it cannot be completed."""
+        segment = self._segment
+        assert segment is not None
+        executor = self._executor
+        call = self._call
+        first = segment.buffer[0] if segment.buffer else None
+        yield first if isinstance(first, MessageStart) else MessageStart("", segment.target.model)
+        while True:
+            current = segment
+            try:
+                async for event in self._relay(current):
+                    yield event
+                executor.end_attempt(call, current.target, current.attempt, limits=current.limits)
+                if self.continued:
+                    executor.bus.resilience(
+                        "continuation", current.target.provider, current.target.model, "succeeded"
+                    )
+                return
+            except ProviderError as error:
+                executor.end_attempt(
+                    call, current.target, current.attempt, error, limits=current.limits
+                )
+                await _close(current.events)
+                segment = await self._resume(current, error)
+            except BaseException:
+                if current.attempt.duration_s == 0.0:
+                    executor.end_attempt(
+                        call,
+                        current.target,
+                        current.attempt,
+                        outcome="cancelled",
+                        limits=current.limits,
+                    )
+                raise
+            finally:
+                await _close(current.events)
+
+    async def _relay(self, segment: _Segment) -> AsyncIterator[StreamEvent]:
+        """One segment's events as the client should see them; returns after `Finish`,
+        raises `ProviderError` if the segment breaks first."""
+        join = segment.join
+        buffered, segment.buffer = segment.buffer, []
+        for event in buffered:
+            for out in self._pass(event, segment, join):
+                yield out
+            if isinstance(event, Finish):
+                return
+        async for event in segment.events:
+            for out in self._pass(event, segment, join):
+                yield out
+            if isinstance(event, Finish):
+                return
+        raise ProviderError("truncated", "stream ended without finishing")
+
+    def _pass(self, event: StreamEvent, segment: _Segment, join: Join | None) -> list[StreamEvent]:
+        """What one upstream event becomes for the client (usually itself)."""
+        if isinstance(event, TextDelta):
+            text = event.text if join is None else join.feed(event.text)
+            if not text:
+                return []
+            self._sent(segment, len(text))
+            self.text.append(text)
+            return [event] if text is event.text else [TextDelta(text)]
+        if isinstance(event, UsageUpdate):
+            attempt = segment.attempt
+            attempt.usage = merge_usage(attempt.usage, event.usage)
+            if not self.continued:
+                return [event]
+            total = Usage()
+            total.add(self._usage_before)
+            total.add(attempt.usage)
+            return [UsageUpdate(total)]
+        if isinstance(event, MessageStart):
+            return []  # the client has had its one
+        if isinstance(event, ThinkingDelta):
+            if join is not None:
+                return []  # a continuation's reasoning would restart the client's
+            self._sent(segment, 0)
+            return [event]
+        out: list[StreamEvent] = []
+        if join is not None:
+            rest = join.flush()
+            if rest:
+                self._sent(segment, len(rest))
+                self.text.append(rest)
+                out.append(TextDelta(rest))
+        if isinstance(event, _TOOL):
+            self._sent_tools = True
+            self._sent(segment, 0)
+        out.append(event)
+        return out
+
+    @staticmethod
+    def _sent(segment: _Segment, chars: int) -> None:
+        segment.attempt.delivered = True
+        segment.sent_chars += chars
+
+    # --- resuming a cut stream -------------------------------------------------------------
+    async def _resume(self, cut: _Segment, error: ProviderError) -> _Segment:
+        """A segment that continues the answer after `cut` broke with `error`."""
+        executor = self._executor
+        call = self._call
+        target = cut.target
+        failure = gateway_error_for(error, target)
+        self._account_cut(cut)
+        if self._sent_tools:
+            executor.bus.resilience("continuation", target.provider, target.model, "impossible")
+            raise StreamFailed(_mid_stream(failure, "tool calls cannot be resumed")) from None
+        if call.continuations >= executor.max_continuations:
+            executor.bus.resilience("continuation", target.provider, target.model, "failed")
+            raise StreamFailed(_mid_stream(failure, "no continuation left")) from None
+        sent = "".join(self.text)
+        used = self._usage_before.output_tokens
+        request, full, prefill = continuation_request(self._request, sent, used)
+        targets = self._continuation_targets(cut.target, need_prefill=bool(prefill))
+        if not targets:
+            executor.bus.resilience("continuation", target.provider, target.model, "failed")
+            raise StreamFailed(
+                _mid_stream(failure, "no target can continue an assistant message")
+            ) from None
+        call.continuations += 1
+        log.info(
+            "stream from %s/%s broke after %d characters (%s): continuing",
+            target.provider,
+            target.model,
+            len(sent),
+            error.kind,
+        )
+        need_prefill = bool(prefill)
+
+        async def attempt_fn(
+            candidate: Target, attempt: AttemptRecord, limits: AttemptLimits
+        ) -> tuple[AsyncIterator[StreamEvent], list[StreamEvent]]:
+            if need_prefill and not executor.prefill.supports(*candidate.key):
+                # Learned meanwhile (another call's rejection): don't risk a fresh answer.
+                raise ProviderError("unavailable", "does not continue an assistant message")
+            executor.bus.resilience(
+                "continuation", candidate.provider, candidate.model, "attempted"
+            )
+            return await self._open(request, candidate, attempt, limits)
+
+        try:
+            (events, buffer), chosen, attempt, limits = await executor.run_attempts(
+                call, attempt_fn, targets=targets, reason="continuation"
+            )
+        except GatewayError:
+            executor.bus.resilience("continuation", target.provider, target.model, "failed")
+            raise StreamFailed(_mid_stream(failure, "no target could continue it")) from None
+        return _Segment(events, chosen, attempt, limits, buffer, Join(full, prefill))
+
+    def _continuation_targets(self, cut: Target, *, need_prefill: bool) -> list[Target]:
+        executor = self._executor
+        candidates = [cut, *executor.targets(self._call)]
+        chosen: list[Target] = []
+        keys: set[tuple[str, str]] = set()
+        for candidate in candidates:
+            if candidate.key in keys:
+                continue
+            if need_prefill and not executor.prefill.supports(*candidate.key):
+                continue
+            keys.add(candidate.key)
+            chosen.append(candidate)
+        return chosen
+
+    def _account_cut(self, cut: _Segment) -> None:
+        """The cut attempt's usage joins the answer's: as reported, or estimated."""
+        attempt = cut.attempt
+        if not attempt.delivered:
+            return
+        if attempt.usage is None or attempt.usage.output_tokens == 0:
+            estimated = Usage(
+                input_tokens=attempt.usage.input_tokens if attempt.usage else 0,
+                output_tokens=max(1, -(-cut.sent_chars // _CHARS_PER_TOKEN)),
+            )
+            if not estimated.input_tokens:
+                estimated.input_tokens = self._call.context_tokens
+            attempt.usage = estimated
+            attempt.usage_estimated = True
+            attempt.cost_usd = self._executor.prices.cost_usd(attempt.model, estimated)
+        self._usage_before.add(attempt.usage)
+
+
+def _mid_stream(error: GatewayError, why: str) -> GatewayError:
+    return GatewayError(
+        error.kind,
+        f"the answer was interrupted after part of it had been streamed, and could not be "
+        f"completed ({why}): {error.message}",
+        status=error.status,
+    )
 
 
 async def _close(events: AsyncIterator[StreamEvent]) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from switchpoint.chat.request import ChatRequest
+from switchpoint.chat.stream import Finish
 from switchpoint.errors import GatewayError, invalid_request
 from switchpoint.execution.records import CallRecord
 from switchpoint.execution.stream_run import StreamFailed, StreamRun
@@ -55,7 +56,21 @@ def explain_headers(call: CallRecord) -> list[tuple[str, str]]:
         headers.append(("x-switchpoint-fallback", "true" if call.fallback else "false"))
     if call.attempts:
         headers.append(("x-switchpoint-attempts", str(call.upstream_attempts)))
+        headers.append(("x-switchpoint-retries", str(call.retries)))
+        headers.append(("x-switchpoint-fallbacks", str(call.fallbacks)))
+        if call.fallback_reasons:
+            headers.append(("x-switchpoint-fallback-reasons", ",".join(call.fallback_reasons)))
     return headers
+
+
+def stream_epilogue(call: CallRecord) -> bytes:
+    """An SSE comment (ignored by SDKs, kept by raw readers and proxies' logs) stating
+    what the headers could not: the stream was resumed, by which models, in how many
+    attempts."""
+    return (
+        f": switchpoint continued models={','.join(call.models)} "
+        f"attempts={call.upstream_attempts} continuations={call.continuations}\n\n"
+    ).encode()
 
 
 class ChatEndpoint:
@@ -125,6 +140,8 @@ class ChatEndpoint:
         async def body() -> AsyncIterator[bytes]:
             try:
                 async for event in run.events():
+                    if isinstance(event, Finish) and run.continued:
+                        yield stream_epilogue(call)
                     yield encoder.encode(event)
             except StreamFailed as failed:
                 self._mark_error(call, failed.error)

@@ -38,7 +38,8 @@ def call_summary(call: CallRecord) -> dict[str, object]:
         "fallback_reasons": call.fallback_reasons,
         "rules": decision.rules if decision else [],
         "attempts": call.upstream_attempts,
-        "retries": sum(1 for a in call.attempts if a.reason == "retry"),
+        "retries": call.retries,
+        "fallbacks": call.fallbacks,
         "context_tokens": call.context_tokens,
         "effective_max_tokens": decision.effective_max_tokens if decision else None,
         "input_tokens": usage.input_tokens,
@@ -53,6 +54,12 @@ def call_summary(call: CallRecord) -> dict[str, object]:
     }
     if call.task_id:
         entry["task_id"] = call.task_id
+    if call.continuations:
+        entry["continuations"] = call.continuations
+        entry["models"] = call.models
+    malformed = call.malformed_events
+    if malformed:
+        entry["malformed_events"] = malformed
     if call.error:
         entry["error_kind"] = call.error_kind
         entry["error"] = call.error
@@ -62,7 +69,9 @@ def call_summary(call: CallRecord) -> dict[str, object]:
                 "provider": a.provider,
                 "model": a.model,
                 "reason": a.reason,
+                "cause": a.cause,
                 "outcome": a.outcome,
+                "delivered": a.delivered,
                 "status": a.status,
                 "ms": round(a.duration_s * 1000, 3),
             }

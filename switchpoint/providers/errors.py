@@ -106,3 +106,17 @@ def parse_retry_after(headers: dict[str, str]) -> float | None:
             return None
         seconds = parsed.timestamp() - time.time()
     return seconds if 0 <= seconds <= 3600 else None
+
+
+# How vendors say that a model does not continue a trailing assistant message.
+_PREFILL_MARKERS = (
+    "does not support assistant message prefill",
+    "conversation must end with a user message",
+    "does not support a final assistant message",
+    "final assistant message",
+)
+
+
+def is_prefill_rejection(message: str) -> bool:
+    lowered = message.lower()
+    return any(marker in lowered for marker in _PREFILL_MARKERS)

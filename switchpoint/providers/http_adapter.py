@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import abc
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
+from typing import Protocol
 
+from switchpoint.chat.stream import (
+    StreamEvent,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    UsageUpdate,
+)
 from switchpoint.config.schema import ModelConfig, ProviderConfig
 from switchpoint.providers.base import ProviderAdapter
 from switchpoint.providers.errors import ProviderError, parse_retry_after
@@ -23,6 +32,34 @@ from switchpoint.transport.sse import SSEDecoder, SSEEvent
 
 # Error bodies are read only this far: enough for any vendor's message.
 _MAX_ERROR_BODY = 64 * 1024
+
+# Once the vendor has said why the answer stopped, only its epilogue (usage, sentinel)
+# remains: wait this long at most for it; and this long once the final usage is in.
+AFTER_FINISH_WAIT_S = 2.0
+AFTER_USAGE_WAIT_S = 0.25
+
+# Events that show the model producing the answer (reasoning included): progress.
+_CONTENT = (TextDelta, ToolCallStart, ToolCallDelta, ThinkingDelta)
+# What a decoder raises on valid JSON of an unexpected shape.
+_SHAPE_ERRORS = (KeyError, TypeError, AttributeError, ValueError, IndexError)
+
+
+class SSEStreamDecoder(Protocol):
+    """A vendor's stream decoder, as `relay_sse` drives it."""
+
+    # The vendor's end-of-stream sentinel was seen; the stream is over.
+    finished: bool
+    # Events skipped because they were not valid JSON (the count feeds a metric).
+    invalid_events: int
+
+    @property
+    def saw_finish_reason(self) -> bool:
+        """The vendor said why the answer stopped: it is complete even if the rest is lost."""
+
+    def decode(self, event: SSEEvent) -> list[StreamEvent]: ...
+
+    def finish(self) -> list[StreamEvent]:
+        """Close the stream: its `Finish` event, once."""
 
 
 class HttpProviderAdapter(ProviderAdapter):
@@ -43,10 +80,13 @@ class HttpProviderAdapter(ProviderAdapter):
         base_url = str(config.base_url) if config.base_url else self.default_base_url
         self.origin, self.base_path = split_base_url(base_url)
         self.redact = Redactor([api_key] if api_key else [])
+        # Stream events skipped as malformed, over all of this adapter's streams.
+        self.invalid_stream_events = 0
         headers = {
             "user-agent": "switchpoint/0.1",
             "content-type": "application/json",
             "accept": "application/json, text/event-stream",
+            **self.protocol_headers(),
             **self.auth_headers(),
             **config.headers,
         }
@@ -55,6 +95,10 @@ class HttpProviderAdapter(ProviderAdapter):
     @abc.abstractmethod
     def auth_headers(self) -> dict[str, str]:
         """Headers that authenticate us to the vendor (never the client's credential)."""
+
+    def protocol_headers(self) -> dict[str, str]:
+        """Headers the vendor's protocol needs on every request (e.g. an API version)."""
+        return {}
 
     @abc.abstractmethod
     def classify_error(
@@ -110,28 +154,26 @@ class HttpProviderAdapter(ProviderAdapter):
     async def sse_events(
         self, response: UpstreamResponse, timing: StreamTiming
     ) -> AsyncGenerator[SSEEvent, None]:
-        """SSE events as they arrive. Waits up to the first-token limit until the caller
-        marks `timing.started` (first content seen), then up to the idle limit per gap."""
+        """SSE events as they arrive. Until the caller marks the first content
+        (`timing.content()`), waits until the first-token deadline; after, up to the idle
+        limit since the last content (keep-alive pings do not count as progress). Never
+        past the attempt's deadline."""
         decoder = SSEDecoder()
         try:
             while True:
-                limit = timing.idle_s if timing.started else timing.first_token_s
                 now = time.perf_counter()
-                if now >= timing.deadline:
-                    raise ProviderError("timeout", f"{self.name} exceeded the attempt time limit")
+                until = timing.wait_until()
+                if now >= until:
+                    raise timing.expired(self.name, now)
                 try:
-                    chunk = await response.next_chunk(max(0.0, min(limit, timing.deadline - now)))
+                    chunk = await response.next_chunk(until - now)
                 except ReadTimeout:
-                    if timing.started:
-                        raise ProviderError(
-                            "stalled", f"{self.name} stream stalled mid-answer"
-                        ) from None
-                    raise ProviderError(
-                        "timeout", f"{self.name} sent no first token within the time limit"
-                    ) from None
+                    raise timing.expired(self.name, time.perf_counter()) from None
                 except ConnectionDropped:
                     raise ProviderError(
-                        "dropped", f"{self.name} stream was cut mid-answer"
+                        "dropped",
+                        f"{self.name} stream was cut"
+                        + (" mid-answer" if timing.started else " before any content"),
                     ) from None
                 if chunk is None:
                     for event in decoder.flush():
@@ -142,14 +184,116 @@ class HttpProviderAdapter(ProviderAdapter):
         finally:
             response.close()
 
+    async def relay_sse(
+        self,
+        response: UpstreamResponse,
+        limits: AttemptLimits,
+        decoder: SSEStreamDecoder,
+        stream_error: Callable[[Exception], ProviderError | None],
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """Relay a vendor's SSE stream as internal events, ending with `Finish` only when
+        the vendor said the answer is complete; otherwise raise `ProviderError`.
+
+        `stream_error` turns what `decoder.decode` raises (an in-stream error event) into
+        the attempt's `ProviderError`; None lets the exception through, except for an
+        event of the wrong shape, which is skipped and counted like invalid JSON.
+        """
+        timing = StreamTiming(limits)
+        events = self.sse_events(response, timing)
+        stats = limits.stats
+        final_usage = False
+        try:
+            async for sse in events:
+                try:
+                    decoded = decoder.decode(sse)
+                except ProviderError:
+                    raise
+                except Exception as exc:
+                    error = stream_error(exc)
+                    if error is None:
+                        if not isinstance(exc, _SHAPE_ERRORS):
+                            raise
+                        decoder.invalid_events += 1
+                        decoded = []
+                    else:
+                        error.message = self.redact(error.message)
+                        raise error from None
+                if decoder.invalid_events:
+                    stats.malformed_events = decoder.invalid_events
+                usage = False
+                for event in decoded:
+                    if isinstance(event, _CONTENT):
+                        timing.content()
+                    elif isinstance(event, UsageUpdate):
+                        usage = True
+                    yield event
+                if decoder.finished:
+                    return
+                if decoder.saw_finish_reason:
+                    # Only the epilogue (usage, sentinel) remains: wait briefly for it,
+                    # and hardly at all once the final usage is in.
+                    final_usage = final_usage or usage
+                    timing.content()
+                    timing.idle_s = min(
+                        timing.idle_s, AFTER_USAGE_WAIT_S if final_usage else AFTER_FINISH_WAIT_S
+                    )
+        except ProviderError as exc:
+            if decoder.saw_finish_reason and exc.kind in ("stalled", "timeout", "dropped"):
+                # Everything but the epilogue arrived: the answer is complete.
+                for event in decoder.finish():
+                    yield event
+                return
+            raise
+        finally:
+            self.invalid_stream_events += decoder.invalid_events
+            await events.aclose()
+        if decoder.saw_finish_reason:
+            # No sentinel: the answer said why it stopped, so it is complete.
+            for event in decoder.finish():
+                yield event
+            return
+        raise ProviderError(
+            "truncated",
+            f"{self.name} stream ended before the answer was complete",
+            vendor_type="incomplete_stream",
+        )
+
 
 class StreamTiming:
-    """The time limits of one streamed attempt, adjusted as the stream progresses."""
+    """The time limits of one streamed attempt, as the stream progresses.
 
-    __slots__ = ("deadline", "first_token_s", "idle_s", "started")
+    The first-token limit runs from the attempt's start (headers, pings and role-only
+    chunks do not stop it); after the first content, the idle limit runs from the last
+    content. Adapters call `content()` for every piece of content they yield.
+    """
+
+    __slots__ = ("deadline", "first_token_deadline", "idle_s", "last_content", "started")
 
     def __init__(self, limits: AttemptLimits) -> None:
-        self.first_token_s = limits.first_token_s
-        self.idle_s = limits.idle_s
+        start = limits.started_at or time.perf_counter()
         self.deadline = limits.deadline
+        self.first_token_deadline = min(limits.deadline, start + limits.first_token_s)
+        self.idle_s = limits.idle_s
         self.started = False
+        self.last_content = start
+
+    def content(self) -> None:
+        self.started = True
+        self.last_content = time.perf_counter()
+
+    def wait_until(self) -> float:
+        if self.started:
+            return min(self.deadline, self.last_content + self.idle_s)
+        return self.first_token_deadline
+
+    def header_timeout(self) -> float:
+        return max(0.0, self.first_token_deadline - time.perf_counter())
+
+    def expired(self, provider: str, now: float) -> ProviderError:
+        if now >= self.deadline:
+            return ProviderError("timeout", f"{provider} exceeded the attempt time limit")
+        if self.started:
+            return ProviderError(
+                "stalled", f"{provider} stream stalled mid-answer (no content for {self.idle_s:g}s)"
+            )
+        return ProviderError("timeout", f"{provider} sent no first token within the time limit")

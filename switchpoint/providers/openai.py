@@ -10,18 +10,17 @@ import orjson
 
 from switchpoint.chat.request import ChatRequest
 from switchpoint.chat.response import ChatResponse
-from switchpoint.chat.stream import StreamEvent, TextDelta, ToolCallStart
+from switchpoint.chat.stream import (
+    StreamEvent,
+)
 from switchpoint.protocols.openai import PROTOCOL
 from switchpoint.protocols.openai.errors import parse_error
 from switchpoint.protocols.openai.request import encode_request
 from switchpoint.protocols.openai.response import MalformedResponse, decode_response
 from switchpoint.protocols.openai.stream import StreamDecoder, StreamErrorEvent
-from switchpoint.providers.errors import ProviderError, kind_for_status
-from switchpoint.providers.http_adapter import HttpProviderAdapter, StreamTiming
+from switchpoint.providers.errors import ProviderError, is_prefill_rejection, kind_for_status
+from switchpoint.providers.http_adapter import HttpProviderAdapter
 from switchpoint.providers.limits import AttemptLimits
-
-# After the finish reason, only the usage chunk and `[DONE]` remain: don't wait long.
-_AFTER_FINISH_WAIT_S = 2.0
 
 _CONTEXT_MARKERS = (
     "context_length_exceeded",
@@ -82,47 +81,18 @@ class OpenAIAdapter(HttpProviderAdapter):
         self, request: ChatRequest, model: str, limits: AttemptLimits
     ) -> AsyncIterator[StreamEvent]:
         body = self._body(request, model, stream=True)
-        response = await self.post(self._path, body, limits, header_timeout=limits.first_token_s)
-        decoder = StreamDecoder()
-        timing = StreamTiming(limits)
-        events = self.sse_events(response, timing)
-        try:
-            async for sse in events:
-                try:
-                    decoded = decoder.decode(sse)
-                except StreamErrorEvent as exc:
-                    raise self._stream_error(exc) from None
-                for event in decoded:
-                    if not timing.started and isinstance(event, (TextDelta, ToolCallStart)):
-                        timing.started = True
-                    yield event
-                if decoder.finished:
-                    return
-                if decoder.saw_finish_reason and timing.idle_s > _AFTER_FINISH_WAIT_S:
-                    # Only the usage chunk and `[DONE]` remain: don't wait long for them.
-                    timing.started = True
-                    timing.idle_s = _AFTER_FINISH_WAIT_S
-        except ProviderError as exc:
-            if decoder.saw_finish_reason and exc.kind in ("stalled", "timeout", "dropped"):
-                # Everything but the usage epilogue arrived: the answer is complete.
-                for event in decoder.finish():
-                    yield event
-                return
-            raise
-        finally:
-            await events.aclose()
-        if decoder.saw_finish_reason:
-            # No `[DONE]`: the answer said why it stopped, so it is complete.
-            for event in decoder.finish():
-                yield event
-            return
-        raise ProviderError(
-            "truncated",
-            f"{self.name} stream ended without a finish reason",
-            vendor_type="incomplete_stream",
+        response = await self.post(
+            self._path,
+            body,
+            limits,
+            header_timeout=limits.first_token_remaining(time.perf_counter()),
         )
+        async for event in self.relay_sse(response, limits, StreamDecoder(), self._stream_error):
+            yield event
 
-    def _stream_error(self, exc: StreamErrorEvent) -> ProviderError:
+    def _stream_error(self, exc: Exception) -> ProviderError | None:
+        if not isinstance(exc, StreamErrorEvent):
+            return None
         message, kind, code = parse_error({"error": exc.error})
         error = self.classify_message(500, message or str(exc), kind, code)
         if error.kind in ("server_error", "bad_request"):
@@ -149,6 +119,8 @@ class OpenAIAdapter(HttpProviderAdapter):
             failure = "context_length"
         elif status == 400 and any(m in lowered for m in _POLICY_MARKERS):
             failure = "content_policy"
+        elif status in (400, 422) and is_prefill_rejection(text):
+            failure = "prefill_rejected"
         return ProviderError(
             failure, self.redact(text), status=status, vendor_type=code or vendor_type
         )

@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from switchpoint.config.schema import Config, ProviderConfig
+from switchpoint.providers.anthropic import AnthropicAdapter
 from switchpoint.providers.base import ProviderAdapter
+from switchpoint.providers.google import GoogleAdapter
 from switchpoint.providers.http_adapter import HttpProviderAdapter
 from switchpoint.providers.openai import OpenAIAdapter, OpenAICompatibleAdapter
 from switchpoint.providers.simulated import SimulatedAdapter
@@ -16,6 +18,8 @@ from switchpoint.transport.http_client import HttpClient
 HTTP_ADAPTERS: dict[str, type[HttpProviderAdapter]] = {
     OpenAIAdapter.type: OpenAIAdapter,
     OpenAICompatibleAdapter.type: OpenAICompatibleAdapter,
+    AnthropicAdapter.type: AnthropicAdapter,
+    GoogleAdapter.type: GoogleAdapter,
 }
 
 # Vendors that refuse every request without a key. A compatible server (a local vLLM)
@@ -52,14 +56,7 @@ def _build(
     if provider.type == "simulated":
         return SimulatedAdapter(name, provider, models)
     key = env.get(provider.api_key_env) if provider.api_key_env else None
-    adapter_class = HTTP_ADAPTERS.get(provider.type)
-    if adapter_class is None:
-        # A placeholder that refuses every call, so the rest of the gateway keeps working.
-        placeholder = SimulatedAdapter(
-            name, provider.model_copy(update={"type": "simulated"}), models
-        )
-        placeholder.unavailable_reason = f"no adapter for provider type {provider.type!r}"
-        return placeholder
+    adapter_class = HTTP_ADAPTERS[provider.type]
     adapter = adapter_class(name, provider, models, client=client, api_key=key or None)
     if not key and provider.type in _KEY_REQUIRED:
         adapter.unavailable_reason = f"{provider.api_key_env} is not set"

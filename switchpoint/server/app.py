@@ -6,8 +6,10 @@ import orjson
 
 from switchpoint.errors import ErrorKind, GatewayError
 from switchpoint.gateway import Gateway
+from switchpoint.ingress.anthropic_messages import AnthropicMessagesCodec
 from switchpoint.ingress.chat_endpoint import ChatEndpoint
 from switchpoint.ingress.codec import IngressCodec
+from switchpoint.ingress.count_tokens_endpoint import count_tokens
 from switchpoint.ingress.info_endpoints import InfoEndpoints
 from switchpoint.ingress.openai_chat import OpenAIChatCodec
 from switchpoint.ingress.route_endpoint import RouteEndpoint
@@ -18,9 +20,10 @@ from switchpoint.server.response import Response
 from switchpoint.server.router import Router
 
 OPENAI = OpenAIChatCodec()
+ANTHROPIC = AnthropicMessagesCodec()
 
 # Ingress protocols by the path prefix their errors are recognised by.
-CODECS_BY_PREFIX: list[tuple[str, IngressCodec]] = []
+CODECS_BY_PREFIX: list[tuple[str, IngressCodec]] = [("/v1/messages", ANTHROPIC)]
 
 
 def codec_for_path(path: str) -> IngressCodec:
@@ -35,14 +38,15 @@ def respond_error(request: Request, error: GatewayError) -> Response:
     return Response(error.status, orjson.dumps(codec.error_body(error)))
 
 
-def render_protocol_error(status: int, kind: str, message: str) -> Response:
-    """Errors found before a request is even parsed (bad HTTP, body too large)."""
+def render_protocol_error(status: int, kind: str, message: str, path: str) -> Response:
+    """Errors found before a request is even parsed (bad HTTP, body too large), in the
+    protocol its path implies (`path` is empty when even that is unknown)."""
     known: ErrorKind = "invalid_request"
     for candidate in _KINDS:
         if candidate == kind:
             known = candidate
     error = GatewayError(known, message, status=status)
-    return Response(status, orjson.dumps(OPENAI.error_body(error)))
+    return Response(status, orjson.dumps(codec_for_path(path).error_body(error)))
 
 
 _KINDS: frozenset[ErrorKind] = frozenset({"invalid_request", "request_too_large", "internal"})
@@ -52,6 +56,8 @@ def build_router(gateway: Gateway) -> Router:
     router = Router(respond_error)
     router.add("POST", "/v1/chat/completions", ChatEndpoint(gateway, OPENAI))
     router.add("POST", "/chat/completions", ChatEndpoint(gateway, OPENAI))
+    router.add("POST", "/v1/messages", ChatEndpoint(gateway, ANTHROPIC))
+    router.add("POST", "/v1/messages/count_tokens", count_tokens)
     info = InfoEndpoints(gateway)
     router.add("GET", "/v1/models", info.models)
     router.add("GET", "/healthz", info.healthz)

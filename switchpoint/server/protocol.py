@@ -24,8 +24,9 @@ from switchpoint.server.response import Response, StreamingResponse, encode_head
 log = logging.getLogger("switchpoint.server")
 
 Handler = Callable[[Request], Awaitable[Response | StreamingResponse]]
-# Renders a protocol-level failure (bad HTTP, body too large) as a response body.
-ErrorRenderer = Callable[[int, str, str], Response]
+# Renders a protocol-level failure (bad HTTP, body too large) as a response body:
+# (status, kind, message, request path or "" when unknown).
+ErrorRenderer = Callable[[int, str, str, str], Response]
 
 _MAX_HEAD_BYTES = 64 * 1024
 _MAX_PIPELINE = 16
@@ -226,7 +227,10 @@ class HttpProtocol(asyncio.Protocol):
             log.exception("unhandled error answering %s %s", request.method, request.path)
             if not self._closing:
                 self._write_whole(
-                    self._state.render_error(500, "internal", "internal gateway error"), False
+                    self._state.render_error(
+                        500, "internal", "internal gateway error", request.path
+                    ),
+                    False,
                 )
         self._last_activity = self._loop.time()
         if not keep_alive:
@@ -332,8 +336,19 @@ class HttpProtocol(asyncio.Protocol):
             return
         self._rejected = True
         if self._task is None and self._transport is not None and not self._closing:
-            self._write_whole(self._state.render_error(status, kind, message), False)
+            self._write_whole(
+                self._state.render_error(status, kind, message, self._path_so_far()), False
+            )
         self._close()
+
+    def _path_so_far(self) -> str:
+        """The path of the request being read, if its URL has arrived (for the error's
+        protocol: a 413 under /v1/messages is answered in Anthropic's shape)."""
+        try:
+            parsed = httptools.parse_url(self._url) if self._url else None
+        except httptools.HttpParserInvalidURLError:
+            return ""
+        return parsed.path.decode("latin-1") if parsed is not None and parsed.path else ""
 
     def _close(self) -> None:
         self._closing = True
@@ -341,7 +356,7 @@ class HttpProtocol(asyncio.Protocol):
             self._transport.close()
 
 
-def plain_error_renderer(status: int, kind: str, message: str) -> Response:
+def plain_error_renderer(status: int, kind: str, message: str, path: str) -> Response:
     """Protocol-level errors in OpenAI's shape (the protocol is not known yet)."""
     return Response(
         status,

@@ -31,13 +31,21 @@ class StreamDecoder:
     (or, if the sentinel never comes, by `finish()` once the stream has ended).
     """
 
-    __slots__ = ("_started", "_tool_indexes", "finished", "invalid_events", "stop_reason")
+    __slots__ = (
+        "_started",
+        "_tool_indexes",
+        "finished",
+        "invalid_events",
+        "saw_usage",
+        "stop_reason",
+    )
 
     def __init__(self) -> None:
         self._started = False
         self.stop_reason: StopReason | None = None
         self.finished = False
         self.invalid_events = 0
+        self.saw_usage = False
         self._tool_indexes: dict[int, int] = {}
 
     def decode(self, event: SSEEvent) -> list[StreamEvent]:
@@ -52,29 +60,39 @@ class StreamDecoder:
         if not isinstance(chunk, dict):
             self.invalid_events += 1
             return []
-        if "error" in chunk:
+        if chunk.get("error") is not None:
             raise StreamErrorEvent(chunk["error"])
+        try:
+            return self._decode_chunk(chunk)
+        except (AttributeError, TypeError, ValueError):
+            # Valid JSON of the wrong shape: skipped and counted like invalid JSON.
+            self.invalid_events += 1
+            return []
+
+    def _decode_chunk(self, chunk: dict[str, Any]) -> list[StreamEvent]:
         out: list[StreamEvent] = []
+        choices = chunk.get("choices") or ()
+        usage = decode_usage(chunk.get("usage"))
         if not self._started:
             self._started = True
             out.append(MessageStart(str(chunk.get("id", "")), str(chunk.get("model", ""))))
-        for choice in chunk.get("choices") or ():
+        for choice in choices:
             if choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta") or {}
             content = delta.get("content")
             if content:
-                out.append(TextDelta(content))
+                out.append(TextDelta(str(content)))
             reasoning = delta.get("reasoning_content")
             if reasoning:
-                out.append(ThinkingDelta(reasoning))
+                out.append(ThinkingDelta(str(reasoning)))
             for call in delta.get("tool_calls") or ():
                 out.extend(self._tool_call(call))
             finish = choice.get("finish_reason")
             if finish:
                 self.stop_reason = OPENAI_TO_INTERNAL.get(finish, "end_turn")
-        usage = decode_usage(chunk.get("usage"))
         if usage is not None:
+            self.saw_usage = True
             out.append(UsageUpdate(usage))
         return out
 

@@ -1,0 +1,108 @@
+"""The Anthropic Messages ingress (`POST /v1/messages`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from switchpoint.chat.request import Conversation
+from switchpoint.chat.response import ChatResponse
+from switchpoint.errors import GatewayError, invalid_request
+from switchpoint.ingress.codec import ParsedBody
+from switchpoint.protocols.anthropic import PROTOCOL
+from switchpoint.protocols.anthropic.errors import error_body
+from switchpoint.protocols.anthropic.request import (
+    KEEP_FLAG,
+    ROLES,
+    decode_request,
+    required_max_tokens,
+)
+from switchpoint.protocols.anthropic.response import encode_response
+from switchpoint.protocols.anthropic.stream import StreamEncoder
+from switchpoint.protocols.fields import expect, optional, optional_number
+
+
+def check_messages(body: dict[str, Any]) -> None:
+    """The conversation's outline: a non-empty array of user/assistant turns whose
+    content is text or an array of typed blocks. Blocks themselves are checked when the
+    conversation is decoded (or by Anthropic, when it is forwarded as sent)."""
+    messages = body.get("messages")
+    if messages is None:
+        raise invalid_request("'messages' is required", "messages")
+    expect(messages, list, "messages")
+    if not messages:
+        raise invalid_request("'messages' must contain at least one message", "messages")
+    for i, message in enumerate(messages):
+        param = f"messages[{i}]"
+        expect(message, dict, param)
+        role = message.get("role")
+        if role not in ROLES:
+            if role is None:
+                raise invalid_request(f"'{param}.role' is required", f"{param}.role")
+            raise invalid_request(
+                f"'{param}.role' must be 'user' or 'assistant', got {role!r}", f"{param}.role"
+            )
+        content = message.get("content")
+        if isinstance(content, str):
+            continue
+        if content is None:
+            raise invalid_request(f"'{param}.content' is required", f"{param}.content")
+        expect(content, list, f"{param}.content")
+        for j, block in enumerate(content):
+            expect(block, dict, f"{param}.content[{j}]")
+            if not isinstance(block.get("type"), str):
+                raise invalid_request(
+                    f"'{param}.content[{j}].type' must be a string",
+                    f"{param}.content[{j}].type",
+                )
+
+
+def check_common(body: dict[str, Any]) -> str | None:
+    """Checks shared by messages and count_tokens; returns the `model`."""
+    model = optional(body, "model", str)
+    check_messages(body)
+    system = body.get("system")
+    if system is not None and not isinstance(system, str):
+        expect(system, list, "system")
+    optional(body, "tools", list)
+    optional(body, "tool_choice", dict)
+    return model  # type: ignore[no-any-return]
+
+
+class AnthropicMessagesCodec:
+    protocol = PROTOCOL
+
+    def decode(self, body: dict[str, Any]) -> Conversation:
+        return decode_request(body)
+
+    def parse(self, body: dict[str, Any]) -> ParsedBody:
+        model = check_common(body)
+        required_max_tokens(body)
+        stream = optional(body, "stream", bool)
+        optional_number(body, "temperature", low=0, high=1)
+        optional_number(body, "top_p", low=0, high=1)
+        top_k = optional(body, "top_k", int)
+        if top_k is not None and top_k < 0:
+            raise invalid_request(f"'top_k' must not be negative, got {top_k}", "top_k")
+        stops = optional(body, "stop_sequences", list)
+        for k, stop in enumerate(stops or ()):
+            expect(stop, str, f"stop_sequences[{k}]")
+        optional(body, "metadata", dict)
+        # Anthropic's stream always reports usage.
+        return ParsedBody(model=model, stream=bool(stream), include_usage=True)
+
+    def strip_extensions(self, body: dict[str, Any]) -> bool:
+        found = False
+        for message in body.get("messages") or ():
+            if isinstance(message, dict) and KEEP_FLAG in message:
+                del message[KEEP_FLAG]
+                found = True
+        return found
+
+    def encode_response(self, response: ChatResponse, request_id: str) -> bytes:
+        return encode_response(response, request_id)
+
+    def stream_encoder(self, parsed: ParsedBody, request_id: str) -> StreamEncoder:
+        return StreamEncoder(fallback_id=f"msg_{request_id}")
+
+    def error_body(self, error: GatewayError) -> dict[str, Any]:
+        return error_body(error)

@@ -1,0 +1,358 @@
+"""Anthropic Messages SSE streams <-> internal stream events.
+
+Anthropic's sequence: `message_start` (with the input side of usage), then per content
+block `content_block_start`, `content_block_delta`s (`text_delta`, `input_json_delta`,
+`thinking_delta`, `signature_delta`), `content_block_stop`; `ping`s anywhere; then
+`message_delta` (stop reason, cumulative usage) and `message_stop`. An `error` event
+reports a failure after the 200.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import orjson
+
+from switchpoint.chat.response import StopReason
+from switchpoint.chat.stream import (
+    Finish,
+    MessageStart,
+    StreamEvent,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    UsageUpdate,
+)
+from switchpoint.chat.usage import Usage
+from switchpoint.protocols.anthropic.response import AnthropicUsage, encode_usage, message_id
+from switchpoint.protocols.stop_reasons import ANTHROPIC_TO_INTERNAL, INTERNAL_TO_ANTHROPIC
+from switchpoint.transport.sse import SSEEvent
+
+
+class StreamErrorEvent(Exception):
+    """The provider reported an error inside the stream (`event: error`)."""
+
+    def __init__(self, error: object) -> None:
+        message = error.get("message") if isinstance(error, dict) else None
+        super().__init__(str(message or error))
+        self.error = error
+
+
+class StreamDecoder:
+    """Turns an upstream Anthropic SSE stream into internal events.
+
+    `finished` is set by `message_stop`. A stream cut after `message_delta` carried the
+    stop reason has lost nothing but the sentinel: `saw_finish_reason` tells the adapter
+    so, and `finish()` closes it.
+    """
+
+    __slots__ = (
+        "_blocks",
+        "_tool_count",
+        "_usage",
+        "finished",
+        "invalid_events",
+        "stop_reason",
+        "stop_sequence",
+    )
+
+    def __init__(self) -> None:
+        # Anthropic block index -> ("tool", internal tool index) or (kind, -1).
+        self._blocks: dict[int, tuple[str, int]] = {}
+        self._tool_count = 0
+        self._usage = AnthropicUsage()
+        self.stop_reason: StopReason | None = None
+        self.stop_sequence: str | None = None
+        self.finished = False
+        # Events that were not valid JSON objects: skipped, and counted for metrics.
+        self.invalid_events = 0
+
+    @property
+    def saw_finish_reason(self) -> bool:
+        return self.stop_reason is not None
+
+    def decode(self, event: SSEEvent) -> list[StreamEvent]:
+        try:
+            payload = orjson.loads(event.data)
+        except orjson.JSONDecodeError:
+            self.invalid_events += 1
+            return []
+        if not isinstance(payload, dict):
+            self.invalid_events += 1
+            return []
+        kind = payload.get("type", event.event)
+        try:
+            if kind == "content_block_delta":
+                return self._delta(payload)
+            if kind == "content_block_start":
+                return self._block_start(payload)
+            if kind == "message_start":
+                return self._message_start(payload)
+            if kind == "message_delta":
+                return self._message_delta(payload)
+        except (KeyError, TypeError, AttributeError, ValueError):
+            self.invalid_events += 1
+            return []
+        if kind == "message_stop":
+            return self.finish()
+        if kind == "error":
+            raise StreamErrorEvent(payload.get("error", payload))
+        # content_block_stop, ping, and event types added after this was written.
+        return []
+
+    def _message_start(self, payload: dict[str, Any]) -> list[StreamEvent]:
+        message = payload["message"]
+        out: list[StreamEvent] = [
+            MessageStart(str(message.get("id", "")), str(message.get("model", "")))
+        ]
+        if self._usage.update(message.get("usage")):
+            out.append(UsageUpdate(self._usage.internal()))
+        return out
+
+    def _block_start(self, payload: dict[str, Any]) -> list[StreamEvent]:
+        index = int(payload["index"])
+        block = payload["content_block"]
+        kind = block.get("type")
+        if kind == "tool_use":
+            tool_index = self._tool_count
+            self._tool_count += 1
+            self._blocks[index] = ("tool", tool_index)
+            out: list[StreamEvent] = [
+                ToolCallStart(tool_index, str(block.get("id", "")), str(block.get("name", "")))
+            ]
+            initial = block.get("input")
+            if isinstance(initial, dict) and initial:
+                out.append(ToolCallDelta(tool_index, orjson.dumps(initial).decode()))
+            return out
+        self._blocks[index] = (str(kind), -1)
+        if kind == "text":
+            text = block.get("text")
+            return [TextDelta(text)] if isinstance(text, str) and text else []
+        if kind == "thinking":
+            text = block.get("thinking")
+            signature = block.get("signature")
+            if text or signature:
+                return [ThinkingDelta(str(text or ""), signature=signature or None)]
+            return []
+        if kind == "redacted_thinking":
+            return [ThinkingDelta("", redacted_data=str(block.get("data", "")))]
+        return []
+
+    def _delta(self, payload: dict[str, Any]) -> list[StreamEvent]:
+        delta = payload["delta"]
+        kind = delta.get("type")
+        if kind == "text_delta":
+            text = delta["text"]
+            return [TextDelta(text)] if text else []
+        if kind == "input_json_delta":
+            fragment = delta["partial_json"]
+            block = self._blocks.get(int(payload["index"]))
+            if not fragment or block is None or block[0] != "tool":
+                return []
+            return [ToolCallDelta(block[1], fragment)]
+        if kind == "thinking_delta":
+            return [ThinkingDelta(delta["thinking"])]
+        if kind == "signature_delta":
+            return [ThinkingDelta("", signature=delta["signature"])]
+        return []  # citations_delta and future delta types
+
+    def _message_delta(self, payload: dict[str, Any]) -> list[StreamEvent]:
+        delta = payload.get("delta") or {}
+        stop = delta.get("stop_reason")
+        if isinstance(stop, str):
+            self.stop_reason = ANTHROPIC_TO_INTERNAL.get(stop, "end_turn")
+        sequence = delta.get("stop_sequence")
+        if isinstance(sequence, str):
+            self.stop_sequence = sequence
+        if self._usage.update(payload.get("usage")):
+            return [UsageUpdate(self._usage.internal())]
+        return []
+
+    def finish(self) -> list[StreamEvent]:
+        if self.finished:
+            return []
+        self.finished = True
+        return [Finish(self.stop_reason or "end_turn")]
+
+
+BlockKind = Literal["text", "thinking", "tool"]
+
+
+def _event(name: bytes, payload: dict[str, Any]) -> bytes:
+    return b"event: " + name + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
+
+
+class StreamEncoder:
+    """Renders internal events as the SSE stream an Anthropic client expects.
+
+    `message_start` is held back until the first content (or the end), so that usage
+    reported right after the start (Anthropic's own) is in it, as Anthropic sends it.
+    Usage arriving later (OpenAI's and Gemini's come at the end) goes in `message_delta`,
+    which the SDKs read as cumulative totals.
+    """
+
+    __slots__ = (
+        "_block",
+        "_block_kind",
+        "_blocks",
+        "_id",
+        "_model",
+        "_started",
+        "_tool_blocks",
+        "_usage",
+    )
+
+    def __init__(self, *, fallback_id: str) -> None:
+        self._id = fallback_id
+        self._model = ""
+        self._started = False
+        self._usage = Usage()
+        self._blocks = 0  # blocks opened so far; the next block's index
+        self._block: int | None = None  # the open block's index
+        self._block_kind: BlockKind | None = None
+        self._tool_blocks: dict[int, int] = {}  # internal tool index -> block index
+
+    def encode(self, event: StreamEvent) -> bytes:
+        if isinstance(event, TextDelta):
+            if not event.text:
+                return b""
+            head = self._open("text", {"type": "text", "text": ""})
+            return head + self._delta({"type": "text_delta", "text": event.text})
+        if isinstance(event, ToolCallDelta):
+            index = self._tool_blocks.get(event.index)
+            if index is None or not event.arguments:
+                return b""
+            return self._start() + _event(
+                b"content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": index,
+                    "delta": {"type": "input_json_delta", "partial_json": event.arguments},
+                },
+            )
+        if isinstance(event, ToolCallStart):
+            head = self._start() + self._close()
+            index = self._blocks
+            self._blocks += 1
+            self._tool_blocks[event.index] = index
+            self._block, self._block_kind = index, "tool"
+            block = {"type": "tool_use", "id": event.id, "name": event.name, "input": {}}
+            return head + _event(
+                b"content_block_start",
+                {"type": "content_block_start", "index": index, "content_block": block},
+            )
+        if isinstance(event, ThinkingDelta):
+            return self._thinking(event)
+        if isinstance(event, UsageUpdate):
+            self._merge(event.usage)
+            return b""
+        if isinstance(event, MessageStart):
+            if event.id:
+                self._id = message_id(event.id)
+            self._model = event.model
+            return b""
+        if isinstance(event, Finish):
+            return self._finish(event)
+        return b""
+
+    def _merge(self, usage: Usage) -> None:
+        current = self._usage
+        if usage.input_tokens:
+            current.input_tokens = usage.input_tokens
+        if usage.output_tokens:
+            current.output_tokens = usage.output_tokens
+        if usage.cached_input_tokens:
+            current.cached_input_tokens = usage.cached_input_tokens
+        if usage.cache_write_tokens:
+            current.cache_write_tokens = usage.cache_write_tokens
+
+    def _start(self) -> bytes:
+        if self._started:
+            return b""
+        self._started = True
+        message: dict[str, Any] = {
+            "id": self._id,
+            "type": "message",
+            "role": "assistant",
+            "model": self._model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": encode_usage(self._usage),
+        }
+        return _event(b"message_start", {"type": "message_start", "message": message}) + (
+            b'event: ping\ndata: {"type":"ping"}\n\n'
+        )
+
+    def _close(self) -> bytes:
+        if self._block is None:
+            return b""
+        index = self._block
+        self._block = self._block_kind = None
+        return _event(b"content_block_stop", {"type": "content_block_stop", "index": index})
+
+    def _open(self, kind: BlockKind, block: dict[str, Any]) -> bytes:
+        """Start a block of `kind` unless one is already open."""
+        out = self._start()
+        if self._block_kind == kind:
+            return out
+        out += self._close()
+        index = self._blocks
+        self._blocks += 1
+        self._block, self._block_kind = index, kind
+        return out + _event(
+            b"content_block_start",
+            {"type": "content_block_start", "index": index, "content_block": block},
+        )
+
+    def _delta(self, delta: dict[str, Any]) -> bytes:
+        return _event(
+            b"content_block_delta",
+            {"type": "content_block_delta", "index": self._block, "delta": delta},
+        )
+
+    def _thinking(self, event: ThinkingDelta) -> bytes:
+        if event.redacted_data is not None:
+            out = self._start() + self._close()
+            index = self._blocks
+            self._blocks += 1
+            block = {"type": "redacted_thinking", "data": event.redacted_data}
+            return (
+                out
+                + _event(
+                    b"content_block_start",
+                    {"type": "content_block_start", "index": index, "content_block": block},
+                )
+                + _event(b"content_block_stop", {"type": "content_block_stop", "index": index})
+            )
+        if not event.text and not event.signature:
+            return b""
+        out = self._open("thinking", {"type": "thinking", "thinking": "", "signature": ""})
+        if event.text:
+            out += self._delta({"type": "thinking_delta", "thinking": event.text})
+        if event.signature:
+            # A signature ends its thinking block: more reasoning opens a new one.
+            out += self._delta({"type": "signature_delta", "signature": event.signature})
+            out += self._close()
+        return out
+
+    def _finish(self, event: Finish) -> bytes:
+        out = self._start() + self._close()
+        delta = {
+            "type": "message_delta",
+            "delta": {
+                "stop_reason": INTERNAL_TO_ANTHROPIC[event.stop_reason],
+                "stop_sequence": None,
+            },
+            "usage": encode_usage(self._usage),
+        }
+        return (
+            out
+            + _event(b"message_delta", delta)
+            + _event(b"message_stop", {"type": "message_stop"})
+        )
+
+    def encode_error(self, error_body: dict[str, Any]) -> bytes:
+        """Anthropic's in-stream error event; the stream then ends without message_stop."""
+        return _event(b"error", error_body)

@@ -1,0 +1,3 @@
+"""Google Gemini API (`models/{model}:generateContent` / `:streamGenerateContent`)."""
+
+PROTOCOL = "gemini"

@@ -1,0 +1,212 @@
+"""`Conversation` -> Gemini `GenerateContentRequest` bodies.
+
+Gemini differs from the chat protocols in ways that need care: roles are `user` and
+`model`; the system prompt is `systemInstruction`; a function result is matched to its
+call by function *name* (ids are optional and absent in older versions), so the name of
+each result is recovered from the call with the same id earlier in the conversation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from switchpoint.chat.content import Image, Message, Text, ToolCall, ToolResult, ToolSpec
+from switchpoint.chat.request import Conversation
+from switchpoint.errors import invalid_request
+from switchpoint.protocols.tool_arguments import arguments_object
+
+# Google's documented stand-in for a thought signature the gateway cannot have: Gemini 3
+# requires one on replayed function calls, and calls made by another vendor (or relayed
+# through a client that does not keep signatures) have none.
+SKIP_SIGNATURE = "skip_thought_signature_validator"
+
+# The OpenAPI-subset `Schema` fields Gemini's `parameters` accepts.
+_SCHEMA_KEYS = frozenset(
+    {
+        "type",
+        "format",
+        "title",
+        "description",
+        "nullable",
+        "enum",
+        "maxItems",
+        "minItems",
+        "properties",
+        "required",
+        "minProperties",
+        "maxProperties",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "example",
+        "anyOf",
+        "propertyOrdering",
+        "default",
+        "items",
+        "minimum",
+        "maximum",
+    }
+)
+
+_MEDIA_BY_EXTENSION = {
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "gif": "image/gif",
+    "webp": "image/webp",
+    "heic": "image/heic",
+    "heif": "image/heif",
+}
+
+
+def encode_request(
+    conversation: Conversation,
+    *,
+    json_schema: bool = True,
+    signature_placeholder: bool = False,
+) -> dict[str, Any]:
+    """A Gemini request body (the model and streaming are in the URL, not here).
+
+    `json_schema` declares tool parameters as `parametersJsonSchema` (full JSON Schema,
+    v1beta and later) instead of the OpenAPI-subset `parameters`. `signature_placeholder`
+    marks replayed function calls with Google's skip-validation signature (Gemini 3+).
+    """
+    names = _call_names(conversation.messages)
+    contents = []
+    for message in conversation.messages:
+        parts = _parts(message, names, signature_placeholder)
+        if parts:
+            contents.append(
+                {"role": "model" if message.role == "assistant" else "user", "parts": parts}
+            )
+    body: dict[str, Any] = {"contents": contents}
+    system = [{"text": t.text} for t in conversation.system if t.text]
+    if system:
+        body["systemInstruction"] = {"parts": system}
+    if conversation.tools:
+        body["tools"] = [
+            {"functionDeclarations": [_declaration(t, json_schema) for t in conversation.tools]}
+        ]
+        choice = conversation.tool_choice
+        if choice is not None:
+            config: dict[str, Any] = {
+                "mode": {"auto": "AUTO", "none": "NONE"}.get(choice.mode, "ANY")
+            }
+            if choice.mode == "tool" and choice.name:
+                config["allowedFunctionNames"] = [choice.name]
+            body["toolConfig"] = {"functionCallingConfig": config}
+    generation: dict[str, Any] = {}
+    if conversation.max_tokens is not None:
+        generation["maxOutputTokens"] = conversation.max_tokens
+    if conversation.temperature is not None:
+        generation["temperature"] = conversation.temperature
+    if conversation.top_p is not None:
+        generation["topP"] = conversation.top_p
+    if conversation.stop:
+        generation["stopSequences"] = conversation.stop
+    if generation:
+        body["generationConfig"] = generation
+    return body
+
+
+def _call_names(messages: list[Message]) -> dict[str, str]:
+    return {
+        block.id: block.name
+        for message in messages
+        if message.role == "assistant"
+        for block in message.content
+        if isinstance(block, ToolCall)
+    }
+
+
+def _parts(
+    message: Message, names: dict[str, str], signature_placeholder: bool
+) -> list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = []
+    for block in message.content:
+        if isinstance(block, Text):
+            if block.text:
+                parts.append({"text": block.text})
+        elif isinstance(block, Image):
+            parts.append(_image(block))
+        elif isinstance(block, ToolCall):
+            part: dict[str, Any] = {
+                "functionCall": {"name": block.name, "args": arguments_object(block.arguments)}
+            }
+            if signature_placeholder:
+                part["thoughtSignature"] = SKIP_SIGNATURE
+            parts.append(part)
+        elif isinstance(block, ToolResult):
+            parts.extend(_function_response(block, names))
+        # Thinking: another turn's reasoning means nothing to Gemini; it is dropped.
+    return parts
+
+
+def _function_response(result: ToolResult, names: dict[str, str]) -> list[dict[str, Any]]:
+    name = result.name or names.get(result.tool_call_id)
+    if name is None:
+        raise invalid_request(
+            f"tool result {result.tool_call_id!r} answers no tool call in this conversation",
+            "messages",
+        )
+    text = "".join(part.text for part in result.content if isinstance(part, Text))
+    # Google: "output" holds a function's output, "error" its error details.
+    response = {"error": text} if result.is_error else {"output": text}
+    parts: list[dict[str, Any]] = [{"functionResponse": {"name": name, "response": response}}]
+    parts.extend(_image(part) for part in result.content if isinstance(part, Image))
+    return parts
+
+
+def _image(image: Image) -> dict[str, Any]:
+    if image.url is not None:
+        return {
+            "fileData": {
+                "mimeType": image.media_type or _guess_media(image.url),
+                "fileUri": image.url,
+            }
+        }
+    return {"inlineData": {"mimeType": image.media_type or "image/png", "data": image.data or ""}}
+
+
+def _guess_media(url: str) -> str:
+    extension = url.rsplit("?", 1)[0].rsplit(".", 1)[-1].lower()
+    return _MEDIA_BY_EXTENSION.get(extension, "image/jpeg")
+
+
+def _declaration(spec: ToolSpec, json_schema: bool) -> dict[str, Any]:
+    declaration: dict[str, Any] = {"name": spec.name}
+    if spec.description:
+        declaration["description"] = spec.description
+    if json_schema:
+        declaration["parametersJsonSchema"] = spec.parameters
+    elif spec.parameters.get("properties"):
+        # The OpenAPI-subset Schema refuses an object without properties: leave it out.
+        declaration["parameters"] = openapi_schema(spec.parameters)
+    return declaration
+
+
+def openapi_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON Schema reduced to the OpenAPI subset Gemini's `parameters` accepts."""
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "type" and isinstance(value, list):
+            kinds = [k for k in value if k != "null"]
+            if kinds:
+                out["type"] = kinds[0]
+            if "null" in value:
+                out["nullable"] = True
+        elif key == "const":
+            out["enum"] = [value]
+        elif key not in _SCHEMA_KEYS:
+            continue
+        elif key == "properties" and isinstance(value, dict):
+            out["properties"] = {
+                name: openapi_schema(sub) for name, sub in value.items() if isinstance(sub, dict)
+            }
+        elif key == "items" and isinstance(value, dict):
+            out["items"] = openapi_schema(value)
+        elif key == "anyOf" and isinstance(value, list):
+            out["anyOf"] = [openapi_schema(sub) for sub in value if isinstance(sub, dict)]
+        else:
+            out[key] = value
+    return out

@@ -1,0 +1,27 @@
+"""Tool-call arguments: JSON text internally, a JSON object on Anthropic's and Gemini's wire."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+
+def arguments_object(arguments: str) -> dict[str, Any]:
+    """The arguments as an object. Text that is not a JSON object (a model that produced
+    broken JSON, or one cut off by max_tokens) becomes `{}`: the vendors accept nothing
+    else, and the stop reason still tells the client the answer was cut."""
+    if not arguments:
+        return {}
+    try:
+        value = orjson.loads(arguments)
+    except orjson.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def arguments_text(value: object) -> str:
+    """An object's arguments as the JSON text the internal shape carries."""
+    if value is None:
+        return "{}"
+    return orjson.dumps(value).decode()

@@ -1,0 +1,165 @@
+"""Anthropic Messages (`POST {base_url}/v1/messages`).
+
+`base_url` is the host without `/v1`, as in Anthropic's SDKs. Requests carry our key in
+`x-api-key` and the API version in `anthropic-version` (`api_version`, default
+2023-06-01). Anthropic requires `max_tokens`: a request translated from a protocol where
+it is optional gets the model's `max_output_tokens` from the `models:` table, or
+`DEFAULT_MAX_TOKENS`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+
+from switchpoint.chat.request import ChatRequest
+from switchpoint.chat.response import ChatResponse
+from switchpoint.chat.stream import StreamEvent
+from switchpoint.protocols.anthropic import PROTOCOL
+from switchpoint.protocols.anthropic.errors import parse_error
+from switchpoint.protocols.anthropic.request import encode_request
+from switchpoint.protocols.anthropic.response import MalformedResponse, decode_response
+from switchpoint.protocols.anthropic.stream import StreamDecoder, StreamErrorEvent
+from switchpoint.providers.errors import ProviderError, kind_for_status
+from switchpoint.providers.http_adapter import HttpProviderAdapter
+from switchpoint.providers.limits import AttemptLimits
+
+DEFAULT_API_VERSION = "2023-06-01"
+
+# `max_tokens` for a translated request that set none, when the model's
+# `max_output_tokens` is not configured: every current Claude model allows this much.
+DEFAULT_MAX_TOKENS = 4096
+
+# Fields of an Anthropic client's body that translation does not carry (the internal
+# shape lacks them, or the encoder leaves them out): kept when the conversation was
+# rewritten (e.g. compressed) but still goes to Anthropic.
+_CARRIED_FIELDS = (
+    "thinking",
+    "temperature",
+    "top_p",
+    "top_k",
+    "service_tier",
+    "cache_control",
+    "output_config",
+    "speed",
+    "inference_geo",
+)
+
+_CONTEXT_MARKERS = (
+    "prompt is too long",
+    "exceed context limit",
+    "context window",
+    "context length",
+    "too many tokens",
+)
+_POLICY_MARKERS = ("content filtering policy", "usage policy", "content policy")
+_PREFILL_MARKERS = (
+    "assistant message prefill",
+    "does not support prefill",
+    "must end with a user message",
+)
+
+
+class AnthropicAdapter(HttpProviderAdapter):
+    type = "anthropic"
+    default_base_url = "https://api.anthropic.com"
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"x-api-key": self.api_key} if self.api_key else {}
+
+    def protocol_headers(self) -> dict[str, str]:
+        return {"anthropic-version": self.config.api_version or DEFAULT_API_VERSION}
+
+    @property
+    def _path(self) -> str:
+        return f"{self.base_path}/v1/messages"
+
+    def max_tokens_for(self, model: str) -> int:
+        config = self.model_config(model)
+        if config is not None and config.max_output_tokens is not None:
+            return config.max_output_tokens
+        return DEFAULT_MAX_TOKENS
+
+    def _body(self, request: ChatRequest, model: str, stream: bool) -> bytes:
+        if request.protocol == PROTOCOL and request.native:
+            body: dict[str, Any] = dict(request.body)
+            body["model"] = model
+            if stream:
+                body["stream"] = True
+            else:
+                body.pop("stream", None)
+            return orjson.dumps(body)
+        encoded = encode_request(
+            request.conversation(), model, stream=stream, max_tokens=self.max_tokens_for(model)
+        )
+        if request.protocol == PROTOCOL:
+            for key in _CARRIED_FIELDS:
+                if key in request.body:
+                    encoded[key] = request.body[key]
+        return orjson.dumps(encoded)
+
+    async def complete(
+        self, request: ChatRequest, model: str, limits: AttemptLimits
+    ) -> ChatResponse:
+        body = self._body(request, model, stream=False)
+        # The whole answer is generated before its headers: the attempt budget applies.
+        response = await self.post(
+            self._path, body, limits, header_timeout=limits.deadline - time.perf_counter()
+        )
+        raw = await self.read_body(response, limits)
+        try:
+            return decode_response(raw)
+        except MalformedResponse as exc:
+            raise ProviderError("invalid_response", f"{self.name}: {exc}") from None
+
+    async def stream(
+        self, request: ChatRequest, model: str, limits: AttemptLimits
+    ) -> AsyncIterator[StreamEvent]:
+        body = self._body(request, model, stream=True)
+        response = await self.post(
+            self._path,
+            body,
+            limits,
+            header_timeout=limits.first_token_remaining(time.perf_counter()),
+        )
+        async for event in self.relay_sse(response, limits, StreamDecoder(), self._stream_error):
+            yield event
+
+    def _stream_error(self, exc: Exception) -> ProviderError | None:
+        if not isinstance(exc, StreamErrorEvent):
+            return None
+        message, vendor_type = parse_error({"error": exc.error})
+        status = 529 if vendor_type == "overloaded_error" else 500
+        error = self.classify_message(status, message or str(exc), vendor_type)
+        if error.kind in ("server_error", "bad_request"):
+            error.kind = "stream_error"
+        return error
+
+    def classify_error(self, status: int, body: bytes, headers: dict[str, str]) -> ProviderError:
+        try:
+            parsed = orjson.loads(body) if body else None
+        except orjson.JSONDecodeError:
+            parsed = None
+        message, vendor_type = parse_error(parsed)
+        return self.classify_message(status, message, vendor_type)
+
+    def classify_message(
+        self, status: int, message: str | None, vendor_type: str | None
+    ) -> ProviderError:
+        text = message or f"{self.name} returned HTTP {status}"
+        lowered = text.lower()
+        failure = kind_for_status(status)
+        if status == 529 or vendor_type == "overloaded_error":
+            failure = "overloaded"
+        elif status == 402 or vendor_type == "billing_error" or "credit balance" in lowered:
+            failure = "quota"
+        elif status in (400, 413) and any(m in lowered for m in _CONTEXT_MARKERS):
+            failure = "context_length"
+        elif status == 400 and any(m in lowered for m in _POLICY_MARKERS):
+            failure = "content_policy"
+        elif status == 400 and any(m in lowered for m in _PREFILL_MARKERS):
+            failure = "prefill_rejected"
+        return ProviderError(failure, self.redact(text), status=status, vendor_type=vendor_type)

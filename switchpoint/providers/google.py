@@ -1,0 +1,159 @@
+"""Google Gemini API (`{base_url}/{api_version}/models/{model}:generateContent`).
+
+`base_url` is the host, as in Google's SDK; `api_version` (default `v1beta`) is its own
+key. Our key goes in `x-goog-api-key`. Streams use `:streamGenerateContent?alt=sse`.
+Google reports a refused prompt as a 200 without candidates; it becomes a
+`content_policy` failure like the other vendors' 400s.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import AsyncIterator
+from urllib.parse import quote
+
+import orjson
+
+from switchpoint.chat.request import ChatRequest
+from switchpoint.chat.response import ChatResponse
+from switchpoint.chat.stream import StreamEvent
+from switchpoint.protocols.gemini.errors import GoogleError, parse_error
+from switchpoint.protocols.gemini.request import encode_request
+from switchpoint.protocols.gemini.response import (
+    MalformedResponse,
+    PromptBlocked,
+    decode_response,
+)
+from switchpoint.protocols.gemini.stream import StreamDecoder, StreamErrorEvent
+from switchpoint.providers.errors import ProviderError, kind_for_status
+from switchpoint.providers.http_adapter import HttpProviderAdapter
+from switchpoint.providers.limits import AttemptLimits
+
+DEFAULT_API_VERSION = "v1beta"
+
+_CONTEXT_MARKERS = ("input token count", "exceeds the maximum number of tokens")
+_PREFILL_MARKERS = ("end with a user role", "must end with a user")
+_POLICY_MARKERS = ("safety", "blocked", "prohibited content")
+
+# Gemini 3 and later want a thought signature on every replayed function call.
+_MAJOR_VERSION = re.compile(r"gemini-(\d+)")
+
+
+def _wants_signature(model: str) -> bool:
+    match = _MAJOR_VERSION.search(model)
+    return match is not None and int(match.group(1)) >= 3
+
+
+def _grpc_status_code(error: object) -> int:
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, int) and 400 <= code <= 599 else 500
+
+
+class GoogleAdapter(HttpProviderAdapter):
+    type = "google"
+    default_base_url = "https://generativelanguage.googleapis.com"
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"x-goog-api-key": self.api_key} if self.api_key else {}
+
+    @property
+    def api_version(self) -> str:
+        return self.config.api_version or DEFAULT_API_VERSION
+
+    def _path(self, model: str, stream: bool) -> str:
+        name = quote(model.removeprefix("models/"), safe="-._~@")
+        method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+        return f"{self.base_path}/{self.api_version}/models/{name}:{method}"
+
+    def _body(self, request: ChatRequest, model: str) -> bytes:
+        encoded = encode_request(
+            request.conversation(),
+            # `parametersJsonSchema` (whole JSON Schema) is not in the stable v1 surface.
+            json_schema=self.api_version != "v1",
+            signature_placeholder=_wants_signature(model),
+        )
+        return orjson.dumps(encoded)
+
+    async def complete(
+        self, request: ChatRequest, model: str, limits: AttemptLimits
+    ) -> ChatResponse:
+        body = self._body(request, model)
+        response = await self.post(
+            self._path(model, stream=False),
+            body,
+            limits,
+            header_timeout=limits.deadline - time.perf_counter(),
+        )
+        raw = await self.read_body(response, limits)
+        try:
+            return decode_response(raw, model=model)
+        except PromptBlocked as exc:
+            raise self._blocked(exc) from None
+        except MalformedResponse as exc:
+            raise ProviderError("invalid_response", f"{self.name}: {exc}") from None
+
+    async def stream(
+        self, request: ChatRequest, model: str, limits: AttemptLimits
+    ) -> AsyncIterator[StreamEvent]:
+        body = self._body(request, model)
+        response = await self.post(
+            self._path(model, stream=True),
+            body,
+            limits,
+            header_timeout=limits.first_token_remaining(time.perf_counter()),
+        )
+        decoder = StreamDecoder(model)
+        async for event in self.relay_sse(response, limits, decoder, self._stream_error):
+            yield event
+
+    def _blocked(self, exc: PromptBlocked) -> ProviderError:
+        return ProviderError(
+            "content_policy", f"{self.name}: {exc}", status=400, vendor_type=exc.reason
+        )
+
+    def _stream_error(self, exc: Exception) -> ProviderError | None:
+        if isinstance(exc, PromptBlocked):
+            return self._blocked(exc)
+        if not isinstance(exc, StreamErrorEvent):
+            return None
+        error = self.classify(_grpc_status_code(exc.error), parse_error({"error": exc.error}))
+        if error.kind in ("server_error", "bad_request"):
+            error.kind = "stream_error"
+        return error
+
+    def classify_error(self, status: int, body: bytes, headers: dict[str, str]) -> ProviderError:
+        try:
+            parsed = orjson.loads(body) if body else None
+        except orjson.JSONDecodeError:
+            parsed = None
+        return self.classify(status, parse_error(parsed))
+
+    def classify(self, status: int, error: GoogleError) -> ProviderError:
+        text = error.message or f"{self.name} returned HTTP {status}"
+        lowered = text.lower()
+        failure = kind_for_status(status)
+        retry_after = None
+        if "API_KEY_INVALID" in error.reasons() or "api key not valid" in lowered:
+            # Google answers a wrong key with 400 INVALID_ARGUMENT: it is ours, not the client's.
+            failure = "auth"
+        elif status == 429 or error.status == "RESOURCE_EXHAUSTED":
+            per_day = any("PerDay" in quota for quota in error.quota_ids())
+            failure = "quota" if per_day else "rate_limited"
+            retry_after = error.retry_delay_s()
+        elif error.status == "FAILED_PRECONDITION":
+            # Billing or region problems of our account: another provider may serve.
+            failure = "unavailable"
+        elif status == 400 and any(m in lowered for m in _CONTEXT_MARKERS):
+            failure = "context_length"
+        elif status == 400 and any(m in lowered for m in _PREFILL_MARKERS):
+            failure = "prefill_rejected"
+        elif status == 400 and any(m in lowered for m in _POLICY_MARKERS):
+            failure = "content_policy"
+        return ProviderError(
+            failure,
+            self.redact(text),
+            status=status,
+            retry_after_s=retry_after,
+            vendor_type=error.status,
+        )

@@ -1,0 +1,191 @@
+"""A gateway in-process, pointed at the three fake vendors, and official SDK clients.
+
+Profiles: `oa` is served by the OpenAI fake (`gpt-test`), `an` by the Anthropic fake
+(`claude-test`), `ge` by the Gemini fake (`gemini-3-test`). Fallback is off and there are
+no retries unless a test asks, so each request reaches exactly the upstream it names.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import anthropic
+import openai
+import pytest
+
+from switchpoint.config.loader import parse_config
+from switchpoint.events import Listener
+from switchpoint.execution.records import AttemptRecord, CallRecord
+from switchpoint.observability.access_log import AccessLog
+from switchpoint.server.background import BackgroundServer
+from tests.fakes import AnthropicFake, GeminiFake, OpenAIFake
+from tests.fakes.fixtures import anthropic_fake, gemini_fake, openai_fake
+
+__all__ = ["anthropic_fake", "gemini_fake", "openai_fake"]
+
+# What clients authenticate to the gateway with; it must never reach a vendor.
+CLIENT_KEY = "sk-client-secret-0123456789"
+MODELS = {"oa": "gpt-test", "an": "claude-test", "ge": "gemini-3-test"}
+PROFILES = tuple(MODELS)
+CLAUDE_MAX_OUTPUT = 1234
+
+
+class Recorder(Listener):
+    """Keeps every call and attempt, and the access log's lines, to check what was logged."""
+
+    def __init__(self) -> None:
+        self.calls: list[CallRecord] = []
+        self.attempts: list[AttemptRecord] = []
+        self.log = io.BytesIO()
+        self.access_log = AccessLog(self.log)
+
+    def on_attempt(self, call: CallRecord, attempt: AttemptRecord) -> None:
+        self.attempts.append(attempt)
+
+    def on_call(self, call: CallRecord) -> None:
+        self.calls.append(call)
+        self.access_log.on_call(call)
+
+    def logged(self) -> str:
+        self.access_log.flush()
+        texts = [self.log.getvalue().decode()]
+        texts += [f"{c.error} {c.error_kind}" for c in self.calls]
+        texts += [f"{a.error} {a.outcome}" for a in self.attempts]
+        return "\n".join(texts)
+
+
+@dataclass
+class Stack:
+    openai_fake: OpenAIFake
+    anthropic_fake: AnthropicFake
+    gemini_fake: GeminiFake
+    server: BackgroundServer
+    recorder: Recorder
+    clients: list[Any] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    def fake(self, profile: str) -> OpenAIFake | AnthropicFake | GeminiFake:
+        return {"oa": self.openai_fake, "an": self.anthropic_fake, "ge": self.gemini_fake}[
+            profile
+        ]
+
+    def keys(self) -> dict[str, str]:
+        return {
+            "oa": self.openai_fake.api_key,
+            "an": self.anthropic_fake.api_key,
+            "ge": self.gemini_fake.api_key,
+        }
+
+    def openai(self, **kwargs: Any) -> openai.OpenAI:
+        kwargs.setdefault("max_retries", 0)
+        kwargs.setdefault("api_key", CLIENT_KEY)
+        client = openai.OpenAI(base_url=f"{self.base_url}/v1", **kwargs)
+        self.clients.append(client)
+        return client
+
+    def anthropic(self, **kwargs: Any) -> anthropic.Anthropic:
+        kwargs.setdefault("max_retries", 0)
+        kwargs.setdefault("api_key", CLIENT_KEY)
+        client = anthropic.Anthropic(base_url=self.base_url, **kwargs)
+        self.clients.append(client)
+        return client
+
+
+def gateway_document(
+    openai_url: str, anthropic_url: str, google_url: str, **overrides: Any
+) -> dict[str, Any]:
+    limits = {"timeout_s": 20, "first_token_timeout_s": 10, "stream_idle_timeout_s": 5}
+    document: dict[str, Any] = {
+        "server": {"max_body_bytes": overrides.pop("max_body_bytes", 1024 * 1024)},
+        "providers": {
+            "openai": {
+                "type": "openai",
+                "base_url": openai_url,
+                "api_key_env": "TEST_OPENAI_KEY",
+                **limits,
+            },
+            "anthropic": {
+                "type": "anthropic",
+                "base_url": anthropic_url,
+                "api_key_env": "TEST_ANTHROPIC_KEY",
+                **limits,
+            },
+            "google": {
+                "type": "google",
+                "base_url": google_url,
+                "api_key_env": "TEST_GEMINI_KEY",
+                **limits,
+            },
+        },
+        "models": {"claude-test": {"max_output_tokens": CLAUDE_MAX_OUTPUT}},
+        "routing": {
+            "default_profile": "oa",
+            "context": {"long_context_profile": None},
+            "cost": {"budget_profile": None},
+            "profiles": {
+                name: {
+                    "model": model,
+                    "provider": {"oa": "openai", "an": "anthropic", "ge": "google"}[name],
+                    "max_context": 100_000,
+                    "cost_weight": 0.5,
+                    "fallbacks": list(overrides.pop(f"{name}_fallbacks", ())),
+                }
+                for name, model in MODELS.items()
+            },
+            "fallback": {
+                "enabled": overrides.pop("fallback", False),
+                "max_retries": overrides.pop("max_retries", 0),
+                "backoff_base_s": 0.01,
+                "backoff_max_s": 0.05,
+            },
+        },
+        "logging": {"access_log": False},
+    }
+    assert not overrides, f"unknown overrides: {overrides}"
+    return document
+
+
+StackFactory = Callable[..., Stack]
+
+
+@pytest.fixture
+def make_stack(
+    openai_fake: OpenAIFake, anthropic_fake: AnthropicFake, gemini_fake: GeminiFake
+) -> Iterator[StackFactory]:
+    stacks: list[Stack] = []
+
+    def make(**overrides: Any) -> Stack:
+        config = parse_config(
+            gateway_document(
+                openai_fake.base_url, anthropic_fake.base_url, gemini_fake.base_url, **overrides
+            )
+        )
+        environ = {
+            "TEST_OPENAI_KEY": openai_fake.api_key,
+            "TEST_ANTHROPIC_KEY": anthropic_fake.api_key,
+            "TEST_GEMINI_KEY": gemini_fake.api_key,
+        }
+        server = BackgroundServer(config, environ=environ).start()
+        recorder = Recorder()
+        assert server.gateway is not None
+        server.gateway.bus.subscribe(recorder)
+        stack = Stack(openai_fake, anthropic_fake, gemini_fake, server, recorder)
+        stacks.append(stack)
+        return stack
+
+    yield make
+    for stack in stacks:
+        for client in stack.clients:
+            client.close()
+        stack.server.stop()
+
+
+@pytest.fixture
+def stack(make_stack: StackFactory) -> Stack:
+    return make_stack()
