@@ -98,13 +98,11 @@ class AttemptSeries:
         "input",
         "outcomes",
         "output",
-        "retries",
         "unpriced",
     )
 
     def __init__(self) -> None:
         self.outcomes: dict[str, int] = {}
-        self.retries: dict[str, int] = {}  # by the failure that caused the retry
         self.duration = Histogram(LATENCY_BUCKETS_S)
         self.input = 0  # uncached prompt tokens
         self.cached = 0
@@ -139,6 +137,8 @@ class GatewayMetrics(Listener):
         self.workloads: dict[str, WorkloadSeries] = {}
         self.fallbacks: dict[str, int] = {}
         self.breaker_transitions: dict[tuple[str, str, str, str], int] = {}
+        # Execution's resilience events, (name, provider, model, reason) -> count.
+        self.resilience: dict[tuple[str, str, str, str], int] = {}
 
     @property
     def in_flight(self) -> int:
@@ -194,7 +194,6 @@ class GatewayMetrics(Listener):
                 fallbacks[reason] = fallbacks.get(reason, 0) + 1
 
     def _attempts(self, workload: str, attempts: list[AttemptRecord]) -> None:
-        previous: AttemptRecord | None = None
         for attempt in attempts:
             outcome = attempt.outcome
             if outcome == "skipped_open":
@@ -205,9 +204,6 @@ class GatewayMetrics(Listener):
                 series = self.attempts[key] = AttemptSeries()
             series.outcomes[outcome] = series.outcomes.get(outcome, 0) + 1
             series.duration.observe(attempt.duration_s)
-            if attempt.reason == "retry" and previous is not None:
-                cause = previous.outcome
-                series.retries[cause] = series.retries.get(cause, 0) + 1
             usage = attempt.usage
             if usage is not None:
                 cached = usage.cached_input_tokens
@@ -222,8 +218,11 @@ class GatewayMetrics(Listener):
                     series.unpriced += 1
                 else:
                     series.cost_usd += cost
-            previous = attempt
 
     def on_breaker(self, provider: str, model: str, old: str, new: str, reason: str) -> None:
         key = (provider, model, old, new)
         self.breaker_transitions[key] = self.breaker_transitions.get(key, 0) + 1
+
+    def on_resilience(self, name: str, provider: str, model: str, reason: str, count: int) -> None:
+        key = (name, provider, model, reason)
+        self.resilience[key] = self.resilience.get(key, 0) + count

@@ -80,6 +80,45 @@ def _add_histogram(
     total.merge(histogram)
 
 
+# Execution's resilience events (see `Listener.on_resilience`), one family each:
+# name -> (metric, help, the label `reason` is exported as, or None to drop it).
+RESILIENCE_FAMILIES: dict[str, tuple[str, str, str | None]] = {
+    "retry": (
+        "switchpoint_retries_total",
+        "Attempts that retried the same target, by the failure that caused the retry.",
+        "reason",
+    ),
+    "retry_budget_exhausted": (
+        "switchpoint_retry_budget_exhausted_total",
+        "Retries not made because the target's retry budget was spent, by failure kind.",
+        "reason",
+    ),
+    "malformed_events": (
+        "switchpoint_stream_malformed_events_total",
+        "Upstream stream events skipped because they could not be decoded.",
+        None,
+    ),
+    "continuation": (
+        "switchpoint_stream_continuations_total",
+        "Streams cut mid-answer and resumed, by result: attempted, succeeded, failed, "
+        "impossible (tool calls had been streamed).",
+        "result",
+    ),
+    "prefill_unsupported": (
+        "switchpoint_prefill_unsupported_total",
+        "Targets found to reject an assistant prefill (not asked to continue again).",
+        None,
+    ),
+    "deadline": (
+        "switchpoint_deadlines_exceeded_total",
+        "Calls ended by their request deadline, by the target being tried.",
+        None,
+    ),
+}
+# Already counted from call records, by reason, in switchpoint_fallbacks_total.
+_COUNTED_ELSEWHERE = frozenset({"fallback"})
+
+
 class GatewayCollector(Collector):
     """A prometheus_client collector over one process' `GatewayMetrics`."""
 
@@ -168,7 +207,6 @@ class GatewayCollector(Collector):
         )
         attempts: dict[tuple[str, ...], int] = {}
         durations: dict[tuple[str, ...], Histogram] = {}
-        retries: dict[tuple[str, ...], int] = {}
         tokens: dict[tuple[str, ...], int] = {}
         cost: dict[tuple[str, ...], float] = {}
         unpriced: dict[tuple[str, ...], int] = {}
@@ -176,8 +214,6 @@ class GatewayCollector(Collector):
             for outcome, count in per_attempt.outcomes.items():
                 _add(attempts, (provider, model, outcome), count)
             _add_histogram(durations, (provider, model), per_attempt.duration)
-            for reason, count in per_attempt.retries.items():
-                _add(retries, (provider, model, reason), count)
             for kind, count in (
                 ("input", per_attempt.input),
                 ("cached", per_attempt.cached),
@@ -203,12 +239,7 @@ class GatewayCollector(Collector):
             ["provider", "model"],
             durations,
         )
-        yield _counters(
-            "switchpoint_retries_total",
-            "Attempts that retried the same target, by the failure that caused the retry.",
-            ["provider", "model", "reason"],
-            retries,
-        )
+        yield from self._resilience()
         yield _counters(
             "switchpoint_tokens_total",
             "Tokens consumed, by kind: input (uncached prompt), cached (prompt read from the "
@@ -245,6 +276,26 @@ class GatewayCollector(Collector):
         )
         for source in self.sources:
             yield from source()
+
+    def _resilience(self) -> Iterator[Metric]:
+        by_name: dict[str, dict[tuple[str, ...], int]] = {name: {} for name in RESILIENCE_FAMILIES}
+        other: dict[tuple[str, ...], int] = {}
+        for (name, provider, model, reason), count in self.metrics.resilience.items():
+            family = RESILIENCE_FAMILIES.get(name)
+            if family is not None:
+                key = (provider, model, reason) if family[2] else (provider, model)
+                _add(by_name[name], key, count)
+            elif name not in _COUNTED_ELSEWHERE:
+                _add(other, (name, provider, model, reason), count)
+        for name, (metric, documentation, reason_label) in RESILIENCE_FAMILIES.items():
+            labels = ["provider", "model", *([reason_label] if reason_label else [])]
+            yield _counters(metric, documentation, labels, by_name[name])
+        yield _counters(
+            "switchpoint_resilience_events_total",
+            "Other resilience events execution reported, by name.",
+            ["event", "provider", "model", "reason"],
+            other,
+        )
 
 
 class MetricsExposition:

@@ -10,7 +10,7 @@ from typing import Any
 import openai
 import pytest
 
-from tests.fakes import OpenAIFake, ServerError
+from tests.fakes import CutAfter, InvalidEvent, OpenAIFake, ServerError
 from tests.observability.stack import (
     client,
     gateway_config,
@@ -267,3 +267,26 @@ def test_scrape_stays_fast_with_many_series(
               if line.startswith("switchpoint_")]
     assert len(series) < 200
     assert elapsed < 5
+
+
+def test_stream_resilience_events_have_their_own_series(
+    openai_fake: OpenAIFake, backup_fake: OpenAIFake
+) -> None:
+    """A malformed event is skipped and counted; a stream cut mid-answer that no target
+    can continue (none accepts a prefill here) is counted as a failed continuation."""
+    openai_fake.stream_chunks = 6
+    openai_fake.enqueue(InvalidEvent(after=2))
+    with running_gateway(gateway_config(openai_fake, backup_fake)) as server:
+        sdk = client(server)
+        list(sdk.chat.completions.create(model="primary", messages=USER, stream=True))
+        openai_fake.enqueue(CutAfter(events=3))
+        with pytest.raises(openai.APIError):
+            list(sdk.chat.completions.create(model="primary", messages=USER, stream=True))
+        samples = wait_for(server, "switchpoint_requests_total", 1, **PRIMARY,
+                           status="upstream_error")
+    target = {"provider": "main", "model": "gpt-primary"}
+    assert value(samples, "switchpoint_stream_malformed_events_total", **target) == 1
+    assert value(samples, "switchpoint_requests_total", **PRIMARY, status="ok") == 1
+    assert total(samples, "switchpoint_stream_continuations_total", result="failed") == 1
+    assert total(samples, "switchpoint_stream_continuations_total", result="succeeded") == 0
+    assert total(samples, "switchpoint_resilience_events_total") == 0
