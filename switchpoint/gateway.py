@@ -8,16 +8,29 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from switchpoint.budgets.admission import Admission
+from switchpoint.budgets.estimate import CostEstimator
+from switchpoint.budgets.key_budgets import KeyBudgets
+from switchpoint.budgets.settlement import SettlementListener
+from switchpoint.budgets.task_budgets import TaskBudgets
 from switchpoint.config.schema import Config
 from switchpoint.events import EventBus
 from switchpoint.execution.executor import Executor
 from switchpoint.ingress.admin_auth import AdminAuth
+from switchpoint.keys.access import AccessControl, KeyRejected, Principal
+from switchpoint.keys.keyring import KeyRing
+from switchpoint.keys.master_key import MasterKey
+from switchpoint.ledger.database import DATABASE_ERRORS, Connection
+from switchpoint.ledger.key_records import load_keys
+from switchpoint.ledger.ledger import Ledger
+from switchpoint.ledger.store import LedgerUnavailable
 from switchpoint.observability.access_log import AccessLog
 from switchpoint.observability.dashboard_snapshot import SnapshotBuilder
 from switchpoint.observability.live_stats import LiveStats
 from switchpoint.observability.metrics import GatewayMetrics
 from switchpoint.observability.prometheus_export import GatewayCollector, MetricsExposition
 from switchpoint.observability.trace_config import otlp_traces_endpoint
+from switchpoint.pricing import PriceTable
 from switchpoint.providers.base import ProviderAdapter
 from switchpoint.providers.registry import ProviderStatus, build_adapters, provider_statuses
 from switchpoint.routing.context_size import estimate_body_tokens
@@ -28,6 +41,11 @@ from switchpoint.routing.workload import select_workload
 from switchpoint.transport.http_client import HttpClient
 
 log = logging.getLogger("switchpoint")
+
+# An unknown virtual key triggers a reload of the keys (it may have just been created
+# by `switchpoint keys create`), at most this often.
+_KEY_RELOAD_MIN_S = 1.0
+_STARTUP_ERRORS: tuple[type[BaseException], ...] = (LedgerUnavailable, *DATABASE_ERRORS)
 
 
 class Gateway:
@@ -56,9 +74,34 @@ class Gateway:
         if config.logging.access_log:
             self.bus.subscribe(AccessLog())
         self.executor = Executor(config, self.registry, self.adapters, self.bus)
-        environ = os.environ if environ is None else environ
-        self.admin_auth = AdminAuth.from_config(config, environ)
-        self._observe(environ)
+        self.prices = PriceTable(dict(config.models))
+
+        # Accounting: the ledger (opened by `start()`), virtual keys, budgets.
+        env = os.environ if environ is None else environ
+        self.ledger = Ledger(config.ledger) if config.ledger.enabled else None
+        self.keyring = KeyRing()
+        # One master key, one comparison, for the ledger's admin endpoints and the
+        # dashboard and metrics alike.
+        master = MasterKey.from_config(config, env)
+        self.access = AccessControl(
+            self.keyring,
+            master_key=master,
+            master_key_env=config.server.master_key_env,
+            keys_supported=self.ledger is not None,
+        )
+        cost = config.routing.cost
+        self.key_budgets = KeyBudgets()
+        self.task_budgets = TaskBudgets(cost.task_budgets)
+        self.admission = Admission(
+            self.key_budgets,
+            self.task_budgets,
+            CostEstimator(dict(config.models), cost.reserve_output_tokens),
+            on_task_budget=cost.on_task_budget,
+            reservation_ttl_s=config.routing.fallback.request_deadline_s + 60.0,
+        )
+        self.bus.subscribe(SettlementListener(self.admission))
+        self.admin_auth = AdminAuth(master)
+        self._observe(env)
 
     def _observe(self, environ: Mapping[str, str]) -> None:
         """Metrics, the dashboard's live picture and traces: listeners on the bus."""
@@ -99,6 +142,52 @@ class Gateway:
             )
         )
 
+    # --- accounting -----------------------------------------------------------------
+    def start(self) -> None:
+        """Open the ledger: load keys and spend, start the writer. Serving calls this;
+        commands that only explain routing never do, so they touch no database."""
+        ledger = self.ledger
+        if ledger is None or ledger.started:
+            return
+        writer = ledger.writer
+        writer.commit_hooks.extend([self.key_budgets.committed, self.task_budgets.committed])
+        writer.sync_jobs.append(self._sync_accounting)
+        self.task_budgets.request_sync = writer.request_sync
+        try:
+            ledger.store.run(self._sync_accounting)
+        except _STARTUP_ERRORS as exc:
+            log.error(
+                "ledger database %s is unavailable (%s): calls are served and their records "
+                "kept in memory until it is back; virtual keys cannot be checked until then",
+                ledger.describe(),
+                exc,
+            )
+        ledger.start()
+        self.bus.subscribe(ledger.listener)
+
+    def _sync_accounting(self, connection: Connection) -> None:
+        """Re-read keys and spend (on the ledger's writer thread, or once at start)."""
+        records = load_keys(connection)
+        self.keyring.replace(records)
+        self.key_budgets.track([r for r in records if r.budget_usd is not None])
+        self.key_budgets.sync(connection)
+        self.task_budgets.sync(connection)
+
+    async def authenticate(self, presented: str | None) -> Principal:
+        """Who is calling; an unknown virtual key first triggers a reload of the keys."""
+        try:
+            return self.access.client(presented)
+        except KeyRejected as rejected:
+            ledger = self.ledger
+            if (
+                rejected.revoked
+                or ledger is None
+                or time.monotonic() - self.keyring.loaded_at < _KEY_RELOAD_MIN_S
+            ):
+                raise
+            await ledger.writer.synced()
+            return self.access.client(presented)
+
     @property
     def ready(self) -> bool:
         return any(adapter.available for adapter in self.adapters.values())
@@ -117,6 +206,7 @@ class Gateway:
         budget: float,
         context_tokens: int | None,
         body: dict[str, Any] | None,
+        over_task_budget: bool = False,
     ) -> tuple[RoutingDecision, int]:
         """The routing decision for a request, and the context size it was made for."""
         selection = select_workload(self.registry, workload, model)
@@ -129,6 +219,7 @@ class Gateway:
                 estimated_context_tokens=context_tokens,
                 budget_constraint=budget,
                 pinned=selection.pinned_model is not None,
+                over_task_budget=over_task_budget,
             ),
         )
         return decision, context_tokens
@@ -151,10 +242,35 @@ class Gateway:
                 )
         if not self.ready:
             log.error("no provider is usable: every request will fail until keys are set")
+        for model in sorted({p.model for p in self.registry.profiles.values()}):
+            if not self.prices.known(model):
+                log.warning(
+                    "model %s has no price in models: its calls are recorded with unknown "
+                    "cost (not zero) and cannot be held to USD budgets",
+                    model,
+                )
+        if self.ledger is not None:
+            log.info(
+                "ledger: %s (written every %gs, up to %d records held if it is unavailable)",
+                self.ledger.describe(),
+                self.config.ledger.flush_interval_s,
+                self.config.ledger.max_queue,
+            )
+        else:
+            log.warning("ledger disabled: calls are not recorded and virtual keys are unavailable")
+        if self.access.open:
+            log.warning(
+                "no master key is set (%s): the gateway runs open: admin endpoints (keys, "
+                "reports) need no credential and calls without a virtual key are served "
+                "unattributed",
+                self.access.master_key_env,
+            )
 
     async def aclose(self) -> None:
         await self.executor.aclose()
         await self.bus.aclose()
+        if self.ledger is not None:
+            await self.ledger.aclose()
         for adapter in self.adapters.values():
             await adapter.aclose()
         self.client.close()

@@ -1,4 +1,5 @@
-"""`switchpoint`: serve the gateway, check a config, explain a routing decision."""
+"""`switchpoint`: serve the gateway, check a config, explain a routing decision, report
+cost per outcome, manage virtual keys."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import typer
 
 from switchpoint.cli.check import check
 from switchpoint.cli.demo import demo
+from switchpoint.cli.keys import keys_app
+from switchpoint.cli.report import report
 from switchpoint.cli.route import route
 from switchpoint.cli.serve import serve
 from switchpoint.cli.top import top
@@ -22,6 +25,8 @@ app.command()(check)
 app.command()(route)
 app.command()(top)
 app.command()(demo)
+app.command()(report)
+app.add_typer(keys_app)
 
 
 def main() -> None:

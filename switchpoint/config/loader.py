@@ -159,6 +159,12 @@ def _reference_problems(config: Config, explicit: dict[str, Any]) -> Iterable[Co
                 yield ConfigProblem(
                     f"{base}.fallbacks[{i}]", "a profile cannot fall back to itself"
                 )
+    for name in config.routing.cost.task_budgets:
+        if name not in profiles:
+            yield ConfigProblem(
+                f"routing.cost.task_budgets.{name}",
+                f"unknown profile {name!r} (known: {known_profiles})",
+            )
     for section, key in _PROFILE_REFERENCES:
         value = _reference_value(config, section, key)
         if value is None or value in profiles or not _is_explicit(explicit, section, key):

@@ -110,13 +110,34 @@ class ContextConfig(Strict):
     keep_recent_share: float = Field(0.25, gt=0, lt=1)
 
 
+class TaskBudgetConfig(Strict):
+    """A default budget for tasks of one workload (a task's own headers override it)."""
+
+    tokens: int | None = Field(None, gt=0)
+    usd: float | None = Field(None, gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> TaskBudgetConfig:
+        if self.tokens is None and self.usd is None:
+            raise ValueError("give tokens, usd, or both")
+        return self
+
+
 class CostConfig(Strict):
     budget_fallback_trigger: float = Field(0.5, ge=0, le=1)
+    # What reports rank groups by (and show first).
     metric: Literal["cost_per_completed_outcome", "cost_per_token"] = "cost_per_completed_outcome"
     # The seed downgrades profiles whose cost weight is above this when the budget is low.
     downgrade_cost_weight_above: float = Field(0.7, ge=0, le=1)
     budget_profile: str | None = "cost_sensitive"
+    # When a task's next call would exceed its budget: move it to `budget_profile`
+    # (refusing only once the budget is spent), or refuse it at once.
     on_task_budget: Literal["downgrade", "reject"] = "downgrade"
+    # Default task budgets by workload profile.
+    task_budgets: dict[str, TaskBudgetConfig] = Field(default_factory=dict)
+    # Output tokens a request is assumed to use when it sets no maximum of its own
+    # (what budgets reserve before the call; the actual usage settles it after).
+    reserve_output_tokens: int = Field(1024, ge=1)
 
 
 class BreakerStoreConfig(Strict):
@@ -219,6 +240,35 @@ class ObservabilityConfig(Strict):
     dashboard: bool = True
     # "auto": export traces when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set.
     tracing: Literal["auto", "off"] = "auto"
+class LedgerConfig(Strict):
+    """Where call records, outcomes and virtual keys are kept."""
+
+    enabled: bool = True
+    # SQLAlchemy-style: sqlite:///relative.db, sqlite:////absolute.db, postgresql://...
+    url: str = "sqlite:///switchpoint-ledger.db"
+    # Records are written in batches at least this often: the most a crash can lose.
+    flush_interval_s: float = Field(0.5, gt=0, le=60)
+    # Records held in memory while the database is slow or down; beyond it they are
+    # dropped (and counted).
+    max_queue: int = Field(100_000, ge=1)
+    # Most records written in one transaction.
+    max_batch: int = Field(5_000, ge=1)
+    # How often spend and keys are re-read from the database (what other worker
+    # processes spent, keys created or revoked elsewhere).
+    sync_interval_s: float = Field(5.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, url: str) -> str:
+        scheme = url.partition(":")[0].partition("+")[0].lower()
+        if scheme not in ("sqlite", "postgresql", "postgres") or "://" not in url:
+            raise ValueError(
+                "must be sqlite:///relative/path.db, sqlite:////absolute/path.db "
+                "or postgresql://user@host:port/database"
+            )
+        if scheme == "sqlite" and not url.partition("://")[2].startswith("/"):
+            raise ValueError("a SQLite URL has three slashes before its path: sqlite:///file.db")
+        return url
 
 
 class Config(Strict):
@@ -228,3 +278,4 @@ class Config(Strict):
     routing: RoutingConfig
     logging: LoggingConfig = LoggingConfig()
     observability: ObservabilityConfig = ObservabilityConfig()
+    ledger: LedgerConfig = LedgerConfig()

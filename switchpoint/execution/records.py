@@ -54,6 +54,9 @@ class CallRecord:
     task_id: str | None = None
     key_id: str | None = None
     team: str | None = None
+    # The task's budget as it stood for this call (declared by headers or defaulted).
+    task_budget_tokens: int | None = None
+    task_budget_usd: float | None = None
     decision: RoutingDecision | None = None
     attempts: list[AttemptRecord] = field(default_factory=list)
     # Filled in when the call ends.
@@ -91,6 +94,11 @@ class CallRecord:
                 return None
             total += attempt.cost_usd
         return total
+
+    @property
+    def known_cost_usd(self) -> float:
+        """The cost of the attempts whose price is known (what budgets can count)."""
+        return sum(a.cost_usd for a in self.attempts if a.cost_usd is not None)
 
     @property
     def upstream_attempts(self) -> int:

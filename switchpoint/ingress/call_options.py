@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from switchpoint.errors import invalid_request
@@ -17,6 +18,8 @@ class CallOptions:
     task_id: str | None = None
     context_tokens: int | None = None
     client_key: str | None = None
+    task_budget_tokens: int | None = None
+    task_budget_usd: float | None = None
 
 
 def parse_call_options(request: Request) -> CallOptions:
@@ -35,6 +38,21 @@ def parse_call_options(request: Request) -> CallOptions:
     if tokens is not None:
         options.context_tokens = _non_negative_int(
             tokens.decode("latin-1"), "X-Switchpoint-Context-Tokens"
+        )
+    budget_tokens = headers.get(b"x-switchpoint-task-budget-tokens")
+    if budget_tokens is not None:
+        options.task_budget_tokens = _positive_int(
+            budget_tokens.decode("latin-1"), "X-Switchpoint-Task-Budget-Tokens"
+        )
+    budget_usd = headers.get(b"x-switchpoint-task-budget-usd")
+    if budget_usd is not None:
+        options.task_budget_usd = _positive_usd(
+            budget_usd.decode("latin-1"), "X-Switchpoint-Task-Budget-Usd"
+        )
+    if options.task_id is None and (budget_tokens is not None or budget_usd is not None):
+        raise invalid_request(
+            "a task budget needs the task it applies to: send X-Switchpoint-Task-Id too",
+            "X-Switchpoint-Task-Id",
         )
     options.client_key = client_key(request)
     return options
@@ -76,6 +94,28 @@ def _non_negative_int(text: str, name: str) -> int:
     if value < 0:
         raise invalid_request(f"{name} must not be negative, got {value}", name)
     return value
+
+
+def _positive_int(text: str, name: str) -> int:
+    value = _non_negative_int(text, name)
+    if value == 0:
+        raise invalid_request(f"{name} must be a positive number of tokens, got 0", name)
+    return value
+
+
+def _positive_usd(text: str, name: str) -> float:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise invalid_request(f"{name} must be an amount in USD, got {text!r}", name) from None
+    if not math.isfinite(value) or value <= 0:
+        raise invalid_request(f"{name} must be a positive amount in USD, got {text!r}", name)
+    return value
+
+
+def valid_task_id(text: str) -> bool:
+    value = text.strip()
+    return bool(value) and len(value) <= _MAX_TASK_ID and value.isprintable() and value == text
 
 
 def _task_id(text: str) -> str:

@@ -14,15 +14,18 @@ from typing import Any
 
 import orjson
 
+from switchpoint.budgets.admission import TaskRequest
+from switchpoint.budgets.estimate import requested_max_output
 from switchpoint.chat.request import ChatRequest
 from switchpoint.chat.stream import Finish
 from switchpoint.errors import GatewayError, invalid_request
 from switchpoint.execution.records import CallRecord
 from switchpoint.execution.stream_run import StreamFailed, StreamRun
 from switchpoint.gateway import Gateway
-from switchpoint.ingress.call_options import parse_call_options
+from switchpoint.ingress.call_options import CallOptions, parse_call_options
 from switchpoint.ingress.codec import IngressCodec, ParsedBody
 from switchpoint.ingress.request_ids import new_request_id
+from switchpoint.routing.decision import RoutingDecision
 from switchpoint.server.request import Request
 from switchpoint.server.response import Response, StreamingResponse
 
@@ -97,18 +100,21 @@ class ChatEndpoint:
             call.stream = parsed.stream
             options = parse_call_options(request)
             call.task_id = options.task_id
+            principal = await gateway.authenticate(options.client_key)
+            call.key_id = principal.key_id
+            call.team = principal.team
             chat_request = ChatRequest(
                 self.codec.protocol, body, stream=parsed.stream, decoder=self.codec.decode
             )
             if _KEEP_MARKER in request.body:
                 chat_request.conversation()  # decode while the keep flags are still there
                 self.codec.strip_extensions(body)
-            decision, tokens = gateway.route(
-                workload=options.workload,
-                model=parsed.model,
-                budget=options.budget,
-                context_tokens=options.context_tokens,
-                body=body,
+            decision, tokens = gateway.admission.admit(
+                call,
+                principal,
+                _task_request(options),
+                _Routing(gateway, options, parsed.model, body),
+                requested_max_output(body),
             )
             call.decision = decision
             call.workload = decision.requested_profile
@@ -159,6 +165,9 @@ class ChatEndpoint:
     def _error(self, call: CallRecord, error: GatewayError) -> Response:
         self._mark_error(call, error)
         headers = explain_headers(call)
+        if error.kind == "budget_exceeded":
+            # A spent budget does not come back in seconds: SDKs must not retry the 429.
+            headers.append(("x-should-retry", "false"))
         if error.retry_after_s is not None:
             headers.append(("retry-after", str(max(1, round(error.retry_after_s)))))
         return Response(error.status, orjson.dumps(self.codec.error_body(error)), headers=headers)
@@ -177,6 +186,40 @@ class ChatEndpoint:
     def _finish(self, call: CallRecord) -> None:
         call.duration_s = self.gateway.clock() - call.started_at
         self.gateway.bus.call(call)
+
+
+class _Routing:
+    """Routing for one call, as admission asks for it (again, if over a task budget)."""
+
+    __slots__ = ("_body", "_gateway", "_model", "_options", "_tokens")
+
+    def __init__(
+        self, gateway: Gateway, options: CallOptions, model: str | None, body: dict[str, Any]
+    ) -> None:
+        self._gateway = gateway
+        self._options = options
+        self._model = model
+        self._body = body
+        self._tokens = options.context_tokens
+
+    def __call__(self, over_task_budget: bool) -> tuple[RoutingDecision, int]:
+        options = self._options
+        decision, tokens = self._gateway.route(
+            workload=options.workload,
+            model=self._model,
+            budget=options.budget,
+            context_tokens=self._tokens,
+            body=self._body,
+            over_task_budget=over_task_budget,
+        )
+        self._tokens = tokens  # estimate the context size once
+        return decision, tokens
+
+
+def _task_request(options: CallOptions) -> TaskRequest | None:
+    if options.task_id is None:
+        return None
+    return TaskRequest(options.task_id, options.task_budget_tokens, options.task_budget_usd)
 
 
 def _call_ttft(call: CallRecord) -> float | None:

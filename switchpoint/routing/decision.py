@@ -14,6 +14,8 @@ class RoutingRequest:
     # The client named a concrete model: no context-guard or budget moves, only the
     # safety rule that the model must hold the request.
     pinned: bool = False
+    # Admission found the task's next call would exceed its budget (downgrade mode).
+    over_task_budget: bool = False
 
 
 @dataclass(slots=True)

@@ -1,6 +1,7 @@
 """`resolve`: the seed's `resolveRouting`, configurable and safe.
 
-Order, as in the seed: the context guard, then the budget rule; after every step the
+Order, as in the seed: the context guard, then the budget rule (then the task budget
+rule, when admission asks for it); after every step the
 chosen profile must hold the request (`context_fit`). The result also carries the chain
 of profiles execution may fail over to, each of which holds the request too.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 from switchpoint.errors import GatewayError
 from switchpoint.routing.decision import RoutingDecision, RoutingRequest
 from switchpoint.routing.registry import Profile, Registry
-from switchpoint.routing.rules import budget_fallback, context_fit, context_guard
+from switchpoint.routing.rules import budget_fallback, context_fit, context_guard, task_budget
 
 
 def resolve(registry: Registry, request: RoutingRequest) -> RoutingDecision:
@@ -53,6 +54,28 @@ def resolve(registry: Registry, request: RoutingRequest) -> RoutingDecision:
             rules.append(budget_fallback.BLOCKED)
             notes.append(
                 f"budget profile {registry.budget_profile} cannot hold {tokens} tokens: "
+                f"staying on {profile.name}"
+            )
+
+    if request.over_task_budget:
+        cheaper = None if request.pinned else task_budget.target(registry, profile, tokens)
+        if cheaper is not None:
+            rules.append(task_budget.NAME)
+            notes.append(
+                f"the task's next call would exceed its budget: {profile.name} -> {cheaper.name}"
+            )
+            profile = cheaper
+        elif profile.name != registry.budget_profile:
+            rules.append(task_budget.BLOCKED)
+            reason = (
+                "the client pinned a model"
+                if request.pinned
+                else f"budget profile {registry.budget_profile} cannot hold {tokens} tokens"
+                if registry.budget_profile is not None
+                else "no budget profile is configured"
+            )
+            notes.append(
+                f"the task's next call would exceed its budget, but {reason}: "
                 f"staying on {profile.name}"
             )
 

@@ -11,8 +11,12 @@ from switchpoint.ingress.chat_endpoint import ChatEndpoint
 from switchpoint.ingress.codec import IngressCodec
 from switchpoint.ingress.count_tokens_endpoint import count_tokens
 from switchpoint.ingress.info_endpoints import InfoEndpoints
+from switchpoint.ingress.key_endpoints import KeyEndpoints
 from switchpoint.ingress.openai_chat import OpenAIChatCodec
+from switchpoint.ingress.outcome_endpoint import OutcomeEndpoint
+from switchpoint.ingress.report_endpoint import ReportEndpoint
 from switchpoint.ingress.route_endpoint import RouteEndpoint
+from switchpoint.ingress.task_endpoint import TaskEndpoint
 from switchpoint.observability.dashboard_endpoints import DashboardEndpoints
 from switchpoint.observability.metrics_endpoint import MetricsEndpoint
 from switchpoint.server.request import Request
@@ -63,6 +67,13 @@ def build_router(gateway: Gateway) -> Router:
     router.add("GET", "/healthz", info.healthz)
     router.add("GET", "/readyz", info.readyz)
     router.add("POST", "/v1/route", RouteEndpoint(gateway))
+    router.add("POST", "/v1/outcomes", OutcomeEndpoint(gateway))
+    router.add("GET", "/v1/tasks/{task_id}", TaskEndpoint(gateway))
+    keys = KeyEndpoints(gateway)
+    router.add("POST", "/v1/keys", keys.create)
+    router.add("GET", "/v1/keys", keys.list)
+    router.add("DELETE", "/v1/keys/{key_id}", keys.revoke)
+    router.add("GET", "/v1/reports/outcomes", ReportEndpoint(gateway))
     add_observability_routes(router, gateway)
     return router
 

@@ -39,6 +39,8 @@ async def serve(
 ) -> None:
     """Serve on `sock` until `stop` is set, then drain in-flight requests and return."""
     loop = asyncio.get_running_loop()
+    # Opening the ledger may read the database (keys, spend): off the event loop.
+    await asyncio.to_thread(gateway.start)
     config = gateway.config.server
     state = ServerState(
         build_router(gateway),

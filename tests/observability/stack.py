@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -38,7 +39,9 @@ def gateway_config(
     fallback: Mapping[str, Any] | None = None,
     observability: Mapping[str, Any] | None = None,
     prices: Mapping[str, Any] = PRICES,
+    ledger_path: Path | None = None,
 ) -> Config:
+    """`ledger_path`: keep a SQLite ledger there (the ledger is off otherwise)."""
     return parse_config(
         {
             "providers": {
@@ -73,6 +76,11 @@ def gateway_config(
             },
             "logging": {"access_log": False},
             "observability": dict(observability or {}),
+            "ledger": (
+                {"url": f"sqlite:///{ledger_path}", "flush_interval_s": 0.05}
+                if ledger_path is not None
+                else {"enabled": False}
+            ),
         }
     )
 

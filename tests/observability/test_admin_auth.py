@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from switchpoint.ingress.admin_auth import SESSION_COOKIE, AdminAuth, cookie_value
+from switchpoint.keys.master_key import MasterKey
 from switchpoint.server.background import BackgroundServer
 from switchpoint.server.request import Request
 from tests.fakes import OpenAIFake
@@ -122,7 +123,7 @@ def _request(headers: dict[bytes, bytes]) -> Request:
 
 
 def test_admin_auth_checks() -> None:
-    auth = AdminAuth(MASTER)
+    auth = AdminAuth(MasterKey(MASTER))
     assert auth.enabled
     assert auth.allows(_request({b"authorization": f"Bearer {MASTER}".encode()}))
     assert not auth.allows(_request({b"authorization": f"Basic {MASTER}".encode()}))
@@ -132,9 +133,11 @@ def test_admin_auth_checks() -> None:
         _request({b"cookie": f"a=b; {SESSION_COOKIE}={auth.session_token}".encode()})
     )
     assert MASTER not in auth.session_token
-    assert AdminAuth("another key").session_token != auth.session_token
+    assert AdminAuth(MasterKey("another key")).session_token != auth.session_token
     assert not auth.key_matches("") and auth.key_matches(MASTER)
-    open_auth = AdminAuth(None)
+    open_auth = AdminAuth(MasterKey(None))
     assert not open_auth.enabled and open_auth.allows(_request({}))
     assert not open_auth.key_matches("")
     assert cookie_value("x=1; y = 2", "y") == "2" and cookie_value(None, "y") is None
+    # Whitespace around the key in the environment is not part of it.
+    assert MasterKey(f"  {MASTER}\n").matches(MASTER) and not MasterKey("   ").set

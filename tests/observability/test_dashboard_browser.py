@@ -39,7 +39,7 @@ class Traffic:
     """Requests at a steady pace from a background thread, until stopped."""
 
     def __init__(self, server: BackgroundServer) -> None:
-        self._sdk = client(server)
+        self._sdk = client(server, api_key=MASTER)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.sent = 0

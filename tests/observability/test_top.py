@@ -43,7 +43,7 @@ def test_top_shows_traffic_breakers_and_decisions(
     openai_fake.down(model="gpt-primary")
     config = gateway_config(openai_fake, backup_fake)
     with running_gateway(config, {"SWITCHPOINT_MASTER_KEY": MASTER}) as server:
-        sdk = client(server)
+        sdk = client(server, api_key=MASTER)
         for _ in range(4):
             sdk.chat.completions.create(model="primary", messages=USER)
         result = run_top(server.base_url, MASTER)

@@ -1,0 +1,112 @@
+"""`switchpoint keys create|list|revoke`: virtual keys, straight in the ledger database
+(a running gateway picks changes up at its next sync, or at once on first use)."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from switchpoint.cli.config_option import ConfigPath
+from switchpoint.cli.ledger_option import run_on_ledger
+from switchpoint.keys.issue import check_key_request, issue_key, key_info
+from switchpoint.keys.listing import list_keys
+from switchpoint.ledger.key_records import revoke_key
+
+keys_app = typer.Typer(
+    name="keys", help="Manage virtual keys.", no_args_is_help=True, add_completion=False
+)
+out = Console()
+err = Console(stderr=True)
+
+Format = Annotated[str, typer.Option("--format", "-f", help="table or json.")]
+
+
+def _when(stamp: object) -> str:
+    if not isinstance(stamp, int | float):
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(stamp))
+
+
+def _usd(amount: object) -> str:
+    return f"${amount:,.2f}" if isinstance(amount, int | float) else "-"
+
+
+@keys_app.command()
+def create(
+    team: Annotated[str, typer.Option(help="Team the key's calls are attributed to.")],
+    budget_usd: Annotated[
+        float | None, typer.Option("--budget-usd", help="Spending limit in USD per period.")
+    ] = None,
+    period: Annotated[str, typer.Option(help="Budget period: day, week, month or total.")] = (
+        "month"
+    ),
+    name: Annotated[str | None, typer.Option(help="A label for the key.")] = None,
+    output_format: Format = "table",
+    config: ConfigPath = None,
+) -> None:
+    """Create a key and print it once: only its hash is stored."""
+    try:
+        wanted = check_key_request(team, name, budget_usd, period)
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    _, (record, key) = run_on_ledger(
+        config, lambda _cfg, connection: issue_key(connection, wanted, time.time())
+    )
+    if output_format == "json":
+        typer.echo(orjson.dumps({"key": key, **key_info(record, 0.0)}).decode())
+        return
+    budget = (
+        f"budget {_usd(record.budget_usd)} per {record.period}"
+        if record.budget_usd is not None and record.period != "total"
+        else f"budget {_usd(record.budget_usd)} in total"
+        if record.budget_usd is not None
+        else "no budget"
+    )
+    err.print(f"created virtual key [bold]{record.key_id}[/] for team {record.team} ({budget})")
+    typer.echo(key)
+    err.print("[yellow]store it now: it is shown only this once[/]")
+
+
+@keys_app.command("list")
+def list_command(output_format: Format = "table", config: ConfigPath = None) -> None:
+    """List keys with what each spent in its current period."""
+    _, keys = run_on_ledger(config, lambda _cfg, connection: list_keys(connection, time.time()))
+    if output_format == "json":
+        typer.echo(orjson.dumps({"keys": keys}).decode())
+        return
+    table = Table(title="virtual keys")
+    for column in ("id", "team", "name", "budget", "period", "spent", "created", "status"):
+        table.add_column(column)
+    for entry in keys:
+        table.add_row(
+            str(entry["id"]),
+            str(entry["team"] or "-"),
+            str(entry["name"] or "-"),
+            _usd(entry["budget_usd"]),
+            str(entry["period"]),
+            _usd(entry["spent_usd"]),
+            _when(entry["created_at"]),
+            "active" if entry["active"] else f"revoked {_when(entry['revoked_at'])}",
+        )
+    out.print(table)
+
+
+@keys_app.command()
+def revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (as `keys list` shows it).")],
+    config: ConfigPath = None,
+) -> None:
+    """Revoke a key: calls with it are refused from the gateway's next sync on."""
+    _, record = run_on_ledger(
+        config, lambda _cfg, connection: revoke_key(connection, key_id, time.time())
+    )
+    if record is None:
+        err.print(f"[red]no virtual key {key_id!r}[/]")
+        raise typer.Exit(1)
+    err.print(f"revoked virtual key {record.key_id} (team {record.team})")

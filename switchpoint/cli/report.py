@@ -1,0 +1,133 @@
+"""`switchpoint report`: cost per completed outcome, from the ledger."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from dataclasses import asdict
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from switchpoint.cli.config_option import ConfigPath
+from switchpoint.cli.ledger_option import run_on_ledger
+from switchpoint.ledger.reports import Report, ReportGroup, normalise_group_by, outcome_report
+from switchpoint.ledger.since import BadSince, parse_since
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _usd(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"${value:,.4f}" if value < 100 else f"${value:,.2f}"
+
+
+def _num(value: float | None, digits: int = 0) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+def render_table(report: Report, since_text: str) -> Table:
+    by = report.by.replace("_", "-")
+    headline = (
+        "cost per completed outcome"
+        if report.metric == "cost_per_completed_outcome"
+        else "cost per million tokens"
+    )
+    table = Table(title=f"by {by}, last {since_text} (ranked by {headline})")
+    columns: list[tuple[str, str]] = [
+        (by, "left"),
+        ("requests", "right"),
+        ("tasks", "right"),
+        ("completed", "right"),
+        ("success", "right"),
+        ("cost", "right"),
+        ("cost/outcome", "right"),
+        ("tokens/outcome", "right"),
+        ("cost/Mtok", "right"),
+        ("p50 ms", "right"),
+        ("p95 ms", "right"),
+        ("fallback", "right"),
+    ]
+    bold = "cost/outcome" if report.metric == "cost_per_completed_outcome" else "cost/Mtok"
+    for name, justify in columns:
+        table.add_column(
+            name,
+            justify=justify,  # type: ignore[arg-type]
+            style="bold" if name == bold else None,
+        )
+    for group in report.groups:
+        unpriced = f" (+{group.unpriced_requests} unpriced)" if group.unpriced_requests else ""
+        table.add_row(
+            group.key if group.key is not None else "(none)",
+            _num(group.requests),
+            _num(group.tasks),
+            _num(group.completed_outcomes),
+            _pct(group.success_rate),
+            _usd(group.cost_usd) + unpriced,
+            _usd(group.cost_per_completed_outcome),
+            _num(group.tokens_per_completed_outcome),
+            _usd(group.cost_per_mtok),
+            _num(group.latency_p50_ms, 1),
+            _num(group.latency_p95_ms, 1),
+            _pct(group.fallback_rate),
+        )
+    return table
+
+
+def render_csv(report: Report) -> str:
+    buffer = io.StringIO()
+    fields = list(asdict(ReportGroup(None)))
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for group in report.groups:
+        writer.writerow({k: "" if v is None else v for k, v in asdict(group).items()})
+    return buffer.getvalue()
+
+
+def report(
+    since: Annotated[str, typer.Option(help="Window: 7d, 24h, 30m, 2w, all, or a date.")] = "7d",
+    by: Annotated[
+        str, typer.Option(help="Group by workload, model, team or task-kind.")
+    ] = "workload",
+    output_format: Annotated[
+        str, typer.Option("--format", "-f", help="table, json or csv.")
+    ] = "table",
+    config: ConfigPath = None,
+) -> None:
+    """Requests, tasks, outcomes, cost per completed outcome, latency and fallback rate
+    per group, from the ledger."""
+    now = time.time()
+    try:
+        start = parse_since(since, now)
+        grouping = normalise_group_by(by)
+    except (BadSince, ValueError) as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    if output_format not in ("table", "json", "csv"):
+        err.print(f"[red]unknown format {output_format!r} (table, json or csv)[/]")
+        raise typer.Exit(2)
+    _, result = run_on_ledger(
+        config,
+        lambda cfg, connection: outcome_report(
+            connection, since=start, until=now, by=grouping, metric=cfg.routing.cost.metric
+        ),
+    )
+    if output_format == "json":
+        typer.echo(orjson.dumps(result.to_dict()).decode())
+    elif output_format == "csv":
+        typer.echo(render_csv(result), nl=False)
+    else:
+        if not result.groups:
+            err.print(f"no requests in the ledger in the last {since}")
+            return
+        out.print(render_table(result, since))

@@ -1,0 +1,315 @@
+"""What the ledger records for real calls through the gateway: tokens as the provider
+reported them and their cost from the price table, streamed or not, for every provider
+adapter; and an agent loop whose cost per completed outcome is checked by hand."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2
+import openai
+import pytest
+
+from switchpoint.config.loader import parse_config
+from switchpoint.providers.registry import HTTP_ADAPTERS
+from switchpoint.server.background import BackgroundServer
+from tests.fakes import (
+    AnthropicFake,
+    CutAfter,
+    FakeUpstream,
+    GeminiFake,
+    OpenAIFake,
+    ServerError,
+)
+from tests.ledger.gateway_setup import (
+    client,
+    flush,
+    gateway_config,
+    ledger_rows,
+    serving,
+    usd,
+)
+
+# --- cost per provider adapter ---------------------------------------------------------
+
+PRICE = {
+    "input_usd_per_mtok": 3.0,
+    "cached_input_usd_per_mtok": 0.3,
+    "cache_write_usd_per_mtok": 3.75,
+    "output_usd_per_mtok": 15.0,
+}
+
+
+@dataclass(frozen=True)
+class Vendor:
+    provider_type: str
+    fake: type[FakeUpstream]
+    model: str
+    # Whether the vendor reports prompt-cache writes (Anthropic bills them apart).
+    cache_writes: bool
+
+    def provider(self, fake: FakeUpstream) -> dict[str, Any]:
+        base_url = fake.base_url if self.provider_type == "openai" else fake.origin
+        return {"type": self.provider_type, "base_url": base_url, "api_key_env": "VENDOR_KEY"}
+
+
+# Every vendor whose adapter this build has: adapters added later are covered as they land.
+VENDORS = [
+    vendor
+    for vendor in (
+        Vendor("openai", OpenAIFake, "gpt-5.5", cache_writes=False),
+        Vendor("anthropic", AnthropicFake, "claude-opus-4-7", cache_writes=True),
+        Vendor("google", GeminiFake, "gemini-3.1-pro", cache_writes=False),
+    )
+    if vendor.provider_type in HTTP_ADAPTERS
+]
+
+
+@contextlib.contextmanager
+def vendor_gateway(vendor: Vendor, ledger_url: str) -> Iterator[tuple[BackgroundServer, Any]]:
+    with vendor.fake() as fake:
+        document = {
+                "providers": {"vendor": vendor.provider(fake)},
+                "models": {vendor.model: PRICE},
+                "routing": {
+                    "default_profile": "only",
+                    "profiles": {
+                        "only": {
+                            "model": vendor.model,
+                            "provider": "vendor",
+                            "max_context": 200_000,
+                            "cost_weight": 1.0,
+                        },
+                    },
+                },
+                "ledger": {"url": ledger_url, "flush_interval_s": 0.1},
+                "logging": {"access_log": False},
+            }  # fmt: skip
+        config = parse_config(document)
+        with BackgroundServer(config, environ={"VENDOR_KEY": fake.api_key}) as server:
+            yield server, fake
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["complete", "stream"])
+@pytest.mark.parametrize("vendor", VENDORS, ids=[v.provider_type for v in VENDORS])
+def test_cost_is_the_price_table_applied_to_the_reported_usage(
+    vendor: Vendor, stream: bool, sqlite_url: str
+) -> None:
+    prompt, cached, written, output, reasoning = 12_345, 2_000, 0, 678, 90
+    if vendor.cache_writes:
+        written = 1_000
+    with vendor_gateway(vendor, sqlite_url) as (server, fake):
+        fake.input_tokens = prompt
+        fake.cached_tokens = cached
+        fake.cache_creation_tokens = written
+        fake.output_tokens = output
+        fake.reasoning_tokens = reasoning
+        sdk = client(server)
+        messages: list[Any] = [{"role": "user", "content": "count the tokens"}]
+        if stream:
+            for _ in sdk.chat.completions.create(model="auto", messages=messages, stream=True):
+                pass
+        else:
+            sdk.chat.completions.create(model="auto", messages=messages)
+        flush(server)
+    [row] = ledger_rows(
+        sqlite_url,
+        "SELECT input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, "
+        "cost_usd, stream FROM requests",
+    )
+    expected = (
+        (prompt - cached - written) * 3.0
+        + cached * 0.3
+        + written * 3.75
+        + (output + reasoning) * 15.0
+    ) / 1e6
+    assert row[:4] == (prompt, cached, written, output + reasoning)
+    assert row[4] == pytest.approx(expected, rel=1e-12)
+    assert bool(row[5]) is stream
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["complete", "stream"])
+def test_simulated_provider_calls_are_priced_too(stream: bool, sqlite_url: str) -> None:
+    document = {
+            "providers": {
+                "sim": {
+                    "type": "simulated",
+                    "simulation": {"latency_ms": 1, "chunk_delay_ms": 0, "output_tokens": 40},
+                }
+            },
+            "models": {"sim-model": PRICE},
+            "routing": {
+                "default_profile": "only",
+                "profiles": {
+                    "only": {
+                        "model": "sim-model",
+                        "provider": "sim",
+                        "max_context": 10_000,
+                        "cost_weight": 1.0,
+                    }
+                },
+            },
+            "ledger": {"url": sqlite_url},
+            "logging": {"access_log": False},
+        }  # fmt: skip
+    config = parse_config(document)
+    content = "x" * 400  # the simulator counts a token per 4 characters: 100 tokens
+    with BackgroundServer(config) as server:
+        sdk = client(server)
+        messages: list[Any] = [{"role": "user", "content": content}]
+        if stream:
+            for _ in sdk.chat.completions.create(model="auto", messages=messages, stream=True):
+                pass
+        else:
+            sdk.chat.completions.create(model="auto", messages=messages)
+        flush(server)
+    [(tokens_in, tokens_out, cost)] = ledger_rows(
+        sqlite_url, "SELECT input_tokens, output_tokens, cost_usd FROM requests"
+    )
+    assert (tokens_in, tokens_out) == (100, 40)
+    assert cost == pytest.approx((100 * 3.0 + 40 * 15.0) / 1e6)
+
+
+# --- an agent loop ---------------------------------------------------------------------
+
+
+def test_agent_loop_cost_per_completed_outcome(ledger_url: str, openai_fake: OpenAIFake) -> None:
+    openai_fake.input_tokens = 1000
+    openai_fake.output_tokens = 100
+    config = gateway_config(openai_fake, ledger_url)
+    with serving(config, openai_fake) as server:
+        sdk = client(server)
+        messages: list[Any] = [{"role": "user", "content": "fix the failing test"}]
+
+        def step(task: str, index: int) -> None:
+            headers = {"X-Switchpoint-Task-Id": task, "X-Switchpoint-Workload": "terminal_agent"}
+            if index % 2:
+                for _ in sdk.chat.completions.create(
+                    model="auto", messages=messages, stream=True, extra_headers=headers
+                ):
+                    pass
+            else:
+                sdk.chat.completions.create(model="auto", messages=messages, extra_headers=headers)
+
+        # Task 1: 20 calls; the 5th one's first attempt fails and is retried (no tokens).
+        for index in range(20):
+            if index == 4:
+                openai_fake.enqueue(ServerError())
+            step("loop-1", index)
+        # Task 2: 10 calls, then it fails: its cost still counts against the outcome.
+        for index in range(10):
+            step("loop-2", index)
+
+        base = server.base_url
+        posted = httpx2.post(
+            f"{base}/v1/outcomes",
+            json={"task_id": "loop-1", "outcome": "success", "kind": "pr_merged"},
+        )
+        assert posted.status_code == 200, posted.text
+        assert posted.json()["status"] == "created"
+        failed = httpx2.post(
+            f"{base}/v1/outcomes",
+            json={"task_id": "loop-2", "outcome": "failure", "kind": "pr_merged"},
+        )
+        assert failed.status_code == 200
+
+        task = httpx2.get(f"{base}/v1/tasks/loop-1").json()
+        per_call = usd("gpt-5.5", 1000, 100)
+        assert task["calls"] == 20
+        assert task["attempts"] == 21
+        assert task["input_tokens"] == 20 * 1000
+        assert task["output_tokens"] == 20 * 100
+        assert task["cost_usd"] == pytest.approx(20 * per_call)
+        assert task["models"] == ["gpt-5.5"]
+        assert task["outcomes"][0]["outcome"] == "success"
+        assert task["wall_time_s"] > 0
+
+        report = httpx2.get(f"{base}/v1/reports/outcomes", params={"since": "1h"}).json()
+        [group] = report["groups"]
+        assert group["key"] == "terminal_agent"
+        assert group["requests"] == 30
+        assert group["tasks"] == 2
+        assert group["completed_outcomes"] == 1
+        assert group["success_rate"] == pytest.approx(0.5)
+        assert group["cost_usd"] == pytest.approx(30 * per_call)
+        # Both tasks' cost (the failed one included) for the one merged PR.
+        assert group["cost_per_completed_outcome"] == pytest.approx(30 * per_call)
+        assert group["tokens_per_completed_outcome"] == pytest.approx(30 * 1100)
+        assert group["fallback_rate"] == 0.0
+        assert group["latency_p50_ms"] > 0
+        assert group["latency_p95_ms"] >= group["latency_p50_ms"]
+    rows = ledger_rows(
+        ledger_url, "SELECT COUNT(*), SUM(attempts) FROM requests WHERE task_id = ?", ("loop-1",)
+    )
+    assert rows == [(20, 21)]
+
+
+def test_retries_and_fallbacks_are_recorded_attempt_by_attempt(
+    sqlite_url: str, openai_fake: OpenAIFake
+) -> None:
+    openai_fake.input_tokens = 500
+    openai_fake.output_tokens = 50
+    config = gateway_config(openai_fake, sqlite_url)
+    with serving(config, openai_fake) as server:
+        openai_fake.enqueue(ServerError(), model="gpt-5.5")
+        openai_fake.enqueue(ServerError(), model="gpt-5.5")
+        openai_fake.enqueue(ServerError(), model="gpt-5.5")
+        response = client(server).chat.completions.with_raw_response.create(
+            model="auto", messages=[{"role": "user", "content": "hi"}]
+        )
+        assert response.headers["x-switchpoint-profile"] == "cost_sensitive"
+        flush(server)
+    [(attempts, fallback, cost, model)] = ledger_rows(
+        sqlite_url, "SELECT attempts, fallback, cost_usd, model FROM requests"
+    )
+    assert attempts == 4
+    assert bool(fallback)
+    assert model == "gpt-5.4"
+    assert cost == pytest.approx(usd("gpt-5.4", 500, 50))
+    outcomes = ledger_rows(sqlite_url, "SELECT outcome FROM attempts ORDER BY seq")
+    assert [o[0] for o in outcomes] == ["server_error"] * 3 + ["ok"]
+
+
+def test_a_stream_cut_after_content_began_has_unknown_cost_not_zero(
+    sqlite_url: str, openai_fake: OpenAIFake
+) -> None:
+    # The provider generated (and bills) tokens but never reported them.
+    openai_fake.reply_text = "one two three four five six seven eight nine ten"
+    openai_fake.stream_chunks = 5
+    config = gateway_config(openai_fake, sqlite_url)
+    with serving(config, openai_fake) as server:
+        openai_fake.enqueue(CutAfter(events=3))
+        with pytest.raises(openai.APIError):
+            for _ in client(server).chat.completions.create(
+                model="auto",
+                messages=[{"role": "user", "content": "hi"}],
+                stream=True,
+                extra_headers={"X-Switchpoint-Task-Id": "cut"},
+            ):
+                pass
+        flush(server)
+    [(status, cost, known)] = ledger_rows(
+        sqlite_url, "SELECT status, cost_usd, cost_known FROM requests"
+    )
+    assert status == "upstream_error"
+    assert cost is None
+    assert not known
+    assert ledger_rows(sqlite_url, "SELECT unpriced_calls FROM tasks") == [(1,)]
+
+
+def test_openai_sdk_error_for_a_refused_call_is_not_recorded(
+    sqlite_url: str, openai_fake: OpenAIFake
+) -> None:
+    config = gateway_config(openai_fake, sqlite_url)
+    with serving(config, openai_fake) as server:
+        with pytest.raises(openai.BadRequestError):
+            client(server).chat.completions.create(
+                model="auto",
+                messages=[{"role": "user", "content": "hi"}],
+                extra_headers={"X-Switchpoint-Workload": "no_such_workload"},
+            )
+        flush(server)
+    assert ledger_rows(sqlite_url, "SELECT COUNT(*) FROM requests") == [(0,)]
