@@ -26,6 +26,7 @@ from switchpoint.ledger.ledger import Ledger
 from switchpoint.ledger.store import LedgerUnavailable
 from switchpoint.observability.access_log import AccessLog
 from switchpoint.observability.dashboard_snapshot import SnapshotBuilder
+from switchpoint.observability.ledger_panel import LedgerPanel
 from switchpoint.observability.live_stats import LiveStats
 from switchpoint.observability.metrics import GatewayMetrics
 from switchpoint.observability.prometheus_export import GatewayCollector, MetricsExposition
@@ -123,6 +124,9 @@ class Gateway:
             self.snapshots = SnapshotBuilder(
                 live, self.metrics, targets=self.targets, breaker_states=breakers.states
             )
+        if self.exposition is not None and self.ledger is not None:
+            panel = LedgerPanel(self.ledger, self.config.routing.cost.metric)
+            self.exposition.collector.sources.append(panel.metrics)
         if options.tracing == "auto" and otlp_traces_endpoint(environ) is not None:
             from switchpoint.observability.tracing import otlp_trace_exporter
 

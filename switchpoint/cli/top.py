@@ -148,16 +148,28 @@ def render(s: dict[str, Any], url: str) -> RenderableType:
         costs.add_row(row["workload"], row["model"], str(row["requests"]), str(row["ok"]),
                       _usd(row["cost_usd"]), _usd(row["cost_per_ok_usd"]))
     ledger = s.get("ledger")
-    if ledger and ledger.get("outcomes"):
-        for outcome in ledger["outcomes"]:
-            costs.add_row(Text(f"{outcome['workload']} (ledger)", style="cyan"), outcome["model"],
-                          "", str(outcome["outcomes"]), _usd(outcome["cost_usd"]),
-                          _usd(outcome["cost_per_outcome"]))
-    ledger_note = Text(
-        "ledger: not attached (cost per completed outcome needs it)" if not ledger else
-        f"ledger: queue {ledger.get('queue_depth', NA)}, dropped {ledger.get('dropped', NA)}",
-        style="dim",
-    )
+    if not ledger:
+        ledger_view: RenderableType = Text(
+            "ledger: not attached (cost per completed outcome needs it)", style="dim"
+        )
+    else:
+        outcomes = Table(title="cost per completed outcome (ledger)", expand=True,
+                         title_justify="left")
+        for column in ("workload", "tasks", "completed", "success", "USD", "USD/outcome"):
+            outcomes.add_column(column, justify="left" if column == "workload" else "right")
+        for group in ledger.get("by_workload", []):
+            outcomes.add_row(group["key"], str(group["tasks"]), str(group["completed_outcomes"]),
+                             _pct(group["success_rate"]), _usd(group["cost_usd"]),
+                             _usd(group["cost_per_completed_outcome"]))
+        state = "writing" if ledger.get("available") else "UNAVAILABLE"
+        note = Text(
+            f"ledger: {ledger.get('database', '')} {state}, queue {ledger.get('queue_depth')}, "
+            f"dropped {ledger.get('dropped')}"
+            + (f" - {ledger['error']}" if ledger.get("error") else "")
+            + (" (stale)" if ledger.get("stale") else ""),
+            style="dim" if ledger.get("available") and not ledger.get("error") else "red",
+        )
+        ledger_view = Group(outcomes, note)
 
     recent = Table(title="recent routing decisions", expand=True, title_justify="left")
     for column in ("time", "workload", "served by", "why", "status", "latency"):
@@ -175,7 +187,7 @@ def render(s: dict[str, Any], url: str) -> RenderableType:
     grid.add_column(ratio=1)
     grid.add_row(traffic, latency)
     grid.add_row(breakers, fallbacks)
-    return Group(Panel(header), grid, costs, ledger_note, recent)
+    return Group(Panel(header), grid, costs, ledger_view, recent)
 
 
 def top(

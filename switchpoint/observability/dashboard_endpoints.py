@@ -20,7 +20,8 @@ import orjson
 
 from switchpoint.errors import GatewayError
 from switchpoint.ingress.admin_auth import SESSION_COOKIE, AdminAuth
-from switchpoint.observability.dashboard_snapshot import LedgerSummary, SnapshotBuilder
+from switchpoint.observability.dashboard_snapshot import SnapshotBuilder
+from switchpoint.observability.ledger_panel import LedgerPanel
 from switchpoint.server.request import Request
 from switchpoint.server.response import Response
 
@@ -65,7 +66,7 @@ class DashboardEndpoints:
         snapshots: SnapshotBuilder,
         auth: AdminAuth,
         *,
-        ledger: LedgerSummary | None = None,
+        ledger: LedgerPanel | None = None,
     ) -> None:
         self.snapshots = snapshots
         self.auth = auth
@@ -129,26 +130,32 @@ class DashboardEndpoints:
         return Response(200, body, headers=[("cache-control", "no-store")])
 
     async def _ledger_summary(self) -> dict[str, Any] | None:
-        if self.ledger is None:
+        """The ledger's queue (live) and its reports (cached, never waited on for long:
+        a slow database leaves the previous figures, marked stale)."""
+        ledger = self.ledger
+        if ledger is None:
             return None
+        summary = ledger.stats()
         now = time.monotonic()
-        if now - self._ledger_at < _LEDGER_CACHE_S:
-            return self._ledger_value
-        if self._ledger_task is None or self._ledger_task.done():
-            self._ledger_task = asyncio.ensure_future(self.ledger())
-        try:
-            # shield: a slow ledger keeps working for the next poll instead of restarting.
-            value = await asyncio.wait_for(asyncio.shield(self._ledger_task), _LEDGER_TIMEOUT_S)
-        except TimeoutError:
-            stale = dict(self._ledger_value or {})
-            stale["stale"] = True
-            return stale
-        except Exception:
-            log.warning("the ledger summary failed", exc_info=True)
-            return {"error": "the ledger could not be read"}
-        self._ledger_value = value
-        self._ledger_at = now
-        return value
+        if now - self._ledger_at >= _LEDGER_CACHE_S:
+            if self._ledger_task is None or self._ledger_task.done():
+                self._ledger_task = asyncio.ensure_future(ledger.reports())
+            try:
+                # shield: a slow query keeps running for the next poll, not restarted.
+                reports = await asyncio.wait_for(
+                    asyncio.shield(self._ledger_task), _LEDGER_TIMEOUT_S
+                )
+            except TimeoutError:
+                summary.update(self._ledger_value or {})
+                summary["stale"] = True
+                return summary
+            except Exception:
+                log.warning("the ledger's reports failed", exc_info=True)
+                reports = {"error": "the ledger's reports could not be read"}
+            self._ledger_value = reports
+            self._ledger_at = now
+        summary.update(self._ledger_value or {})
+        return summary
 
 
 def _redirect(location: str, headers: list[tuple[str, str]] | None = None) -> Response:

@@ -8,7 +8,7 @@ outcome, its queue) is filled in when a ledger is attached, and says so when it 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from switchpoint import __version__
@@ -26,12 +26,6 @@ from switchpoint.observability.metrics import GatewayMetrics, call_target
 # "Now" for latency percentiles and rates: the last 5 minutes.
 RECENT_BUCKETS = 30
 MIN_WINDOW_BUCKETS = 18
-
-# The ledger's contribution, or None when there is no ledger. Its shape:
-# {"queue_depth": int, "dropped": int,
-#  "outcomes": [{"workload", "model", "outcomes", "cost_usd", "cost_per_outcome"}]}
-LedgerSummary = Callable[[], Awaitable[dict[str, Any] | None]]
-
 
 def _round(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(value, digits)
@@ -89,13 +83,11 @@ class SnapshotBuilder:
         *,
         targets: Callable[[], Iterable[tuple[str, str]]],
         breaker_states: Callable[[], Mapping[tuple[str, str], str]],
-        ledger: LedgerSummary | None = None,
     ) -> None:
         self.live = live
         self.metrics = metrics
         self._targets = targets
         self._breaker_states = breaker_states
-        self.ledger = ledger
 
     def window(self, now: float) -> tuple[list[int], list[Bucket | None]]:
         """The buckets of the last 15 minutes, or since the process started (at least 3

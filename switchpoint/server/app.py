@@ -18,6 +18,7 @@ from switchpoint.ingress.report_endpoint import ReportEndpoint
 from switchpoint.ingress.route_endpoint import RouteEndpoint
 from switchpoint.ingress.task_endpoint import TaskEndpoint
 from switchpoint.observability.dashboard_endpoints import DashboardEndpoints
+from switchpoint.observability.ledger_panel import LedgerPanel
 from switchpoint.observability.metrics_endpoint import MetricsEndpoint
 from switchpoint.server.request import Request
 from switchpoint.server.response import Response
@@ -87,7 +88,11 @@ def add_observability_routes(router: Router, gateway: Gateway) -> None:
             MetricsEndpoint(gateway.exposition, gateway.admin_auth, public=options.public_metrics),
         )
     if gateway.snapshots is not None:
-        ui = DashboardEndpoints(gateway.snapshots, gateway.admin_auth)
+        ledger = gateway.ledger
+        panel = (
+            LedgerPanel(ledger, gateway.config.routing.cost.metric) if ledger is not None else None
+        )
+        ui = DashboardEndpoints(gateway.snapshots, gateway.admin_auth, ledger=panel)
         router.add("GET", "/ui", ui.page)
         router.add("POST", "/ui/login", ui.login)
         router.add("GET", "/ui/logout", ui.logout)

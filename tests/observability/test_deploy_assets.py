@@ -2,8 +2,8 @@
 
 Every PromQL expression they hold is parsed for metric names, and each name must be a
 sample the gateway exports after traffic that exercises every series: successes,
-streams, retries, fallbacks, a breaker trip, an unpriced model and a failing trace
-exporter.
+streams, retries, fallbacks, a breaker trip, an unpriced model, a ledger and a failing
+trace exporter.
 """
 
 from __future__ import annotations
@@ -96,7 +96,8 @@ def test_alert_rules_are_well_formed() -> None:
         assert rule["annotations"]["summary"]
         assert rule["expr"].count("(") == rule["expr"].count(")")
     # The four the issue asks for: breaker open, fallback rate, error rate, budget burn.
-    for wanted in ("CircuitBreakerOpen", "HighFallbackRate", "HighErrorRate", "BudgetBurn"):
+    for wanted in ("CircuitBreakerOpen", "HighFallbackRate", "HighErrorRate", "BudgetBurn",
+                   "LedgerDroppingRecords"):
         assert f"Switchpoint{wanted}" in names
 
 
@@ -120,11 +121,11 @@ def backup_fake() -> Iterator[OpenAIFake]:
 
 
 def test_every_referenced_metric_is_exported(
-    openai_fake: OpenAIFake, backup_fake: OpenAIFake, refused_port: int
+    openai_fake: OpenAIFake, backup_fake: OpenAIFake, refused_port: int, tmp_path: Path
 ) -> None:
     prices = {model: price for model, price in PRICES.items() if model != "gpt-long"}
     config = gateway_config(openai_fake, backup_fake, fallback={"max_retries": 1},
-                            prices=prices)
+                            prices=prices, ledger_path=tmp_path / "ledger.db")
     environ = {
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{refused_port}",
         "OTEL_BSP_SCHEDULE_DELAY": "50",

@@ -245,30 +245,42 @@ function renderCosts(s) {
       "across its requests) is not available; the table above shows cost per successful request."));
     return;
   }
+  box.appendChild(el("p", { class: "muted" },
+    `${ledger.database} · ${ledger.available ? "writing" : "UNAVAILABLE"} · queue ` +
+    `${ledger.queue_depth}/${ledger.max_queue} · written ${ledger.written} · dropped ${ledger.dropped}` +
+    (ledger.stale ? " · figures stale (the ledger is slow to answer)" : "")));
   if (ledger.error) { box.appendChild(el("p", { class: "note" }, ledger.error)); return; }
-  const meta = el("p", { class: "muted" },
-    `ledger queue ${ledger.queue_depth ?? "–"} · dropped ${ledger.dropped ?? "–"}` +
-    (ledger.stale ? " · stale (the ledger is slow to answer)" : ""));
-  box.appendChild(meta);
-  const outcomes = ledger.outcomes || [];
-  const svg = svgEl("svg", { class: "bars", id: "chart-ledger", role: "img" });
-  box.appendChild(svg);
-  barChart(svg, outcomes.map((o) => ({ label: `${o.workload} · ${o.model}`,
-    value: o.cost_per_outcome || 0, colour: colourFor(o.model) })), fmtUsd);
-  const table = el("table");
-  const head = el("tr");
-  for (const h of ["workload", "model", "outcomes", "cost USD", "USD per outcome"]) head.appendChild(el("th", {}, h));
-  table.appendChild(head);
-  for (const o of outcomes) {
-    const row = el("tr");
-    row.appendChild(el("td", {}, o.workload));
-    row.appendChild(el("td", {}, o.model));
-    row.appendChild(el("td", { class: "num" }, o.outcomes));
-    row.appendChild(el("td", { class: "num" }, fmtUsd(o.cost_usd)));
-    row.appendChild(el("td", { class: "num" }, fmtUsd(o.cost_per_outcome)));
-    table.appendChild(row);
+  const hours = Math.round((ledger.window_s || 0) / 3600);
+  for (const [key, title] of [["by_workload", "workload"], ["by_model", "model"]]) {
+    const groups = ledger[key] || [];
+    box.appendChild(el("h3", {}, `by ${title}, last ${hours} h`));
+    const svg = svgEl("svg", { class: "bars", id: `chart-ledger-${title}`, role: "img" });
+    box.appendChild(svg);
+    barChart(svg, groups.filter((g) => g.cost_per_completed_outcome !== null).map((g) => ({
+      label: g.key, value: g.cost_per_completed_outcome, colour: colourFor(g.key) })), fmtUsd);
+    const table = el("table");
+    const head = el("tr");
+    for (const h of [title, "tasks", "completed", "success", "cost USD", "USD per completed outcome"]) {
+      head.appendChild(el("th", {}, h));
+    }
+    table.appendChild(head);
+    for (const g of groups) {
+      const row = el("tr");
+      row.appendChild(el("td", {}, g.key));
+      row.appendChild(el("td", { class: "num" }, g.tasks));
+      row.appendChild(el("td", { class: "num" }, g.completed_outcomes));
+      row.appendChild(el("td", { class: "num" }, fmtPct(g.success_rate)));
+      row.appendChild(el("td", { class: "num" }, fmtUsd(g.cost_usd)));
+      row.appendChild(el("td", { class: "num" }, fmtUsd(g.cost_per_completed_outcome)));
+      table.appendChild(row);
+    }
+    if (!groups.length) {
+      const row = el("tr");
+      row.appendChild(el("td", { colspan: "6", class: "muted" }, "no tasks recorded yet"));
+      table.appendChild(row);
+    }
+    box.appendChild(table);
   }
-  box.appendChild(table);
 }
 
 function renderRecent(s) {
