@@ -31,6 +31,7 @@ from switchpoint.observability.live_stats import LiveStats
 from switchpoint.observability.metrics import GatewayMetrics
 from switchpoint.observability.prometheus_export import GatewayCollector, MetricsExposition
 from switchpoint.observability.trace_config import otlp_traces_endpoint
+from switchpoint.observability.worker_share import WorkerShare
 from switchpoint.pricing import PriceTable
 from switchpoint.providers.base import ProviderAdapter
 from switchpoint.providers.registry import ProviderStatus, build_adapters, provider_statuses
@@ -110,6 +111,7 @@ class Gateway:
         self.metrics: GatewayMetrics | None = None
         self.exposition: MetricsExposition | None = None
         self.snapshots: SnapshotBuilder | None = None
+        self.worker_share: WorkerShare | None = None
         breakers = self.executor.breakers
         if options.metrics:
             self.metrics = GatewayMetrics()
@@ -135,6 +137,19 @@ class Gateway:
                 self.bus.subscribe(tracer)
                 if self.exposition is not None:
                     self.exposition.collector.sources.append(tracer.metrics)
+
+    def share_metrics(self, share: WorkerShare) -> None:
+        """One of several workers: scrapes answer for all of them (see `worker_share`)."""
+        if self.snapshots is not None:
+            self.snapshots.worker = (share.index, share.count)
+        metrics = self.metrics
+        if self.exposition is None or metrics is None:
+            return
+        self.worker_share = share
+        collector = self.exposition.collector
+        own_states = self.executor.breakers.states
+        collector.view = lambda: share.combined(metrics)
+        collector.breaker_states = lambda: share.combined_states(own_states())
 
     def targets(self) -> list[tuple[str, str]]:
         """Every (provider, model) a request can be sent to, in profile order."""

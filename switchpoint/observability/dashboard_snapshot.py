@@ -88,6 +88,8 @@ class SnapshotBuilder:
         self.metrics = metrics
         self._targets = targets
         self._breaker_states = breaker_states
+        # (index, count) when this is one of several workers: the picture is its own.
+        self.worker: tuple[int, int] | None = None
 
     def window(self, now: float) -> tuple[list[int], list[Bucket | None]]:
         """The buckets of the last 15 minutes, or since the process started (at least 3
@@ -110,6 +112,11 @@ class SnapshotBuilder:
             "bucket_s": BUCKET_S,
             "times": starts,
             "in_flight": self.metrics.in_flight if self.metrics is not None else None,
+            "worker": (
+                None
+                if self.worker is None
+                else {"index": self.worker[0], "count": self.worker[1]}
+            ),
             "traffic": self._traffic(buckets, max(1.0, now - starts[-1])),
             "errors": [sum(b.errors.values()) if b else 0 for b in buckets],
             "fallback": self._fallback(buckets, recent),

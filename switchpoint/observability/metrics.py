@@ -226,3 +226,52 @@ class GatewayMetrics(Listener):
     def on_resilience(self, name: str, provider: str, model: str, reason: str, count: int) -> None:
         key = (name, provider, model, reason)
         self.resilience[key] = self.resilience.get(key, 0) + count
+
+
+def merge_metrics(parts: list[GatewayMetrics]) -> GatewayMetrics:
+    """The sum of several processes' metrics (histograms merged bucket by bucket)."""
+    total = GatewayMetrics()
+    for part in parts:
+        total.started += part.started
+        total.finished += part.finished
+        for key, calls in part.calls.items():
+            into = total.calls.get(key)
+            if into is None:
+                into = total.calls[key] = CallSeries()
+            for status, count in calls.statuses.items():
+                into.statuses[status] = into.statuses.get(status, 0) + count
+            into.duration.merge(calls.duration)
+            if calls.ttft is not None:
+                if into.ttft is None:
+                    into.ttft = Histogram(TTFT_BUCKETS_S)
+                into.ttft.merge(calls.ttft)
+        for attempt_key, attempts in part.attempts.items():
+            sums = total.attempts.get(attempt_key)
+            if sums is None:
+                sums = total.attempts[attempt_key] = AttemptSeries()
+            for outcome, count in attempts.outcomes.items():
+                sums.outcomes[outcome] = sums.outcomes.get(outcome, 0) + count
+            sums.duration.merge(attempts.duration)
+            sums.input += attempts.input
+            sums.cached += attempts.cached
+            sums.cache_write += attempts.cache_write
+            sums.output += attempts.output
+            sums.cost_usd += attempts.cost_usd
+            sums.unpriced += attempts.unpriced
+        for workload, per_workload in part.workloads.items():
+            into_workload = total.workloads.get(workload)
+            if into_workload is None:
+                into_workload = total.workloads[workload] = WorkloadSeries()
+            into_workload.effective_max_tokens.merge(per_workload.effective_max_tokens)
+            into_workload.fallback_requests += per_workload.fallback_requests
+            for rule, count in per_workload.rules.items():
+                into_workload.rules[rule] = into_workload.rules.get(rule, 0) + count
+        for reason, count in part.fallbacks.items():
+            total.fallbacks[reason] = total.fallbacks.get(reason, 0) + count
+        for transition, count in part.breaker_transitions.items():
+            total.breaker_transitions[transition] = (
+                total.breaker_transitions.get(transition, 0) + count
+            )
+        for event, count in part.resilience.items():
+            total.resilience[event] = total.resilience.get(event, 0) + count
+    return total

@@ -131,12 +131,14 @@ class GatewayCollector(Collector):
     ) -> None:
         self.metrics = metrics
         self._targets = targets
-        self._breaker_states = breaker_states
+        self.breaker_states = breaker_states
+        # What a scrape shows: this process' numbers, or (several workers) everyone's.
+        self.view: Callable[[], GatewayMetrics] = lambda: metrics
         # Other parts (the trace exporter, the ledger) add their own families here.
         self.sources: list[MetricSource] = []
 
     def collect(self) -> Iterator[Metric]:
-        m = self.metrics
+        m = self.view()
         info = GaugeMetricFamily(
             "switchpoint_build_info", "Switchpoint's version (always 1).", labels=["version"]
         )
@@ -239,7 +241,7 @@ class GatewayCollector(Collector):
             ["provider", "model"],
             durations,
         )
-        yield from self._resilience()
+        yield from self._resilience(m)
         yield _counters(
             "switchpoint_tokens_total",
             "Tokens consumed, by kind: input (uncached prompt), cached (prompt read from the "
@@ -259,7 +261,7 @@ class GatewayCollector(Collector):
             ["model"],
             unpriced,
         )
-        states = self._breaker_states()
+        states = self.breaker_states()
         breaker = GaugeMetricFamily(
             "switchpoint_circuit_breaker_state",
             "Circuit breaker per target: 0 closed, 1 half-open, 2 open.",
@@ -277,10 +279,10 @@ class GatewayCollector(Collector):
         for source in self.sources:
             yield from source()
 
-    def _resilience(self) -> Iterator[Metric]:
+    def _resilience(self, metrics: GatewayMetrics) -> Iterator[Metric]:
         by_name: dict[str, dict[tuple[str, ...], int]] = {name: {} for name in RESILIENCE_FAMILIES}
         other: dict[tuple[str, ...], int] = {}
-        for (name, provider, model, reason), count in self.metrics.resilience.items():
+        for (name, provider, model, reason), count in metrics.resilience.items():
             family = RESILIENCE_FAMILIES.get(name)
             if family is not None:
                 key = (provider, model, reason) if family[2] else (provider, model)

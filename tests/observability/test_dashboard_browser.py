@@ -48,12 +48,15 @@ class Traffic:
         workloads = ["primary", "backup", "primary"]
         while not self._stop.is_set():
             workload = workloads[self.sent % len(workloads)]
+            task = {"x-switchpoint-task-id": f"task-{self.sent // 3}"}
             try:
                 if self.sent % 2:
-                    self._sdk.chat.completions.create(model=workload, messages=USER)
+                    self._sdk.chat.completions.create(
+                        model=workload, messages=USER, extra_headers=task
+                    )
                 else:
                     for _ in self._sdk.chat.completions.create(
-                        model=workload, messages=USER, stream=True
+                        model=workload, messages=USER, stream=True, extra_headers=task
                     ):
                         pass
             except Exception:
@@ -81,12 +84,12 @@ def breaker_state(page: Page, target: str) -> str | None:
 
 
 def test_dashboard_renders_live_and_shows_a_breaker_opening(
-    openai_fake: OpenAIFake, backup_fake: OpenAIFake
+    openai_fake: OpenAIFake, backup_fake: OpenAIFake, tmp_path: Path
 ) -> None:
     executable = chromium_path()
     openai_fake.input_tokens, openai_fake.output_tokens = 120, 30
     backup_fake.input_tokens, backup_fake.output_tokens = 120, 30
-    config = gateway_config(openai_fake, backup_fake)
+    config = gateway_config(openai_fake, backup_fake, ledger_path=tmp_path / "ledger.db")
     with (
         running_gateway(config, {"SWITCHPOINT_MASTER_KEY": MASTER}) as server,
         Traffic(server) as traffic,
@@ -126,7 +129,8 @@ def test_dashboard_renders_live_and_shows_a_breaker_opening(
             assert page.locator("#chart-latency path.series").count() >= 2
             assert page.locator("#chart-cost rect.bar").count() >= 2
             assert page.locator("#table-recent tbody tr").count() >= 1
-            assert "No ledger is attached" in page.inner_text("#ledger")
+            page.wait_for_selector("#ledger table", timeout=20_000)
+            assert "sqlite" in page.inner_text("#ledger")
             assert breaker_state(page, "main/gpt-primary") == "closed"
             assert traffic.sent > 0
 
@@ -143,6 +147,31 @@ def test_dashboard_renders_live_and_shows_a_breaker_opening(
             )
             assert page.inner_text("#kpi-breakers") == "1"
             time.sleep(2.5)  # one more refresh, to catch errors in steady polling
+            assert problems == []
+        finally:
+            browser.close()
+
+
+def test_without_a_ledger_the_page_says_so(
+    openai_fake: OpenAIFake, backup_fake: OpenAIFake
+) -> None:
+    executable = chromium_path()
+    with (
+        running_gateway(gateway_config(openai_fake, backup_fake)) as server,
+        sync_playwright() as playwright,
+    ):
+        client(server).chat.completions.create(model="primary", messages=USER)
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            problems: list[str] = []
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            response = page.goto(server.base_url + "/ui")
+            assert response is not None and response.status == 200
+            page.wait_for_selector("#status.live", timeout=15_000)
+            assert "No ledger is attached" in page.inner_text("#ledger")
+            assert page.locator("#table-recent tbody tr").count() == 1
             assert problems == []
         finally:
             browser.close()

@@ -139,7 +139,8 @@ function sum(values) { return values.reduce((a, b) => a + (b || 0), 0); }
 function renderKpis(s) {
   const recent = s.traffic.rps.slice(-30);
   const last = s.traffic.rps.slice(-2);
-  document.getElementById("version").textContent = `v${s.version} · up ${Math.round(s.uptime_s)} s`;
+  document.getElementById("version").textContent = `v${s.version} · up ${Math.round(s.uptime_s)} s` +
+    (s.worker ? ` · worker ${s.worker.index + 1} of ${s.worker.count} (this page shows one worker; /metrics covers all)` : "");
   document.getElementById("kpi-rps").textContent = (sum(last) / Math.max(1, last.length)).toFixed(1);
   document.getElementById("kpi-inflight").textContent = s.in_flight === null ? "–" : s.in_flight;
   const requests = sum(recent) * s.bucket_s;
