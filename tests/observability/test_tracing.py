@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from aiohttp import web
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
@@ -40,10 +39,8 @@ def backup_fake() -> Iterator[OpenAIFake]:
 
 def traced(server: BackgroundServer) -> InMemorySpanExporter:
     memory = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(memory))
     assert server.gateway is not None
-    server.gateway.bus.subscribe(TraceExporter(provider))
+    server.gateway.bus.subscribe(TraceExporter(SimpleSpanProcessor(memory)))
     return memory
 
 
@@ -259,3 +256,34 @@ def test_tracing_off_loads_no_opentelemetry() -> None:
     loaded, last = result.stdout.split()
     assert loaded == "False"
     assert last != "TraceExporter"
+
+
+def test_sampling_follows_the_standard_variables_and_the_caller() -> None:
+    from switchpoint.chat.usage import Usage
+    from switchpoint.execution.records import AttemptRecord, CallRecord
+    from switchpoint.observability.tracing import sampler_from
+
+    def finished(traceparent: str | None) -> CallRecord:
+        record = CallRecord(request_id="sp-1", protocol="openai", stream=False,
+                            started_wall=time.time(), started_at=10.0, workload="w",
+                            duration_s=0.5, traceparent=traceparent)
+        attempt = AttemptRecord("w", "p", "m", "first", 10.1, duration_s=0.3, usage=Usage(5, 1))
+        record.attempts.append(attempt)
+        record.served = attempt
+        return record
+
+    def spans_of(environ: dict[str, str], traceparent: str | None) -> int:
+        memory = InMemorySpanExporter()
+        exporter = TraceExporter(SimpleSpanProcessor(memory), sampler=sampler_from(environ))
+        exporter.record(finished(traceparent))
+        return len(memory.get_finished_spans())
+
+    sampled = f"00-{TRACE_ID}-{PARENT_ID}-01"
+    unsampled = f"00-{TRACE_ID}-{PARENT_ID}-00"
+    assert spans_of({}, None) == 2
+    assert spans_of({}, sampled) == 2
+    assert spans_of({}, unsampled) == 0  # the caller decided not to sample this trace
+    assert spans_of({"OTEL_TRACES_SAMPLER": "always_off"}, None) == 0
+    assert spans_of({"OTEL_TRACES_SAMPLER": "traceidratio",
+                     "OTEL_TRACES_SAMPLER_ARG": "0"}, None) == 0
+    assert spans_of({"OTEL_TRACES_SAMPLER": "nonsense"}, None) == 2
