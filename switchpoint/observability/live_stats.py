@@ -44,7 +44,7 @@ class Bucket:
     def __init__(self, start: int) -> None:
         self.start = start
         self.requests: dict[tuple[str, str], int] = {}  # (workload, model)
-        self.errors: dict[str, int] = {}  # workload
+        self.errors: dict[str, int] = {}  # workload -> upstream errors (not the client's)
         self.fallbacks = 0  # requests served by a profile they did not ask for
         self.fallback_reasons: dict[str, int] = {}
         self.latency: dict[str, Histogram] = {}  # provider -> successful attempts
@@ -98,7 +98,7 @@ class LiveStats(Listener):
         key = (workload, model)
         bucket.requests[key] = bucket.requests.get(key, 0) + 1
         ok = call.status == "ok"
-        if not ok:
+        if call.status == "upstream_error":
             bucket.errors[workload] = bucket.errors.get(workload, 0) + 1
         if call.fallback:
             bucket.fallbacks += 1

@@ -290,3 +290,31 @@ def test_stream_resilience_events_have_their_own_series(
     assert total(samples, "switchpoint_stream_continuations_total", result="failed") == 1
     assert total(samples, "switchpoint_stream_continuations_total", result="succeeded") == 0
     assert total(samples, "switchpoint_resilience_events_total") == 0
+
+
+def test_metrics_and_dashboard_answer_while_requests_hang(
+    openai_fake: OpenAIFake, backup_fake: OpenAIFake
+) -> None:
+    """Scrapes and dashboard polls never wait on request handling: with 30 requests held
+    by a slow upstream, both answer well before any of those requests could."""
+    openai_fake.header_delay = 4.0
+    with running_gateway(gateway_config(openai_fake, backup_fake)) as server:
+        sdk = client(server)
+        threads = [
+            threading.Thread(
+                target=lambda: sdk.chat.completions.create(model="primary", messages=USER)
+            )
+            for _ in range(30)
+        ]
+        for thread in threads:
+            thread.start()
+        assert openai_fake.wait_for_requests(30, timeout=10)
+        started = time.monotonic()
+        samples = scrape(server)
+        snapshot_status = http_get(server.base_url + "/ui/api/snapshot")[0]
+        elapsed = time.monotonic() - started
+        for thread in threads:
+            thread.join()
+    assert value(samples, "switchpoint_in_flight_requests") == 30
+    assert snapshot_status == 200
+    assert elapsed < 2.0  # the held requests take 4 s
