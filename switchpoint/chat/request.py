@@ -40,9 +40,21 @@ class ChatRequest:
     `body` is the client's wire body in `protocol`; it stays authoritative while `native`
     is true. Anything that changes the conversation goes through `replaced()`, which
     yields a request that adapters must encode from the internal shape.
+
+    `vendor_headers` are headers of the client's protocol that a vendor speaking the same
+    protocol needs to understand the body (Anthropic's `anthropic-beta`); never a
+    credential.
     """
 
-    __slots__ = ("_conversation", "_decoder", "body", "native", "protocol", "stream")
+    __slots__ = (
+        "_conversation",
+        "_decoder",
+        "body",
+        "native",
+        "protocol",
+        "stream",
+        "vendor_headers",
+    )
 
     def __init__(
         self,
@@ -52,10 +64,12 @@ class ChatRequest:
         stream: bool,
         decoder: Decoder | None = None,
         conversation: Conversation | None = None,
+        vendor_headers: dict[str, str] | None = None,
     ) -> None:
         self.protocol = protocol
         self.body = body
         self.stream = stream
+        self.vendor_headers = vendor_headers or {}
         self._decoder = decoder
         self._conversation = conversation
         self.native = conversation is None
@@ -70,7 +84,11 @@ class ChatRequest:
     def replaced(self, conversation: Conversation) -> ChatRequest:
         """A copy carrying `conversation` instead of the client's original one."""
         request = ChatRequest(
-            self.protocol, self.body, stream=self.stream, conversation=conversation
+            self.protocol,
+            self.body,
+            stream=self.stream,
+            conversation=conversation,
+            vendor_headers=self.vendor_headers,
         )
         request._decoder = self._decoder
         return request

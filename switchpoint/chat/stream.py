@@ -60,6 +60,8 @@ class UsageUpdate:
 @dataclass(slots=True)
 class Finish:
     stop_reason: StopReason
+    # The client's stop sequence that ended the answer, where the vendor says which.
+    stop_sequence: str | None = None
 
 
 StreamEvent = (

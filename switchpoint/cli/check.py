@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from switchpoint.cli.config_option import ConfigPath, load_or_exit
+from switchpoint.config.schema import Config
 from switchpoint.pricing import PriceTable
 
 out = Console()
@@ -55,4 +56,65 @@ def check(config: ConfigPath = None) -> None:
         )
     out.print(providers)
     out.print(profiles)
+    out.print(resilience_table(cfg))
     out.print("[green]configuration is valid[/]")
+
+
+def resilience_table(cfg: Config) -> Table:
+    """Retries, breakers and time limits as they will apply."""
+    fallback = cfg.routing.fallback
+    breaker = fallback.circuit_breaker
+    table = Table(title="resilience")
+    table.add_column("setting")
+    table.add_column("value")
+    store = breaker.store
+    rows = [
+        ("fallback", "on" if fallback.enabled else "off (first target only)"),
+        (
+            "retries",
+            f"{fallback.max_retries} per target, backoff {fallback.backoff_base_s:g}s doubling "
+            f"to {fallback.backoff_max_s:g}s, Retry-After honoured up to "
+            f"{fallback.max_retry_after_s:g}s",
+        ),
+        (
+            "retry budget",
+            f"{fallback.retry_budget_min} + {fallback.retry_budget_ratio:g} x attempts per window",
+        ),
+        (
+            "circuit breaker",
+            f"opens at {fallback.circuit_breaker_threshold:.0%} errors over {breaker.window_s:g}s "
+            f"(min {breaker.min_requests} requests"
+            + (
+                f", slower than {breaker.latency_limit_ms:g} ms counts as an error"
+                if breaker.latency_limit_ms is not None
+                else ""
+            )
+            + f"); open {breaker.open_s:g}s; {breaker.half_open_probes} probe(s)",
+        ),
+        (
+            "breaker store",
+            "this process" if store.type == "memory" else f"redis {store.url} ({store.key_prefix})",
+        ),
+        ("request deadline", f"{fallback.request_deadline_s:g}s"),
+        (
+            "stream continuation",
+            f"up to {fallback.max_continuations} per call" if fallback.max_continuations else "off",
+        ),
+        (
+            "content-policy refusal",
+            "fails over" if fallback.content_policy_fallback else "passed back",
+        ),
+    ]
+    for name, provider in cfg.providers.items():
+        rows.append(
+            (
+                f"timeouts {name}",
+                f"connect {provider.connect_timeout_s:g}s, first token "
+                f"{min(provider.first_token_timeout_s, provider.timeout_s):g}s, idle "
+                f"{min(provider.stream_idle_timeout_s, provider.timeout_s):g}s, attempt "
+                f"{provider.timeout_s:g}s",
+            )
+        )
+    for setting, value in rows:
+        table.add_row(setting, value)
+    return table

@@ -36,8 +36,9 @@ class _Recorder(Listener):
         self.calls.append(call)
 
     def on_breaker(self, provider: str, model: str, old: str, new: str, reason: str) -> None:
-        self.transitions.append((time.monotonic() - self.started, f"{provider}/{model}", old,
-                                 new, reason))
+        self.transitions.append(
+            (time.monotonic() - self.started, f"{provider}/{model}", old, new, reason)
+        )
 
 
 def demo(
@@ -59,19 +60,29 @@ def demo(
     total = int(rate * seconds)
     requests = mixed_workload(total)
     down_at, up_at = total * 3 // 12, total * 6 // 12
-    out.print(f"[bold]switchpoint demo[/] gateway on {server.base_url} with simulated vendors; "
-              f"{total} requests at {rate:g}/s; [yellow]{OUTAGE_PROVIDER} goes down[/] for "
-              f"requests {down_at}-{up_at}.")
+    out.print(
+        f"[bold]switchpoint demo[/] gateway on {server.base_url} with simulated vendors; "
+        f"{total} requests at {rate:g}/s; [yellow]{OUTAGE_PROVIDER} goes down[/] for "
+        f"requests {down_at}-{up_at}."
+    )
     results: list[DemoResult] = []
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=out) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=out,
+    ) as progress:
         task = progress.add_task("traffic", total=total)
 
         def on_result(index: int, result: DemoResult) -> None:
             results.append(result)
-            phase = ("outage" if outage.down else "healthy")
-            progress.update(task, advance=1,
-                            description=f"traffic [{'red' if outage.down else 'green'}]{phase}[/]")
+            phase = "outage" if outage.down else "healthy"
+            progress.update(
+                task,
+                advance=1,
+                description=f"traffic [{'red' if outage.down else 'green'}]{phase}[/]",
+            )
             if index + 1 == down_at:
                 server.call(lambda: setattr(outage, "down", True))
             elif index + 1 == up_at:
@@ -97,8 +108,16 @@ def _report(recorder: _Recorder, results: list[DemoResult]) -> None:
     for call in recorder.calls:
         by_workload[call.workload or "?"].append(call)
     served = Table(title="who served what")
-    for column in ("workload", "requests", "served by", "fallbacks", "attempts", "p50 ms",
-                   "tokens in/out", "cost USD"):
+    for column in (
+        "workload",
+        "requests",
+        "served by",
+        "fallbacks",
+        "attempts",
+        "p50 ms",
+        "tokens in/out",
+        "cost USD",
+    ):
         served.add_column(column, justify="right" if column != "served by" else "left")
     for workload, calls in sorted(by_workload.items()):
         models = Counter(c.served.model for c in calls if c.served)
@@ -107,12 +126,14 @@ def _report(recorder: _Recorder, results: list[DemoResult]) -> None:
         usage_out = sum(c.usage.output_tokens for c in calls)
         cost = sum(c.cost_usd or 0.0 for c in calls)
         served.add_row(
-            workload, str(len(calls)),
+            workload,
+            str(len(calls)),
             ", ".join(f"{m} x{n}" for m, n in models.most_common()),
             str(sum(1 for c in calls if c.fallback)),
             str(sum(c.upstream_attempts for c in calls)),
             f"{latencies[len(latencies) // 2]:.0f}" if latencies else "-",
-            f"{usage_in:,}/{usage_out:,}", f"{cost:.4f}",
+            f"{usage_in:,}/{usage_out:,}",
+            f"{cost:.4f}",
         )
     out.print(served)
     rules = Counter(rule for c in recorder.calls if c.decision for rule in c.decision.rules)

@@ -47,7 +47,8 @@ DEFAULT_MODELS: dict[str, dict[str, Any]] = {
         "output_usd_per_mtok": 25.0,
         "cached_input_usd_per_mtok": 0.5,
         "cache_write_usd_per_mtok": 6.25,
-        "supports_prefill": True,
+        # Anthropic's models from 4.6 on reject a trailing assistant message (prefill).
+        "supports_prefill": False,
         "max_output_tokens": 32000,
     },
     "gemini-3.1-pro": {

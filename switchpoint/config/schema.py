@@ -84,7 +84,9 @@ class ModelConfig(Strict):
     output_usd_per_mtok: float | None = Field(None, ge=0)
     cached_input_usd_per_mtok: float | None = Field(None, ge=0)
     cache_write_usd_per_mtok: float | None = Field(None, ge=0)
-    # Whether the model continues a trailing assistant message (used to resume a cut stream).
+    # Whether the model continues a trailing assistant message (used to resume a stream cut
+    # mid-answer). Unset: by vendor (Anthropic, Gemini yes; OpenAI, compatible servers no);
+    # a model that rejects a prefill is not asked again, whatever this says.
     supports_prefill: bool | None = None
     # Default `max_tokens` when a protocol that requires it (Anthropic) gets none.
     max_output_tokens: int | None = Field(None, gt=0)

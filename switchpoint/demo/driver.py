@@ -26,12 +26,21 @@ class DemoResult:
 def _body(request: DemoRequest) -> tuple[str, bytes]:
     prompt = f"Demo {request.workload} task: summarise the state of the build."
     if request.protocol == "anthropic":
-        body = {"model": request.workload, "max_tokens": 256, "stream": request.stream,
-                "messages": [{"role": "user", "content": prompt}]}
+        body = {
+            "model": request.workload,
+            "max_tokens": 256,
+            "stream": request.stream,
+            "messages": [{"role": "user", "content": prompt}],
+        }
         return "/v1/messages", orjson.dumps(body)
-    body = {"model": request.workload, "stream": request.stream,
-            "messages": [{"role": "system", "content": "You are a coding agent."},
-                         {"role": "user", "content": prompt}]}
+    body = {
+        "model": request.workload,
+        "stream": request.stream,
+        "messages": [
+            {"role": "system", "content": "You are a coding agent."},
+            {"role": "user", "content": prompt},
+        ],
+    }
     return "/v1/chat/completions", orjson.dumps(body)
 
 

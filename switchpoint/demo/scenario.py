@@ -21,25 +21,33 @@ OUTAGE_PROVIDER = "anthropic"
 
 def demo_config(port: int = 0) -> Config:
     providers: dict[str, Any] = {
-        name: {"type": "simulated",
-               "simulation": {"latency_ms": latency, "chunk_delay_ms": 4, "output_tokens": 40}}
+        name: {
+            "type": "simulated",
+            "simulation": {"latency_ms": latency, "chunk_delay_ms": 4, "output_tokens": 40},
+        }
         for name, latency in (("openai", 35.0), ("anthropic", 50.0), ("google", 45.0))
     }
-    return parse_config({
-        "server": {"port": port},
-        "providers": providers,
-        "routing": {
-            "profiles": {name: dict(profile) for name, profile in DEFAULT_PROFILES.items()},
-            "fallback": {
-                "max_retries": 1,
-                "backoff_base_s": 0.02,
-                "backoff_max_s": 0.1,
-                "circuit_breaker": {"window_s": 5, "min_requests": 4, "open_s": 3,
-                                    "half_open_probes": 2},
+    return parse_config(
+        {
+            "server": {"port": port},
+            "providers": providers,
+            "routing": {
+                "profiles": {name: dict(profile) for name, profile in DEFAULT_PROFILES.items()},
+                "fallback": {
+                    "max_retries": 1,
+                    "backoff_base_s": 0.02,
+                    "backoff_max_s": 0.1,
+                    "circuit_breaker": {
+                        "window_s": 5,
+                        "min_requests": 4,
+                        "open_s": 3,
+                        "half_open_probes": 2,
+                    },
+                },
             },
-        },
-        "logging": {"access_log": False},
-    })
+            "logging": {"access_log": False},
+        }
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +85,13 @@ def mixed_workload(count: int, seed: int = 7) -> list[DemoRequest]:
             context = rng.randint(650_000, 900_000)
         elif roll < 0.15:
             budget = round(rng.uniform(0.1, 0.45), 2)
-        requests.append(DemoRequest(
-            workload=workload,
-            stream=rng.random() < 0.5,
-            budget=budget,
-            context_tokens=context,
-            protocol="anthropic" if workload == "multi_file_refactor" else "openai",
-        ))
+        requests.append(
+            DemoRequest(
+                workload=workload,
+                stream=rng.random() < 0.5,
+                budget=budget,
+                context_tokens=context,
+                protocol="anthropic" if workload == "multi_file_refactor" else "openai",
+            )
+        )
     return requests

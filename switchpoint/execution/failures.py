@@ -31,10 +31,10 @@ _KINDS: dict[str, ErrorKind] = {
 # Statuses that describe our gateway's relation with the provider, not the client's
 # request: a client must not be told its own key is wrong when ours was refused.
 _GATEWAY_SIDE = {
-    # A provider's 5xx is a bad gateway from the client's side; switchpoint itself never
-    # answers 500 for an upstream's fault.
+    # A provider's 500 is a bad gateway from the client's side: a 500 from switchpoint
+    # would read as switchpoint's own failure. (Overload keeps the vendor's 503/529,
+    # which its SDKs map to their overload errors.)
     "server_error": 502,
-    "overloaded": 503,
     "auth": 502,
     "quota": 503,
     "connect": 502,

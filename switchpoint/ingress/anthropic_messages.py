@@ -12,7 +12,6 @@ from switchpoint.protocols.anthropic import PROTOCOL
 from switchpoint.protocols.anthropic.errors import error_body
 from switchpoint.protocols.anthropic.request import (
     KEEP_FLAG,
-    ROLES,
     decode_request,
     required_max_tokens,
 )
@@ -24,36 +23,48 @@ from switchpoint.protocols.fields import expect, optional, optional_number
 def check_messages(body: dict[str, Any]) -> None:
     """The conversation's outline: a non-empty array of user/assistant turns whose
     content is text or an array of typed blocks. Blocks themselves are checked when the
-    conversation is decoded (or by Anthropic, when it is forwarded as sent)."""
+    conversation is decoded (or by Anthropic, when it is forwarded as sent).
+
+    This runs on every request over every block, so the checks are inlined; the
+    messages naming the problem are built only on failure.
+    """
     messages = body.get("messages")
-    if messages is None:
-        raise invalid_request("'messages' is required", "messages")
-    expect(messages, list, "messages")
-    if not messages:
+    if type(messages) is not list or not messages:
+        if messages is None:
+            raise invalid_request("'messages' is required", "messages")
+        expect(messages, list, "messages")
         raise invalid_request("'messages' must contain at least one message", "messages")
     for i, message in enumerate(messages):
-        param = f"messages[{i}]"
-        expect(message, dict, param)
+        if type(message) is not dict:
+            expect(message, dict, f"messages[{i}]")
         role = message.get("role")
-        if role not in ROLES:
-            if role is None:
-                raise invalid_request(f"'{param}.role' is required", f"{param}.role")
-            raise invalid_request(
-                f"'{param}.role' must be 'user' or 'assistant', got {role!r}", f"{param}.role"
-            )
+        if role != "user" and role != "assistant":
+            _bad_role(i, role)
         content = message.get("content")
-        if isinstance(content, str):
+        if type(content) is str:
             continue
-        if content is None:
-            raise invalid_request(f"'{param}.content' is required", f"{param}.content")
-        expect(content, list, f"{param}.content")
-        for j, block in enumerate(content):
-            expect(block, dict, f"{param}.content[{j}]")
-            if not isinstance(block.get("type"), str):
+        if type(content) is not list:
+            if content is None:
                 raise invalid_request(
-                    f"'{param}.content[{j}].type' must be a string",
-                    f"{param}.content[{j}].type",
+                    f"'messages[{i}].content' is required", f"messages[{i}].content"
                 )
+            expect(content, list, f"messages[{i}].content")
+        for j, block in enumerate(content):
+            if type(block) is not dict or type(block.get("type")) is not str:
+                _bad_block(i, j, block)
+
+
+def _bad_role(i: int, role: object) -> None:
+    param = f"messages[{i}].role"
+    if role is None:
+        raise invalid_request(f"'{param}' is required", param)
+    raise invalid_request(f"'{param}' must be 'user' or 'assistant', got {role!r}", param)
+
+
+def _bad_block(i: int, j: int, block: object) -> None:
+    param = f"messages[{i}].content[{j}]"
+    expect(block, dict, param)
+    raise invalid_request(f"'{param}.type' must be a string", f"{param}.type")
 
 
 def check_common(body: dict[str, Any]) -> str | None:
@@ -97,6 +108,16 @@ class AnthropicMessagesCodec:
                 del message[KEEP_FLAG]
                 found = True
         return found
+
+    def vendor_headers(self, headers: dict[bytes, bytes]) -> dict[str, str]:
+        """`anthropic-beta`: without it, Anthropic refuses the beta fields of the body."""
+        beta = headers.get(b"anthropic-beta")
+        if beta is None:
+            return {}
+        value = beta.decode("latin-1").strip()
+        if not value.isprintable():
+            raise invalid_request("the anthropic-beta header is malformed", "anthropic-beta")
+        return {"anthropic-beta": value} if value else {}
 
     def encode_response(self, response: ChatResponse, request_id: str) -> bytes:
         return encode_response(response, request_id)

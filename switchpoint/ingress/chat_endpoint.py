@@ -104,7 +104,11 @@ class ChatEndpoint:
             call.key_id = principal.key_id
             call.team = principal.team
             chat_request = ChatRequest(
-                self.codec.protocol, body, stream=parsed.stream, decoder=self.codec.decode
+                self.codec.protocol,
+                body,
+                stream=parsed.stream,
+                decoder=self.codec.decode,
+                vendor_headers=self.codec.vendor_headers(request.headers),
             )
             if _KEEP_MARKER in request.body:
                 chat_request.conversation()  # decode while the keep flags are still there

@@ -39,6 +39,9 @@ class IngressCodec(Protocol):
     def strip_extensions(self, body: dict[str, Any]) -> bool:
         """Remove switchpoint's own fields from the body; True if any were present."""
 
+    def vendor_headers(self, headers: dict[bytes, bytes]) -> dict[str, str]:
+        """Headers of this protocol that a same-protocol vendor needs (never credentials)."""
+
     def encode_response(self, response: ChatResponse, request_id: str) -> bytes: ...
 
     def stream_encoder(self, parsed: ParsedBody, request_id: str) -> StreamEncoder: ...

@@ -8,12 +8,14 @@ from switchpoint.chat.request import Conversation
 from switchpoint.chat.response import ChatResponse
 from switchpoint.errors import GatewayError, invalid_request
 from switchpoint.ingress.codec import ParsedBody
-from switchpoint.protocols.fields import expect
+from switchpoint.protocols.fields import expect, optional_number, optional_positive_int
 from switchpoint.protocols.openai import PROTOCOL
 from switchpoint.protocols.openai.errors import error_body
 from switchpoint.protocols.openai.request import KEEP_FLAG, decode_request
 from switchpoint.protocols.openai.response import encode_response
 from switchpoint.protocols.openai.stream import StreamEncoder
+
+_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
 
 class OpenAIChatCodec:
@@ -32,6 +34,22 @@ class OpenAIChatCodec:
         expect(messages, list, "messages")
         if not messages:
             raise invalid_request("'messages' must contain at least one message", "messages")
+        # The outline and the sampling fields are checked here even when the body is
+        # forwarded as sent, so that a malformed request never reaches a vendor.
+        for i, message in enumerate(messages):
+            if type(message) is not dict:
+                expect(message, dict, f"messages[{i}]")
+            role = message.get("role")
+            if type(role) is not str or role not in _ROLES:
+                raise invalid_request(
+                    f"'messages[{i}].role' must be one of {', '.join(sorted(_ROLES))}; "
+                    f"got {role!r}",
+                    f"messages[{i}].role",
+                )
+        optional_number(body, "temperature", low=0, high=2)
+        optional_number(body, "top_p", low=0, high=1)
+        optional_positive_int(body, "max_tokens")
+        optional_positive_int(body, "max_completion_tokens")
         stream = body.get("stream")
         if stream is not None:
             expect(stream, bool, "stream")
@@ -49,6 +67,9 @@ class OpenAIChatCodec:
                 del message[KEEP_FLAG]
                 found = True
         return found
+
+    def vendor_headers(self, headers: dict[bytes, bytes]) -> dict[str, str]:
+        return {}
 
     def encode_response(self, response: ChatResponse, request_id: str) -> bytes:
         return encode_response(response)

@@ -83,6 +83,11 @@ class AnthropicAdapter(HttpProviderAdapter):
             return config.max_output_tokens
         return DEFAULT_MAX_TOKENS
 
+    @staticmethod
+    def _client_headers(request: ChatRequest) -> dict[str, str] | None:
+        """An Anthropic client's `anthropic-beta`, which its body may depend on."""
+        return request.vendor_headers if request.protocol == PROTOCOL else None
+
     def _body(self, request: ChatRequest, model: str, stream: bool) -> bytes:
         if request.protocol == PROTOCOL and request.native:
             body: dict[str, Any] = dict(request.body)
@@ -107,7 +112,11 @@ class AnthropicAdapter(HttpProviderAdapter):
         body = self._body(request, model, stream=False)
         # The whole answer is generated before its headers: the attempt budget applies.
         response = await self.post(
-            self._path, body, limits, header_timeout=limits.deadline - time.perf_counter()
+            self._path,
+            body,
+            limits,
+            header_timeout=limits.deadline - time.perf_counter(),
+            extra_headers=self._client_headers(request),
         )
         raw = await self.read_body(response, limits)
         try:
@@ -124,6 +133,7 @@ class AnthropicAdapter(HttpProviderAdapter):
             body,
             limits,
             header_timeout=limits.first_token_remaining(time.perf_counter()),
+            extra_headers=self._client_headers(request),
         )
         async for event in self.relay_sse(response, limits, StreamDecoder(), self._stream_error):
             yield event

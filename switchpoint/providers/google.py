@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from urllib.parse import quote
 
@@ -18,9 +19,11 @@ import orjson
 from switchpoint.chat.request import ChatRequest
 from switchpoint.chat.response import ChatResponse
 from switchpoint.chat.stream import StreamEvent
+from switchpoint.config.schema import ModelConfig, ProviderConfig
 from switchpoint.protocols.gemini.errors import GoogleError, parse_error
 from switchpoint.protocols.gemini.request import encode_request
 from switchpoint.protocols.gemini.response import (
+    CallIds,
     MalformedResponse,
     PromptBlocked,
     decode_response,
@@ -29,6 +32,7 @@ from switchpoint.protocols.gemini.stream import StreamDecoder, StreamErrorEvent
 from switchpoint.providers.errors import ProviderError, kind_for_status
 from switchpoint.providers.http_adapter import HttpProviderAdapter
 from switchpoint.providers.limits import AttemptLimits
+from switchpoint.transport.http_client import HttpClient
 
 DEFAULT_API_VERSION = "v1beta"
 
@@ -36,8 +40,11 @@ _CONTEXT_MARKERS = ("input token count", "exceeds the maximum number of tokens")
 _PREFILL_MARKERS = ("end with a user role", "must end with a user")
 _POLICY_MARKERS = ("safety", "blocked", "prohibited content")
 
-# Gemini 3 and later want a thought signature on every replayed function call.
+# Gemini 3 and later want a thought signature on replayed function calls.
 _MAJOR_VERSION = re.compile(r"gemini-(\d+)")
+
+# Thought signatures remembered per adapter (each is at most a few KB).
+_SIGNATURES_KEPT = 2048
 
 
 def _wants_signature(model: str) -> bool:
@@ -50,9 +57,44 @@ def _grpc_status_code(error: object) -> int:
     return code if isinstance(code, int) and 400 <= code <= 599 else 500
 
 
+class ThoughtSignatures:
+    """The thought signatures of recent function calls, by call id, so that a call Gemini
+    made goes back to it with its own signature when the client replays the conversation
+    (clients of other protocols have nowhere to keep one). Bounded: the oldest are
+    forgotten, and a forgotten one is replaced by Google's placeholder."""
+
+    __slots__ = ("_limit", "_signatures")
+
+    def __init__(self, limit: int = _SIGNATURES_KEPT) -> None:
+        self._limit = limit
+        self._signatures: OrderedDict[str, str] = OrderedDict()
+
+    def remember(self, signatures: dict[str, str]) -> None:
+        for ident, signature in signatures.items():
+            self._signatures[ident] = signature
+            self._signatures.move_to_end(ident)
+        while len(self._signatures) > self._limit:
+            self._signatures.popitem(last=False)
+
+    def get(self, ident: str) -> str | None:
+        return self._signatures.get(ident)
+
+
 class GoogleAdapter(HttpProviderAdapter):
     type = "google"
     default_base_url = "https://generativelanguage.googleapis.com"
+
+    def __init__(
+        self,
+        name: str,
+        config: ProviderConfig,
+        models: dict[str, ModelConfig],
+        *,
+        client: HttpClient,
+        api_key: str | None,
+    ) -> None:
+        super().__init__(name, config, models, client=client, api_key=api_key)
+        self.signatures = ThoughtSignatures()
 
     def auth_headers(self) -> dict[str, str]:
         return {"x-goog-api-key": self.api_key} if self.api_key else {}
@@ -71,6 +113,7 @@ class GoogleAdapter(HttpProviderAdapter):
             request.conversation(),
             # `parametersJsonSchema` (whole JSON Schema) is not in the stable v1 surface.
             json_schema=self.api_version != "v1",
+            signatures=self.signatures,
             signature_placeholder=_wants_signature(model),
         )
         return orjson.dumps(encoded)
@@ -86,12 +129,15 @@ class GoogleAdapter(HttpProviderAdapter):
             header_timeout=limits.deadline - time.perf_counter(),
         )
         raw = await self.read_body(response, limits)
+        ids = CallIds()
         try:
-            return decode_response(raw, model=model)
+            answer = decode_response(raw, model=model, ids=ids)
         except PromptBlocked as exc:
             raise self._blocked(exc) from None
         except MalformedResponse as exc:
             raise ProviderError("invalid_response", f"{self.name}: {exc}") from None
+        self.signatures.remember(ids.signatures)
+        return answer
 
     async def stream(
         self, request: ChatRequest, model: str, limits: AttemptLimits
@@ -104,8 +150,11 @@ class GoogleAdapter(HttpProviderAdapter):
             header_timeout=limits.first_token_remaining(time.perf_counter()),
         )
         decoder = StreamDecoder(model)
-        async for event in self.relay_sse(response, limits, decoder, self._stream_error):
-            yield event
+        try:
+            async for event in self.relay_sse(response, limits, decoder, self._stream_error):
+                yield event
+        finally:
+            self.signatures.remember(decoder.signatures)
 
     def _blocked(self, exc: PromptBlocked) -> ProviderError:
         return ProviderError(

@@ -106,10 +106,19 @@ class HttpProviderAdapter(ProviderAdapter):
     ) -> ProviderError: ...
 
     async def post(
-        self, target: str, body: bytes, limits: AttemptLimits, *, header_timeout: float
+        self,
+        target: str,
+        body: bytes,
+        limits: AttemptLimits,
+        *,
+        header_timeout: float,
+        extra_headers: dict[str, str] | None = None,
     ) -> UpstreamResponse:
         """POST and wait for the response head; any non-2xx becomes a `ProviderError`."""
-        head = encode_head("POST", target, self.origin, self._static_headers, len(body))
+        headers = self._static_headers
+        if extra_headers:
+            headers += encode_headers(extra_headers)
+        head = encode_head("POST", target, self.origin, headers, len(body))
         try:
             response = await self.client.request(
                 self.origin,
@@ -142,12 +151,22 @@ class HttpProviderAdapter(ProviderAdapter):
         return error
 
     async def read_body(self, response: UpstreamResponse, limits: AttemptLimits) -> bytes:
+        """A whole body. Its headers came after the answer was generated, so the rest
+        should flow: a gap longer than the idle limit is a stall, and the attempt's
+        deadline bounds the whole read (a trickle cannot hold it open)."""
+        chunks: list[bytes] = []
         try:
-            return await response.read(
-                limits.bounded(limits.deadline - time.perf_counter(), time.perf_counter())
-            )
+            while True:
+                now = time.perf_counter()
+                if now >= limits.deadline:
+                    response.close()
+                    raise ProviderError("timeout", f"{self.name} exceeded the attempt time limit")
+                chunk = await response.next_chunk(min(limits.idle_s, limits.deadline - now))
+                if chunk is None:
+                    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                chunks.append(chunk)
         except ReadTimeout:
-            raise ProviderError("timeout", f"{self.name} stopped sending its answer") from None
+            raise ProviderError("stalled", f"{self.name} stopped sending its answer") from None
         except ConnectionDropped as exc:
             raise ProviderError("dropped", f"{self.name} closed the connection: {exc}") from None
 

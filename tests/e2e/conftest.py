@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import anthropic
+import httpx2
 import openai
 import pytest
 
@@ -31,6 +32,10 @@ CLIENT_KEY = "sk-client-secret-0123456789"
 MODELS = {"oa": "gpt-test", "an": "claude-test", "ge": "gemini-3-test"}
 PROFILES = tuple(MODELS)
 CLAUDE_MAX_OUTPUT = 1234
+
+# One HTTP client for every test in a process: building one (its TLS context) costs
+# more than a whole test. The SDK clients share it too, so they are never closed.
+HTTP = httpx2.Client(timeout=30.0)
 
 
 class Recorder(Listener):
@@ -64,16 +69,13 @@ class Stack:
     gemini_fake: GeminiFake
     server: BackgroundServer
     recorder: Recorder
-    clients: list[Any] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
         return self.server.base_url
 
     def fake(self, profile: str) -> OpenAIFake | AnthropicFake | GeminiFake:
-        return {"oa": self.openai_fake, "an": self.anthropic_fake, "ge": self.gemini_fake}[
-            profile
-        ]
+        return {"oa": self.openai_fake, "an": self.anthropic_fake, "ge": self.gemini_fake}[profile]
 
     def keys(self) -> dict[str, str]:
         return {
@@ -85,16 +87,12 @@ class Stack:
     def openai(self, **kwargs: Any) -> openai.OpenAI:
         kwargs.setdefault("max_retries", 0)
         kwargs.setdefault("api_key", CLIENT_KEY)
-        client = openai.OpenAI(base_url=f"{self.base_url}/v1", **kwargs)
-        self.clients.append(client)
-        return client
+        return openai.OpenAI(base_url=f"{self.base_url}/v1", http_client=HTTP, **kwargs)
 
     def anthropic(self, **kwargs: Any) -> anthropic.Anthropic:
         kwargs.setdefault("max_retries", 0)
         kwargs.setdefault("api_key", CLIENT_KEY)
-        client = anthropic.Anthropic(base_url=self.base_url, **kwargs)
-        self.clients.append(client)
-        return client
+        return anthropic.Anthropic(base_url=self.base_url, http_client=HTTP, **kwargs)
 
 
 def gateway_document(
@@ -181,8 +179,6 @@ def make_stack(
 
     yield make
     for stack in stacks:
-        for client in stack.clients:
-            client.close()
         stack.server.stop()
 
 

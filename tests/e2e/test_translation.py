@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx2
 import pytest
 
-from tests.e2e.conftest import CLAUDE_MAX_OUTPUT, CLIENT_KEY, MODELS, PROFILES, Stack
+from tests.e2e.conftest import CLAUDE_MAX_OUTPUT, CLIENT_KEY, HTTP, MODELS, PROFILES, Stack
 
 PROVIDERS = {"oa": "openai", "an": "anthropic", "ge": "google"}
 SYSTEM = "You are terse."
@@ -92,9 +91,13 @@ def test_openai_client_stream(stack: Stack, profile: str) -> None:
         chunks = list(response.parse())
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "one two three four"
-    pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    pieces = [
+        c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content
+    ]
     assert len(pieces) > 1  # streamed, not delivered whole
-    finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    finishes = [
+        c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason
+    ]
     assert finishes == ["stop"]
     assert all(c.model == MODELS[profile] for c in chunks)
     usage = chunks[-1].usage
@@ -305,7 +308,7 @@ def test_anthropic_to_anthropic_is_forwarded_as_sent(stack: Stack) -> None:
         "stop_sequences": ["STOP"],
         "thinking": {"type": "enabled", "budget_tokens": 1024},
     }
-    response = httpx2.post(
+    response = HTTP.post(
         f"{stack.base_url}/v1/messages",
         json=body,
         headers={"x-api-key": CLIENT_KEY, "anthropic-version": "2023-06-01"},
@@ -452,3 +455,18 @@ def test_count_tokens(stack: Stack) -> None:
     assert 0 < short.input_tokens < long.input_tokens
     assert long.input_tokens >= 400
     assert stack.anthropic_fake.request_count() == 0  # answered by the gateway itself
+
+
+def test_anthropic_beta_header_reaches_anthropic_only(stack: Stack) -> None:
+    client = stack.anthropic()
+    for profile in ("an", "oa"):
+        message = client.beta.messages.create(
+            model=profile,
+            max_tokens=50,
+            messages=[{"role": "user", "content": QUESTION}],
+            betas=["context-1m-2025-08-07"],
+        )
+        assert message.content[0].type == "text"
+        assert message.content[0].text == hello(profile)
+    assert stack.anthropic_fake.last_request.headers["anthropic-beta"] == "context-1m-2025-08-07"
+    assert "anthropic-beta" not in stack.openai_fake.last_request.headers

@@ -1,14 +1,12 @@
 """A real switchpoint server on 127.0.0.1:0, on its own event loop in a thread.
 
-Synchronous SDK clients (and the fakes, which run on their own threads) can then drive
-it exactly as an application would. The `Gateway` object is reachable for assertions
-on breaker state; a `Recorder` listener keeps every finished call record.
+Synchronous SDK clients (and the fakes, which run on their own threads) drive it exactly
+as an application would. The `Gateway` object is reachable for assertions on breaker
+state; a `Recorder` listener keeps every finished call record and resilience counter.
 """
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Self
@@ -17,9 +15,7 @@ from switchpoint.config.loader import parse_config
 from switchpoint.events import Listener
 from switchpoint.execution.records import AttemptRecord, CallRecord
 from switchpoint.gateway import Gateway
-from switchpoint.server.runner import listening_socket, serve
-
-_START_TIMEOUT = 10.0
+from switchpoint.server.background import BackgroundServer
 
 
 class Recorder(Listener):
@@ -50,66 +46,31 @@ class Recorder(Listener):
 
 
 class GatewayThread:
+    """`BackgroundServer` with a `Recorder` subscribed, configured from a document."""
+
     def __init__(self, document: dict[str, Any], environ: Mapping[str, str]) -> None:
         self.config = parse_config(document)
-        self.environ = dict(environ)
         self.recorder = Recorder()
+        self.server = BackgroundServer(self.config, environ=dict(environ))
         self.gateway: Gateway | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._stop: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self.port = 0
 
     def start(self) -> Self:
-        self._thread = threading.Thread(target=self._main, name="gateway", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(_START_TIMEOUT):
-            raise RuntimeError("gateway did not start")
-        if self._error is not None:
-            raise self._error
+        self.server.start()
+        self.gateway = self.server.gateway
+        assert self.gateway is not None
+        self.gateway.bus.subscribe(self.recorder)
         return self
 
-    def _main(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._serve())
-        except BaseException as exc:  # surfaced to start()
-            self._error = exc
-            self._ready.set()
-        finally:
-            loop.close()
-
-    async def _serve(self) -> None:
-        self._stop = asyncio.Event()
-        gateway = Gateway(self.config, environ=self.environ)
-        gateway.bus.subscribe(self.recorder)
-        self.gateway = gateway
-        sock = listening_socket("127.0.0.1", 0, reuse_port=False)
-        self.port = sock.getsockname()[1]
-
-        def ready() -> None:
-            self._ready.set()
-
-        await serve(gateway, sock, self._stop, on_ready=ready)
-
     def stop(self) -> None:
-        loop, stop = self._loop, self._stop
-        if loop is not None and stop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(stop.set)
-        if self._thread is not None:
-            self._thread.join(_START_TIMEOUT + 30)
+        self.server.stop()
 
     def call_soon(self, fn: Any, *args: Any) -> None:
         """Run `fn(*args)` on the gateway's loop (e.g. flip a simulated provider)."""
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(fn, *args)
+        self.server.loop.call_soon_threadsafe(fn, *args)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"{self.server.base_url}/v1"
 
     def __enter__(self) -> Self:
         return self.start()

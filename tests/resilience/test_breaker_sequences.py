@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import openai
+import pytest
 
 from switchpoint.providers.simulated import SimulatedAdapter
 from tests.fakes import OpenAIFake, ServiceUnavailable
@@ -110,3 +111,30 @@ def test_simulated_outage_opens_and_recovers_the_breaker() -> None:
         for _ in range(2):
             served_by(api)
         assert breakers.state(("sim_a", "sim-a")) == "closed"
+
+
+def test_every_breaker_open_fails_fast_with_retry_after(pair: Pair) -> None:
+    primary, backup = pair
+    primary.down(fault=ServiceUnavailable())
+    backup.down(fault=ServiceUnavailable())
+    fallback = {
+        "max_retries": 0,
+        "circuit_breaker_threshold": 0.5,
+        "circuit_breaker": {"window_s": 10, "min_requests": 1, "open_s": 30},
+    }
+    document = openai_pair(primary.base_url, backup.base_url, fallback=fallback)
+    with GatewayThread(document, KEYS) as gw:
+        api = openai.OpenAI(base_url=gw.base_url, api_key="unused", max_retries=0)
+        with pytest.raises(openai.APIStatusError):
+            api.chat.completions.create(model="main", messages=USER)  # trips both
+        assert (primary.request_count(), backup.request_count()) == (1, 1)
+        started = time.monotonic()
+        with pytest.raises(openai.APIStatusError) as caught:
+            api.chat.completions.create(model="main", messages=USER, stream=True)
+        assert time.monotonic() - started < 2
+    error = caught.value
+    assert error.status_code == 503
+    assert "circuit breaker of every target is open" in error.message
+    assert 25 <= int(error.response.headers["retry-after"]) <= 30
+    assert error.response.headers["x-switchpoint-attempts"] == "0"
+    assert (primary.request_count(), backup.request_count()) == (1, 1)

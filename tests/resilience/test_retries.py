@@ -18,6 +18,8 @@ from tests.fakes import (
     ConnectionReset,
     ContentPolicy,
     ContextLengthExceeded,
+    CutAfter,
+    MalformedBody,
     OpenAIFake,
     QuotaExhausted,
     RateLimited,
@@ -25,6 +27,7 @@ from tests.fakes import (
     ServerError,
     ServiceUnavailable,
     SlowFirstToken,
+    StallAfter,
     closed_port,
 )
 from tests.resilience.gateway_thread import GatewayThread
@@ -145,7 +148,7 @@ def test_every_target_failing_gives_a_clean_error(pair: Pair, stream: bool) -> N
             else:
                 api.chat.completions.create(model="main", messages=USER)
     error = caught.value
-    assert error.status_code in (502, 503)
+    assert error.status_code == 502  # the last failure was a 500: never passed on as one
     assert "all 6 attempt(s) failed" in error.message
     assert error.response.headers["x-switchpoint-attempts"] == "6"
     assert primary.request_count() == 3 and backup.request_count() == 3
@@ -282,4 +285,27 @@ def test_the_whole_call_ends_within_its_deadline(pair: Pair) -> None:
     elapsed = time.monotonic() - started
     assert caught.value.status_code == 504
     assert elapsed < 1.5 + 3
+    assert primary.request_count() == 1
+
+
+@pytest.mark.parametrize("fault", [CutAfter(events=1), MalformedBody()])
+def test_a_broken_whole_body_is_retried(pair: Pair, fault: Any) -> None:
+    primary, backup = pair
+    primary.enqueue(fault)
+    with GatewayThread(openai_pair(primary.base_url, backup.base_url), KEYS) as gw:
+        text, headers, _ = ask(gw)
+    assert text == "Hello from gpt-a."
+    assert primary.request_count() == 2
+    assert headers["x-switchpoint-retries"] == "1"
+
+
+def test_a_whole_body_that_stalls_fails_over_after_the_idle_limit(pair: Pair) -> None:
+    primary, backup = pair
+    primary.enqueue(StallAfter(events=1))  # headers and half the body, then silence
+    started = time.monotonic()
+    with GatewayThread(openai_pair(primary.base_url, backup.base_url), KEYS) as gw:
+        text, headers, _ = ask(gw)
+    assert text == "Hello from gpt-b."
+    assert time.monotonic() - started < 1.0 + 5  # the idle limit, not the 20 s attempt
+    assert headers["x-switchpoint-fallback-reasons"] == "stalled"
     assert primary.request_count() == 1

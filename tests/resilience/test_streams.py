@@ -281,3 +281,30 @@ def test_cut_anywhere_never_loses_or_repeats_text(pair: Pair, events: int) -> No
     with GatewayThread(document, KEYS) as gw:
         got = stream(gw)
     assert got.text == ANSWER and got.finish == "stop"
+
+
+def test_a_client_that_leaves_mid_stream_releases_the_upstream(pair: Pair) -> None:
+    primary, backup = pair
+    prepare(primary, backup)
+    primary.chunk_gap = 0.3  # a slow answer the client will not wait for
+    with GatewayThread(openai_pair(primary.base_url, backup.base_url), KEYS) as gw:
+        api = openai.OpenAI(base_url=gw.base_url, api_key="unused", max_retries=0)
+        with api.chat.completions.create(model="main", messages=USER, stream=True) as chunks:
+            for index, _ in enumerate(chunks):
+                if index == 2:
+                    break
+        assert primary.requests[0].wait_disconnected(5)
+        assert wait_until(lambda: bool(gw.recorder.calls), 5)
+        call = gw.recorder.calls[-1]
+    assert call.status == "cancelled"
+    assert call.attempts[0].outcome == "cancelled"
+    assert backup.request_count() == 0 and primary.request_count() == 1
+
+
+def wait_until(predicate: Any, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False

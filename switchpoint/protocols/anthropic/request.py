@@ -228,11 +228,10 @@ def _tools(tools: object) -> list[ToolSpec]:
     return specs
 
 
-def _tool_choice(choice: object) -> ToolChoice | None:
-    if choice is None:
+def _tool_choice(value: object) -> ToolChoice | None:
+    if value is None:
         return None
-    expect(choice, dict, "tool_choice")
-    assert isinstance(choice, dict)
+    choice: dict[str, Any] = expect(value, dict, "tool_choice")
     kind = required(choice, "type", str, "tool_choice.type")
     disable = optional(
         choice, "disable_parallel_tool_use", bool, "tool_choice.disable_parallel_tool_use"

@@ -23,6 +23,7 @@ from switchpoint.chat.stream import (
     ToolCallDelta,
     ToolCallStart,
     UsageUpdate,
+    merge_usage,
 )
 from switchpoint.chat.usage import Usage
 from switchpoint.protocols.anthropic.response import AnthropicUsage, encode_usage, message_id
@@ -173,7 +174,7 @@ class StreamDecoder:
         if self.finished:
             return []
         self.finished = True
-        return [Finish(self.stop_reason or "end_turn")]
+        return [Finish(self.stop_reason or "end_turn", self.stop_sequence)]
 
 
 BlockKind = Literal["text", "thinking", "tool"]
@@ -245,7 +246,7 @@ class StreamEncoder:
         if isinstance(event, ThinkingDelta):
             return self._thinking(event)
         if isinstance(event, UsageUpdate):
-            self._merge(event.usage)
+            self._usage = merge_usage(self._usage, event.usage)
             return b""
         if isinstance(event, MessageStart):
             if event.id:
@@ -255,17 +256,6 @@ class StreamEncoder:
         if isinstance(event, Finish):
             return self._finish(event)
         return b""
-
-    def _merge(self, usage: Usage) -> None:
-        current = self._usage
-        if usage.input_tokens:
-            current.input_tokens = usage.input_tokens
-        if usage.output_tokens:
-            current.output_tokens = usage.output_tokens
-        if usage.cached_input_tokens:
-            current.cached_input_tokens = usage.cached_input_tokens
-        if usage.cache_write_tokens:
-            current.cache_write_tokens = usage.cache_write_tokens
 
     def _start(self) -> bytes:
         if self._started:
@@ -343,7 +333,7 @@ class StreamEncoder:
             "type": "message_delta",
             "delta": {
                 "stop_reason": INTERNAL_TO_ANTHROPIC[event.stop_reason],
-                "stop_sequence": None,
+                "stop_sequence": event.stop_sequence,
             },
             "usage": encode_usage(self._usage),
         }

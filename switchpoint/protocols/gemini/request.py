@@ -8,16 +8,16 @@ each result is recovered from the call with the same id earlier in the conversat
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from switchpoint.chat.content import Image, Message, Text, ToolCall, ToolResult, ToolSpec
 from switchpoint.chat.request import Conversation
 from switchpoint.errors import invalid_request
 from switchpoint.protocols.tool_arguments import arguments_object
 
-# Google's documented stand-in for a thought signature the gateway cannot have: Gemini 3
-# requires one on replayed function calls, and calls made by another vendor (or relayed
-# through a client that does not keep signatures) have none.
+# Google's documented stand-in for a thought signature the gateway does not have: Gemini 3
+# requires one on the first function call of each replayed model turn, and calls made by
+# another vendor (or whose signature the gateway no longer holds) have none.
 SKIP_SIGNATURE = "skip_thought_signature_validator"
 
 # The OpenAPI-subset `Schema` fields Gemini's `parameters` accepts.
@@ -48,6 +48,13 @@ _SCHEMA_KEYS = frozenset(
     }
 )
 
+
+class SignatureLookup(Protocol):
+    """Thought signatures by function-call id (a dict will do)."""
+
+    def get(self, ident: str, /) -> str | None: ...
+
+
 _MEDIA_BY_EXTENSION = {
     "png": "image/png",
     "jpg": "image/jpeg",
@@ -63,18 +70,22 @@ def encode_request(
     conversation: Conversation,
     *,
     json_schema: bool = True,
+    signatures: SignatureLookup | None = None,
     signature_placeholder: bool = False,
 ) -> dict[str, Any]:
     """A Gemini request body (the model and streaming are in the URL, not here).
 
     `json_schema` declares tool parameters as `parametersJsonSchema` (full JSON Schema,
-    v1beta and later) instead of the OpenAPI-subset `parameters`. `signature_placeholder`
-    marks replayed function calls with Google's skip-validation signature (Gemini 3+).
+    v1beta and later) instead of the OpenAPI-subset `parameters`. `signatures` are the
+    thought signatures Gemini gave with earlier function calls, by call id: each goes back
+    on its call. `signature_placeholder` marks the first call of a model turn that has
+    none with Google's skip-validation signature (Gemini 3 and later need one).
     """
     names = _call_names(conversation.messages)
+    known: SignatureLookup = signatures if signatures is not None else {}
     contents = []
     for message in conversation.messages:
-        parts = _parts(message, names, signature_placeholder)
+        parts = _parts(message, names, known, signature_placeholder)
         if parts:
             contents.append(
                 {"role": "model" if message.role == "assistant" else "user", "parts": parts}
@@ -120,9 +131,14 @@ def _call_names(messages: list[Message]) -> dict[str, str]:
 
 
 def _parts(
-    message: Message, names: dict[str, str], signature_placeholder: bool
+    message: Message,
+    names: dict[str, str],
+    signatures: SignatureLookup,
+    signature_placeholder: bool,
 ) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
+    first_call: dict[str, Any] | None = None
+    signed = False
     for block in message.content:
         if isinstance(block, Text):
             if block.text:
@@ -133,12 +149,18 @@ def _parts(
             part: dict[str, Any] = {
                 "functionCall": {"name": block.name, "args": arguments_object(block.arguments)}
             }
-            if signature_placeholder:
-                part["thoughtSignature"] = SKIP_SIGNATURE
+            signature = signatures.get(block.id)
+            if signature is not None:
+                part["thoughtSignature"] = signature
+                signed = True
+            if first_call is None:
+                first_call = part
             parts.append(part)
         elif isinstance(block, ToolResult):
             parts.extend(_function_response(block, names))
         # Thinking: another turn's reasoning means nothing to Gemini; it is dropped.
+    if signature_placeholder and first_call is not None and not signed:
+        first_call["thoughtSignature"] = SKIP_SIGNATURE
     return parts
 
 

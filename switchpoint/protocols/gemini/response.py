@@ -32,13 +32,18 @@ class CallIds:
     """Tool-call ids for function calls that came without one (Gemini before ids
     existed). One random prefix per answer keeps them unique across a conversation's
     turns; the sequence number keeps them in call order. Only [A-Za-z0-9_] is used, so
-    every vendor accepts them back."""
+    every vendor accepts them back.
 
-    __slots__ = ("_next", "_prefix")
+    Also collects the thought signatures Gemini attached to calls (`signatures`, by call
+    id), which Gemini 3 wants back when the conversation is replayed.
+    """
+
+    __slots__ = ("_next", "_prefix", "signatures")
 
     def __init__(self, prefix: str | None = None) -> None:
         self._prefix = prefix if prefix is not None else f"call_{uuid.uuid4().hex[:16]}_"
         self._next = 0
+        self.signatures: dict[str, str] = {}
 
     def __call__(self, given: object) -> str:
         self._next += 1
@@ -70,9 +75,11 @@ def decode_part(part: object, ids: CallIds) -> Block | None:
         return None
     call = part.get("functionCall")
     if isinstance(call, dict):
-        return ToolCall(
-            ids(call.get("id")), str(call.get("name", "")), arguments_text(call.get("args"))
-        )
+        ident = ids(call.get("id"))
+        signature = part.get("thoughtSignature")
+        if isinstance(signature, str) and signature:
+            ids.signatures[ident] = signature
+        return ToolCall(ident, str(call.get("name", "")), arguments_text(call.get("args")))
     text = part.get("text")
     if isinstance(text, str):
         if part.get("thought") is True:
@@ -112,7 +119,7 @@ def decode_response(raw: bytes, *, model: str, ids: CallIds | None = None) -> Ch
     candidate = first_candidate(body)
     if candidate is None:
         raise MalformedResponse("the response has no candidates")
-    ids = ids or CallIds()
+    ids = ids if ids is not None else CallIds()
     content: list[Block] = []
     message = candidate.get("content")
     parts = message.get("parts") if isinstance(message, dict) else None

@@ -58,7 +58,7 @@ class StreamDecoder:
 
     def __init__(self, model: str, ids: CallIds | None = None) -> None:
         self._model = model
-        self._ids = ids or CallIds()
+        self._ids = ids if ids is not None else CallIds()
         self._started = False
         self._tools = 0
         self.finish_reason: StopReason | None = None
@@ -69,6 +69,11 @@ class StreamDecoder:
     @property
     def saw_finish_reason(self) -> bool:
         return self.finish_reason is not None
+
+    @property
+    def signatures(self) -> dict[str, str]:
+        """Thought signatures of the function calls seen so far, by call id."""
+        return self._ids.signatures
 
     def decode(self, event: SSEEvent) -> list[StreamEvent]:
         """Raises `StreamErrorEvent`, or `PromptBlocked` for a refused prompt."""
