@@ -16,6 +16,9 @@ log = logging.getLogger("switchpoint.events")
 class Listener:
     """Override what you need; every hook defaults to nothing."""
 
+    def on_call_start(self, call: CallRecord) -> None:
+        """A client request arrived (its `on_call` follows when it ends)."""
+
     def on_attempt(self, call: CallRecord, attempt: AttemptRecord) -> None:
         """An upstream attempt ended (successfully or not)."""
 
@@ -51,6 +54,13 @@ class EventBus:
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
+
+    def call_started(self, call: CallRecord) -> None:
+        for listener in self._listeners:
+            try:
+                listener.on_call_start(call)
+            except Exception:
+                log.exception("listener %r failed on call start", listener)
 
     def attempt(self, call: CallRecord, attempt: AttemptRecord) -> None:
         for listener in self._listeners:

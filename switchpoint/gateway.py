@@ -17,13 +17,22 @@ from switchpoint.budgets.task_budgets import TaskBudgets
 from switchpoint.config.schema import Config
 from switchpoint.events import EventBus
 from switchpoint.execution.executor import Executor
+from switchpoint.ingress.admin_auth import AdminAuth
 from switchpoint.keys.access import AccessControl, KeyRejected, Principal
 from switchpoint.keys.keyring import KeyRing
+from switchpoint.keys.master_key import MasterKey
 from switchpoint.ledger.database import DATABASE_ERRORS, Connection
 from switchpoint.ledger.key_records import load_keys
 from switchpoint.ledger.ledger import Ledger
 from switchpoint.ledger.store import LedgerUnavailable
 from switchpoint.observability.access_log import AccessLog
+from switchpoint.observability.dashboard_snapshot import SnapshotBuilder
+from switchpoint.observability.ledger_panel import LedgerPanel
+from switchpoint.observability.live_stats import LiveStats
+from switchpoint.observability.metrics import GatewayMetrics
+from switchpoint.observability.prometheus_export import GatewayCollector, MetricsExposition
+from switchpoint.observability.trace_config import otlp_traces_endpoint
+from switchpoint.observability.worker_share import WorkerShare
 from switchpoint.pricing import PriceTable
 from switchpoint.providers.base import ProviderAdapter
 from switchpoint.providers.registry import ProviderStatus, build_adapters, provider_statuses
@@ -74,9 +83,12 @@ class Gateway:
         env = os.environ if environ is None else environ
         self.ledger = Ledger(config.ledger) if config.ledger.enabled else None
         self.keyring = KeyRing()
+        # One master key, one comparison, for the ledger's admin endpoints and the
+        # dashboard and metrics alike.
+        master = MasterKey.from_config(config, env)
         self.access = AccessControl(
             self.keyring,
-            master_key=(env.get(config.server.master_key_env) or "").strip() or None,
+            master_key=master,
             master_key_env=config.server.master_key_env,
             keys_supported=self.ledger is not None,
         )
@@ -93,6 +105,64 @@ class Gateway:
         self.bus.subscribe(SettlementListener(self.admission))
         self._key_reload: asyncio.Future[bool] | None = None
         self._key_reload_at = 0.0
+        self.admin_auth = AdminAuth(master)
+        self._observe(env)
+
+    def _observe(self, environ: Mapping[str, str]) -> None:
+        """Metrics, the dashboard's live picture and traces: listeners on the bus."""
+        options = self.config.observability
+        self.metrics: GatewayMetrics | None = None
+        self.exposition: MetricsExposition | None = None
+        self.snapshots: SnapshotBuilder | None = None
+        self.worker_share: WorkerShare | None = None
+        breakers = self.executor.breakers
+        if options.metrics:
+            self.metrics = GatewayMetrics()
+            self.bus.subscribe(self.metrics)
+            collector = GatewayCollector(
+                self.metrics, targets=self.targets, breaker_states=breakers.states
+            )
+            self.exposition = MetricsExposition(collector)
+        if options.dashboard:
+            live = LiveStats()
+            self.bus.subscribe(live)
+            self.snapshots = SnapshotBuilder(
+                live, self.metrics, targets=self.targets, breaker_states=breakers.states
+            )
+        if self.exposition is not None and self.ledger is not None:
+            panel = LedgerPanel(self.ledger, self.config.routing.cost.metric)
+            self.exposition.collector.sources.append(panel.metrics)
+        if options.tracing == "auto" and otlp_traces_endpoint(environ) is not None:
+            from switchpoint.observability.tracing import otlp_trace_exporter
+
+            tracer = otlp_trace_exporter(environ)
+            if tracer is not None:
+                self.bus.subscribe(tracer)
+                if self.exposition is not None:
+                    self.exposition.collector.sources.append(tracer.metrics)
+
+    def share_metrics(self, share: WorkerShare) -> None:
+        """One of several workers: scrapes answer for all of them (see `worker_share`)."""
+        if self.snapshots is not None:
+            self.snapshots.worker = (share.index, share.count)
+        metrics = self.metrics
+        if self.exposition is None or metrics is None:
+            return
+        self.worker_share = share
+        collector = self.exposition.collector
+        own_states = self.executor.breakers.states
+        collector.view = lambda: share.combined(metrics)
+        collector.breaker_states = lambda: share.combined_states(own_states())
+
+    def targets(self) -> list[tuple[str, str]]:
+        """Every (provider, model) a request can be sent to, in profile order."""
+        return list(
+            dict.fromkeys(
+                (profile.provider, profile.model)
+                for profile in self.registry.profiles.values()
+                if profile.available
+            )
+        )
 
     # --- accounting -----------------------------------------------------------------
     def start(self) -> None:

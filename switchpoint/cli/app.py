@@ -11,6 +11,7 @@ from switchpoint.cli.keys import keys_app
 from switchpoint.cli.report import report
 from switchpoint.cli.route import route
 from switchpoint.cli.serve import serve
+from switchpoint.cli.top import top
 
 app = typer.Typer(
     name="switchpoint",
@@ -22,6 +23,7 @@ app = typer.Typer(
 app.command()(serve)
 app.command()(check)
 app.command()(route)
+app.command()(top)
 app.command()(demo)
 app.command()(report)
 app.add_typer(keys_app)

@@ -6,7 +6,8 @@ import asyncio
 import logging
 import os
 import signal
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import uvloop
@@ -14,6 +15,9 @@ import uvloop
 from switchpoint.cli.config_option import ConfigPath, load_or_exit
 from switchpoint.config.schema import Config
 from switchpoint.observability.logging_setup import configure_logging
+
+if TYPE_CHECKING:
+    from switchpoint.observability.worker_share import WorkerShare
 
 log = logging.getLogger("switchpoint")
 
@@ -37,22 +41,35 @@ def serve(
     configure_logging(cfg.logging.level, cfg.logging.format)
     if server.workers == 1:
         raise typer.Exit(run_worker(cfg, reuse_port=False))
+    from switchpoint.observability.worker_share import (
+        make_share_directory,
+        remove_share_directory,
+    )
     from switchpoint.server.workers import run_workers
 
     log.info("starting %d workers on %s:%d", server.workers, server.host, server.port)
-    raise typer.Exit(run_workers(server.workers, lambda _index: _worker_exit(cfg)))
+    # Where the workers pool their metrics, so that any of them answers a scrape for all.
+    shared = make_share_directory()
+    try:
+        code = run_workers(
+            server.workers, lambda index: _worker_exit(cfg, index, server.workers, shared)
+        )
+    finally:
+        remove_share_directory(shared)
+    raise typer.Exit(code)
 
 
-def _worker_exit(cfg: Config) -> None:
+def _worker_exit(cfg: Config, index: int, count: int, shared: Path) -> None:
     from switchpoint.ingress.request_ids import reseed
+    from switchpoint.observability.worker_share import WorkerShare
 
     reseed()
-    code = run_worker(cfg, reuse_port=True)
+    code = run_worker(cfg, reuse_port=True, share=WorkerShare(shared, index, count))
     if code:
         raise SystemExit(code)
 
 
-def run_worker(cfg: Config, *, reuse_port: bool) -> int:
+def run_worker(cfg: Config, *, reuse_port: bool, share: WorkerShare | None = None) -> int:
     from switchpoint.gateway import Gateway
     from switchpoint.server.runner import listening_socket
     from switchpoint.server.runner import serve as serve_socket
@@ -70,6 +87,12 @@ def run_worker(cfg: Config, *, reuse_port: bool) -> int:
             loop.add_signal_handler(signum, stop.set)
         gateway = Gateway(cfg)
         gateway.log_startup()
+        publishing: asyncio.Task[None] | None = None
+        if share is not None and gateway.metrics is not None:
+            gateway.share_metrics(share)
+            publishing = asyncio.create_task(
+                share.run(gateway.metrics, gateway.executor.breakers.states, stop)
+            )
         host, port = sock.getsockname()[:2]
 
         def ready() -> None:
@@ -82,6 +105,8 @@ def run_worker(cfg: Config, *, reuse_port: bool) -> int:
             )
 
         await serve_socket(gateway, sock, stop, on_ready=ready)
+        if publishing is not None:
+            await publishing
         log.info("switchpoint stopped")
 
     uvloop.run(main())

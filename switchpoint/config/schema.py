@@ -233,6 +233,15 @@ class LoggingConfig(Strict):
     access_log: bool = True
 
 
+class ObservabilityConfig(Strict):
+    # Keep Prometheus metrics and serve them at /metrics.
+    metrics: bool = True
+    # Serve /metrics without the master key (for a scraper that cannot send one).
+    public_metrics: bool = False
+    # Serve the live dashboard at /ui (and its data for `switchpoint top`).
+    dashboard: bool = True
+    # "auto": export traces when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set.
+    tracing: Literal["auto", "off"] = "auto"
 class LedgerConfig(Strict):
     """Where call records, outcomes and virtual keys are kept."""
 
@@ -273,4 +282,5 @@ class Config(Strict):
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     routing: RoutingConfig
     logging: LoggingConfig = LoggingConfig()
+    observability: ObservabilityConfig = ObservabilityConfig()
     ledger: LedgerConfig = LedgerConfig()

@@ -71,6 +71,9 @@ class CallRecord:
     fallback_reasons: list[str] = field(default_factory=list)
     # Times a stream cut mid-answer was resumed on another attempt.
     continuations: int = 0
+    # The client's W3C trace context headers, continued by the trace exporter.
+    traceparent: str | None = None
+    tracestate: str | None = None
 
     @property
     def usage(self) -> Usage:

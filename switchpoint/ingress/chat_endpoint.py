@@ -89,7 +89,10 @@ class ChatEndpoint:
             stream=False,
             started_wall=time.time(),
             started_at=gateway.clock(),
+            traceparent=request.header(b"traceparent"),
+            tracestate=request.header(b"tracestate"),
         )
+        gateway.bus.call_started(call)
         streaming = False
         try:
             body = parse_json_object(request.body)

@@ -15,11 +15,11 @@ key only by its public id.
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 
 from switchpoint.errors import GatewayError
 from switchpoint.keys.keyring import KeyRing
+from switchpoint.keys.master_key import MasterKey
 from switchpoint.ledger.key_records import KeyRecord
 
 
@@ -58,26 +58,22 @@ class AccessControl:
         self,
         keyring: KeyRing,
         *,
-        master_key: str | None,
+        master_key: str | MasterKey | None,
         master_key_env: str,
         keys_supported: bool,
     ) -> None:
         self.keyring = keyring
-        self._master = master_key.encode() if master_key else None
+        self.master = master_key if isinstance(master_key, MasterKey) else MasterKey(master_key)
         self.master_key_env = master_key_env
         # Virtual keys live in the ledger database: without a ledger there are none.
         self.keys_supported = keys_supported
 
     @property
     def open(self) -> bool:
-        return self._master is None
+        return not self.master.set
 
     def is_master(self, presented: str | None) -> bool:
-        return (
-            self._master is not None
-            and presented is not None
-            and hmac.compare_digest(presented.encode("utf-8", "surrogateescape"), self._master)
-        )
+        return presented is not None and self.master.matches(presented)
 
     def client(self, presented: str | None) -> Principal:
         """The caller of a chat, task or outcome endpoint; raises GatewayError."""

@@ -17,6 +17,9 @@ from switchpoint.ingress.outcome_endpoint import OutcomeEndpoint
 from switchpoint.ingress.report_endpoint import ReportEndpoint
 from switchpoint.ingress.route_endpoint import RouteEndpoint
 from switchpoint.ingress.task_endpoint import TaskEndpoint
+from switchpoint.observability.dashboard_endpoints import DashboardEndpoints
+from switchpoint.observability.ledger_panel import LedgerPanel
+from switchpoint.observability.metrics_endpoint import MetricsEndpoint
 from switchpoint.server.request import Request
 from switchpoint.server.response import Response
 from switchpoint.server.router import Router
@@ -72,4 +75,26 @@ def build_router(gateway: Gateway) -> Router:
     router.add("GET", "/v1/keys", keys.list)
     router.add("DELETE", "/v1/keys/{key_id}", keys.revoke)
     router.add("GET", "/v1/reports/outcomes", ReportEndpoint(gateway))
+    add_observability_routes(router, gateway)
     return router
+
+
+def add_observability_routes(router: Router, gateway: Gateway) -> None:
+    options = gateway.config.observability
+    if gateway.exposition is not None:
+        router.add(
+            "GET",
+            "/metrics",
+            MetricsEndpoint(gateway.exposition, gateway.admin_auth, public=options.public_metrics),
+        )
+    if gateway.snapshots is not None:
+        ledger = gateway.ledger
+        panel = (
+            LedgerPanel(ledger, gateway.config.routing.cost.metric) if ledger is not None else None
+        )
+        ui = DashboardEndpoints(gateway.snapshots, gateway.admin_auth, ledger=panel)
+        router.add("GET", "/ui", ui.page)
+        router.add("POST", "/ui/login", ui.login)
+        router.add("GET", "/ui/logout", ui.logout)
+        router.add("GET", "/ui/assets/{name}", ui.asset)
+        router.add("GET", "/ui/api/snapshot", ui.snapshot)

@@ -1,0 +1,1 @@
+"""Benchmark harness for switchpoint: every system under test is a command serving HTTP."""

@@ -1,0 +1,175 @@
+"""Systems under test. A target is a command that serves HTTP on a port: its name,
+argv, port, environment, CPU pinning, readiness URL, and how to address a chat request
+to it (path, model name, headers).
+
+  direct         the fake upstream itself: the baseline every "added" figure subtracts
+  aiohttp_proxy  bench/baseline_proxy.py, the bare pass-through reference
+  litellm        LiteLLM's proxy (bench/litellm_env.py), one worker
+  switchpoint    `python -m switchpoint serve --config <generated> --port P`
+  custom         --custom NAME=COMMAND, with {port}, {upstream_port}, {upstream_url}, {cpu}
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from bench import litellm_env
+
+UPSTREAM_MODEL = "bench-model"
+SWITCHPOINT_MASTER_KEY = "bench-master-key"
+CHAT_PATH = "/v1/chat/completions"
+
+
+@dataclass
+class Target:
+    name: str
+    # None for `direct`: the fake upstream is already running.
+    argv: list[str] | None
+    port: int
+    cpus: set[int]
+    ready_path: str = "/readyz"
+    env: dict[str, str] = field(default_factory=dict)
+    unset_env: tuple[str, ...] = ()
+    cwd: Path | None = None
+    model: str = UPSTREAM_MODEL
+    chat_path: str = CHAT_PATH
+    headers: dict[str, str] = field(default_factory=dict)
+    workers: int = 1
+    # Set when the target cannot run here; the run reports it as skipped.
+    unavailable: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.chat_path}"
+
+
+def cpu_arg(cpus: set[int]) -> str:
+    return ",".join(str(c) for c in sorted(cpus))
+
+
+def direct(upstream_port: int, upstream_cpus: set[int]) -> Target:
+    return Target(name="direct", argv=None, port=upstream_port, cpus=upstream_cpus)
+
+
+def aiohttp_proxy(port: int, upstream_port: int, cpus: set[int], workers: int = 1) -> Target:
+    return Target(
+        name="aiohttp_proxy",
+        argv=[
+            sys.executable, "-m", "bench.baseline_proxy",
+            "--port", str(port),
+            "--upstream", f"http://127.0.0.1:{upstream_port}",
+            "--cpu", cpu_arg(cpus),
+            "--workers", str(workers),
+        ],
+        port=port,
+        cpus=cpus,
+        workers=workers,
+    )
+
+
+def litellm(port: int, upstream_port: int, cpus: set[int], workdir: Path,
+            workers: int = 1) -> Target:
+    config = litellm_env.write_config(workdir / f"litellm-{port}.yaml", upstream_port)
+    cmd = litellm_env.command(config, port, workers)
+    return Target(
+        name="litellm",
+        argv=cmd.argv,
+        port=port,
+        cpus=cpus,
+        ready_path=cmd.ready_path,
+        env=cmd.env,
+        unset_env=cmd.unset_env,
+        cwd=workdir,
+        model=litellm_env.MODEL,
+        headers=cmd.headers,
+        workers=workers,
+        unavailable=litellm_env.availability(),
+    )
+
+
+def switchpoint_config(port: int, upstream_port: int, workers: int = 1) -> dict[str, object]:
+    """The gateway's configuration for a benchmark: one OpenAI-compatible provider (the
+    fake upstream) behind one profile, `fast`."""
+    server: dict[str, object] = {"host": "127.0.0.1", "port": port}
+    if workers != 1:
+        server["workers"] = workers
+    return {
+        "server": server,
+        "providers": {
+            "bench": {
+                "type": "openai_compatible",
+                "base_url": f"http://127.0.0.1:{upstream_port}/v1",
+                "api_key_env": "BENCH_KEY",
+            }
+        },
+        "routing": {
+            "default_profile": "fast",
+            "profiles": {
+                "fast": {
+                    "model": UPSTREAM_MODEL,
+                    "provider": "bench",
+                    "max_context": 2_000_000,
+                    "cost_weight": 0.5,
+                }
+            },
+        },
+    }
+
+
+def switchpoint(port: int, upstream_port: int, cpus: set[int], workdir: Path,
+                root: Path, workers: int = 1) -> Target:
+    config_path = workdir / f"switchpoint-{port}.yaml"
+    config_path.parent.mkdir(parents=True, exist_ok=True)
+    config_path.write_text(
+        yaml.safe_dump(switchpoint_config(port, upstream_port, workers), sort_keys=False)
+    )
+    unavailable = None
+    if not (root / "switchpoint").is_dir():
+        unavailable = f"no switchpoint package under {root}"
+    elif not _has_module(root, "switchpoint.__main__"):
+        unavailable = f"{root}/switchpoint has no __main__ yet (`python -m switchpoint serve`)"
+    return Target(
+        name="switchpoint",
+        argv=[
+            sys.executable, "-m", "switchpoint", "serve",
+            "--config", str(config_path),
+            "--port", str(port),
+        ],
+        port=port,
+        cpus=cpus,
+        env={
+            "BENCH_KEY": "bench-upstream-key",
+            "SWITCHPOINT_MASTER_KEY": SWITCHPOINT_MASTER_KEY,
+            "PYTHONPATH": str(root),
+        },
+        cwd=root,
+        model="fast",
+        headers={"Authorization": f"Bearer {SWITCHPOINT_MASTER_KEY}"},
+        workers=workers,
+        unavailable=unavailable,
+    )
+
+
+def _has_module(root: Path, dotted: str) -> bool:
+    path = root.joinpath(*dotted.split("."))
+    return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
+
+
+def custom(spec: str, port: int, upstream_port: int, cpus: set[int]) -> Target:
+    """`NAME=COMMAND`; the command must serve /readyz and /v1/chat/completions."""
+    name, _, template = spec.partition("=")
+    argv = [
+        part.format(
+            port=port,
+            upstream_port=upstream_port,
+            upstream_url=f"http://127.0.0.1:{upstream_port}",
+            cpu=cpu_arg(cpus),
+        )
+        for part in shlex.split(template)
+    ]
+    return Target(name=name.strip(), argv=argv, port=port, cpus=cpus)

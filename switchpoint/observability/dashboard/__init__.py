@@ -1,0 +1,1 @@
+"""The built-in dashboard's static files (served by `dashboard_endpoints`)."""

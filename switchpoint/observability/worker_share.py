@@ -1,0 +1,128 @@
+"""Several workers, one `/metrics`: each worker's numbers in a shared directory.
+
+With `server.workers > 1` the kernel spreads connections over worker processes, so a
+scrape reaches one of them. Each worker writes its metrics (and its breakers' states) to
+`<dir>/worker-<index>.pickle` every second, atomically (write, then rename); a scrape
+answers with its own live numbers plus the latest of every other worker, so every
+worker tells the whole gateway's story, at most a second old for the others.
+
+A worker that restarts starts from its predecessor's last numbers, so the sums never go
+backwards (Prometheus would read that as a counter reset); the requests its predecessor
+had in flight died with it and are not counted as in flight.
+
+The directory is private to one `switchpoint serve` (made by the supervisor, mode 0700,
+removed when it exits), so the pickles are only ever read by the processes that wrote
+them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import pickle
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from switchpoint.observability.metrics import GatewayMetrics, merge_metrics
+
+log = logging.getLogger("switchpoint.metrics")
+
+PUBLISH_EVERY_S = 1.0
+BreakerStates = dict[tuple[str, str], str]
+# Worse state wins when workers disagree (each has its own breakers unless shared).
+_SEVERITY = {"closed": 0, "half_open": 1, "open": 2}
+
+
+def make_share_directory() -> Path:
+    base = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    return Path(tempfile.mkdtemp(prefix="switchpoint-metrics-", dir=base))
+
+
+def remove_share_directory(directory: Path) -> None:
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+class WorkerShare:
+    def __init__(self, directory: Path, index: int, count: int) -> None:
+        self.directory = directory
+        self.index = index
+        self.count = count
+        # What this worker's predecessors had counted, if it is a restart.
+        self.base = GatewayMetrics()
+        own = self._load(index)
+        if own is not None:
+            self.base = own[0]
+            self.base.started = self.base.finished
+
+    def _path(self, index: int) -> Path:
+        return self.directory / f"worker-{index}.pickle"
+
+    def _load(self, index: int) -> tuple[GatewayMetrics, BreakerStates] | None:
+        try:
+            data = self._path(index).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError:
+            log.warning("cannot read worker %d's metrics", index, exc_info=True)
+            return None
+        try:
+            metrics, states = pickle.loads(data)
+        except Exception:
+            log.warning("worker %d's metrics are unreadable", index, exc_info=True)
+            return None
+        return metrics, states
+
+    def own(self, live: GatewayMetrics) -> GatewayMetrics:
+        """This worker's numbers since the first of its line started."""
+        return merge_metrics([self.base, live])
+
+    def combined(self, live: GatewayMetrics) -> GatewayMetrics:
+        parts = [self.base, live]
+        for index in range(self.count):
+            if index != self.index:
+                peer = self._load(index)
+                if peer is not None:
+                    parts.append(peer[0])
+        return merge_metrics(parts)
+
+    def combined_states(self, live: Mapping[tuple[str, str], str]) -> BreakerStates:
+        states = dict(live)
+        for index in range(self.count):
+            if index == self.index:
+                continue
+            peer = self._load(index)
+            if peer is None:
+                continue
+            for target, state in peer[1].items():
+                if _SEVERITY.get(state, 0) > _SEVERITY.get(states.get(target, "closed"), 0):
+                    states[target] = state
+        return states
+
+    def publish(self, live: GatewayMetrics, states: Mapping[tuple[str, str], str]) -> None:
+        data = pickle.dumps((self.own(live), dict(states)), protocol=pickle.HIGHEST_PROTOCOL)
+        path = self._path(self.index)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        try:
+            temporary.write_bytes(data)
+            os.replace(temporary, path)
+        except OSError:
+            log.warning("cannot publish this worker's metrics", exc_info=True)
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+
+    async def run(
+        self,
+        live: GatewayMetrics,
+        states: Callable[[], Mapping[tuple[str, str], str]],
+        stop: asyncio.Event,
+    ) -> None:
+        """Publish every second until `stop`, and once more at the end."""
+        while not stop.is_set():
+            self.publish(live, states())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), PUBLISH_EVERY_S)
+        self.publish(live, states())
