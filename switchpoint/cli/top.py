@@ -94,13 +94,16 @@ def render(s: dict[str, Any], url: str) -> RenderableType:
     open_breakers = sum(1 for t in s["breakers"]["targets"] if t["state"] != "closed")
     cost = sum(row["cost_usd"] for row in s["costs"]["since_start"])
     header = Text.assemble(
-        ("switchpoint ", "bold"), (f"v{s['version']} ", "dim"), (f"{url} ", "cyan"),
+        ("switchpoint ", "bold"),
+        (f"v{s['version']} ", "dim"),
+        (f"{url} ", "cyan"),
         (f"up {int(s['uptime_s'])} s   ", "dim"),
         f"req/s {sum(rps[-2:]) / 2:.1f}   ",
         f"in flight {NA if s['in_flight'] is None else s['in_flight']}   ",
         f"upstream errors(5m) {_pct(errors / recent_requests) if recent_requests else NA}   ",
         f"fallback(5m) {_pct(s['fallback']['rate_now'])}   cost {_usd(cost)}   ",
-        ("open breakers ", ""), (str(open_breakers), "bold red" if open_breakers else "green"),
+        ("open breakers ", ""),
+        (str(open_breakers), "bold red" if open_breakers else "green"),
     )
 
     traffic = Table(title="traffic (req/s, last 5 min)", expand=True, title_justify="left")
@@ -110,27 +113,38 @@ def render(s: dict[str, Any], url: str) -> RenderableType:
     for workload, series in s["traffic"]["by_workload"].items():
         traffic.add_row(workload, f"{series[-1]:.1f}", sparkline(series))
 
-    latency = Table(title="provider latency (successful attempts, 5 min)", expand=True,
-                    title_justify="left")
+    latency = Table(
+        title="provider latency (successful attempts, 5 min)", expand=True, title_justify="left"
+    )
     for column in ("provider", "p50", "p95", "attempts", "p95 trend"):
-        latency.add_column(column, justify="left" if column in ("provider", "p95 trend")
-                           else "right")
+        latency.add_column(
+            column, justify="left" if column in ("provider", "p95 trend") else "right"
+        )
     for provider, data in s["latency"].items():
-        latency.add_row(provider, _ms(data["p50_now_ms"]), _ms(data["p95_now_ms"]),
-                        str(data["attempts_now"]), sparkline(data["p95_ms"]))
+        latency.add_row(
+            provider,
+            _ms(data["p50_now_ms"]),
+            _ms(data["p95_now_ms"]),
+            str(data["attempts_now"]),
+            sparkline(data["p95_ms"]),
+        )
 
     breakers = Table(title="circuit breakers", expand=True, title_justify="left")
     for column in ("target", "state", "since"):
         breakers.add_column(column)
     for target in s["breakers"]["targets"]:
         state = target["state"]
-        breakers.add_row(f"{target['provider']}/{target['model']}",
-                         Text(state.replace("_", "-"), style=_STATE_STYLE.get(state, "")),
-                         _clock(target["since"]))
+        breakers.add_row(
+            f"{target['provider']}/{target['model']}",
+            Text(state.replace("_", "-"), style=_STATE_STYLE.get(state, "")),
+            _clock(target["since"]),
+        )
     for t in s["breakers"]["transitions"][:4]:
-        breakers.add_row(Text(f"  {_clock(t['at'])} {t['provider']}/{t['model']}", style="dim"),
-                         Text(f"{t['from']} → {t['to']}", style=_STATE_STYLE.get(t["to"], "")),
-                         Text(t["reason"], style="dim"))
+        breakers.add_row(
+            Text(f"  {_clock(t['at'])} {t['provider']}/{t['model']}", style="dim"),
+            Text(f"{t['from']} → {t['to']}", style=_STATE_STYLE.get(t["to"], "")),
+            Text(t["reason"], style="dim"),
+        )
 
     fallbacks = Table(title="fallbacks (5 min)", expand=True, title_justify="left")
     fallbacks.add_column("reason")
@@ -142,25 +156,36 @@ def render(s: dict[str, Any], url: str) -> RenderableType:
 
     costs = Table(title="cost since start", expand=True, title_justify="left")
     for column in ("workload", "model", "requests", "ok", "USD", "USD/ok"):
-        costs.add_column(column, justify="right" if column not in ("workload", "model")
-                         else "left")
+        costs.add_column(column, justify="right" if column not in ("workload", "model") else "left")
     for row in s["costs"]["since_start"]:
-        costs.add_row(row["workload"], row["model"], str(row["requests"]), str(row["ok"]),
-                      _usd(row["cost_usd"]), _usd(row["cost_per_ok_usd"]))
+        costs.add_row(
+            row["workload"],
+            row["model"],
+            str(row["requests"]),
+            str(row["ok"]),
+            _usd(row["cost_usd"]),
+            _usd(row["cost_per_ok_usd"]),
+        )
     ledger = s.get("ledger")
     if not ledger:
         ledger_view: RenderableType = Text(
             "ledger: not attached (cost per completed outcome needs it)", style="dim"
         )
     else:
-        outcomes = Table(title="cost per completed outcome (ledger)", expand=True,
-                         title_justify="left")
+        outcomes = Table(
+            title="cost per completed outcome (ledger)", expand=True, title_justify="left"
+        )
         for column in ("workload", "tasks", "completed", "success", "USD", "USD/outcome"):
             outcomes.add_column(column, justify="left" if column == "workload" else "right")
         for group in ledger.get("by_workload", []):
-            outcomes.add_row(group["key"], str(group["tasks"]), str(group["completed_outcomes"]),
-                             _pct(group["success_rate"]), _usd(group["cost_usd"]),
-                             _usd(group["cost_per_completed_outcome"]))
+            outcomes.add_row(
+                group["key"],
+                str(group["tasks"]),
+                str(group["completed_outcomes"]),
+                _pct(group["success_rate"]),
+                _usd(group["cost_usd"]),
+                _usd(group["cost_per_completed_outcome"]),
+            )
         state = "writing" if ledger.get("available") else "UNAVAILABLE"
         note = Text(
             f"ledger: {ledger.get('database', '')} {state}, queue {ledger.get('queue_depth')}, "
@@ -176,11 +201,19 @@ def render(s: dict[str, Any], url: str) -> RenderableType:
         recent.add_column(column, overflow="fold")
     for call in s["recent"][:8]:
         why = ", ".join(call["rules"] + call["fallback_reasons"]) or call["rationale"]
-        status = Text("ok", style="green") if call["status"] == "ok" else Text(
-            f"{call['http_status']} {call['status']}", style="red")
-        recent.add_row(_clock(call["at"]), call["workload"] or NA,
-                       f"{call['model']} ({call['provider']})", why, status,
-                       _ms(call["latency_ms"]))
+        status = (
+            Text("ok", style="green")
+            if call["status"] == "ok"
+            else Text(f"{call['http_status']} {call['status']}", style="red")
+        )
+        recent.add_row(
+            _clock(call["at"]),
+            call["workload"] or NA,
+            f"{call['model']} ({call['provider']})",
+            why,
+            status,
+            _ms(call["latency_ms"]),
+        )
 
     grid = Table.grid(expand=True)
     grid.add_column(ratio=1)

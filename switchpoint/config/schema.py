@@ -242,6 +242,8 @@ class ObservabilityConfig(Strict):
     dashboard: bool = True
     # "auto": export traces when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set.
     tracing: Literal["auto", "off"] = "auto"
+
+
 class LedgerConfig(Strict):
     """Where call records, outcomes and virtual keys are kept."""
 

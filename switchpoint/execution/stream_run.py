@@ -98,6 +98,7 @@ class StreamRun:
         self._sent_tools = False
         # Usage of the finished attempts whose content is part of the answer.
         self._usage_before = Usage()
+        self._relaying = False
 
     @property
     def continued(self) -> bool:
@@ -138,11 +139,28 @@ class StreamRun:
             await _close(events)
             raise
 
+    async def abandon(self) -> None:
+        """The client left before the answer was relayed: close the opened upstream stream
+        and end its attempt as cancelled. Does nothing once `events()` has started."""
+        segment = self._segment
+        if segment is None or self._relaying:
+            return
+        self._segment = None
+        await _close(segment.events)
+        self._executor.end_attempt(
+            self._call,
+            segment.target,
+            segment.attempt,
+            outcome="cancelled",
+            limits=segment.limits,
+        )
+
     # --- after ---------------------------------------------------------------------------
     async def events(self) -> AsyncIterator[StreamEvent]:
         """The answer's events, whole. Raises `StreamFailed` if it cannot be completed."""
         segment = self._segment
         assert segment is not None
+        self._relaying = True
         executor = self._executor
         call = self._call
         first = segment.buffer[0] if segment.buffer else None

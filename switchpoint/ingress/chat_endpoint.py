@@ -147,6 +147,14 @@ class ChatEndpoint:
         await run.start()
         encoder = self.codec.stream_encoder(parsed, call.request_id)
 
+        finished = False
+
+        def finish() -> None:
+            nonlocal finished
+            if not finished:
+                finished = True
+                self._finish(call)
+
         async def body() -> AsyncIterator[bytes]:
             try:
                 async for event in run.events():
@@ -161,10 +169,19 @@ class ChatEndpoint:
                 call.http_status = 499
                 raise
             finally:
-                self._finish(call)
+                finish()
+
+        async def on_close() -> None:
+            # Reached without `body()` having run when the client left before the first
+            # byte: the upstream stream is still open and the call not yet recorded.
+            if not finished:
+                call.status = "cancelled"
+                call.http_status = 499
+                await run.abandon()
+                finish()
 
         call.ttft_s = _call_ttft(call)
-        return StreamingResponse(200, body(), headers=explain_headers(call))
+        return StreamingResponse(200, body(), headers=explain_headers(call), on_close=on_close)
 
     def _error(self, call: CallRecord, error: GatewayError) -> Response:
         self._mark_error(call, error)

@@ -159,6 +159,4 @@ class DashboardEndpoints:
 
 
 def _redirect(location: str, headers: list[tuple[str, str]] | None = None) -> Response:
-    return Response(
-        303, b"", content_type=HTML, headers=[("location", location), *(headers or [])]
-    )
+    return Response(303, b"", content_type=HTML, headers=[("location", location), *(headers or [])])

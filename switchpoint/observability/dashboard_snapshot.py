@@ -27,6 +27,7 @@ from switchpoint.observability.metrics import GatewayMetrics, call_target
 RECENT_BUCKETS = 30
 MIN_WINDOW_BUCKETS = 18
 
+
 def _round(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(value, digits)
 
@@ -113,9 +114,7 @@ class SnapshotBuilder:
             "times": starts,
             "in_flight": self.metrics.in_flight if self.metrics is not None else None,
             "worker": (
-                None
-                if self.worker is None
-                else {"index": self.worker[0], "count": self.worker[1]}
+                None if self.worker is None else {"index": self.worker[0], "count": self.worker[1]}
             ),
             "traffic": self._traffic(buckets, max(1.0, now - starts[-1])),
             "errors": [sum(b.errors.values()) if b else 0 for b in buckets],

@@ -11,15 +11,52 @@ from bisect import bisect_left
 
 # Request and attempt latencies, in seconds: LLM calls run from ~100 ms to minutes.
 LATENCY_BUCKETS_S: tuple[float, ...] = (
-    0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    20.0,
+    30.0,
+    60.0,
+    120.0,
+    300.0,
+    600.0,
 )
 # Time to first token, in seconds: shorter, and the interesting range is finer.
 TTFT_BUCKETS_S: tuple[float, ...] = (
-    0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 60.0,
+    0.025,
+    0.05,
+    0.1,
+    0.2,
+    0.3,
+    0.5,
+    0.75,
+    1.0,
+    1.5,
+    2.0,
+    3.0,
+    5.0,
+    10.0,
+    20.0,
+    60.0,
 )
 # Context sizes, in tokens: the seed's interesting lines are 128K, 200K, 600K and 1M.
 TOKEN_BUCKETS: tuple[float, ...] = (
-    1_000, 4_000, 16_000, 32_000, 64_000, 128_000, 200_000, 400_000, 600_000, 1_000_000,
+    1_000,
+    4_000,
+    16_000,
+    32_000,
+    64_000,
+    128_000,
+    200_000,
+    400_000,
+    600_000,
+    1_000_000,
 )
 
 

@@ -122,9 +122,7 @@ class LiveStats(Listener):
             if attempt.outcome == "ok":
                 histogram = bucket.latency.get(attempt.provider)
                 if histogram is None:
-                    histogram = bucket.latency[attempt.provider] = Histogram(
-                        FINE_LATENCY_BUCKETS_S
-                    )
+                    histogram = bucket.latency[attempt.provider] = Histogram(FINE_LATENCY_BUCKETS_S)
                 histogram.observe(attempt.duration_s)
             if attempt.usage is not None:
                 if attempt.cost_usd is None:

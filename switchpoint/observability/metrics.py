@@ -67,9 +67,7 @@ def execution_fallbacks(call: CallRecord) -> list[str]:
         return []
     entries = sum(1 for a in call.attempts if a.reason in _TARGET_ENTRIES)
     moves = max(0, entries - 1)
-    return [
-        EXECUTION_FALLBACK_REASONS.get(raw, UPSTREAM_ERROR) for raw in reasons[:moves]
-    ]
+    return [EXECUTION_FALLBACK_REASONS.get(raw, UPSTREAM_ERROR) for raw in reasons[:moves]]
 
 
 # Attempt reasons that start on a new target (a retry or a continuation stays on one).

@@ -33,8 +33,9 @@ from switchpoint.observability.metrics import (
 BREAKER_STATE_VALUES: dict[str, int] = {"closed": 0, "half_open": 1, "open": 2}
 
 FALLBACK_REASONS: tuple[str, ...] = tuple(
-    sorted({*ROUTING_FALLBACK_REASONS.values(), *EXECUTION_FALLBACK_REASONS.values(),
-            UPSTREAM_ERROR})
+    sorted(
+        {*ROUTING_FALLBACK_REASONS.values(), *EXECUTION_FALLBACK_REASONS.values(), UPSTREAM_ERROR}
+    )
 )
 
 BreakerStates = Callable[[], Mapping[tuple[str, str], str]]
@@ -188,8 +189,11 @@ class GatewayCollector(Collector):
             "switchpoint_routing_rules_total",
             "Routing rules that fired (context_guard, context_fit, budget_fallback, ...).",
             ["workload", "rule"],
-            {(workload, rule): count for workload, w in m.workloads.items()
-             for rule, count in w.rules.items()},
+            {
+                (workload, rule): count
+                for workload, w in m.workloads.items()
+                for rule, count in w.rules.items()
+            },
         )
         fallbacks = dict.fromkeys(FALLBACK_REASONS, 0)
         fallbacks.update(m.fallbacks)

@@ -279,7 +279,7 @@ class HttpProtocol(asyncio.Protocol):
             if aclose is not None:
                 await aclose()
             if response.on_close is not None:
-                response.on_close()
+                await response.on_close()
 
     async def _relay(
         self,

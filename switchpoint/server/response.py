@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from http import HTTPStatus
 
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
@@ -49,7 +49,7 @@ class StreamingResponse:
         *,
         content_type: str = "text/event-stream",
         headers: list[tuple[str, str]] | None = None,
-        on_close: Callable[[], None] | None = None,
+        on_close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.status = status
         self.body = body
