@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from switchpoint.execution.records import AttemptRecord, CallRecord
+from switchpoint.execution.records import AttemptRecord, CallRecord, SummarizationRecord
 
 log = logging.getLogger("switchpoint.events")
 
@@ -43,6 +43,10 @@ class Listener:
         - `prefill_unsupported`: the target rejected a prefill; it is not asked again.
         - `deadline`: the call's `request_deadline_s` ended it.
         """
+
+    def on_summarization(self, call: CallRecord, record: SummarizationRecord) -> None:
+        """A compression of the call's conversation ended (`record.outcome` says how);
+        its summarizer calls were announced as attempts with reason `summarize`."""
 
     async def aclose(self) -> None:
         """Flush whatever is buffered; the gateway is shutting down."""
@@ -91,6 +95,13 @@ class EventBus:
                 listener.on_resilience(name, provider, model, reason, count)
             except Exception:
                 log.exception("listener %r failed on resilience event", listener)
+
+    def summarization(self, call: CallRecord, record: SummarizationRecord) -> None:
+        for listener in self._listeners:
+            try:
+                listener.on_summarization(call, record)
+            except Exception:
+                log.exception("listener %r failed on summarization", listener)
 
     async def aclose(self) -> None:
         for listener in self._listeners:

@@ -7,14 +7,20 @@ import logging
 import os
 import time
 from collections.abc import Mapping
-from typing import Any
 
 from switchpoint.budgets.admission import Admission
 from switchpoint.budgets.estimate import CostEstimator
 from switchpoint.budgets.key_budgets import KeyBudgets
 from switchpoint.budgets.settlement import SettlementListener
 from switchpoint.budgets.task_budgets import TaskBudgets
-from switchpoint.config.schema import Config
+from switchpoint.chat.request import ChatRequest
+from switchpoint.compaction.assessment import Assessor, ContextAssessment
+from switchpoint.compaction.calibration_listener import CalibrationListener
+from switchpoint.compaction.compactor import Compactor
+from switchpoint.compaction.measure import ContextMeter
+from switchpoint.compaction.planning import CompressionPlanner
+from switchpoint.compaction.summary_caches import build_summary_cache
+from switchpoint.config.schema import Config, SummarizationStrategy
 from switchpoint.events import EventBus
 from switchpoint.execution.executor import Executor
 from switchpoint.ingress.admin_auth import AdminAuth
@@ -36,11 +42,14 @@ from switchpoint.observability.worker_share import WorkerShare
 from switchpoint.pricing import PriceTable
 from switchpoint.providers.base import ProviderAdapter
 from switchpoint.providers.registry import ProviderStatus, build_adapters, provider_statuses
-from switchpoint.routing.context_size import estimate_body_tokens
 from switchpoint.routing.decision import RoutingDecision, RoutingRequest
 from switchpoint.routing.registry import Registry
 from switchpoint.routing.resolve import resolve
 from switchpoint.routing.workload import select_workload
+from switchpoint.tokens import bpe
+from switchpoint.tokens.calibration import Calibrator
+from switchpoint.tokens.counter import TokenCounter
+from switchpoint.tokens.tokenizers import tokenizer_for
 from switchpoint.transport.http_client import HttpClient
 
 log = logging.getLogger("switchpoint")
@@ -78,6 +87,7 @@ class Gateway:
             self.bus.subscribe(AccessLog())
         self.executor = Executor(config, self.registry, self.adapters, self.bus)
         self.prices = PriceTable(dict(config.models))
+        self._context(config)
 
         # Accounting: the ledger (opened by `start()`), virtual keys, budgets.
         env = os.environ if environ is None else environ
@@ -107,6 +117,45 @@ class Gateway:
         self._key_reload_at = 0.0
         self.admin_auth = AdminAuth(master)
         self._observe(env)
+
+    def _context(self, config: Config) -> None:
+        """Token counting and summarization (per process: the counter's piece cache, the
+        calibrator, and the summary cache unless it is in Redis)."""
+        self.calibrator = Calibrator()
+        self.counter = TokenCounter(calibrator=self.calibrator)
+        provider_types = {name: p.type for name, p in config.providers.items()}
+        self.meter = ContextMeter(self.counter, self.registry, provider_types)
+        planner = CompressionPlanner(config.routing.context, self.registry, self.meter)
+        self.assessor = Assessor(config, self.registry, self.meter, planner)
+        self.summary_cache = build_summary_cache(config.routing.context.summary_cache)
+        self.compactor = Compactor(
+            config.routing.context,
+            self.registry,
+            self.meter,
+            planner,
+            self.executor,
+            self.bus,
+            self.summary_cache,
+        )
+        self.bus.subscribe(CalibrationListener(self.calibrator))
+
+    def bpe_encodings(self) -> tuple[bpe.EncodingName, ...]:
+        """The BPEs exact counts may need: o200k (every vendor's basis), and cl100k if a
+        profile serves a gpt-4 or gpt-3.5 model."""
+        names: list[bpe.EncodingName] = ["o200k_base"]
+        types = {name: p.type for name, p in self.config.providers.items()}
+        for profile in self.registry.profiles.values():
+            encoding = tokenizer_for(profile.model, types.get(profile.provider, "openai"))
+            if encoding.exact_encoding == "cl100k_base" and "cl100k_base" not in names:
+                names.append("cl100k_base")
+        return tuple(names)
+
+    async def preload_tokenizer(self) -> None:
+        """Load the BPE files in a worker thread (once per process), so that the first
+        request near a limit does not wait for them."""
+        if self.config.routing.context.preload_tokenizer:
+            names = self.bpe_encodings()
+            await asyncio.to_thread(bpe.warm, names)
 
     def _observe(self, environ: Mapping[str, str]) -> None:
         """Metrics, the dashboard's live picture and traces: listeners on the bus."""
@@ -232,31 +281,57 @@ class Gateway:
     def clock(self) -> float:
         return time.perf_counter()
 
-    def route(
+    async def assess(
         self,
+        request: ChatRequest | None,
         *,
         workload: str | None,
         model: str | None,
-        budget: float,
-        context_tokens: int | None,
-        body: dict[str, Any] | None,
-        over_task_budget: bool = False,
-    ) -> tuple[RoutingDecision, int]:
-        """The routing decision for a request, and the context size it was made for."""
+        raw: bytes | None = None,
+        strategy: SummarizationStrategy | None = None,
+        context_tokens: int | None = None,
+        max_output: int | None = None,
+    ) -> ContextAssessment:
+        """What routing needs to know about the request's context (see `compaction`):
+        its size per profile, and whether it can be summarized for the profile asked for.
+        `context_tokens`, a bare count, replaces the request's own count."""
         selection = select_workload(self.registry, workload, model)
-        if context_tokens is None:
-            context_tokens = estimate_body_tokens(body) if body is not None else 0
+        return await self.assessor.assess(
+            request,
+            selection,
+            raw=raw,
+            strategy=strategy,
+            given_tokens=context_tokens,
+            max_output=max_output,
+        )
+
+    def route(
+        self,
+        assessment: ContextAssessment,
+        *,
+        budget: float,
+        over_task_budget: bool = False,
+        strategy: SummarizationStrategy | None = None,
+    ) -> tuple[RoutingDecision, int]:
+        """The routing decision, and the context size it dispatches (after
+        summarization, the size summarized to). `strategy` overrides the request's."""
+        selection = assessment.selection
         decision = resolve(
             self.registry,
             RoutingRequest(
                 workload=selection.profile,
-                estimated_context_tokens=context_tokens,
+                estimated_context_tokens=0,
                 budget_constraint=budget,
                 pinned=selection.pinned_model is not None,
                 over_task_budget=over_task_budget,
+                context=assessment.size,
+                strategy=strategy or assessment.strategy,
+                outlook=assessment.outlook,
             ),
         )
-        return decision, context_tokens
+        if decision.context_budget is not None:
+            return decision, decision.context_budget
+        return decision, decision.context_tokens
 
     def log_startup(self) -> None:
         for status in self.provider_statuses():
@@ -302,6 +377,9 @@ class Gateway:
 
     async def aclose(self) -> None:
         await self.executor.aclose()
+        close_cache = getattr(self.summary_cache, "aclose", None)
+        if close_cache is not None:
+            await close_cache()
         await self.bus.aclose()
         if self.ledger is not None:
             await self.ledger.aclose()

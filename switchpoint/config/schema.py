@@ -102,14 +102,59 @@ class ProfileConfig(Strict):
     summarization_strategy: SummarizationStrategy | None = None
 
 
+class SummaryCacheConfig(Strict):
+    """Where summaries already written are kept: this process only (an LRU bounded in
+    entries and characters), or Redis, shared by every worker and instance."""
+
+    type: Literal["memory", "redis"] = "memory"
+    url: str | None = None  # redis://host:port/db
+    key_prefix: str = Field("switchpoint:summaries", min_length=1)
+    # Redis entries expire after this long without being written again.
+    ttl_s: int = Field(7 * 86400, ge=60)
+    max_entries: int = Field(4096, ge=1)
+    max_chars: int = Field(64 * 1024 * 1024, ge=1024)
+
+    @model_validator(mode="after")
+    def _redis_needs_url(self) -> SummaryCacheConfig:
+        if self.type == "redis":
+            if not self.url:
+                raise ValueError("type redis needs a url (e.g. redis://127.0.0.1:6379/0)")
+            if not self.url.startswith(("redis://", "rediss://", "unix://")):
+                raise ValueError(
+                    f"url must start with redis://, rediss:// or unix:// ({self.url!r})"
+                )
+        return self
+
+
 class ContextConfig(Strict):
     reliability_threshold: int = Field(600_000, gt=0)
+    # What to do when a request exceeds the threshold or its model's context:
+    # `hierarchical` summarizes the earlier turns, `none` moves to a long-context
+    # profile (the seed), `reject` answers a clear error. Per profile and per request
+    # (X-Switchpoint-Context-Strategy) too.
     summarization_strategy: SummarizationStrategy = "hierarchical"
     # Where work above the reliability threshold goes (the seed moves gpt-5.5 work here).
     long_context_profile: str | None = "deep_research"
+    # The profile that writes summaries (default: cost_sensitive if configured, else the
+    # default profile); its fallbacks, retries and breakers apply.
     summarizer_profile: str | None = None
+    # How much of the most recent conversation is kept verbatim: a number of tokens, or
+    # else this share of the budget the conversation is compressed to.
     keep_recent_tokens: int | None = Field(None, gt=0)
     keep_recent_share: float = Field(0.25, gt=0, lt=1)
+    # Most tokens one summary may take.
+    summary_tokens: int = Field(2000, ge=256, le=32_000)
+    # Most transcript tokens sent in one summarizer call (less if the summarizer
+    # profile's context is smaller).
+    chunk_tokens: int = Field(100_000, ge=4096)
+    # One summarizer call (its retries and fallbacks included) must answer within this.
+    summarizer_timeout_s: float = Field(120.0, gt=0)
+    # Summarizer calls made at once for one request.
+    summarizer_concurrency: int = Field(4, ge=1, le=64)
+    summary_cache: SummaryCacheConfig = SummaryCacheConfig()
+    # Load OpenAI's BPE (about 0.7 s of CPU and 80 MB per worker) in the background
+    # after start-up, so that the first exact count near a limit does not wait for it.
+    preload_tokenizer: bool = True
 
 
 class TaskBudgetConfig(Strict):

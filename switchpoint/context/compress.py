@@ -126,7 +126,11 @@ def _plan_and_render(
     conversation: Conversation, inputs: PlanInputs, sizer: Sizer
 ) -> tuple[CompressionPlan, list[str]]:
     plan = plan_compression(conversation, inputs, sizer)
-    return plan, [render_transcript(conversation.messages, c) for c in plan.chunks]
+    return plan, _render(conversation, plan)
+
+
+def _render(conversation: Conversation, plan: CompressionPlan) -> list[str]:
+    return [render_transcript(conversation.messages, c) for c in plan.chunks]
 
 
 def _joined(summaries: list[str]) -> str:
@@ -145,20 +149,29 @@ async def compress(
     namespace: str = "",
     timeout_s: float = 120.0,
     concurrency: int = 4,
+    plan: CompressionPlan | None = None,
 ) -> CompressionResult:
     """Compress `conversation` to fit `inputs.budget` (see the module docstring).
 
     `namespace` goes into every cache key: give the summarizer profile/model, so that
-    summaries made by one model are not served for another.
+    summaries made by one model are not served for another. `plan`: the plan already
+    made for exactly these `conversation`, `inputs` and `sizer` (routing plans before it
+    decides to summarize), so it is not made twice.
     """
     # Sizing every message and rendering the transcripts of a large conversation take
     # tens of milliseconds of CPU (bench/tokens_bench.py): off the event loop.
-    plan, rendered = await asyncio.to_thread(_plan_and_render, conversation, inputs, sizer)
-    if not plan.compressible:
-        raise NotCompressible(plan)
+    rendered: list[str] = []
+    if plan is None:
+        planned, rendered = await asyncio.to_thread(_plan_and_render, conversation, inputs, sizer)
+    else:
+        planned = plan
+        if planned.compressible:
+            rendered = await asyncio.to_thread(_render, conversation, planned)
+    if not planned.compressible:
+        raise NotCompressible(planned)
     run = _Run(summarizer, cache, namespace, timeout_s, concurrency)
     messages = conversation.messages
-    room = plan.summary_budget
+    room = planned.summary_budget
     limits = f"{inputs.summary_tokens}/{inputs.chunk_tokens}/{inputs.min_summary_tokens}"
     whole_key = run.key("whole", room, limits + "\x00" + "\x00".join(rendered))
     text = await cache.get(whole_key)
@@ -172,7 +185,7 @@ async def compress(
                 chunk_prompt(messages, c, inputs.summary_tokens),
                 inputs.summary_tokens,
             )
-            for c, body in zip(plan.chunks, rendered, strict=True)
+            for c, body in zip(planned.chunks, rendered, strict=True)
         ]
         summaries = await run.all(jobs)
         sizes = [sizer.text(s) for s in summaries]
@@ -207,7 +220,7 @@ async def compress(
         text = _joined(summaries)
         await cache.put(whole_key, text)
 
-    compressed = assemble(conversation, plan, text)
+    compressed = assemble(conversation, planned, text)
     after = await asyncio.to_thread(sizer.total, compressed)
     if after > inputs.budget:
         raise CompressionDidNotConverge(
@@ -215,11 +228,11 @@ async def compress(
         )
     return CompressionResult(
         conversation=compressed,
-        tokens_before=plan.tokens_before,
+        tokens_before=planned.tokens_before,
         tokens_after=after,
-        summarized_messages=len(plan.summarized),
+        summarized_messages=len(planned.summarized),
         cache_hits=run.hits,
         summarizer_calls=run.calls,
         levels=levels,
-        plan=plan,
+        plan=planned,
     )

@@ -27,7 +27,7 @@ from switchpoint.events import EventBus
 from switchpoint.execution.breaker import BreakerStore, CircuitBreakers, Key
 from switchpoint.execution.failures import all_open_error, exhausted_error, gateway_error_for
 from switchpoint.execution.prefill import PrefillSupport
-from switchpoint.execution.records import AttemptRecord, CallRecord
+from switchpoint.execution.records import SUMMARIZE, AttemptRecord, CallRecord
 from switchpoint.execution.retry_policy import RetryPolicy
 from switchpoint.execution.targets import Target
 from switchpoint.pricing import PriceTable
@@ -40,6 +40,12 @@ log = logging.getLogger("switchpoint.execution")
 
 T = TypeVar("T")
 AttemptFn = Callable[[Target, AttemptRecord, AttemptLimits], Awaitable[T]]
+# Called once per run when a provider says the request exceeds its model's context
+# (`summarization_strategy: hierarchical`): True when the request was replaced by a
+# summarized one, to be retried on the same target.
+ContextRecovery = Callable[[Target, ProviderError], Awaitable[bool]]
+# Given the request that failed; returns its summarized replacement, or None.
+RequestRecovery = Callable[[Target, ChatRequest, ProviderError], Awaitable[ChatRequest | None]]
 
 
 def build_breaker_store(config: BreakerStoreConfig) -> BreakerStore:
@@ -202,10 +208,13 @@ class Executor:
         self.breakers.record(target.key, attempt.outcome, latency)
         self.bus.attempt(call, attempt)
 
-    def skip_open(self, call: CallRecord, target: Target, cause: str | None) -> None:
-        attempt = self.begin_attempt(call, target, "fallback", cause)
+    def skip_open(
+        self, call: CallRecord, target: Target, cause: str | None, *, summarizing: bool = False
+    ) -> None:
+        attempt = self.begin_attempt(call, target, SUMMARIZE if summarizing else "fallback", cause)
         attempt.outcome = "skipped_open"
-        call.fallback_reasons.append("breaker_open")
+        if not summarizing:
+            call.fallback_reasons.append("breaker_open")
         self.bus.resilience("fallback", target.provider, target.model, "breaker_open")
         self.bus.attempt(call, attempt)
 
@@ -217,13 +226,23 @@ class Executor:
         *,
         targets: list[Target] | None = None,
         reason: str = "first",
+        recover: ContextRecovery | None = None,
     ) -> tuple[T, Target, AttemptRecord, AttemptLimits]:
         """Try `targets` (default: the call's chain) in order until `attempt_fn`
         succeeds on one.
 
         `attempt_fn` raises `ProviderError` on failure. On success the attempt is left
         open (the caller ends it: a stream is not over when its first event arrives).
+
+        A context-length error is handled by the call's summarization strategy, once:
+        `recover` (hierarchical) may replace the request, which is then retried on the
+        same target; otherwise, or if that fails, a larger-context target is tried
+        (`none`), or the error is returned (`reject`). With `reason="summarize"` (the
+        summarizer's own calls) every attempt keeps that reason, and moves between its
+        targets are not the call's fallbacks.
         """
+        summarizing = reason == SUMMARIZE
+        recovered = False
         if not self._store_started:
             self.start()
         if targets is None:
@@ -241,10 +260,10 @@ class Executor:
                 index += 1
                 continue
             if not self.breakers.allow(target.key):
-                self.skip_open(call, target, cause)
+                self.skip_open(call, target, cause, summarizing=summarizing)
                 skipped_open.append(target)
                 index += 1
-                reason = "fallback"
+                reason = SUMMARIZE if summarizing else "fallback"
                 continue
             retries = 0
             while True:
@@ -264,9 +283,21 @@ class Executor:
                         target, error, retries, call_deadline
                     ):
                         retries += 1
-                        reason = "retry"
+                        reason = SUMMARIZE if summarizing else "retry"
                         self.bus.resilience("retry", target.provider, target.model, error.kind)
                         continue
+                    if step == "larger_context" and not summarizing:
+                        decision = call.decision
+                        if decision is not None and decision.context_strategy == "reject":
+                            step = "fail"
+                        elif recover is not None and not recovered:
+                            recovered = True
+                            if await recover(target, error):
+                                reason = "retry"
+                                self.bus.resilience(
+                                    "retry", target.provider, target.model, error.kind
+                                )
+                                continue
                     if step == "fail":
                         raise gateway_error_for(error, target) from None
                     if step == "larger_context":
@@ -277,10 +308,11 @@ class Executor:
                         index = bigger
                     else:
                         index += 1
-                    call.fallback_reasons.append(error.kind)
+                    if not summarizing:
+                        call.fallback_reasons.append(error.kind)
                     if index < len(targets):
                         self.bus.resilience("fallback", target.provider, target.model, error.kind)
-                    reason = "fallback"
+                    reason = SUMMARIZE if summarizing else "fallback"
                     break
                 except BaseException:
                     self.end_attempt(call, target, attempt, outcome="cancelled", limits=limits)
@@ -316,13 +348,32 @@ class Executor:
         )
 
     # --- non-streamed calls -----------------------------------------------------------
-    async def complete(self, call: CallRecord, request: ChatRequest) -> ChatResponse:
+    async def complete(
+        self,
+        call: CallRecord,
+        request: ChatRequest,
+        *,
+        recover: RequestRecovery | None = None,
+    ) -> ChatResponse:
+        current = request
+
         async def attempt_fn(
             target: Target, attempt: AttemptRecord, limits: AttemptLimits
         ) -> ChatResponse:
-            return await target.adapter.complete(request, target.model, limits)
+            return await target.adapter.complete(current, target.model, limits)
 
-        response, target, attempt, limits = await self.run_attempts(call, attempt_fn)
+        async def on_context_length(target: Target, error: ProviderError) -> bool:
+            nonlocal current
+            assert recover is not None
+            replaced = await recover(target, current, error)
+            if replaced is None:
+                return False
+            current = replaced
+            return True
+
+        response, target, attempt, limits = await self.run_attempts(
+            call, attempt_fn, recover=on_context_length if recover is not None else None
+        )
         attempt.usage = response.usage
         attempt.delivered = True
         self.end_attempt(call, target, attempt, limits=limits)

@@ -3,9 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from switchpoint.chat.usage import Usage
 from switchpoint.routing.decision import RoutingDecision
+from switchpoint.tokens.counter import TokenCount
+
+# Why the conversation was summarized: routing found it too large before dispatch, or a
+# provider answered that it exceeds the model's context.
+SummarizationTrigger = Literal["routing", "context_length"]
+# `summarized`, or why not: the summarizer failed, timed out or answered nothing; there
+# was nothing older to summarize; the summaries did not shrink enough.
+SummarizationOutcome = Literal[
+    "summarized", "failed", "timeout", "empty", "not_compressible", "did_not_converge"
+]
+
+# The attempt reason of a summarizer call (the call's retries and fallbacks included).
+SUMMARIZE = "summarize"
 
 
 @dataclass(slots=True)
@@ -42,6 +56,31 @@ class AttemptRecord:
 
 
 @dataclass(slots=True)
+class SummarizationRecord:
+    """One compression of a call's conversation (its summarizer calls are attempts of
+    the call, with reason `summarize`)."""
+
+    trigger: SummarizationTrigger
+    outcome: SummarizationOutcome
+    # The profile the conversation was compressed for, and its size before and after
+    # (in that profile's model's tokens; after: the upper end of its count).
+    profile: str
+    tokens_before: int
+    tokens_after: int
+    budget: int
+    summarized_messages: int = 0
+    cache_hits: int = 0
+    summarizer_calls: int = 0
+    levels: int = 0
+    duration_s: float = 0.0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "summarized"
+
+
+@dataclass(slots=True)
 class CallRecord:
     """One client request from arrival to the last byte of its answer."""
 
@@ -74,6 +113,12 @@ class CallRecord:
     # The client's W3C trace context headers, continued by the trace exporter.
     traceparent: str | None = None
     tracestate: str | None = None
+    # The last compression of the conversation, if one was attempted.
+    summarization: SummarizationRecord | None = None
+    # The token count of what was dispatched, for `token_count_target` (provider,
+    # model): what calibration learns from once the provider reports its usage.
+    token_count: TokenCount | None = None
+    token_count_target: tuple[str, str] | None = None
 
     @property
     def usage(self) -> Usage:
@@ -107,6 +152,27 @@ class CallRecord:
     @property
     def retries(self) -> int:
         return sum(1 for a in self.attempts if a.reason == "retry")
+
+    @property
+    def context_action(self) -> str | None:
+        """What happened to the context: passed, summarized, moved (by routing, or after
+        a provider's context-length error), or rejected."""
+        summarization = self.summarization
+        if summarization is not None and summarization.ok:
+            return "summarized"
+        decision = self.decision
+        if decision is None:
+            return None
+        if decision.context_action == "passed" and "context_length" in self.fallback_reasons:
+            return "moved"
+        return decision.context_action
+
+    @property
+    def context_tokens_after(self) -> int:
+        summarization = self.summarization
+        if summarization is not None and summarization.ok:
+            return summarization.tokens_after
+        return self.context_tokens
 
     @property
     def fallbacks(self) -> int:

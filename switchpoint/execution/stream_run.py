@@ -39,7 +39,7 @@ from switchpoint.chat.stream import (
 from switchpoint.chat.usage import Usage
 from switchpoint.errors import GatewayError
 from switchpoint.execution.continuation import Join, continuation_request
-from switchpoint.execution.executor import Executor
+from switchpoint.execution.executor import Executor, RequestRecovery
 from switchpoint.execution.failures import gateway_error_for
 from switchpoint.execution.records import AttemptRecord, CallRecord
 from switchpoint.execution.targets import Target
@@ -86,10 +86,19 @@ class _Segment:
 
 
 class StreamRun:
-    def __init__(self, executor: Executor, call: CallRecord, request: ChatRequest) -> None:
+    def __init__(
+        self,
+        executor: Executor,
+        call: CallRecord,
+        request: ChatRequest,
+        *,
+        recover: RequestRecovery | None = None,
+    ) -> None:
         self._executor = executor
         self._call = call
         self._request = request
+        # Summarizes the request after a provider's context-length error (hierarchical).
+        self._recover = recover
         self._segment: _Segment | None = None
         self.served: AttemptRecord | None = None
         # What the client has received: the answer's text, and whether tool calls or
@@ -106,15 +115,25 @@ class StreamRun:
 
     # --- before the first content ----------------------------------------------------
     async def start(self) -> None:
-        request = self._request
-
         async def attempt_fn(
             target: Target, attempt: AttemptRecord, limits: AttemptLimits
         ) -> tuple[AsyncIterator[StreamEvent], list[StreamEvent]]:
-            return await self._open(request, target, attempt, limits)
+            return await self._open(self._request, target, attempt, limits)
+
+        recover = self._recover
+
+        async def on_context_length(target: Target, error: ProviderError) -> bool:
+            # Nothing has reached the client yet: the summarized request replaces the
+            # original for every later attempt, continuations included.
+            assert recover is not None
+            replaced = await recover(target, self._request, error)
+            if replaced is None:
+                return False
+            self._request = replaced
+            return True
 
         (events, buffer), target, attempt, limits = await self._executor.run_attempts(
-            self._call, attempt_fn
+            self._call, attempt_fn, recover=on_context_length if recover is not None else None
         )
         self._segment = _Segment(events, target, attempt, limits, buffer, None)
         self.served = attempt

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from switchpoint.config.schema import SummarizationStrategy
 from switchpoint.errors import invalid_request
 from switchpoint.server.request import Request
 
@@ -20,6 +21,14 @@ class CallOptions:
     client_key: str | None = None
     task_budget_tokens: int | None = None
     task_budget_usd: float | None = None
+    context_strategy: SummarizationStrategy | None = None
+
+
+_STRATEGIES: dict[str, SummarizationStrategy] = {
+    "hierarchical": "hierarchical",
+    "none": "none",
+    "reject": "reject",
+}
 
 
 def parse_call_options(request: Request) -> CallOptions:
@@ -54,8 +63,21 @@ def parse_call_options(request: Request) -> CallOptions:
             "a task budget needs the task it applies to: send X-Switchpoint-Task-Id too",
             "X-Switchpoint-Task-Id",
         )
+    strategy = headers.get(b"x-switchpoint-context-strategy")
+    if strategy is not None:
+        options.context_strategy = context_strategy(strategy.decode("latin-1"))
     options.client_key = client_key(request)
     return options
+
+
+def context_strategy(text: str) -> SummarizationStrategy:
+    value = _STRATEGIES.get(text.strip().lower())
+    if value is None:
+        raise invalid_request(
+            f"X-Switchpoint-Context-Strategy must be hierarchical, none or reject, got {text!r}",
+            "X-Switchpoint-Context-Strategy",
+        )
+    return value
 
 
 def client_key(request: Request) -> str | None:

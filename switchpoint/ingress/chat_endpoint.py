@@ -18,7 +18,9 @@ from switchpoint.budgets.admission import TaskRequest
 from switchpoint.budgets.estimate import requested_max_output
 from switchpoint.chat.request import ChatRequest
 from switchpoint.chat.stream import Finish
+from switchpoint.compaction.assessment import ContextAssessment
 from switchpoint.errors import GatewayError, invalid_request
+from switchpoint.execution.executor import RequestRecovery
 from switchpoint.execution.records import CallRecord
 from switchpoint.execution.stream_run import StreamFailed, StreamRun
 from switchpoint.gateway import Gateway
@@ -26,6 +28,7 @@ from switchpoint.ingress.call_options import CallOptions, parse_call_options
 from switchpoint.ingress.codec import IngressCodec, ParsedBody
 from switchpoint.ingress.request_ids import new_request_id
 from switchpoint.routing.decision import RoutingDecision
+from switchpoint.routing.resolve import rejected_error
 from switchpoint.server.request import Request
 from switchpoint.server.response import Response, StreamingResponse
 
@@ -57,6 +60,11 @@ def explain_headers(call: CallRecord) -> list[tuple[str, str]]:
         headers.append(("x-switchpoint-provider", served.provider))
         headers.append(("x-switchpoint-model", served.model))
         headers.append(("x-switchpoint-fallback", "true" if call.fallback else "false"))
+    action = call.context_action
+    if action is not None:
+        headers.append(("x-switchpoint-context", action))
+        headers.append(("x-switchpoint-context-tokens-before", str(call.context_tokens)))
+        headers.append(("x-switchpoint-context-tokens-after", str(call.context_tokens_after)))
     if call.attempts:
         headers.append(("x-switchpoint-attempts", str(call.upstream_attempts)))
         headers.append(("x-switchpoint-retries", str(call.retries)))
@@ -113,21 +121,34 @@ class ChatEndpoint:
             if _KEEP_MARKER in request.body:
                 chat_request.conversation()  # decode while the keep flags are still there
                 self.codec.strip_extensions(body)
-            decision, tokens = gateway.admission.admit(
-                call,
-                principal,
-                _task_request(options),
-                _Routing(gateway, options, parsed.model, body),
-                requested_max_output(body),
+            max_output = requested_max_output(body)
+            context = await gateway.assess(
+                chat_request,
+                workload=options.workload,
+                model=parsed.model,
+                raw=request.body,
+                strategy=options.context_strategy,
+                context_tokens=options.context_tokens,
+                max_output=max_output,
+            )
+            routing = _Routing(gateway, call, options, context)
+            decision, _ = gateway.admission.admit(
+                call, principal, _task_request(options), routing, max_output
             )
             call.decision = decision
             call.workload = decision.requested_profile
-            call.context_tokens = tokens
+            call.context_tokens = decision.context_tokens
+            chat_request = await self._fit_context(call, chat_request, context, routing)
+            recover = (
+                gateway.compactor.recovery(call, context.reserved_output)
+                if call.decision.context_strategy == "hierarchical"
+                else None
+            )
             if parsed.stream:
-                response = await self._stream(call, chat_request, parsed)
+                response = await self._stream(call, chat_request, parsed, recover)
                 streaming = True
                 return response
-            answer = await gateway.executor.complete(call, chat_request)
+            answer = await gateway.executor.complete(call, chat_request, recover=recover)
             payload = self.codec.encode_response(answer, call.request_id)
             return Response(200, payload, headers=explain_headers(call))
         except GatewayError as error:
@@ -140,10 +161,39 @@ class ChatEndpoint:
             if not streaming:
                 self._finish(call)
 
+    async def _fit_context(
+        self,
+        call: CallRecord,
+        chat_request: ChatRequest,
+        context: ContextAssessment,
+        routing: _Routing,
+    ) -> ChatRequest:
+        """The request to dispatch: summarized first when routing decided so (before any
+        byte of a stream is sent). Notes the count calibration will learn from."""
+        decision = call.decision
+        assert decision is not None
+        if decision.context_action == "summarized" and context.planned is not None:
+            chat_request = await self.gateway.compactor.summarize_for_dispatch(
+                call, chat_request, context.planned, routing.without_summarization
+            )
+            decision = call.decision
+            assert decision is not None
+        if call.token_count is None:
+            profile = self.gateway.registry.profiles[decision.profile]
+            count = context.count_for(profile)
+            if count is not None:
+                call.token_count = count
+                call.token_count_target = (profile.provider, profile.model)
+        return chat_request
+
     async def _stream(
-        self, call: CallRecord, chat_request: ChatRequest, parsed: ParsedBody
+        self,
+        call: CallRecord,
+        chat_request: ChatRequest,
+        parsed: ParsedBody,
+        recover: RequestRecovery | None,
     ) -> StreamingResponse:
-        run = StreamRun(self.gateway.executor, call, chat_request)
+        run = StreamRun(self.gateway.executor, call, chat_request, recover=recover)
         await run.start()
         encoder = self.codec.stream_encoder(parsed, call.request_id)
 
@@ -212,29 +262,41 @@ class ChatEndpoint:
 class _Routing:
     """Routing for one call, as admission asks for it (again, if over a task budget)."""
 
-    __slots__ = ("_body", "_gateway", "_model", "_options", "_tokens")
+    __slots__ = ("_call", "_context", "_gateway", "_options", "_over_task_budget")
 
     def __init__(
-        self, gateway: Gateway, options: CallOptions, model: str | None, body: dict[str, Any]
+        self,
+        gateway: Gateway,
+        call: CallRecord,
+        options: CallOptions,
+        context: ContextAssessment,
     ) -> None:
         self._gateway = gateway
+        self._call = call
         self._options = options
-        self._model = model
-        self._body = body
-        self._tokens = options.context_tokens
+        self._context = context
+        self._over_task_budget = False
 
     def __call__(self, over_task_budget: bool) -> tuple[RoutingDecision, int]:
-        options = self._options
-        decision, tokens = self._gateway.route(
-            workload=options.workload,
-            model=self._model,
-            budget=options.budget,
-            context_tokens=self._tokens,
-            body=self._body,
-            over_task_budget=over_task_budget,
+        gateway = self._gateway
+        decision, tokens = gateway.route(
+            self._context, budget=self._options.budget, over_task_budget=over_task_budget
         )
-        self._tokens = tokens  # estimate the context size once
+        if decision.context_action == "rejected":
+            self._call.decision = decision
+            raise rejected_error(gateway.registry, decision)
+        self._over_task_budget = over_task_budget
         return decision, tokens
+
+    def without_summarization(self) -> RoutingDecision:
+        """The decision the `none` strategy makes (a summarization failed)."""
+        decision, _ = self._gateway.route(
+            self._context,
+            budget=self._options.budget,
+            over_task_budget=self._over_task_budget,
+            strategy="none",
+        )
+        return decision
 
 
 def _task_request(options: CallOptions) -> TaskRequest | None:

@@ -1,4 +1,11 @@
-"""`POST /v1/route`: the routing decision for a request, without calling any provider."""
+"""`POST /v1/route`: the routing decision for a request, without calling any provider.
+
+The body is either a bare `{workload, estimated_context_tokens, budget, strategy}` or a
+full chat request (OpenAI's shape, or Anthropic's with `"protocol": "anthropic"`), whose
+context is then counted as a call's would be (always fully: no small-body shortcut) and,
+when it needs summarizing, planned: the answer's `context` says what would be
+summarized, kept and sent, without a summarizer being called.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +13,57 @@ from typing import Any
 
 import orjson
 
+from switchpoint.budgets.estimate import requested_max_output
+from switchpoint.chat.request import ChatRequest
+from switchpoint.compaction.assessment import ContextAssessment
+from switchpoint.compaction.measure import CountedSize, RawSize
+from switchpoint.config.schema import SummarizationStrategy
 from switchpoint.errors import invalid_request
 from switchpoint.gateway import Gateway
-from switchpoint.ingress.call_options import parse_call_options
+from switchpoint.ingress.anthropic_messages import AnthropicMessagesCodec
+from switchpoint.ingress.call_options import context_strategy, parse_call_options
 from switchpoint.ingress.chat_endpoint import parse_json_object
+from switchpoint.ingress.codec import IngressCodec
+from switchpoint.ingress.openai_chat import OpenAIChatCodec
 from switchpoint.protocols.fields import expect
+from switchpoint.routing.decision import RoutingDecision
+from switchpoint.routing.resolve import rejected_error
 from switchpoint.server.request import Request
 from switchpoint.server.response import Response
 
+_CODECS: dict[str, IngressCodec] = {
+    "openai": OpenAIChatCodec(),
+    "anthropic": AnthropicMessagesCodec(),
+}
+_KEEP_MARKER = "switchpoint_keep"
 
-def decision_body(
+
+def _chat_request(body: dict[str, Any]) -> ChatRequest:
+    protocol = body.get("protocol", "openai")
+    codec = _CODECS.get(protocol) if isinstance(protocol, str) else None
+    if codec is None:
+        raise invalid_request(
+            f"'protocol' must be one of {', '.join(sorted(_CODECS))}, got {protocol!r}",
+            "protocol",
+        )
+    parsed = codec.parse(body)
+    request = ChatRequest(codec.protocol, body, stream=parsed.stream, decoder=codec.decode)
+    if any(isinstance(m, dict) and _KEEP_MARKER in m for m in body["messages"]):
+        request.conversation()  # the keep flags are read when decoding
+    return request
+
+
+async def decision_body(
     gateway: Gateway,
     body: dict[str, Any],
     *,
     workload_header: str | None,
     budget_header: float | None,
     tokens_header: int | None,
+    strategy_header: SummarizationStrategy | None = None,
 ) -> dict[str, Any]:
     """The decision for either a bare `{workload, estimated_context_tokens, budget}` or
-    a full chat request (whose context size is then estimated)."""
+    a full chat request (whose context size is then counted)."""
     is_chat = "messages" in body
     workload = body.get("workload")
     if workload is not None:
@@ -43,24 +82,70 @@ def decision_body(
         expect(budget, float, "budget")
         if not 0.0 <= budget <= 1.0:
             raise invalid_request(f"'budget' must be between 0 and 1, got {budget}", "budget")
+    strategy = strategy_header
+    if body.get("strategy") is not None:
+        strategy = context_strategy(expect(body["strategy"], str, "strategy"))
     model = body.get("model") if is_chat else None
     if model is not None:
         expect(model, str, "model")
+    request = None
     if is_chat:
         expect(body["messages"], list, "messages")
-    decision, estimated = gateway.route(
+        request = _chat_request(body)
+    assessment = await gateway.assess(
+        request,
         workload=workload if workload is not None else workload_header,
         model=model if workload is None and workload_header is None else None,
-        budget=budget
-        if budget is not None
-        else (budget_header if budget_header is not None else 1.0),
+        strategy=strategy,
         context_tokens=tokens if tokens is not None else tokens_header,
-        body=body if is_chat else None,
+        max_output=requested_max_output(body) if is_chat else None,
     )
+    if budget is None:
+        budget = budget_header if budget_header is not None else 1.0
+    decision, dispatched = gateway.route(assessment, budget=budget)
     result = decision.to_dict()
-    result["estimated_context_tokens"] = estimated
+    result["estimated_context_tokens"] = decision.context_tokens
     result["reliability_threshold"] = gateway.registry.reliability_threshold
+    result["context"] = context_view(gateway, assessment, decision, dispatched)
     return result
+
+
+def context_view(
+    gateway: Gateway,
+    assessment: ContextAssessment,
+    decision: RoutingDecision,
+    dispatched: int,
+) -> dict[str, Any]:
+    """The context decision, spelled out: how the size was found, for which profile,
+    the limits it was compared with, and what a summarization would do."""
+    registry = gateway.registry
+    profile = registry.profiles[decision.profile]
+    size = assessment.size
+    view: dict[str, Any] = {
+        "action": decision.context_action,
+        "strategy": decision.context_strategy,
+        "tokens": decision.context_tokens,
+        "tokens_dispatched": dispatched,
+        "reliability_threshold": registry.reliability_threshold,
+        "max_context": profile.max_context,
+        "reserved_output": assessment.reserved_output,
+    }
+    if isinstance(size, CountedSize):
+        count = size.count(profile)
+        view["counted"] = "exact" if count.exact else count.basis
+        view["error_bound"] = count.error_bound
+    elif isinstance(size, RawSize):
+        view["counted"] = "body_bytes"
+    else:
+        view["counted"] = "given"
+    planned = assessment.planned
+    if planned is not None:
+        summary = planned.outlook.to_dict()
+        summary["summarizer_profile"] = registry.summarizer_profile
+        view["summarization"] = summary
+    if decision.context_action == "rejected":
+        view["error"] = rejected_error(registry, decision).message
+    return view
 
 
 class RouteEndpoint:
@@ -71,11 +156,12 @@ class RouteEndpoint:
         body = parse_json_object(request.body)
         options = parse_call_options(request)
         has_budget = b"x-switchpoint-budget" in request.headers
-        result = decision_body(
+        result = await decision_body(
             self.gateway,
             body,
             workload_header=options.workload,
             budget_header=options.budget if has_budget else None,
             tokens_header=options.context_tokens,
+            strategy_header=options.context_strategy,
         )
         return Response(200, orjson.dumps(result))

@@ -54,6 +54,21 @@ def call_summary(call: CallRecord) -> dict[str, object]:
     }
     if call.task_id:
         entry["task_id"] = call.task_id
+    summarization = call.summarization
+    if summarization is not None:
+        entry["context_action"] = call.context_action
+        entry["summarization"] = {
+            "trigger": summarization.trigger,
+            "outcome": summarization.outcome,
+            "tokens_before": summarization.tokens_before,
+            "tokens_after": summarization.tokens_after,
+            "summarized_messages": summarization.summarized_messages,
+            "cache_hits": summarization.cache_hits,
+            "summarizer_calls": summarization.summarizer_calls,
+            "ms": round(summarization.duration_s * 1000, 3),
+        }
+    elif decision is not None and decision.context_action != "passed":
+        entry["context_action"] = decision.context_action
     if call.continuations:
         entry["continuations"] = call.continuations
         entry["models"] = call.models

@@ -10,7 +10,7 @@ vocabularies (statuses, failure kinds, rule names): never request or task ids.
 from __future__ import annotations
 
 from switchpoint.events import Listener
-from switchpoint.execution.records import AttemptRecord, CallRecord
+from switchpoint.execution.records import AttemptRecord, CallRecord, SummarizationRecord
 from switchpoint.observability.histogram import (
     LATENCY_BUCKETS_S,
     TOKEN_BUCKETS,
@@ -29,6 +29,8 @@ ROUTING_FALLBACK_REASONS: dict[str, str] = {
     "context_fit": "context_fit",
     "provider_unavailable": "provider_unavailable",
     "summarization": "summarization",
+    # Moved to a long-context profile because a planned summarization failed.
+    "summarization_fallback": "summarization",
 }
 # Reasons execution records in `CallRecord.fallback_reasons` that keep their own name;
 # every other one is an upstream failure kind, counted as `upstream_error` (the kind
@@ -137,6 +139,12 @@ class GatewayMetrics(Listener):
         self.breaker_transitions: dict[tuple[str, str, str, str], int] = {}
         # Execution's resilience events, (name, provider, model, reason) -> count.
         self.resilience: dict[tuple[str, str, str, str], int] = {}
+        # Summarizations, (workload, trigger, outcome) -> count; and over all of them:
+        # summaries served from the cache, summarizer calls made, tokens removed.
+        self.summarizations: dict[tuple[str, str, str], int] = {}
+        self.summary_cache_hits = 0
+        self.summarizer_calls = 0
+        self.summarized_tokens_removed = 0
 
     @property
     def in_flight(self) -> int:
@@ -217,6 +225,14 @@ class GatewayMetrics(Listener):
                 else:
                     series.cost_usd += cost
 
+    def on_summarization(self, call: CallRecord, record: SummarizationRecord) -> None:
+        key = (call.workload or NONE, record.trigger, record.outcome)
+        self.summarizations[key] = self.summarizations.get(key, 0) + 1
+        self.summary_cache_hits += record.cache_hits
+        self.summarizer_calls += record.summarizer_calls
+        if record.ok:
+            self.summarized_tokens_removed += max(0, record.tokens_before - record.tokens_after)
+
     def on_breaker(self, provider: str, model: str, old: str, new: str, reason: str) -> None:
         key = (provider, model, old, new)
         self.breaker_transitions[key] = self.breaker_transitions.get(key, 0) + 1
@@ -272,4 +288,9 @@ def merge_metrics(parts: list[GatewayMetrics]) -> GatewayMetrics:
             )
         for event, count in part.resilience.items():
             total.resilience[event] = total.resilience.get(event, 0) + count
+        for summary_key, count in part.summarizations.items():
+            total.summarizations[summary_key] = total.summarizations.get(summary_key, 0) + count
+        total.summary_cache_hits += part.summary_cache_hits
+        total.summarizer_calls += part.summarizer_calls
+        total.summarized_tokens_removed += part.summarized_tokens_removed
     return total

@@ -138,6 +138,33 @@ class GatewayCollector(Collector):
         # Other parts (the trace exporter, the ledger) add their own families here.
         self.sources: list[MetricSource] = []
 
+    @staticmethod
+    def _summarizations(m: GatewayMetrics) -> Iterator[Metric]:
+        yield _counters(
+            "switchpoint_summarizations_total",
+            "Conversations compressed (summarization_strategy: hierarchical), by trigger "
+            "(routing: too large before dispatch; context_length: a provider said so) and "
+            "outcome: summarized, failed, timeout, empty, not_compressible, did_not_converge.",
+            ["workload", "trigger", "outcome"],
+            m.summarizations,
+        )
+        yield CounterMetricFamily(
+            "switchpoint_summary_cache_hits",
+            "Summaries served from the summary cache instead of a summarizer call.",
+            value=m.summary_cache_hits,
+        )
+        yield CounterMetricFamily(
+            "switchpoint_summarizer_calls",
+            "Summaries written by the summarizer profile (its attempts are in "
+            "switchpoint_upstream_attempts_total).",
+            value=m.summarizer_calls,
+        )
+        yield CounterMetricFamily(
+            "switchpoint_summarized_tokens_removed",
+            "Context tokens removed by summarization (before minus after).",
+            value=m.summarized_tokens_removed,
+        )
+
     def collect(self) -> Iterator[Metric]:
         m = self.view()
         info = GaugeMetricFamily(
@@ -200,8 +227,8 @@ class GatewayCollector(Collector):
         yield _counters(
             "switchpoint_fallbacks",
             "Moves from one profile to another, by reason: at routing (context_guard, budget, "
-            "context_fit, provider_unavailable) or during execution (breaker_open, "
-            "context_length, upstream_error).",
+            "context_fit, provider_unavailable, summarization: a summarization failed) or "
+            "during execution (breaker_open, context_length, upstream_error).",
             ["reason"],
             {(reason,): count for reason, count in fallbacks.items()},
         )
@@ -246,6 +273,7 @@ class GatewayCollector(Collector):
             durations,
         )
         yield from self._resilience(m)
+        yield from self._summarizations(m)
         yield _counters(
             "switchpoint_tokens_total",
             "Tokens consumed, by kind: input (uncached prompt), cached (prompt read from the "

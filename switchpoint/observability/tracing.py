@@ -302,6 +302,11 @@ def _call_attributes(call: CallRecord) -> dict[str, Any]:
         attributes["switchpoint.routing_rationale"] = decision.routing_rationale
         if decision.rules:
             attributes["switchpoint.rules"] = tuple(decision.rules)
+        attributes["switchpoint.context_action"] = call.context_action or "passed"
+    summarization = call.summarization
+    if summarization is not None:
+        attributes["switchpoint.summarization.outcome"] = summarization.outcome
+        attributes["switchpoint.context_tokens_after"] = call.context_tokens_after
     if served is not None:
         attributes["gen_ai.provider.name"] = served.provider
         attributes["gen_ai.response.model"] = served.model

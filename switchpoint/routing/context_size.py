@@ -1,61 +1,62 @@
-"""A quick estimate of a request's context size from its wire body.
+"""How large a request is, as routing asks: per profile, since vendors count differently.
 
-About four characters per token for English and code, one per CJK character; message
-framing adds a few tokens per message. This is the routing layer's fallback estimate;
-exact counts come from the tokens package where a tokenizer is available.
+A Claude model bills a text at 1.2-1.5 times its o200k tokens, so "does it fit?" has a
+different answer per profile. Routing stays pure: the gateway counts the request before
+`resolve` (`switchpoint.compaction.measure`) and hands it a `ContextSize`, which answers
+from numbers already computed (or, for the few profiles not counted yet, with the
+estimate alone: arithmetic over a scan done once).
+
+* `tokens(profile)`: the central estimate in that profile's model's tokens; compared with
+  the reliability threshold (a soft limit) and reported.
+* `fits(profile, limit)`: whether the upper end of the estimate's error bound is within
+  `limit`; used for every hard limit (a model's context): an overflow is worse than a
+  detour.
+
+`UniformSize` is a bare token count (the client's `X-Switchpoint-Context-Tokens`, or
+`switchpoint route --tokens N`): the same number for every profile, no error bound.
+`CompressedSize` is a request after summarization to `budget` tokens of one profile.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Protocol
 
-_PER_MESSAGE = 4
-
-
-def estimate_body_tokens(body: dict[str, Any]) -> int:
-    chars = 0
-    non_ascii = 0
-    messages = body.get("messages")
-    count = 0
-    if isinstance(messages, list):
-        count = len(messages)
-        for message in messages:
-            if isinstance(message, dict):
-                c, n = _measure(message.get("content"))
-                chars += c
-                non_ascii += n
-                calls = message.get("tool_calls")
-                if calls:
-                    c, n = _measure(calls)
-                    chars += c
-                    non_ascii += n
-    for key in ("system", "tools"):
-        value = body.get(key)
-        if value:
-            c, n = _measure(value)
-            chars += c
-            non_ascii += n
-    return (chars - non_ascii) // 4 + non_ascii + count * _PER_MESSAGE
+from switchpoint.routing.registry import Profile
 
 
-def _measure(value: object) -> tuple[int, int]:
-    """(characters, of which non-ASCII) in every string inside `value`."""
-    if isinstance(value, str):
-        return len(value), 0 if value.isascii() else sum(1 for ch in value if ord(ch) > 127)
-    if isinstance(value, list):
-        chars = non_ascii = 0
-        for item in value:
-            c, n = _measure(item)
-            chars += c
-            non_ascii += n
-        return chars, non_ascii
-    if isinstance(value, dict):
-        chars = non_ascii = 0
-        for key, item in value.items():
-            if key in ("type", "role", "id", "tool_call_id", "tool_use_id"):
-                continue
-            c, n = _measure(item)
-            chars += c
-            non_ascii += n
-        return chars, non_ascii
-    return 0, 0
+class ContextSize(Protocol):
+    def tokens(self, profile: Profile) -> int: ...
+
+    def fits(self, profile: Profile, limit: int) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class UniformSize:
+    value: int
+
+    def tokens(self, profile: Profile) -> int:
+        return self.value
+
+    def fits(self, profile: Profile, limit: int) -> bool:
+        return self.value <= limit
+
+
+@dataclass(frozen=True, slots=True)
+class CompressedSize:
+    """`original` compressed to at most `budget` tokens of `profile`: other profiles are
+    sized in proportion to their own count of the original (same content, other
+    tokenizer)."""
+
+    original: ContextSize
+    profile: Profile
+    budget: int
+
+    def tokens(self, profile: Profile) -> int:
+        if profile.name == self.profile.name:
+            return self.budget
+        base = max(1, self.original.tokens(self.profile))
+        return -(-self.budget * self.original.tokens(profile) // base)
+
+    def fits(self, profile: Profile, limit: int) -> bool:
+        return self.tokens(profile) <= limit

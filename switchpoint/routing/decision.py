@@ -3,6 +3,53 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from switchpoint.config.schema import SummarizationStrategy
+
+if TYPE_CHECKING:
+    from switchpoint.routing.context_size import ContextSize
+
+# What the context rules did: nothing needed, the earlier turns are summarized, the
+# request moves to a profile that holds it, or it is refused.
+ContextAction = Literal["passed", "summarized", "moved", "rejected"]
+
+
+@dataclass(frozen=True, slots=True)
+class CompressionOutlook:
+    """Whether the conversation can be summarized to fit `budget` tokens of `profile`,
+    planned by the gateway before routing (see `switchpoint.context.plan`)."""
+
+    profile: str
+    budget: int
+    compressible: bool
+    # ok, fits, nothing_older, kept_exceeds_budget (the plan's), or token_count_only
+    # (a bare token count: no conversation to look at).
+    reason: str
+    messages: int = 0
+    summarized_messages: int = 0
+    kept_messages: int = 0
+    chunks: int = 0
+    reduce_levels: int = 0
+    tokens_before: int = 0
+    tokens_after_max: int = 0
+    last_message_tokens: int = 0
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "profile": self.profile,
+            "budget": self.budget,
+            "compressible": self.compressible,
+            "reason": self.reason,
+            "messages": self.messages,
+            "summarized_messages": self.summarized_messages,
+            "kept_messages": self.kept_messages,
+            "chunks": self.chunks,
+            "reduce_levels_max": self.reduce_levels,
+            "tokens_before": self.tokens_before,
+            "tokens_after_max": self.tokens_after_max,
+            "last_message_tokens": self.last_message_tokens,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +63,12 @@ class RoutingRequest:
     pinned: bool = False
     # Admission found the task's next call would exceed its budget (downgrade mode).
     over_task_budget: bool = False
+    # The request's size per profile; None: `estimated_context_tokens` for every one.
+    context: ContextSize | None = None
+    # X-Switchpoint-Context-Strategy (None: the profile's, else the configuration's).
+    strategy: SummarizationStrategy | None = None
+    # Whether the conversation can be summarized for the requested profile.
+    outlook: CompressionOutlook | None = None
 
 
 @dataclass(slots=True)
@@ -32,6 +85,13 @@ class RoutingDecision:
     explanations: list[str] = field(default_factory=list)
     # Profiles to try, in order, starting with `profile`: each one holds the context.
     chain: list[str] = field(default_factory=list)
+    context_action: ContextAction = "passed"
+    context_strategy: SummarizationStrategy = "none"
+    # The request's size for `profile`, before any summarization.
+    context_tokens: int = 0
+    # `summarized`: the size the earlier turns are summarized to fit (in `profile`'s
+    # tokens: its context minus the reply's reservation, at most the threshold).
+    context_budget: int | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -45,4 +105,8 @@ class RoutingDecision:
             "rules": list(self.rules),
             "explanations": list(self.explanations),
             "chain": list(self.chain),
+            "context_action": self.context_action,
+            "context_strategy": self.context_strategy,
+            "context_tokens": self.context_tokens,
+            "context_budget": self.context_budget,
         }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from switchpoint.config.schema import Config
+from switchpoint.config.schema import Config, SummarizationStrategy
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +19,8 @@ class Profile:
     routing_rationale: str
     # False when the provider cannot be called at all (e.g. its API key is not set).
     available: bool
+    # The profile's own `summarization_strategy` (None: the context section's).
+    summarization_strategy: SummarizationStrategy | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,10 @@ class Registry:
     budget_profile: str | None
     # model name -> the profile that owns it (first one in file order)
     profile_by_model: dict[str, str]
+    summarization_strategy: SummarizationStrategy = "hierarchical"
+    # The profile that writes summaries (`routing.context.summarizer_profile`, else
+    # cost_sensitive if configured, else the default profile).
+    summarizer_profile: str | None = None
 
     @classmethod
     def from_config(cls, config: Config, unavailable_providers: Iterable[str] = ()) -> Registry:
@@ -46,6 +52,7 @@ class Registry:
                 fallbacks=p.fallbacks,
                 routing_rationale=p.routing_rationale,
                 available=p.provider not in down,
+                summarization_strategy=p.summarization_strategy,
             )
             for name, p in config.routing.profiles.items()
         }
@@ -53,6 +60,11 @@ class Registry:
         for name, profile in profiles.items():
             by_model.setdefault(profile.model, name)
         routing = config.routing
+        summarizer = routing.context.summarizer_profile
+        if summarizer is None or summarizer not in profiles:
+            summarizer = "cost_sensitive" if "cost_sensitive" in profiles else None
+        if summarizer is None and routing.default_profile in profiles:
+            summarizer = routing.default_profile
         return cls(
             profiles=profiles,
             default_profile=routing.default_profile,
@@ -62,7 +74,15 @@ class Registry:
             downgrade_cost_weight_above=routing.cost.downgrade_cost_weight_above,
             budget_profile=routing.cost.budget_profile,
             profile_by_model=by_model,
+            summarization_strategy=routing.context.summarization_strategy,
+            summarizer_profile=summarizer,
         )
+
+    def strategy_for(
+        self, profile: Profile, requested: SummarizationStrategy | None = None
+    ) -> SummarizationStrategy:
+        """The request's header, else the profile's own, else the context section's."""
+        return requested or profile.summarization_strategy or self.summarization_strategy
 
     def largest_available_context(self) -> int:
         sizes = [p.max_context for p in self.profiles.values() if p.available]

@@ -9,7 +9,7 @@ from switchpoint.gateway import Gateway
 from switchpoint.ingress.anthropic_messages import AnthropicMessagesCodec
 from switchpoint.ingress.chat_endpoint import ChatEndpoint
 from switchpoint.ingress.codec import IngressCodec
-from switchpoint.ingress.count_tokens_endpoint import count_tokens
+from switchpoint.ingress.count_tokens_endpoint import CountTokensEndpoint
 from switchpoint.ingress.info_endpoints import InfoEndpoints
 from switchpoint.ingress.key_endpoints import KeyEndpoints
 from switchpoint.ingress.openai_chat import OpenAIChatCodec
@@ -62,7 +62,7 @@ def build_router(gateway: Gateway) -> Router:
     router.add("POST", "/v1/chat/completions", ChatEndpoint(gateway, OPENAI))
     router.add("POST", "/chat/completions", ChatEndpoint(gateway, OPENAI))
     router.add("POST", "/v1/messages", ChatEndpoint(gateway, ANTHROPIC))
-    router.add("POST", "/v1/messages/count_tokens", count_tokens)
+    router.add("POST", "/v1/messages/count_tokens", CountTokensEndpoint(gateway))
     info = InfoEndpoints(gateway)
     router.add("GET", "/v1/models", info.models)
     router.add("GET", "/healthz", info.healthz)

@@ -8,6 +8,7 @@ recorded as `budget_fallback_blocked`), and moving a profile to itself is not a 
 
 from __future__ import annotations
 
+from switchpoint.routing.context_size import ContextSize
 from switchpoint.routing.registry import Profile, Registry
 from switchpoint.routing.rules.context_fit import holds
 
@@ -24,7 +25,7 @@ def applies(registry: Registry, profile: Profile, budget: float) -> bool:
     )
 
 
-def budget_target(registry: Registry, tokens: int) -> Profile | None:
+def budget_target(registry: Registry, size: ContextSize) -> Profile | None:
     assert registry.budget_profile is not None
     target = registry.profiles[registry.budget_profile]
-    return target if holds(target, tokens) else None
+    return target if holds(target, size) else None

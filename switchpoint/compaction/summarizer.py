@@ -1,0 +1,51 @@
+"""The summarizer: a call to the summarizer profile through the gateway's own executor.
+
+Each summary is one non-streamed request (the prompt as a single user message, at most
+`max_tokens` of answer) tried on the summarizer profile and its fallback chain with the
+usual breakers, retries and backoff, within the client call's deadline. Its attempts are
+attempts of the client's call (reason `summarize`), so the ledger, budgets and metrics
+account for what summaries cost.
+"""
+
+from __future__ import annotations
+
+from switchpoint.chat.content import Message, Text
+from switchpoint.chat.request import ChatRequest, Conversation
+from switchpoint.chat.response import ChatResponse
+from switchpoint.execution.executor import Executor
+from switchpoint.execution.records import SUMMARIZE, AttemptRecord, CallRecord
+from switchpoint.execution.targets import Target
+from switchpoint.providers.limits import AttemptLimits
+
+# The summarizer's request is built from the internal shape: no client protocol.
+_PROTOCOL = "switchpoint_summary"
+
+
+class ExecutorSummarizer:
+    def __init__(self, executor: Executor, call: CallRecord, targets: list[Target]) -> None:
+        self.executor = executor
+        self.call = call
+        self.targets = targets
+
+    async def summarize(self, prompt: str, max_tokens: int) -> str:
+        request = ChatRequest(
+            _PROTOCOL,
+            {},
+            stream=False,
+            conversation=Conversation(
+                messages=[Message("user", [Text(prompt)])], max_tokens=max_tokens
+            ),
+        )
+
+        async def attempt_fn(
+            target: Target, attempt: AttemptRecord, limits: AttemptLimits
+        ) -> ChatResponse:
+            return await target.adapter.complete(request, target.model, limits)
+
+        executor = self.executor
+        response, target, attempt, limits = await executor.run_attempts(
+            self.call, attempt_fn, targets=list(self.targets), reason=SUMMARIZE
+        )
+        attempt.usage = response.usage
+        executor.end_attempt(self.call, target, attempt, limits=limits)
+        return response.text()
