@@ -129,7 +129,7 @@ class Gateway:
         self.assessor = Assessor(config, self.registry, self.meter, planner)
         self.summary_cache = build_summary_cache(config.routing.context.summary_cache)
         self.compactor = Compactor(
-            config.routing.context,
+            config,
             self.registry,
             self.meter,
             planner,
@@ -296,7 +296,18 @@ class Gateway:
         its size per profile, and whether it can be summarized for the profile asked for.
         `context_tokens`, a bare count, replaces the request's own count."""
         selection = select_workload(self.registry, workload, model)
-        return await self.assessor.assess(
+        assessor = self.assessor
+        quick = assessor.quick(
+            request,
+            selection,
+            raw=raw,
+            strategy=strategy,
+            given_tokens=context_tokens,
+            max_output=max_output,
+        )
+        if quick is not None:
+            return quick
+        return await assessor.assess(
             request,
             selection,
             raw=raw,

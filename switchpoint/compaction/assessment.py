@@ -30,9 +30,8 @@ class ContextAssessment:
     # X-Switchpoint-Context-Strategy, if the client sent one.
     strategy: SummarizationStrategy | None = None
     planned: PlannedCompression | None = None
-    # Output tokens kept free when compressing (the client's max_tokens, else the
-    # model's maximum output, else `cost.reserve_output_tokens`).
-    reserved_output: int = 0
+    # The client's max_tokens, if any (see `reserved_output`).
+    max_output: int | None = None
 
     @property
     def outlook(self) -> CompressionOutlook | None:
@@ -40,9 +39,20 @@ class ContextAssessment:
 
     def count_for(self, profile: Profile) -> TokenCount | None:
         """The request's token count for `profile`, when it was counted (not a bare
-        token count, not a small body sized from its bytes)."""
+        token count, not a small body sized from its length)."""
         size = self.size
         return size.count(profile) if isinstance(size, CountedSize) else None
+
+
+def reserved_output(config: Config, profile: Profile, max_output: int | None) -> int:
+    """Output tokens kept free when compressing for `profile`: the client's max_tokens,
+    else the model's maximum output, else `cost.reserve_output_tokens`."""
+    if max_output is not None:
+        return max_output
+    model = config.models.get(profile.model)
+    if model is not None and model.max_output_tokens is not None:
+        return model.max_output_tokens
+    return config.routing.cost.reserve_output_tokens
 
 
 class Assessor:
@@ -54,13 +64,31 @@ class Assessor:
         self.meter = meter
         self.planner = planner
 
-    def reserved_output(self, profile: Profile, max_output: int | None) -> int:
-        if max_output is not None:
-            return max_output
-        model = self.config.models.get(profile.model)
-        if model is not None and model.max_output_tokens is not None:
-            return model.max_output_tokens
-        return self.config.routing.cost.reserve_output_tokens
+    def quick(
+        self,
+        request: ChatRequest | None,
+        selection: WorkloadSelection,
+        *,
+        raw: bytes | None = None,
+        strategy: SummarizationStrategy | None = None,
+        given_tokens: int | None = None,
+        max_output: int | None = None,
+    ) -> ContextAssessment | None:
+        """The assessment when it needs no counting: a bare token count, or a small body
+        (which fits everywhere, by construction); None otherwise. `raw`: the body as
+        received, if it is `request`'s native body."""
+        size: ContextSize | None
+        if given_tokens is not None or request is None:
+            # A bare count (X-Switchpoint-Context-Tokens, `route --tokens`) decides alone:
+            # there is no conversation to plan a summarization of.
+            size = UniformSize(given_tokens or 0)
+        elif raw is not None:
+            size = self.meter.small(request.body, raw)
+            if size is None:
+                return None
+        else:
+            return None
+        return ContextAssessment(selection, size, strategy, None, max_output)
 
     async def assess(
         self,
@@ -72,29 +100,29 @@ class Assessor:
         given_tokens: int | None = None,
         max_output: int | None = None,
     ) -> ContextAssessment:
-        """`raw`: the body as received (small ones are sized from it); `given_tokens`: a
-        bare token count (the client's X-Switchpoint-Context-Tokens), which then decides
-        alone: there is no conversation to plan a summarization of."""
+        quick = self.quick(
+            request,
+            selection,
+            raw=raw,
+            strategy=strategy,
+            given_tokens=given_tokens,
+            max_output=max_output,
+        )
+        if quick is not None:
+            return quick
+        assert request is not None
         registry = self.registry
+        size = await self.meter.measure(request)
+        assessment = ContextAssessment(selection, size, strategy, None, max_output)
         profile = registry.profiles[selection.profile]
-        reserved = self.reserved_output(profile, max_output)
-        size: ContextSize | None = None
-        if given_tokens is not None or request is None:
-            size = UniformSize(given_tokens or 0)
-        elif raw is not None:
-            size = self.meter.raw(raw)
-        if size is None:
-            assert request is not None
-            size = await self.meter.measure(request)
-        assessment = ContextAssessment(selection, size, strategy, None, reserved)
         if (
-            request is not None
-            and given_tokens is None
-            and profile.available
+            profile.available
             and registry.strategy_for(profile, strategy) == "hierarchical"
             and context_strategy.exceeds(registry, profile, size)
         ):
-            budget = context_strategy.budget(registry, profile, reserved)
+            budget = context_strategy.budget(
+                registry, profile, reserved_output(self.config, profile, max_output)
+            )
             assessment.planned = await asyncio.to_thread(
                 self.planner.plan, request, profile, budget
             )

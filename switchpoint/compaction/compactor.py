@@ -22,13 +22,15 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 
 from switchpoint.chat.request import ChatRequest, Conversation
+from switchpoint.compaction.assessment import reserved_output
 from switchpoint.compaction.measure import ContextMeter
 from switchpoint.compaction.overflow import parse_overflow
 from switchpoint.compaction.planning import CompressionPlanner, PlannedCompression
 from switchpoint.compaction.summarizer import ExecutorSummarizer
-from switchpoint.config.schema import ContextConfig
+from switchpoint.config.schema import Config
 from switchpoint.context.compress import CompressionResult, compress
 from switchpoint.context.summarizer import (
     CompressionDidNotConverge,
@@ -79,7 +81,7 @@ def outcome_of(error: CompressionError) -> SummarizationOutcome:
 class Compactor:
     def __init__(
         self,
-        context: ContextConfig,
+        config: Config,
         registry: Registry,
         meter: ContextMeter,
         planner: CompressionPlanner,
@@ -87,7 +89,8 @@ class Compactor:
         bus: EventBus,
         cache: SummaryCache,
     ) -> None:
-        self.context = context
+        self.config = config
+        self.context = config.routing.context
         self.registry = registry
         self.meter = meter
         self.planner = planner
@@ -176,6 +179,9 @@ class Compactor:
             provider=profile.provider,
         )
 
+    def _count_request(self, request: ChatRequest, profile: Profile) -> TokenCount:
+        return self._count(request.conversation(), profile)
+
     def _announce(self, call: CallRecord, record: SummarizationRecord) -> None:
         call.summarization = record
         self.bus.summarization(call, record)
@@ -222,25 +228,25 @@ class Compactor:
         return decision
 
     # --- after a provider's context-length error ---------------------------------------
-    def recovery(self, call: CallRecord, reserved_output: int) -> RequestRecovery:
-        async def recover(
-            target: Target, request: ChatRequest, error: ProviderError
-        ) -> ChatRequest | None:
-            return await self._recover(call, target, request, error, reserved_output)
+    def recovery(self, call: CallRecord, max_output: int | None) -> RequestRecovery:
+        """What the executor calls after a provider's context-length error (once)."""
+        return partial(self.recover, call, max_output)
 
-        return recover
-
-    async def _recover(
+    async def recover(
         self,
         call: CallRecord,
+        max_output: int | None,
         target: Target,
         request: ChatRequest,
         error: ProviderError,
-        reserved_output: int,
     ) -> ChatRequest | None:
+        """`request` summarized to fit `target` as its provider counts (`error` may say
+        by how much our count was off), or None when it cannot be."""
         profile = target.profile
-        budget = context_strategy.budget(self.registry, profile, reserved_output)
-        ours = await asyncio.to_thread(self._count, request.conversation(), profile)
+        reserved = reserved_output(self.config, profile, max_output)
+        budget = context_strategy.budget(self.registry, profile, reserved)
+        # Decoding and counting a long conversation: off the event loop.
+        ours = await asyncio.to_thread(self._count_request, request, profile)
         overflow = parse_overflow(error.message)
         if overflow is not None and overflow.prompt_tokens > 0:
             aim = overflow.prompt_limit * ours.tokens / overflow.prompt_tokens

@@ -2,11 +2,12 @@
 
 Three levels, cheapest first (`docs/context.md` has the figures):
 
-1. **Raw** (`ContextMeter.raw`): a body of at most `small_bytes` bytes with no media
-   cannot come near any limit of any configured profile (see `_ceiling`), so nothing is
-   tallied: its size is the character-class estimate of the raw body (one C pass, its
-   JSON syntax included: a slight over-estimate), times each vendor's ratio. About 1 µs
-   for a 1 KB request, what the old quick estimate cost.
+1. **Small** (`ContextMeter.small`): a body of at most `small_bytes` bytes of ASCII
+   text (no image, document or other media part) cannot come near any limit of any
+   configured profile (see `_ceiling`), so nothing is tallied or scanned: its size is
+   its length in bytes over 4.8, times each vendor's ratio (a rough figure, 0.7 to 1.5
+   times the o200k count on chat bodies: such a request is far from every limit, and
+   the number is only reported). About a microsecond, what the old quick estimate cost.
 2. **Counted** (`ContextMeter.measure`): the request is tallied and scanned once
    (`TokenCounter.prepare`, its large texts through the piece cache), counted for an
    o200k reference, and, when that proves every profile far from its limits, counted for
@@ -21,24 +22,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Final
+from typing import Any, Final
 
 from switchpoint.chat.request import ChatRequest
 from switchpoint.routing.registry import Profile, Registry
-from switchpoint.tokens import charclass
 from switchpoint.tokens.counter import PreparedRequest, TokenCount, TokenCounter
 from switchpoint.tokens.tokenizers import Tokenizer, tokenizer_for
 
-# A body holding any of these may carry media, priced per item whatever its bytes: such
-# a body is always tallied.
-_MEDIA_MARKERS: Final = (b"image", b"document", b'"file', b"audio", b"video")
+# Content parts that hold only text (a tool result only if its content does).
+_TEXT_PARTS: Final = frozenset({"text", "input_text", "refusal", "tool_use"})
 # o200k tokens (estimate, upper end of its bound) one body byte can stand for: text is at
 # most one token a byte, its estimate's bound adds a quarter, framing (messages, tool
 # calls, schemas) well under a token per 20 bytes of JSON.
 _BASIS_PER_BYTE: Final = 2
-# What is not proportional to bytes: Anthropic's tool-use prompt (<= 550), and one part
-# of an unknown type priced as an image (<= 4,784 tokens for Claude Opus 4.7+).
-_BASIS_CONSTANT: Final = 6_000
+# What is not proportional to bytes: Anthropic's tool-use prompt (<= 550 tokens).
+_BASIS_CONSTANT: Final = 600
+# Bytes of a chat body per o200k token, for the small level's rough figure (measured on
+# chat bodies of 0.3 to 18 KB: 0.7 to 1.5 times the exact count).
+_BYTES_PER_TOKEN: Final = 4.8
 # Calibration may scale a vendor's count by up to 3 (`Calibrator.max_factor`), and its
 # measured bound may widen the upper end: room for both.
 _CALIBRATION_ROOM: Final = 6.0
@@ -65,6 +66,8 @@ class ContextMeter:
         )
         largest_basis = self.min_boundary / self.factor - _BASIS_CONSTANT
         self.small_bytes = max(0, int(largest_basis / _BASIS_PER_BYTE))
+        # Vendor tokens per o200k token, by profile (read on every small request).
+        self.ratios = {name: self.spec(p).ratio for name, p in registry.profiles.items()}
 
     def spec(self, profile: Profile) -> Tokenizer:
         return tokenizer_for(profile.model, self.provider_types.get(profile.provider, "openai"))
@@ -80,14 +83,12 @@ class ContextMeter:
         return math.ceil((basis_upper + _BASIS_CONSTANT) * self.factor)
 
     # Level 1 ----------------------------------------------------------------------------
-    def raw(self, body: bytes) -> RawSize | None:
-        """The size of a small body from its bytes, or None when it must be counted."""
-        if len(body) > self.small_bytes:
+    def small(self, body: dict[str, Any], raw: bytes) -> SmallSize | None:
+        """The size of a small text-only body from its length, or None when it must be
+        counted."""
+        if len(raw) > self.small_bytes or not raw.isascii() or not _text_only(body):
             return None
-        for marker in _MEDIA_MARKERS:
-            if marker in body:
-                return None
-        return RawSize(self, charclass.units_of_bytes(body))
+        return SmallSize(self, len(raw))
 
     # Levels 2 and 3 -----------------------------------------------------------------------
     async def measure(self, request: ChatRequest) -> CountedSize:
@@ -110,26 +111,49 @@ class ContextMeter:
         )
 
 
-class RawSize:
-    """A small body's size (level 1): every profile holds it (see `ContextMeter.raw`)."""
+class SmallSize:
+    """A small body's size (level 1): every profile holds it (see `ContextMeter.small`)."""
 
-    __slots__ = ("_meter", "_units")
+    __slots__ = ("_bytes", "_meter")
 
-    def __init__(self, meter: ContextMeter, units: int) -> None:
+    def __init__(self, meter: ContextMeter, body_bytes: int) -> None:
         self._meter = meter
-        self._units = units
+        self._bytes = body_bytes
 
     def tokens(self, profile: Profile) -> int:
-        return round(self._units * self._meter.spec(profile).ratio / charclass.SCALE)
+        return round(self._bytes * self._meter.ratios[profile.name] / _BYTES_PER_TOKEN)
 
     def fits(self, profile: Profile, limit: int) -> bool:
         if limit >= self._meter.min_boundary:
             return True
-        basis = self._units * _BASIS_PER_BYTE // charclass.SCALE + 1
-        return self._meter._ceiling(basis) <= limit
+        return self._meter._ceiling(self._bytes * _BASIS_PER_BYTE) <= limit
 
-    def count(self, profile: Profile) -> TokenCount | None:
-        return None
+
+def _text_only(body: dict[str, Any]) -> bool:
+    """Whether every message (and an Anthropic system prompt) holds only text."""
+    messages = body.get("messages")
+    if messages.__class__ is not list:
+        return False
+    for message in messages:
+        content = message.get("content") if message.__class__ is dict else None
+        if content.__class__ is not str and content is not None and not _text_parts(content):
+            return False
+    system = body.get("system")
+    return system is None or system.__class__ is str or _text_parts(system)
+
+
+def _text_parts(parts: object) -> bool:
+    if parts.__class__ is not list:
+        return False
+    for part in parts:
+        if part.__class__ is not dict:
+            return False
+        kind = part.get("type")
+        if kind not in _TEXT_PARTS:
+            inner = part.get("content")
+            if kind != "tool_result" or not (inner.__class__ is str or _text_parts(inner)):
+                return False
+    return True
 
 
 class CountedSize:

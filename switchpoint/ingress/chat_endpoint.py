@@ -140,7 +140,7 @@ class ChatEndpoint:
             call.context_tokens = decision.context_tokens
             chat_request = await self._fit_context(call, chat_request, context, routing)
             recover = (
-                gateway.compactor.recovery(call, context.reserved_output)
+                gateway.compactor.recovery(call, max_output)
                 if call.decision.context_strategy == "hierarchical"
                 else None
             )

@@ -15,8 +15,8 @@ import orjson
 
 from switchpoint.budgets.estimate import requested_max_output
 from switchpoint.chat.request import ChatRequest
-from switchpoint.compaction.assessment import ContextAssessment
-from switchpoint.compaction.measure import CountedSize, RawSize
+from switchpoint.compaction.assessment import ContextAssessment, reserved_output
+from switchpoint.compaction.measure import CountedSize, SmallSize
 from switchpoint.config.schema import SummarizationStrategy
 from switchpoint.errors import invalid_request
 from switchpoint.gateway import Gateway
@@ -128,13 +128,13 @@ def context_view(
         "tokens_dispatched": dispatched,
         "reliability_threshold": registry.reliability_threshold,
         "max_context": profile.max_context,
-        "reserved_output": assessment.reserved_output,
+        "reserved_output": reserved_output(gateway.config, profile, assessment.max_output),
     }
     if isinstance(size, CountedSize):
         count = size.count(profile)
         view["counted"] = "exact" if count.exact else count.basis
         view["error_bound"] = count.error_bound
-    elif isinstance(size, RawSize):
+    elif isinstance(size, SmallSize):
         view["counted"] = "body_bytes"
     else:
         view["counted"] = "given"

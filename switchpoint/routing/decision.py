@@ -52,7 +52,8 @@ class CompressionOutlook:
         }
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: made for every request, and a frozen dataclass's __init__ is slower.
+@dataclass(slots=True)
 class RoutingRequest:
     workload: str
     estimated_context_tokens: int

@@ -1,0 +1,136 @@
+"""CPU the gateway spends per request, for one request shape, against a checkout.
+
+The quick check for "does this change cost the hot path anything": the fake upstream on
+CPU 0, `switchpoint serve` (ledger and access log off, so that routing and the request
+path are what is measured) pinned to CPU 1, wrk driving it from CPU 0 with a fixed
+body; the gateway's CPU time is read from /proc before and after each run. Runs
+alternate between checkouts so that machine load affects them alike.
+
+    python -m bench.request_cpu --root . --root /tmp/main-checkout --size 1024 --repeats 5
+
+Prints, per checkout, the median and the range of µs of CPU per request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+from pathlib import Path
+
+import orjson
+
+from bench import wrk
+from bench.payloads import chat_body
+from bench.procfs import tree_cpu_s
+from bench.procs import ManagedProcess, free_port, install_cleanup, stop_all
+
+
+def _config(upstream_port: int) -> str:
+    return orjson.dumps(
+        {
+            "providers": {
+                "openai": {
+                    "type": "openai",
+                    "base_url": f"http://127.0.0.1:{upstream_port}/v1",
+                    "api_key_env": "BENCH_KEY",
+                }
+            },
+            "routing": {
+                "default_profile": "chat",
+                "context": {"long_context_profile": None},
+                "cost": {"budget_profile": None},
+                "profiles": {
+                    "chat": {
+                        "model": "gpt-5.4",
+                        "provider": "openai",
+                        "max_context": 128_000,
+                        "cost_weight": 0.5,
+                    }
+                },
+            },
+            "logging": {"access_log": False, "level": "warning"},
+            "ledger": {"enabled": False},
+        }
+    ).decode()
+
+
+def _gateway(root: Path, upstream_port: int, logs: Path) -> tuple[ManagedProcess, int]:
+    port = free_port()
+    config = logs / f"gateway-{port}.json"
+    config.write_text(_config(upstream_port))
+    python = Path(root, ".venv/bin/python")
+    if not python.exists():
+        python = Path("/work/main/.venv/bin/python")
+    argv = [str(python), "-m", "switchpoint", "serve"]
+    process = ManagedProcess(
+        name=f"switchpoint@{root}",
+        argv=[*argv, "--config", str(config), "--port", str(port)],
+        env={"BENCH_KEY": "sk-bench", "PYTHONPATH": str(root)},
+        cpus={1},
+        log_path=logs / f"gateway-{port}.log",
+        cwd=root,
+    )
+    process.start()
+    process.wait_ready("127.0.0.1", port, "/readyz", 30)
+    return process, port
+
+
+def measure(root: Path, upstream_port: int, body: bytes, seconds: float, logs: Path) -> float:
+    """µs of gateway CPU per completed request."""
+    process, port = _gateway(root, upstream_port, logs)
+    try:
+        url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        headers = {"Content-Type": "application/json", "Authorization": "Bearer x"}
+        wrk.run(url, body, connections=16, duration_s=2, headers=headers, cpus={0})  # warm-up
+        before = tree_cpu_s(process.pid)
+        result = wrk.run(url, body, connections=16, duration_s=seconds, headers=headers, cpus={0})
+        after = tree_cpu_s(process.pid)
+        if result.requests <= 0 or result.errors:
+            raise RuntimeError(f"{root}: {result.requests} requests, {result.errors} errors")
+        return (after - before) / result.requests * 1e6
+    finally:
+        process.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", action="append", required=True, help="a checkout (repeatable)")
+    parser.add_argument("--size", type=int, default=1024, help="request body bytes")
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    install_cleanup()
+    body = chat_body("chat", size_bytes=args.size)
+    results: dict[str, list[float]] = {root: [] for root in args.root}
+    with tempfile.TemporaryDirectory(prefix="bench-request-cpu-") as tmp:
+        logs = Path(tmp)
+        upstream_port = free_port()
+        upstream = ManagedProcess(
+            name="fake_upstream",
+            argv=["python", "-m", "bench.fake_upstream", "--port", str(upstream_port)],
+            env={},
+            cpus={0},
+            log_path=logs / "upstream.log",
+        )
+        upstream.argv = [str(Path("/work/main/.venv/bin/python")), *upstream.argv[1:]]
+        upstream.start()
+        upstream.wait_ready("127.0.0.1", upstream_port, "/readyz", 30)
+        try:
+            for _ in range(args.repeats):
+                for root in args.root:
+                    us = measure(Path(root).resolve(), upstream_port, body, args.seconds, logs)
+                    results[root].append(us)
+                    print(f"{root}: {us:.1f} µs/request", flush=True)
+        finally:
+            stop_all()
+    print(f"\nbody {len(body)} bytes, {args.repeats} runs of {args.seconds:g} s each")
+    for root, values in results.items():
+        print(
+            f"{root}: median {statistics.median(values):.1f} µs CPU/request "
+            f"(range {min(values):.1f}-{max(values):.1f})"
+        )
+
+
+if __name__ == "__main__":
+    main()
