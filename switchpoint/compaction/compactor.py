@@ -172,11 +172,14 @@ class Compactor:
         return result.conversation
 
     def _count(self, conversation: Conversation, profile: Profile) -> TokenCount:
+        # With the BPE (most texts are in the piece cache by now): what is reported as
+        # the size after summarization is then what an OpenAI model bills, exactly.
         return self.meter.counter.count_conversation(
             conversation,
             model=profile.model,
             provider_type=self.meter.provider_types.get(profile.provider, "openai"),
             provider=profile.provider,
+            force_exact=True,
         )
 
     def _count_request(self, request: ChatRequest, profile: Profile) -> TokenCount:

@@ -102,6 +102,9 @@ class CompressionPlanner:
             model=target.model,
             provider_type=self.meter.provider_types.get(target.provider, "openai"),
             provider=target.provider,
+            # Exact where the BPE allows: a conservative estimate would keep less of the
+            # recent conversation than configured. (Seconds of summarizer calls follow.)
+            exact=True,
         )
         plan = plan_compression(conversation, inputs, sizer)
         outlook = CompressionOutlook(
