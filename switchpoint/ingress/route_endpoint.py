@@ -130,14 +130,22 @@ def context_view(
         "max_context": profile.max_context,
         "reserved_output": reserved_output(gateway.config, profile, assessment.max_output),
     }
-    if isinstance(size, CountedSize):
-        count = size.count(profile)
-        view["counted"] = "exact" if count.exact else count.basis
-        view["error_bound"] = count.error_bound
-    elif isinstance(size, SmallSize):
-        view["counted"] = "body_bytes"
-    else:
-        view["counted"] = "given"
+    # The size for the profile asked for and for the one chosen (vendors count apart).
+    counts: dict[str, dict[str, Any]] = {}
+    for name in dict.fromkeys((decision.requested_profile, decision.profile)):
+        counted = registry.profiles[name]
+        entry: dict[str, Any] = {"model": counted.model, "tokens": size.tokens(counted)}
+        if isinstance(size, CountedSize):
+            count = size.count(counted)
+            entry["counted"] = "exact" if count.exact else count.basis
+            entry["error_bound"] = count.error_bound
+        else:
+            entry["counted"] = "body_length" if isinstance(size, SmallSize) else "given"
+        counts[name] = entry
+    view["counted"] = counts[profile.name]["counted"]
+    if "error_bound" in counts[profile.name]:
+        view["error_bound"] = counts[profile.name]["error_bound"]
+    view["counts"] = counts
     planned = assessment.planned
     if planned is not None:
         summary = planned.outlook.to_dict()

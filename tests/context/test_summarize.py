@@ -158,9 +158,7 @@ def test_a_stream_is_summarized_before_it_starts(stack: ContextStack) -> None:
     ) as response:
         assert response.headers["x-switchpoint-context"] == "summarized"
         text = "".join(
-            chunk.choices[0].delta.content or ""
-            for chunk in response.parse()
-            if chunk.choices
+            chunk.choices[0].delta.content or "" for chunk in response.parse() if chunk.choices
         )
     assert text == "Hello from gpt-main."
     assert stack.main.last_request.stream
@@ -174,7 +172,7 @@ def test_a_lower_recent_share_keeps_less_verbatim(make_stack: StackFactory) -> N
     raw = stack.openai().chat.completions.with_raw_response.create(**body)
     sent = stack.main.last_request.body["messages"]
     tail = common_tail(sent, body["messages"])
-    assert 1 <= tail and exact_tokens({"messages": body["messages"][-tail:]}) <= 5_000 + 500
+    assert tail >= 1 and exact_tokens({"messages": body["messages"][-tail:]}) <= 5_000 + 500
     assert int(headers_of(raw)["x-switchpoint-context-tokens-after"]) < 20_000
 
 
@@ -189,9 +187,9 @@ def test_summaries_too_large_together_are_summarized_again(make_stack: StackFact
     record = stack.recorder.calls[-1].summarization
     assert record is not None and record.levels >= 1
     reduce_prompts = [
-        r for r in stack.summarizer.requests if "summaries of consecutive parts" in text_of(
-            r.body["messages"][0]
-        )
+        r
+        for r in stack.summarizer.requests
+        if "summaries of consecutive parts" in text_of(r.body["messages"][0])
     ]
     assert reduce_prompts
     assert exact_tokens(stack.main.last_request.body) <= MAIN_BUDGET
