@@ -25,9 +25,9 @@ from switchpoint.config.loader import parse_config
 from switchpoint.server.background import BackgroundServer
 from tests.e2e.conftest import Recorder
 from tests.fakes import AnthropicFake, GeminiFake, OpenAIFake
-from tests.fakes.fixtures import anthropic_fake, gemini_fake, openai_fake
+from tests.fakes.fixtures import anthropic_fake, gemini_fake, openai_fake, refused_port
 
-__all__ = ["anthropic_fake", "gemini_fake", "openai_fake"]
+__all__ = ["anthropic_fake", "gemini_fake", "openai_fake", "refused_port"]
 
 CLIENT_KEY = "sk-client-context-0123"
 SUMMARY = "SUMMARY: the agent inspected the repository and ran the tests; two remain failing."
