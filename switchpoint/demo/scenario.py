@@ -46,6 +46,10 @@ def demo_config(port: int = 0, ledger_url: str | None = None) -> Config:
                 },
             },
             "logging": {"access_log": False},
+            "ledger": {
+                "url": ledger_url or "sqlite:///switchpoint-demo-ledger.db",
+                "flush_interval_s": 0.2,
+            },
         }
     )
 
