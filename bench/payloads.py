@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import orjson
 
-_WORDS = tuple(
+_FILLER = (
     "the agent reads the repository and plans a change then edits files runs tests "
-    "reports results and asks for review of each step while tracking cost and context".split(" ")
+    "reports results and asks for review of each step while tracking cost and context"
 )
+_WORDS = _FILLER.split(" ")
 
 # Sizes (bytes) named in reports.
 SIZES: dict[str, int] = {"1KB": 1024, "100KB": 100 * 1024, "1MB": 1024 * 1024,

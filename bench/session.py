@@ -1,0 +1,262 @@
+"""One benchmark run: the fake upstream, the targets, where each is pinned, and the
+bookkeeping every measurement shares (CPU accounting, noise probes, raw records).
+
+CPU layout on the 2-core machine: the load generators (wrk, bench.loadgen), the fake
+upstream and this orchestrator share the load CPU (0); each system under test gets the
+other (1) to itself. A 2-worker target gets both.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+import orjson
+from rich.console import Console
+
+from bench import procfs
+from bench.figures import FigureSet
+from bench.noise import NoiseProbe, NoiseSample
+from bench.payloads import chat_body
+from bench.procs import ManagedProcess, StartError, free_port, http_get_status
+from bench.targets import Target
+
+T = TypeVar("T")
+
+# name, port, workers, cpus -> Target
+TargetFactory = Callable[[str, int, int, set[int]], Target]
+
+
+def cpu_layout() -> tuple[set[int], set[int]]:
+    """(load CPUs, system-under-test CPUs)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) == 1:
+        return {cpus[0]}, {cpus[0]}
+    return {cpus[0]}, {cpus[1]}
+
+
+@dataclass
+class Measured:
+    """What one run of one target produced, and what it cost."""
+
+    result: dict[str, object]
+    target_cpu_s: float
+    noise: NoiseSample
+
+
+@dataclass
+class Session:
+    quick: bool
+    repeats: int
+    run_dir: Path
+    console: Console
+    factory: TargetFactory
+    load_cpus: set[int]
+    sut_cpus: set[int]
+    goal_target: str = "switchpoint"
+    # How many times a run disturbed by other programs is repeated before it is kept.
+    noisy_retries: int = 1
+    upstream: ManagedProcess | None = None
+    upstream_port: int = 0
+    targets: list[Target] = field(default_factory=list)
+    processes: dict[str, ManagedProcess] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    startup_s: dict[str, float] = field(default_factory=dict)
+    ready_rss: dict[str, int] = field(default_factory=dict)
+    figures: FigureSet = field(default_factory=FigureSet)
+    records: list[dict[str, object]] = field(default_factory=list)
+    noise: list[dict[str, object]] = field(default_factory=list)
+    _bodies: dict[tuple[str, bool, int], Path] = field(default_factory=dict)
+
+    # ---- processes --------------------------------------------------------------
+    def start_upstream(self) -> None:
+        import sys
+
+        for _ in range(3):
+            port = free_port()
+            proc = ManagedProcess(
+                name="fake_upstream",
+                argv=[sys.executable, "-m", "bench.fake_upstream", "--port", str(port)],
+                env={},
+                cpus=self.load_cpus,
+                log_path=self.run_dir / "fake_upstream.log",
+            )
+            proc.start()
+            try:
+                proc.wait_ready("127.0.0.1", port, "/readyz", timeout_s=20)
+            except StartError:
+                proc.stop()
+                continue
+            self.upstream, self.upstream_port = proc, port
+            return
+        raise StartError("the fake upstream did not start")
+
+    def launch(self, name: str, workers: int = 1, cpus: set[int] | None = None,
+               tag: str = "") -> tuple[Target, ManagedProcess]:
+        """Start a fresh instance of a target; retried on a new port if the port was
+        taken between choosing it and binding it."""
+        cpus = cpus or self.sut_cpus
+        last: Exception | None = None
+        for _ in range(3):
+            target = self.factory(name, free_port(), workers, cpus)
+            if target.unavailable:
+                raise StartError(target.unavailable)
+            assert target.argv is not None
+            proc = ManagedProcess(
+                name=name,
+                argv=target.argv,
+                env=target.env,
+                cpus=target.cpus,
+                log_path=self.run_dir / f"{name}{tag}-{target.port}.log",
+                cwd=target.cwd,
+                unset_env=target.unset_env,
+            )
+            proc.start()
+            try:
+                proc.wait_ready("127.0.0.1", target.port, target.ready_path,
+                                timeout_s=180 if name == "litellm" else 60)
+            except StartError as exc:
+                proc.stop()
+                last = exc
+                if "address already in use" not in proc.log_tail().lower():
+                    break
+                continue
+            return target, proc
+        raise StartError(str(last))
+
+    def start_targets(self, names: list[str]) -> None:
+        from bench import targets as target_defs
+
+        for name in names:
+            if name == "direct":
+                self.targets.append(target_defs.direct(self.upstream_port, self.load_cpus))
+                continue
+            try:
+                target, proc = self.launch(name)
+            except StartError as exc:
+                self.skipped[name] = str(exc).splitlines()[0]
+                self.console.print(f"[yellow]skipping {name}: {exc}[/]")
+                continue
+            problem = self.smoke_test(target)
+            if problem:
+                proc.stop()
+                self.skipped[name] = problem
+                self.console.print(f"[yellow]skipping {name}: {problem}[/]")
+                continue
+            self.targets.append(target)
+            self.processes[name] = proc
+            self.startup_s[name] = proc.ready_after_s
+            self.ready_rss[name] = procfs.tree_rss_bytes(proc.pid)
+            self.console.print(
+                f"{name} ready on :{target.port} (pid {proc.pid}, cpus {sorted(target.cpus)}) "
+                f"after {proc.ready_after_s:.2f} s"
+            )
+
+    def smoke_test(self, target: Target) -> str | None:
+        """One plain and one streamed request must come back whole before measuring."""
+        for stream in (False, True):
+            body = chat_body(target.model, stream=stream)
+            conn = http.client.HTTPConnection("127.0.0.1", target.port, timeout=30)
+            try:
+                conn.request("POST", target.chat_path, body=body,
+                             headers={"Content-Type": "application/json", **target.headers})
+                response = conn.getresponse()
+                data = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                return f"{'stream' if stream else 'request'} failed: {exc!r}"
+            finally:
+                conn.close()
+            kind = "stream" if stream else "request"
+            if response.status != 200:
+                return f"{kind} answered {response.status}: {data[:300]!r}"
+            if stream and b"data: [DONE]" not in data:
+                return f"stream did not end with data: [DONE]: {data[-300:]!r}"
+            if not stream and b'"choices"' not in data:
+                return f"request answered without choices: {data[:300]!r}"
+        return None
+
+    def pid_of(self, target: Target) -> int:
+        if target.name == "direct":
+            assert self.upstream is not None
+            return self.upstream.pid
+        return self.processes[target.name].pid
+
+    def check_alive(self, target: Target) -> None:
+        proc = self.upstream if target.name == "direct" else self.processes.get(target.name)
+        if proc is not None and not proc.alive():
+            raise StartError(f"{target.name} died; see {proc.log_path}:\n{proc.log_tail()}")
+
+    # ---- upstream control -------------------------------------------------------
+    def configure_upstream(self, chunks: int = 20, gap_ms: float = 0.0) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=5)
+        try:
+            conn.request("POST", "/_bench/config",
+                         body=orjson.dumps({"chunks": chunks, "gap_ms": gap_ms}))
+            conn.getresponse().read()
+        finally:
+            conn.close()
+
+    def upstream_ready(self) -> bool:
+        return http_get_status("127.0.0.1", self.upstream_port, "/readyz") == 200
+
+    # ---- measuring --------------------------------------------------------------
+    def body_file(self, target: Target, stream: bool = False, size: int = 0) -> Path:
+        key = (target.model, stream, size)
+        path = self._bodies.get(key)
+        if path is None:
+            kind = "stream" if stream else "plain"
+            path = self.run_dir / f"body-{target.model}-{kind}-{size}.json"
+            path.write_bytes(chat_body(target.model, stream=stream, size_bytes=size))
+            self._bodies[key] = path
+        return path
+
+    def measure(self, label: str, target: Target, fn: Callable[[], dict[str, object]],
+                pid: int | None = None) -> Measured:
+        """Run `fn` (a load generator) while accounting the target's CPU and the noise.
+        `pid` names the process tree to account when it is not the target's main one."""
+        if pid is None:
+            self.check_alive(target)
+            pid = self.pid_of(target)
+        for attempt in range(self.noisy_retries + 1):
+            probe = NoiseProbe()
+            probe.start()
+            cpu0 = procfs.tree_cpu_s(pid)
+            result = fn()
+            cpu1 = procfs.tree_cpu_s(pid)
+            sample = probe.stop()
+            if not sample.noisy or attempt == self.noisy_retries:
+                break
+            self.console.print(f"  {label:<44} {target.name:<14} [yellow]other programs used "
+                               f"{sample.foreign_cores:.2f} cores: measuring again[/]")
+            self.settle(1.0)
+        measured = Measured(result, cpu1 - cpu0, sample)
+        self.figures.current_foreign = sample.foreign_cores
+        self.records.append({"label": label, "target": target.name, "result": result,
+                             "target_cpu_s": measured.target_cpu_s,
+                             "noise": sample.to_dict()})
+        self.noise.append({"label": label, "target": target.name, **sample.to_dict()})
+        flag = " [yellow](foreign load)[/]" if sample.noisy else ""
+        self.console.print(f"  {label:<44} {target.name:<14} done in {sample.wall_s:5.1f} s"
+                           f", foreign {sample.foreign_cores:.2f} cores{flag}")
+        return measured
+
+    def rotated(self, repeat: int) -> list[Target]:
+        """Targets in a different order each repeat, so slow drift in the machine does not
+        always land on the same target."""
+        n = len(self.targets)
+        if n == 0:
+            return []
+        k = repeat % n
+        return self.targets[k:] + self.targets[:k]
+
+    def duration(self, quick: float, full: float) -> float:
+        return quick if self.quick else full
+
+    def settle(self, seconds: float = 0.3) -> None:
+        """Let sockets in TIME_WAIT and timers from the previous run drain."""
+        time.sleep(seconds)
