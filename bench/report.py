@@ -113,7 +113,7 @@ def table(session: Session) -> Table:
 
 
 def noise_verdict(session: Session, idle: NoiseSample) -> dict[str, Any]:
-    foreign = [float(s["foreign_cores"]) for s in session.noise]
+    foreign = [float(str(s["foreign_cores"])) for s in session.noise]
     flagged = []
     total = 0
     for fig in session.figures.all():
