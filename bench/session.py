@@ -229,9 +229,9 @@ class Session:
             probe = NoiseProbe()
             probe.start()
             by0 = sum(procfs.tree_cpu_s(p) for p in bystanders.values())
-            cpu0 = procfs.tree_cpu_s(pid)
+            cpu0 = procfs.tree_cpu_precise_s(pid)
             result = fn()
-            cpu1 = procfs.tree_cpu_s(pid)
+            cpu1 = procfs.tree_cpu_precise_s(pid)
             by1 = sum(procfs.tree_cpu_s(p) for p in bystanders.values())
             sample = probe.stop()
             # Our other, idle targets must stay idle: their CPU is noise too.
