@@ -21,6 +21,8 @@ NOISY_FIGURE_SHARE = 0.25
 def fmt(value: float, unit: str) -> str:
     if math.isnan(value):
         return "-"
+    if math.isinf(value):
+        return "overload"
     if unit in ("req/s", "streams/s", "/s"):
         return f"{value:,.0f}"
     if unit == "count":
@@ -159,6 +161,17 @@ def print_report(console: Console, session: Session, verdict: dict[str, Any]) ->
                       f"{verdict['foreign_cores_median']:.2f} cores, repeats agree")
 
 
+def finite(doc: Any) -> Any:
+    """NaN and infinity (an overloaded target's latency) as null: strict JSON."""
+    if isinstance(doc, float):
+        return doc if math.isfinite(doc) else None
+    if isinstance(doc, dict):
+        return {k: finite(v) for k, v in doc.items()}
+    if isinstance(doc, list | tuple):
+        return [finite(v) for v in doc]
+    return doc
+
+
 def to_json(session: Session, verdict: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
     names = columns(session)
     targets: dict[str, Any] = {}
@@ -173,11 +186,13 @@ def to_json(session: Session, verdict: dict[str, Any], meta: dict[str, Any]) -> 
         }
     for name, reason in session.skipped.items():
         targets[name] = {"status": "skipped", "reason": reason}
-    return {
+    doc: dict[str, Any] = finite({
         **meta,
         "targets": targets,
+        "restarts": session.restarts,
         "noise": {**verdict, "samples": session.noise},
         "figures": [f.to_dict(names, session.goal_target)
                     for f in session.figures.all()],
         "records": session.records,
-    }
+    })
+    return doc

@@ -183,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     out = args.results_dir / f"{stamp}.json"
-    out.write_text(json.dumps(report.to_json(session, verdict, meta), indent=1, default=str))
+    out.write_text(json.dumps(report.to_json(session, verdict, meta), indent=1, default=str,
+                              allow_nan=False))
     console.print(f"results: {out}  (logs: {run_dir})")
     return 130 if interrupted else 0
 

@@ -71,6 +71,7 @@ class Session:
     figures: FigureSet = field(default_factory=FigureSet)
     records: list[dict[str, object]] = field(default_factory=list)
     noise: list[dict[str, object]] = field(default_factory=list)
+    restarts: list[dict[str, object]] = field(default_factory=list)
     _bodies: dict[tuple[str, bool, int], Path] = field(default_factory=dict)
 
     # ---- processes --------------------------------------------------------------
@@ -97,13 +98,14 @@ class Session:
         raise StartError("the fake upstream did not start")
 
     def launch(self, name: str, workers: int = 1, cpus: set[int] | None = None,
-               tag: str = "") -> tuple[Target, ManagedProcess]:
+               tag: str = "", port: int | None = None) -> tuple[Target, ManagedProcess]:
         """Start a fresh instance of a target; retried on a new port if the port was
         taken between choosing it and binding it."""
         cpus = cpus or self.sut_cpus
         last: Exception | None = None
-        for _ in range(3):
-            target = self.factory(name, free_port(), workers, cpus)
+        for attempt in range(3):
+            chosen = port if port is not None and attempt == 0 else free_port()
+            target = self.factory(name, chosen, workers, cpus)
             if target.unavailable:
                 raise StartError(target.unavailable)
             assert target.argv is not None
@@ -262,24 +264,50 @@ class Session:
             pids["fake_upstream"] = self.upstream.pid
         return pids
 
-    def quiesce(self, timeout_s: float = 120.0, limit_cores: float = 0.05) -> float:
+    def quiesce(self, timeout_s: float = 30.0, limit_cores: float = 0.05) -> float:
         """Wait until none of our servers is still busy (an overloaded target goes on
         working through its backlog after the load stops, on the core the next target
-        is measured on). Returns the seconds waited."""
+        is measured on). One still busy after `timeout_s` is restarted on the same port:
+        a server working through a backlog of abandoned requests can take minutes.
+        Returns the seconds waited."""
         start = time.perf_counter()
+        window = 0.3
+        quiet = 0
         while True:
             pids = self._our_servers()
-            before = {n: procfs.tree_cpu_s(p) for n, p in pids.items()}
-            time.sleep(0.25)
-            busy = {n: (procfs.tree_cpu_s(p) - before[n]) / 0.25 for n, p in pids.items()}
+            before = {n: procfs.tree_cpu_precise_s(p) for n, p in pids.items()}
+            time.sleep(window)
+            busy = {n: (procfs.tree_cpu_precise_s(p) - before[n]) / window
+                    for n, p in pids.items()}
             waited = time.perf_counter() - start
-            if all(b < limit_cores for b in busy.values()):
+            # Two quiet windows in a row: a backlog can pause briefly between bursts.
+            quiet = quiet + 1 if all(b < limit_cores for b in busy.values()) else 0
+            if quiet >= 2:
                 return waited
             if waited > timeout_s:
                 worst = max(busy, key=lambda n: busy[n])
+                if worst in self.processes:
+                    self.console.print(f"  [yellow]{worst} still busy ({busy[worst]:.2f} "
+                                       f"cores) after {waited:.0f} s: restarting it[/]")
+                    self.restart(worst)
+                    start, quiet = time.perf_counter(), 0
+                    continue
                 self.console.print(f"  [yellow]{worst} still busy ({busy[worst]:.2f} cores) "
                                    f"after {waited:.0f} s; measuring anyway[/]")
                 return waited
+
+    def restart(self, name: str) -> None:
+        old = self.processes[name]
+        target = next(t for t in self.targets if t.name == name)
+        old.stop()
+        fresh, proc = self.launch(name, workers=target.workers, cpus=target.cpus,
+                                  tag=f"-restart{len(self.restarts) + 1}", port=target.port)
+        # Same object, so measurements holding it follow (the port changes only if the
+        # old one could not be bound again).
+        target.port, target.argv = fresh.port, fresh.argv
+        self.processes[name] = proc
+        self.restarts.append({"target": name, "at": time.time(),
+                              "startup_s": proc.ready_after_s})
 
     def rotated(self, repeat: int) -> list[Target]:
         """Targets in a different order each repeat, so slow drift in the machine does not

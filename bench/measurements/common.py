@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
 from typing import cast
 
@@ -16,6 +17,14 @@ def num(result: dict[str, object], *path: str) -> float:
     for key in path:
         node = cast(dict[str, object], node)[key]
     return float(cast(float, node))
+
+
+def latency(result: dict[str, object], *path: str) -> float:
+    """A latency figure of an open-loop run, or infinity when the target could not keep
+    up with the arrival rate (the run was cut short; its latency is unbounded)."""
+    if result.get("overloaded"):
+        return math.inf
+    return num(result, *path)
 
 
 def closed_loop(session: Session, target: Target, *, connections: int, duration_s: float,
