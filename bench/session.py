@@ -221,19 +221,20 @@ class Session:
                 pid: int | None = None) -> Measured:
         """Run `fn` (a load generator) while accounting the target's CPU and the noise.
         `pid` names the process tree to account when it is not the target's main one."""
-        if pid is None:
-            self.check_alive(target)
-            pid = self.pid_of(target)
         for attempt in range(self.noisy_retries + 1):
             waited = self.quiesce()
+            # Looked up after quiesce(), which may have restarted the target.
+            if pid is None:
+                self.check_alive(target)
+            run_pid = self.pid_of(target) if pid is None else pid
             bystanders = {n: p for n, p in self._our_servers().items()
-                          if p != pid and n != "fake_upstream"}
+                          if p != run_pid and n != "fake_upstream"}
             probe = NoiseProbe()
             probe.start()
             by0 = sum(procfs.tree_cpu_s(p) for p in bystanders.values())
-            cpu0 = procfs.tree_cpu_precise_s(pid)
+            cpu0 = procfs.tree_cpu_precise_s(run_pid)
             result = fn()
-            cpu1 = procfs.tree_cpu_precise_s(pid)
+            cpu1 = procfs.tree_cpu_precise_s(run_pid)
             by1 = sum(procfs.tree_cpu_s(p) for p in bystanders.values())
             sample = probe.stop()
             # Our other, idle targets must stay idle: their CPU is noise too.
