@@ -63,7 +63,7 @@ class OpenLoopSpec:
     spin_us: int = -1  # -1: 1000 at rates up to 100/s, else 0
     drain_s: float = 15.0
     # Requests in flight beyond which the target is declared overloaded and the run
-    # stops sending (0: two seconds of arrivals, at least 1000). Past that point the
+    # stops sending (0: half a second of arrivals, at least 200). Past that point the
     # latency only measures how long the queue has grown, and a server left with a deep
     # backlog keeps its core busy long after the run, disturbing the next one.
     max_backlog: int = 0
@@ -194,7 +194,7 @@ class OpenLoop:
         cpu0 = _self_cpu_s()
         start_ns = perf_counter_ns() + 5 * _NS_PER_MS
         measure_from = start_ns + int(spec.warmup_s * 1e9)
-        backlog = spec.max_backlog or max(1000, math.ceil(spec.rate * 2))
+        backlog = spec.max_backlog or max(200, math.ceil(spec.rate * 0.5))
         self.overloaded_at = -1
         for i in range(count):
             intended = start_ns + i * interval_ns

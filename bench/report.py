@@ -47,7 +47,7 @@ def _cell(fig: Figure, target: str) -> Text:
                     f" ({fmt(added, fig.unit)})", style="cyan")
     if fig.unit in ("req/s", "streams/s") and target not in (BASELINE, "aiohttp_proxy") \
             and "aiohttp_proxy" in fig.values:
-        text.append(f" {fig.ratio(target, 'aiohttp_proxy'):.1f}x aio", style="magenta")
+        text.append(f" {fig.ratio(target, 'aiohttp_proxy'):.2g}x aio", style="magenta")
     if len(sp.values) > 1 and not math.isnan(sp.relative):
         style = "yellow" if sp.relative > SPREAD_LIMIT else "dim"
         text.append(f" ±{sp.relative * 50:.0f}%", style=style)
@@ -108,7 +108,8 @@ def table(session: Session) -> Table:
     tbl.caption = (
         "median of repeats; (+x) added vs direct in the same repeat; ±% half the range of "
         f"repeats (yellow: repeats differ by more than {SPREAD_LIMIT:.0%}); "
-        "N.Nx aio: ratio to aiohttp_proxy; ! other programs used more than "
+        "Nx aio: ratio to aiohttp_proxy; overload: the target fell behind the arrival "
+        "rate; ! other programs used more than "
         f"{FOREIGN_CPU_LIMIT:g} cores during a run"
     )
     return tbl
@@ -146,6 +147,10 @@ def noise_verdict(session: Session, idle: NoiseSample) -> dict[str, Any]:
 
 def print_report(console: Console, session: Session, verdict: dict[str, Any]) -> None:
     console.print(table(session))
+    for fig in session.figures.all():
+        for note in fig.notes:
+            console.print(f"[dim]note[/] {fig.measurement} / {fig.scenario} / {fig.metric}: "
+                          f"{note}")
     for name in [t.name for t in session.targets if t.name != BASELINE]:
         start = session.startup_s.get(name)
         rss = session.ready_rss.get(name)

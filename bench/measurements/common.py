@@ -40,7 +40,10 @@ def closed_loop(session: Session, target: Target, *, connections: int, duration_
         )
         doc = asdict(result)
         doc["tool"] = "wrk"
-        doc["errors"] = result.errors + result.bad
+        # With the [DONE] check, "bad" already includes non-200 answers: count them once.
+        raw_errors = cast(dict[str, int], result.raw["errors"])
+        socket_errors = result.errors - raw_errors["status"]
+        doc["errors"] = socket_errors + result.bad if stream else result.errors
         return doc
     spec = loadgen.ClosedLoopSpec(
         url=target.url, connections=connections, duration_s=duration_s,
