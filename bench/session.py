@@ -218,10 +218,12 @@ class Session:
         return path
 
     def measure(self, label: str, target: Target, fn: Callable[[], dict[str, object]],
-                pid: int | None = None) -> Measured:
+                pid: int | None = None, retries: int | None = None) -> Measured:
         """Run `fn` (a load generator) while accounting the target's CPU and the noise.
-        `pid` names the process tree to account when it is not the target's main one."""
-        for attempt in range(self.noisy_retries + 1):
+        `pid` names the process tree to account when it is not the target's main one;
+        `retries` overrides how often a disturbed run is measured again."""
+        retries = self.noisy_retries if retries is None else retries
+        for attempt in range(retries + 1):
             waited = self.quiesce()
             # Looked up after quiesce(), which may have restarted the target.
             if pid is None:
@@ -240,7 +242,7 @@ class Session:
             # Our other, idle targets must stay idle: their CPU is noise too.
             bystander_cores = (by1 - by0) / sample.wall_s if sample.wall_s else 0.0
             disturbed = max(sample.foreign_cores, bystander_cores)
-            if disturbed <= FOREIGN_CPU_LIMIT or attempt == self.noisy_retries:
+            if disturbed <= FOREIGN_CPU_LIMIT or attempt == retries:
                 break
             self.console.print(f"  {label:<44} {target.name:<14} [yellow]other programs used "
                                f"{sample.foreign_cores:.2f} cores, idle targets "
