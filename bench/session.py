@@ -154,6 +154,7 @@ class Session:
             self.processes[name] = proc
             self.startup_s[name] = proc.ready_after_s
             self.ready_rss[name] = procfs.tree_rss_bytes(proc.pid)
+            self.warm_up(target)
             self.console.print(
                 f"{name} ready on :{target.port} (pid {proc.pid}, cpus {sorted(target.cpus)}) "
                 f"after {proc.ready_after_s:.2f} s"
@@ -181,6 +182,25 @@ class Session:
             if not stream and b'"choices"' not in data:
                 return f"request answered without choices: {data[:300]!r}"
         return None
+
+    def warm_up(self, target: Target, seconds: float = 2.0) -> None:
+        """A few seconds of plain and streamed requests before anything is measured:
+        servers that import or build things on first use (LiteLLM does, heavily) must
+        not have that counted as per-request cost in the first short run."""
+        from bench import loadgen, wrk
+
+        for stream in (False, True):
+            body = self.body_file(target, stream=stream)
+            if wrk.available():
+                wrk.run(target.url, body.read_bytes(), connections=8, duration_s=seconds,
+                        headers=target.headers, cpus=self.load_cpus)
+            else:
+                loadgen.run_closed_loop(
+                    loadgen.ClosedLoopSpec(url=target.url, connections=8, duration_s=seconds,
+                                           body_file=str(body), headers=target.headers,
+                                           stream=stream),
+                    self.load_cpus,
+                )
 
     def pid_of(self, target: Target) -> int:
         if target.name == "direct":
@@ -309,6 +329,7 @@ class Session:
         # old one could not be bound again).
         target.port, target.argv = fresh.port, fresh.argv
         self.processes[name] = proc
+        self.warm_up(target)
         self.restarts.append({"target": name, "at": time.time(),
                               "startup_s": proc.ready_after_s})
 

@@ -32,6 +32,7 @@ def run(session: Session) -> None:
                 session.console.print(f"[yellow]cores: {target.name} x{workers}: {exc}[/]")
                 continue
             try:
+                session.warm_up(fresh)
                 for repeat in range(session.repeats):
                     m = session.measure(
                         f"cores {workers} worker(s) #{repeat + 1}", fresh,
