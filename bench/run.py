@@ -123,6 +123,16 @@ def main(argv: list[str] | None = None) -> int:
     idle = noise.idle_check(2.0)
     console.print(f"  other programs use {idle.foreign_cores:.2f} cores now")
 
+    origins: list[str] = []
+    if "switchpoint" in args.targets or "routing" in args.only:
+        origins = targets.switchpoint_origin(args.switchpoint_root)
+        foreign = [o for o in origins
+                   if o.split()[-1] != "-" and not o.split()[-1].startswith(
+                       str(args.switchpoint_root))]
+        for line in foreign:
+            console.print(f"[bold yellow]switchpoint module from outside "
+                          f"{args.switchpoint_root}: {line}[/]")
+
     session_ref: list[Session] = []
     session = Session(
         quick=args.quick, repeats=args.repeats, run_dir=run_dir, console=console,
@@ -171,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         "interrupted": interrupted,
         "measurements": args.only,
         "goal_target": args.goal_target,
+        "switchpoint_root": str(args.switchpoint_root),
+        "switchpoint_modules": origins,
         "git": {"commit": _git("rev-parse", "HEAD"), "branch": _git("branch", "--show-current"),
                 "dirty": bool(_git("status", "--porcelain"))},
         "machine": {
