@@ -107,6 +107,9 @@ def switchpoint_config(port: int, upstream_port: int, workers: int = 1) -> dict[
                 "api_key_env": "BENCH_KEY",
             }
         },
+        # Priced like a real model, so the per-request cost accounting runs as in
+        # production (an unpriced model may skip it).
+        "models": {UPSTREAM_MODEL: {"input_usd_per_mtok": 1.0, "output_usd_per_mtok": 4.0}},
         "routing": {
             "default_profile": "fast",
             "profiles": {

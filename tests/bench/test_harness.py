@@ -90,3 +90,4 @@ def test_switchpoint_config_is_valid_for_the_gateway() -> None:
     assert config.server.workers == 2
     assert config.routing.profiles["fast"].provider == "bench"
     assert str(config.providers["bench"].base_url) == "http://127.0.0.1:9000/v1"
+    assert config.models["bench-model"].input_usd_per_mtok == 1.0
