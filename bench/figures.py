@@ -52,6 +52,8 @@ class Figure:
     # target -> repeat -> value
     values: dict[str, dict[int, float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # target -> the most cores other programs used during any of its runs
+    foreign: dict[str, float] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -88,7 +90,8 @@ class Figure:
         for t in targets:
             if t not in self.values:
                 continue
-            entry: dict[str, object] = {"value": self.spread(t).to_dict()}
+            entry: dict[str, object] = {"value": self.spread(t).to_dict(),
+                                        "foreign_cores_max": self.foreign.get(t)}
             if self.additive and t != BASELINE and BASELINE in self.values:
                 entry["added"] = self.added(t).to_dict()
             per_target[t] = entry
@@ -112,6 +115,8 @@ class Figure:
 class FigureSet:
     def __init__(self) -> None:
         self._figures: dict[tuple[str, str, str], Figure] = {}
+        # Foreign load during the measurement whose figures are being recorded now.
+        self.current_foreign = 0.0
 
     def record(
         self,
@@ -133,6 +138,7 @@ class FigureSet:
             fig = Figure(measurement, scenario, metric, unit, better, additive, goals or [])
             self._figures[key] = fig
         fig.values.setdefault(target, {})[repeat] = value
+        fig.foreign[target] = max(fig.foreign.get(target, 0.0), self.current_foreign)
         return fig
 
     def note(self, measurement: str, scenario: str, metric: str, text: str) -> None:

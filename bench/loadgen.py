@@ -62,6 +62,11 @@ class OpenLoopSpec:
     initial_conns: int = 0  # 0: enough for 20 ms of arrivals, at least 8
     spin_us: int = -1  # -1: 1000 at rates up to 100/s, else 0
     drain_s: float = 15.0
+    # Requests in flight beyond which the target is declared overloaded and the run
+    # stops sending (0: half a second of arrivals, at least 200). Past that point the
+    # latency only measures how long the queue has grown, and a server left with a deep
+    # backlog keeps its core busy long after the run, disturbing the next one.
+    max_backlog: int = 0
 
 
 @dataclass(slots=True)
@@ -108,6 +113,7 @@ class OpenLoop:
         self.results: list[Exchange] = []
         self.all_done = asyncio.Event()
         self.scheduling = True
+        self.overloaded_at = -1
 
     # connections
     def _open(self) -> None:
@@ -188,6 +194,8 @@ class OpenLoop:
         cpu0 = _self_cpu_s()
         start_ns = perf_counter_ns() + 5 * _NS_PER_MS
         measure_from = start_ns + int(spec.warmup_s * 1e9)
+        backlog = spec.max_backlog or max(200, math.ceil(spec.rate * 0.5))
+        self.overloaded_at = -1
         for i in range(count):
             intended = start_ns + i * interval_ns
             wait_ns = intended - perf_counter_ns() - spin_ns
@@ -196,6 +204,9 @@ class OpenLoop:
             if spin_ns:
                 while perf_counter_ns() < intended:
                     pass
+            if self.sent - self.finished >= backlog:
+                self.overloaded_at = i
+                break
             self._dispatch(intended)
         self.scheduling = False
         if self.finished < self.sent:
@@ -224,9 +235,12 @@ class OpenLoop:
             else:
                 continue
             errors[key] = errors.get(key, 0) + 1
+        overloaded = self.overloaded_at >= 0
         unfinished = expected - len(measured)
         if unfinished > 0:
-            errors["no response before drain timeout"] = unfinished
+            key = ("not sent: target overloaded" if overloaded
+                   else "no response before drain timeout")
+            errors[key] = unfinished
         report: dict[str, object] = {
             "mode": "open",
             "rate": spec.rate,
@@ -236,6 +250,10 @@ class OpenLoop:
             "ok": len(ok),
             "errors": errors,
             "error_count": sum(errors.values()),
+            # Set when the target fell so far behind that the run was cut short: its
+            # latency figures are then meaningless (unbounded), not merely high.
+            "overloaded": overloaded,
+            "overloaded_after_s": (self.overloaded_at / spec.rate) if overloaded else None,
             "latency_ms": _ms([ex.done_ns - ex.intended_ns for ex in ok]),
             "service_ms": _ms([ex.done_ns - ex.sent_ns for ex in ok]),
             "send_lag_ms": _ms([ex.sent_ns - ex.intended_ns for ex in measured if ex.sent_ns]),
@@ -245,8 +263,13 @@ class OpenLoop:
             "loadgen_wall_s": wall_s,
         }
         if spec.stream:
-            report["ttft_ms"] = _ms([ex.first_byte_ns - ex.intended_ns for ex in ok])
-            report["ttft_service_ms"] = _ms([ex.first_byte_ns - ex.sent_ns for ex in ok])
+            # Time to the first SSE event, not the first body byte: a server that sends an
+            # early comment or keep-alive line must not look faster than it is.
+            first = [ex.event_times[0] if ex.event_times else ex.first_byte_ns for ex in ok]
+            report["ttft_ms"] = _ms([t - ex.intended_ns for t, ex in zip(first, ok, strict=True)])
+            report["ttft_service_ms"] = _ms(
+                [t - ex.sent_ns for t, ex in zip(first, ok, strict=True)]
+            )
             gaps: list[int] = []
             events = 0
             for ex in ok:

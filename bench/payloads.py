@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import orjson
 
-_WORDS = tuple(
-    ["the", "agent", "reads", "the", "repository", "and", "plans", "a", "change", "then", "edits", "files", "runs", "tests", "reports", "results", "and", "asks", "for", "review", "of", "each", "step", "while", "tracking", "cost", "and", "context"]
+_FILLER = (
+    "the agent reads the repository and plans a change then edits files runs tests "
+    "reports results and asks for review of each step while tracking cost and context"
 )
+_WORDS = _FILLER.split(" ")
 
 # Sizes (bytes) named in reports.
 SIZES: dict[str, int] = {"1KB": 1024, "100KB": 100 * 1024, "1MB": 1024 * 1024,
@@ -34,14 +36,10 @@ def chat_body(model: str, *, stream: bool = False, size_bytes: int = 0,
               max_tokens: int = 64) -> bytes:
     """An OpenAI chat-completions body for `model`, padded with messages to about
     `size_bytes` (never less than the smallest valid body)."""
-    doc: dict[str, object] = {
-        "model": model,
-        "max_tokens": max_tokens,
-        "messages": [
-            {"role": "system", "content": "You are a helpful assistant."},
-            {"role": "user", "content": "Say hello."},
-        ],
-    }
+    system = {"role": "system", "content": "You are a helpful assistant."}
+    question = {"role": "user", "content": "Say hello."}
+    doc: dict[str, object] = {"model": model, "max_tokens": max_tokens,
+                              "messages": [system, question]}
     if stream:
         doc["stream"] = True
         doc["stream_options"] = {"include_usage": True}
@@ -58,6 +56,5 @@ def chat_body(model: str, *, stream: bool = False, size_bytes: int = 0,
         messages.append({"role": role, "content": _text(chunk, turn)})
         remaining -= chunk + overhead
         turn += 1
-    system, question = doc["messages"]  # type: ignore[misc]
     doc["messages"] = [system, *messages, question]
     return orjson.dumps(doc)

@@ -107,6 +107,9 @@ def switchpoint_config(port: int, upstream_port: int, workers: int = 1) -> dict[
                 "api_key_env": "BENCH_KEY",
             }
         },
+        # Priced like a real model, so the per-request cost accounting runs as in
+        # production (an unpriced model may skip it).
+        "models": {UPSTREAM_MODEL: {"input_usd_per_mtok": 1.0, "output_usd_per_mtok": 4.0}},
         "routing": {
             "default_profile": "fast",
             "profiles": {
@@ -147,12 +150,44 @@ def switchpoint(port: int, upstream_port: int, cpus: set[int], workdir: Path,
             "SWITCHPOINT_MASTER_KEY": SWITCHPOINT_MASTER_KEY,
             "PYTHONPATH": str(root),
         },
-        cwd=root,
+        # Run from the run's folder, importing from `root`: whatever the gateway writes
+        # relative to its working directory (a SQLite ledger, say) lands with the logs,
+        # not in the checkout being measured.
+        cwd=workdir,
         model="fast",
         headers={"Authorization": f"Bearer {SWITCHPOINT_MASTER_KEY}"},
         workers=workers,
         unavailable=unavailable,
     )
+
+
+def switchpoint_origin(root: Path) -> list[str]:
+    """Where the switchpoint modules imported from `root` really come from. The shared
+    virtualenv may hold an editable install of another checkout, whose import hook fills
+    in any module missing under `root`: a half-built checkout would be measured with
+    another one's code, silently."""
+    import subprocess
+
+    probe = (
+        "import importlib.util\n"
+        "names = ['switchpoint', 'switchpoint.config.loader', 'switchpoint.routing.resolve',"
+        " 'switchpoint.__main__']\n"
+        "for n in names:\n"
+        "    try:\n"
+        "        spec = importlib.util.find_spec(n)\n"
+        "    except Exception:\n"
+        "        spec = None\n"
+        "    print(n, spec.origin if spec else '-')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True,
+                         text=True, timeout=60, env=_root_env(root), check=False)
+    return [line for line in out.stdout.splitlines() if line.strip()]
+
+
+def _root_env(root: Path) -> dict[str, str]:
+    import os
+
+    return {**os.environ, "PYTHONPATH": str(root)}
 
 
 def _has_module(root: Path, dotted: str) -> bool:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import signal
+import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
@@ -14,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from switchpoint.demo.driver import DemoResult, drive
+from switchpoint.demo.driver import DemoResult, drive, report_outcomes
 from switchpoint.demo.scenario import OUTAGE_PROVIDER, demo_config, mixed_workload
 from switchpoint.events import Listener
 from switchpoint.execution.records import CallRecord
@@ -49,7 +51,8 @@ def demo(
 ) -> None:
     """Run the gateway offline on simulated vendors and drive a mixed workload through it,
     including an outage of one vendor; show what served what, and the breaker's story."""
-    config = demo_config(port=port if serve else 0)
+    ledger_dir = tempfile.mkdtemp(prefix="switchpoint-demo-")
+    config = demo_config(port=port if serve else 0, ledger_url=f"sqlite:///{ledger_dir}/ledger.db")
     server = BackgroundServer(config, port=port if serve else 0).start()
     assert server.gateway is not None
     recorder = _Recorder()
@@ -58,7 +61,7 @@ def demo(
     assert isinstance(outage, SimulatedAdapter)
 
     total = int(rate * seconds)
-    requests = mixed_workload(total)
+    requests, tasks = mixed_workload(total)
     down_at, up_at = total * 3 // 12, total * 6 // 12
     out.print(
         f"[bold]switchpoint demo[/] gateway on {server.base_url} with simulated vendors; "
@@ -90,6 +93,8 @@ def demo(
 
         asyncio.run(drive(server.base_url, requests, rate, on_result))
     _report(recorder, results)
+    report = asyncio.run(report_outcomes(server.base_url, tasks, wait_s=0.6))
+    _outcomes(report, len(tasks))
     failed = [r for r in results if r.status != 200]
     if serve:
         out.print(f"\ngateway still running on [bold]{server.base_url}[/] (Ctrl-C to stop)")
@@ -98,6 +103,7 @@ def demo(
         signal.signal(signal.SIGTERM, lambda *_: stopped.set())
         stopped.wait()
     server.stop()
+    shutil.rmtree(ledger_dir, ignore_errors=True)
     if failed:
         out.print(f"[red]{len(failed)} request(s) failed[/]")
         raise typer.Exit(1)
@@ -154,3 +160,38 @@ def _report(recorder: _Recorder, results: list[DemoResult]) -> None:
     out.print(breakers)
     ok = sum(1 for r in results if r.status == 200)
     out.print(f"{ok}/{len(results)} requests answered.")
+
+
+def _outcomes(report: object, task_count: int) -> None:
+    """The ledger's view: what each workload cost per completed outcome."""
+    groups = report.get("groups") if isinstance(report, dict) else None
+    table = Table(title=f"cost per completed outcome ({task_count} agent tasks, from the ledger)")
+    for column in (
+        "workload",
+        "requests",
+        "tasks",
+        "succeeded",
+        "success rate",
+        "cost USD",
+        "USD / outcome",
+        "tokens / outcome",
+        "fallback rate",
+    ):
+        table.add_column(column, justify="left" if column == "workload" else "right")
+    for group in groups or []:
+        per_outcome = group.get("cost_per_completed_outcome")
+        tokens = group.get("tokens_per_completed_outcome")
+        table.add_row(
+            str(group.get("key")),
+            str(group.get("requests")),
+            str(group.get("tasks")),
+            str(group.get("completed_outcomes")),
+            f"{group.get('success_rate', 0):.0%}",
+            f"{group.get('cost_usd', 0):.4f}",
+            f"{per_outcome:.4f}" if isinstance(per_outcome, (int, float)) else "-",
+            f"{tokens:,.0f}" if isinstance(tokens, (int, float)) else "-",
+            f"{group.get('fallback_rate', 0):.0%}",
+        )
+    if not groups:
+        table.add_row("(the ledger returned no groups)", *[""] * 8)
+    out.print(table)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from switchpoint.demo.scenario import DemoRequest
+from switchpoint.demo.scenario import OUTCOME_KIND, DemoRequest, DemoTask
 from switchpoint.transport.http_client import HttpClient, encode_head, encode_headers
 from switchpoint.transport.origin import split_base_url
 
@@ -53,6 +53,7 @@ async def send(client: HttpClient, base_url: str, request: DemoRequest) -> DemoR
         "anthropic-version": "2023-06-01",
         "x-switchpoint-budget": str(request.budget),
         "x-switchpoint-context-tokens": str(request.context_tokens),
+        "x-switchpoint-task-id": request.task_id,
     }
     head = encode_head("POST", path, origin, encode_headers(headers), len(body))
     response = await client.request(origin, head, body, connect_timeout=5, response_timeout=30)
@@ -98,3 +99,40 @@ async def drive(
     await asyncio.gather(*tasks)
     client.close()
     return results
+
+
+async def post_json(client: HttpClient, base_url: str, path: str, payload: object) -> object:
+    origin, _ = split_base_url(base_url)
+    body = orjson.dumps(payload)
+    headers = encode_headers({"content-type": "application/json"})
+    head = encode_head("POST", path, origin, headers, len(body))
+    response = await client.request(origin, head, body, connect_timeout=5, response_timeout=30)
+    return orjson.loads(await response.read(30))
+
+
+async def get_json(client: HttpClient, base_url: str, path: str) -> object:
+    origin, _ = split_base_url(base_url)
+    head = (f"GET {path} HTTP/1.1\r\nhost: {origin.host_header}\r\n\r\n").encode("latin-1")
+    response = await client.request(origin, head, b"", connect_timeout=5, response_timeout=30)
+    return orjson.loads(await response.read(30))
+
+
+async def report_outcomes(base_url: str, tasks: list[DemoTask], wait_s: float) -> object:
+    """Post each task's outcome, let the ledger flush, and fetch the outcomes report."""
+    client = HttpClient()
+    try:
+        for task in tasks:
+            await post_json(
+                client,
+                base_url,
+                "/v1/outcomes",
+                {
+                    "task_id": task.task_id,
+                    "outcome": "success" if task.succeeds else "failure",
+                    "kind": OUTCOME_KIND[task.workload],
+                },
+            )
+        await asyncio.sleep(wait_s)
+        return await get_json(client, base_url, "/v1/reports/outcomes?since=1d&by=workload")
+    finally:
+        client.close()

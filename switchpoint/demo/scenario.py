@@ -19,7 +19,7 @@ from switchpoint.config.schema import Config
 OUTAGE_PROVIDER = "anthropic"
 
 
-def demo_config(port: int = 0) -> Config:
+def demo_config(port: int = 0, ledger_url: str | None = None) -> Config:
     providers: dict[str, Any] = {
         name: {
             "type": "simulated",
@@ -46,52 +46,89 @@ def demo_config(port: int = 0) -> Config:
                 },
             },
             "logging": {"access_log": False},
+            "ledger": {
+                "url": ledger_url or "sqlite:///switchpoint-demo-ledger.db",
+                "flush_interval_s": 0.2,
+            },
         }
     )
 
 
+# What each workload's agents deliver, and how often they succeed in the demo.
+OUTCOME_KIND = {
+    "terminal_agent": "ci_pass",
+    "multi_file_refactor": "pr_merged",
+    "deep_research": "issue_resolved",
+    "cost_sensitive": "ci_pass",
+}
+SUCCESS_RATE = {
+    "terminal_agent": 0.85,
+    "multi_file_refactor": 0.75,
+    "deep_research": 0.8,
+    "cost_sensitive": 0.6,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class DemoRequest:
-    """One request of the mixed workload."""
+    """One call of one agent task in the mixed workload."""
 
     workload: str
     stream: bool
     budget: float
     context_tokens: int
     protocol: str  # "openai" or "anthropic": the client SDK style being imitated
-
-    def label(self) -> str:
-        extras = []
-        if self.context_tokens > 600_000:
-            extras.append(f"{self.context_tokens // 1000}K ctx")
-        if self.budget < 0.5:
-            extras.append(f"budget {self.budget}")
-        return self.workload + (f" ({', '.join(extras)})" if extras else "")
+    task_id: str
 
 
-def mixed_workload(count: int, seed: int = 7) -> list[DemoRequest]:
-    """A reproducible mix: mostly ordinary calls, some long-context terminal sessions
-    (the context guard), some tight budgets (the budget rule), both client protocols."""
+@dataclass(frozen=True, slots=True)
+class DemoTask:
+    task_id: str
+    workload: str
+    succeeds: bool
+
+
+def mixed_workload(count: int, seed: int = 7) -> tuple[list[DemoRequest], list[DemoTask]]:
+    """A reproducible mix of agent tasks (5-12 calls each, interleaved as concurrent
+    agents would be): mostly ordinary calls, some long-context terminal sessions (the
+    context guard), some tight budgets (the budget rule), both client protocols."""
     rng = random.Random(seed)
     workloads = ["terminal_agent", "multi_file_refactor", "deep_research", "cost_sensitive"]
     weights = [4, 4, 2, 2]
-    requests = []
-    for _ in range(count):
+    tasks: list[DemoTask] = []
+    pending: list[list[DemoRequest]] = []
+    planned = 0
+    while planned < count:
         workload = rng.choices(workloads, weights)[0]
-        context = rng.randint(2_000, 90_000)
-        budget = 1.0
-        roll = rng.random()
-        if workload == "terminal_agent" and roll < 0.2:
-            context = rng.randint(650_000, 900_000)
-        elif roll < 0.15:
-            budget = round(rng.uniform(0.1, 0.45), 2)
-        requests.append(
-            DemoRequest(
-                workload=workload,
-                stream=rng.random() < 0.5,
-                budget=budget,
-                context_tokens=context,
-                protocol="anthropic" if workload == "multi_file_refactor" else "openai",
-            )
+        task = DemoTask(
+            f"demo-{len(tasks) + 1:03d}", workload, rng.random() < SUCCESS_RATE[workload]
         )
-    return requests
+        tasks.append(task)
+        calls = [_call(rng, task) for _ in range(min(rng.randint(5, 12), count - planned))]
+        planned += len(calls)
+        pending.append(calls)
+    requests: list[DemoRequest] = []
+    while pending:
+        calls = rng.choice(pending)
+        requests.append(calls.pop(0))
+        if not calls:
+            pending.remove(calls)
+    return requests, tasks
+
+
+def _call(rng: random.Random, task: DemoTask) -> DemoRequest:
+    context = rng.randint(2_000, 90_000)
+    budget = 1.0
+    roll = rng.random()
+    if task.workload == "terminal_agent" and roll < 0.2:
+        context = rng.randint(650_000, 900_000)
+    elif roll < 0.15:
+        budget = round(rng.uniform(0.1, 0.45), 2)
+    return DemoRequest(
+        workload=task.workload,
+        stream=rng.random() < 0.5,
+        budget=budget,
+        context_tokens=context,
+        protocol="anthropic" if task.workload == "multi_file_refactor" else "openai",
+        task_id=task.task_id,
+    )
