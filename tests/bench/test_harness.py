@@ -35,14 +35,18 @@ def test_added_is_taken_within_each_repeat() -> None:
     added = fig.added("proxy")
     assert added.values == (0.5, 0.5, 0.5)
     assert Goal("added", "<=", 0.5).check(added.median) is True
-    assert Goal("ratio:direct", ">=", 2).check(fig.goal_value(Goal("ratio:direct", ">=", 2),
-                                                               "proxy")) is False
+    assert (
+        Goal("ratio:direct", ">=", 2).check(fig.goal_value(Goal("ratio:direct", ">=", 2), "proxy"))
+        is False
+    )
 
 
 def _stream_response() -> bytes:
     chunks = b"".join(build_stream_events(5))
-    return (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-            b"Transfer-Encoding: chunked\r\n\r\n" + chunks)
+    return (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n" + chunks
+    )
 
 
 def _feed(pieces: list[bytes]) -> Exchange:

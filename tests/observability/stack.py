@@ -25,8 +25,11 @@ from tests.fakes import OpenAIFake
 
 KEY_ENV = {"SP_TEST_MAIN_KEY": "sk-fake-openai", "SP_TEST_BACKUP_KEY": "sk-fake-openai"}
 PRICES = {
-    "gpt-primary": {"input_usd_per_mtok": 1.0, "output_usd_per_mtok": 2.0,
-                    "cached_input_usd_per_mtok": 0.1},
+    "gpt-primary": {
+        "input_usd_per_mtok": 1.0,
+        "output_usd_per_mtok": 2.0,
+        "cached_input_usd_per_mtok": 0.1,
+    },
     "gpt-backup": {"input_usd_per_mtok": 0.5, "output_usd_per_mtok": 1.0},
     "gpt-long": {"input_usd_per_mtok": 2.0, "output_usd_per_mtok": 4.0},
 }
@@ -45,10 +48,16 @@ def gateway_config(
     return parse_config(
         {
             "providers": {
-                "main": {"type": "openai", "base_url": main.base_url,
-                         "api_key_env": "SP_TEST_MAIN_KEY"},
-                "backup": {"type": "openai", "base_url": backup.base_url,
-                           "api_key_env": "SP_TEST_BACKUP_KEY"},
+                "main": {
+                    "type": "openai",
+                    "base_url": main.base_url,
+                    "api_key_env": "SP_TEST_MAIN_KEY",
+                },
+                "backup": {
+                    "type": "openai",
+                    "base_url": backup.base_url,
+                    "api_key_env": "SP_TEST_BACKUP_KEY",
+                },
             },
             "models": dict(prices),
             "routing": {
@@ -56,21 +65,37 @@ def gateway_config(
                 "context": {"long_context_profile": "long"},
                 "cost": {"budget_profile": "backup"},
                 "profiles": {
-                    "primary": {"model": "gpt-primary", "provider": "main",
-                                "max_context": 200_000, "cost_weight": 0.8,
-                                "fallbacks": ["backup"]},
-                    "backup": {"model": "gpt-backup", "provider": "backup",
-                               "max_context": 200_000, "cost_weight": 0.3},
-                    "long": {"model": "gpt-long", "provider": "main",
-                             "max_context": 1_000_000, "cost_weight": 0.9},
+                    "primary": {
+                        "model": "gpt-primary",
+                        "provider": "main",
+                        "max_context": 200_000,
+                        "cost_weight": 0.8,
+                        "fallbacks": ["backup"],
+                    },
+                    "backup": {
+                        "model": "gpt-backup",
+                        "provider": "backup",
+                        "max_context": 200_000,
+                        "cost_weight": 0.3,
+                    },
+                    "long": {
+                        "model": "gpt-long",
+                        "provider": "main",
+                        "max_context": 1_000_000,
+                        "cost_weight": 0.9,
+                    },
                 },
                 "fallback": {
                     "max_retries": 0,
                     "backoff_base_s": 0.001,
                     "backoff_max_s": 0.01,
                     "circuit_breaker_threshold": 0.5,
-                    "circuit_breaker": {"window_s": 60, "min_requests": 3, "open_s": 600,
-                                        "half_open_probes": 1},
+                    "circuit_breaker": {
+                        "window_s": 60,
+                        "min_requests": 3,
+                        "open_s": 600,
+                        "half_open_probes": 1,
+                    },
                     **(fallback or {}),
                 },
             },

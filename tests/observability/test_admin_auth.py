@@ -36,7 +36,9 @@ def guarded(openai_fake: OpenAIFake, backup_fake: OpenAIFake) -> Iterator[Backgr
 def post_form(server: BackgroundServer, path: str, form: dict[str, str]) -> Any:
     connection = http.client.HTTPConnection(server.host, server.port, timeout=10)
     connection.request(
-        "POST", path, body=urllib.parse.urlencode(form),
+        "POST",
+        path,
+        body=urllib.parse.urlencode(form),
         headers={"content-type": "application/x-www-form-urlencoded"},
     )
     response = connection.getresponse()
@@ -111,8 +113,9 @@ def test_public_metrics_and_switched_off_parts(
     with running_gateway(config, {"SWITCHPOINT_MASTER_KEY": MASTER}) as server:
         assert http_get(server.base_url + "/metrics")[0] == 200
         assert http_get(server.base_url + "/ui/api/snapshot")[0] == 401
-    config = gateway_config(openai_fake, backup_fake,
-                            observability={"metrics": False, "dashboard": False})
+    config = gateway_config(
+        openai_fake, backup_fake, observability={"metrics": False, "dashboard": False}
+    )
     with running_gateway(config) as server:
         assert http_get(server.base_url + "/metrics")[0] == 404
         assert http_get(server.base_url + "/ui")[0] == 404

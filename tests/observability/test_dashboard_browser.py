@@ -21,16 +21,22 @@ from tests.fakes import OpenAIFake
 from tests.observability.stack import client, gateway_config, running_gateway
 
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 MASTER = "browser-test-master-key"
 USER: list[Any] = [{"role": "user", "content": "hello"}]
 
 
 def chromium_path() -> str:
-    path = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists()
-                                        else None)
+    path = shutil.which("chromium") or (
+        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+    )
     assert path, "Chromium is missing: apt-get install -y chromium (see .ci/run)"
     return path
 
@@ -143,7 +149,8 @@ def test_dashboard_renders_live_and_shows_a_breaker_opening(
             assert "closed → open" in page.inner_text("#transitions")
             page.wait_for_selector(
                 '#chart-fallback-reasons[data-bars]:not([data-bars="0"])',
-                state="attached", timeout=20_000,
+                state="attached",
+                timeout=20_000,
             )
             assert page.inner_text("#kpi-breakers") == "1"
             time.sleep(2.5)  # one more refresh, to catch errors in steady polling

@@ -27,8 +27,21 @@ USER: list[Any] = [{"role": "user", "content": "hello"}]
 
 # Series Prometheus makes itself, not the gateway.
 PROMETHEUS_SERIES = {"up"}
-_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and",
-             "or", "unless", "offset", "inf", "nan"}
+_KEYWORDS = {
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "bool",
+    "and",
+    "or",
+    "unless",
+    "offset",
+    "inf",
+    "nan",
+}
 
 
 def metric_names(expr: str) -> set[str]:
@@ -44,7 +57,7 @@ def metric_names(expr: str) -> set[str]:
     names = set()
     for match in re.finditer(r"[a-zA-Z_:][\w:]*", text):
         name = match.group(0)
-        following = text[match.end():].lstrip()[:1]
+        following = text[match.end() :].lstrip()[:1]
         if following == "(" or name.lower() in _KEYWORDS:
             continue  # a function or aggregation, not a metric
         if re.fullmatch(r"\d+[smhdwy]", name):
@@ -80,7 +93,9 @@ def test_the_parser_finds_metric_names() -> None:
         'histogram_quantile(0.95, sum by (le, provider) (rate(a_seconds_bucket{x="y"}[5m])))'
     ) == {"a_seconds_bucket"}
     assert metric_names("sum(rate(a_total[5m])) / sum(rate(b_total[5m])) > 4 * 500") == {
-        "a_total", "b_total"}
+        "a_total",
+        "b_total",
+    }
     assert metric_names("count(m == 2) or vector(0)") == {"m"}
     assert metric_names("label_values(a_total, workload)") == {"a_total"}
 
@@ -96,8 +111,13 @@ def test_alert_rules_are_well_formed() -> None:
         assert rule["annotations"]["summary"]
         assert rule["expr"].count("(") == rule["expr"].count(")")
     # The four the issue asks for: breaker open, fallback rate, error rate, budget burn.
-    for wanted in ("CircuitBreakerOpen", "HighFallbackRate", "HighErrorRate", "BudgetBurn",
-                   "LedgerDroppingRecords"):
+    for wanted in (
+        "CircuitBreakerOpen",
+        "HighFallbackRate",
+        "HighErrorRate",
+        "BudgetBurn",
+        "LedgerDroppingRecords",
+    ):
         assert f"Switchpoint{wanted}" in names
 
 
@@ -124,8 +144,13 @@ def test_every_referenced_metric_is_exported(
     openai_fake: OpenAIFake, backup_fake: OpenAIFake, refused_port: int, tmp_path: Path
 ) -> None:
     prices = {model: price for model, price in PRICES.items() if model != "gpt-long"}
-    config = gateway_config(openai_fake, backup_fake, fallback={"max_retries": 1},
-                            prices=prices, ledger_path=tmp_path / "ledger.db")
+    config = gateway_config(
+        openai_fake,
+        backup_fake,
+        fallback={"max_retries": 1},
+        prices=prices,
+        ledger_path=tmp_path / "ledger.db",
+    )
     environ = {
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{refused_port}",
         "OTEL_BSP_SCHEDULE_DELAY": "50",
@@ -137,7 +162,8 @@ def test_every_referenced_metric_is_exported(
         openai_fake.enqueue(ServerError())
         sdk.chat.completions.create(model="primary", messages=USER)  # a retry
         sdk.chat.completions.create(  # the context guard, onto the unpriced model
-            model="primary", messages=USER,
+            model="primary",
+            messages=USER,
             extra_headers={"x-switchpoint-context-tokens": "700000"},
         )
         openai_fake.down(model="gpt-primary")

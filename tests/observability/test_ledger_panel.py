@@ -54,10 +54,20 @@ def test_ledger_queue_and_cost_per_completed_outcome(
             sdk.chat.completions.create(
                 model="primary", messages=USER, extra_headers={"x-switchpoint-task-id": task}
             )
-        assert post_json(server.base_url + "/v1/outcomes",
-                         {"task_id": "t-1", "outcome": "success", "kind": "tests_pass"}) == 200
-        assert post_json(server.base_url + "/v1/outcomes",
-                         {"task_id": "t-2", "outcome": "failure", "kind": "tests_pass"}) == 200
+        assert (
+            post_json(
+                server.base_url + "/v1/outcomes",
+                {"task_id": "t-1", "outcome": "success", "kind": "tests_pass"},
+            )
+            == 200
+        )
+        assert (
+            post_json(
+                server.base_url + "/v1/outcomes",
+                {"task_id": "t-2", "outcome": "failure", "kind": "tests_pass"},
+            )
+            == 200
+        )
         deadline = time.monotonic() + 15
         while True:
             _, _, body = http_get(server.base_url + "/ui/api/snapshot")

@@ -17,29 +17,56 @@ from switchpoint.routing.decision import RoutingDecision
 
 def decision(profile: str, requested: str, rules: list[str] | None = None) -> RoutingDecision:
     return RoutingDecision(
-        profile=profile, model=f"m-{profile}", provider="p", requested_profile=requested,
-        effective_max_tokens=1000, fallback_triggered=profile != requested,
-        routing_rationale=f"why {profile}", rules=rules or [], chain=[profile],
+        profile=profile,
+        model=f"m-{profile}",
+        provider="p",
+        requested_profile=requested,
+        effective_max_tokens=1000,
+        fallback_triggered=profile != requested,
+        routing_rationale=f"why {profile}",
+        rules=rules or [],
+        chain=[profile],
     )
 
 
 def call(
-    wall: float, *, workload: str = "w", served: str = "w", ok: bool = True,
-    duration: float = 0.2, cost: float = 0.01, rules: list[str] | None = None,
+    wall: float,
+    *,
+    workload: str = "w",
+    served: str = "w",
+    ok: bool = True,
+    duration: float = 0.2,
+    cost: float = 0.01,
+    rules: list[str] | None = None,
     skipped: bool = False,
 ) -> CallRecord:
     record = CallRecord(
-        request_id="sp-x", protocol="openai", stream=False, started_wall=wall, started_at=100.0,
-        workload=workload, decision=decision(served, workload, rules), duration_s=duration,
+        request_id="sp-x",
+        protocol="openai",
+        stream=False,
+        started_wall=wall,
+        started_at=100.0,
+        workload=workload,
+        decision=decision(served, workload, rules),
+        duration_s=duration,
     )
     if skipped:
-        skip = AttemptRecord(workload, "p", f"m-{workload}", "skipped", 100.0,
-                             outcome="skipped_open")
+        skip = AttemptRecord(
+            workload, "p", f"m-{workload}", "skipped", 100.0, outcome="skipped_open"
+        )
         record.attempts.append(skip)
         record.fallback_reasons.append("breaker_open")
-    attempt = AttemptRecord(served, "p", f"m-{served}", "fallback" if skipped else "first",
-                            100.0, duration_s=duration, usage=Usage(10, 5), cost_usd=cost,
-                            outcome="ok" if ok else "server_error")
+    attempt = AttemptRecord(
+        served,
+        "p",
+        f"m-{served}",
+        "fallback" if skipped else "first",
+        100.0,
+        duration_s=duration,
+        usage=Usage(10, 5),
+        cost_usd=cost,
+        outcome="ok" if ok else "server_error",
+    )
     record.attempts.append(attempt)
     if ok:
         record.served = attempt
@@ -61,7 +88,8 @@ def test_snapshot_buckets_rates_latency_costs_and_breakers() -> None:
         listener.on_call(call(now - 1, ok=False, duration=2.0, cost=0.02))
         listener.on_breaker("p", "m-w", "closed", "open", "error rate 3/3 over 30s")
     builder = SnapshotBuilder(
-        live, metrics,
+        live,
+        metrics,
         targets=lambda: [("p", "m-w"), ("p", "m-other")],
         breaker_states=lambda: {("p", "m-w"): "open"},
     )

@@ -24,8 +24,12 @@ from tests.observability.stack import (
 
 USER: list[Any] = [{"role": "user", "content": "hello"}]
 PRIMARY = {"workload": "primary", "profile": "primary", "provider": "main", "model": "gpt-primary"}
-VIA_BACKUP = {"workload": "primary", "profile": "backup", "provider": "backup",
-              "model": "gpt-backup"}
+VIA_BACKUP = {
+    "workload": "primary",
+    "profile": "backup",
+    "provider": "backup",
+    "model": "gpt-backup",
+}
 
 
 @pytest.fixture
@@ -49,16 +53,30 @@ def test_successful_requests_count_tokens_cost_and_latency(
     assert value(samples, "switchpoint_requests_total", **PRIMARY, status="ok") == 4
     assert total(samples, "switchpoint_requests_total") == 4
     assert value(samples, "switchpoint_request_duration_seconds_count", **PRIMARY) == 4
-    assert value(samples, "switchpoint_request_duration_seconds_bucket", **PRIMARY,
-                 le="+Inf") == 4
+    assert value(samples, "switchpoint_request_duration_seconds_bucket", **PRIMARY, le="+Inf") == 4
     assert value(samples, "switchpoint_request_duration_seconds_sum", **PRIMARY) > 0
     # Only the stream has a time to first token.
     ttft = {"workload": "primary", "provider": "main", "model": "gpt-primary"}
     assert value(samples, "switchpoint_time_to_first_token_seconds_count", **ttft) == 1
-    assert value(samples, "switchpoint_upstream_attempts_total", provider="main",
-                 model="gpt-primary", outcome="ok") == 4
-    assert value(samples, "switchpoint_upstream_attempt_duration_seconds_count",
-                 provider="main", model="gpt-primary") == 4
+    assert (
+        value(
+            samples,
+            "switchpoint_upstream_attempts_total",
+            provider="main",
+            model="gpt-primary",
+            outcome="ok",
+        )
+        == 4
+    )
+    assert (
+        value(
+            samples,
+            "switchpoint_upstream_attempt_duration_seconds_count",
+            provider="main",
+            model="gpt-primary",
+        )
+        == 4
+    )
     tokens = {"model": "gpt-primary", "workload": "primary"}
     assert value(samples, "switchpoint_tokens_total", **tokens, kind="input") == 4 * 70
     assert value(samples, "switchpoint_tokens_total", **tokens, kind="cached") == 4 * 30
@@ -81,8 +99,9 @@ def test_retry_is_counted_by_the_failure_that_caused_it(
         samples = scrape(server)
     target = {"provider": "main", "model": "gpt-primary"}
     assert value(samples, "switchpoint_retries_total", **target, reason="server_error") == 1
-    assert value(samples, "switchpoint_upstream_attempts_total", **target,
-                 outcome="server_error") == 1
+    assert (
+        value(samples, "switchpoint_upstream_attempts_total", **target, outcome="server_error") == 1
+    )
     assert value(samples, "switchpoint_upstream_attempts_total", **target, outcome="ok") == 1
     assert value(samples, "switchpoint_requests_total", **PRIMARY, status="ok") == 1
     assert total(samples, "switchpoint_fallbacks_total") == 0
@@ -106,11 +125,19 @@ def test_outage_fails_over_then_trips_the_breaker(
     assert value(before, "switchpoint_circuit_breaker_state", **primary) == 0
     assert value(samples, "switchpoint_circuit_breaker_state", **primary) == 2
     assert value(samples, "switchpoint_circuit_breaker_state", **backup) == 0
-    assert value(samples, "switchpoint_circuit_breaker_transitions_total", **primary,
-                 **{"from": "closed", "to": "open"}) == 1
+    assert (
+        value(
+            samples,
+            "switchpoint_circuit_breaker_transitions_total",
+            **primary,
+            **{"from": "closed", "to": "open"},
+        )
+        == 1
+    )
     assert total(samples, "switchpoint_circuit_breaker_transitions_total") == 1
-    assert value(samples, "switchpoint_upstream_attempts_total", **primary,
-                 outcome="overloaded") == 3
+    assert (
+        value(samples, "switchpoint_upstream_attempts_total", **primary, outcome="overloaded") == 3
+    )
     assert value(samples, "switchpoint_upstream_attempts_total", **backup, outcome="ok") == 4
     assert value(samples, "switchpoint_fallbacks_total", reason="upstream_error") == 3
     assert value(samples, "switchpoint_fallbacks_total", reason="breaker_open") == 1
@@ -119,17 +146,18 @@ def test_outage_fails_over_then_trips_the_breaker(
     assert value(samples, "switchpoint_requests_total", **VIA_BACKUP, status="ok") == 4
     assert total(samples, "switchpoint_retries_total") == 0
     # A fallback's tokens and cost belong to the model that consumed them.
-    assert value(samples, "switchpoint_cost_usd_total", model="gpt-backup",
-                 workload="primary") > 0
-    assert value(samples, "switchpoint_cost_usd_total", model="gpt-primary",
-                 workload="primary") == 0
+    assert value(samples, "switchpoint_cost_usd_total", model="gpt-backup", workload="primary") > 0
+    assert (
+        value(samples, "switchpoint_cost_usd_total", model="gpt-primary", workload="primary") == 0
+    )
 
 
 def test_routing_fallbacks_and_rules(openai_fake: OpenAIFake, backup_fake: OpenAIFake) -> None:
     with running_gateway(gateway_config(openai_fake, backup_fake)) as server:
         sdk = client(server)
         sdk.chat.completions.create(
-            model="primary", messages=USER,
+            model="primary",
+            messages=USER,
             extra_headers={"x-switchpoint-context-tokens": "700000"},
         )
         for _ in range(2):
@@ -139,18 +167,36 @@ def test_routing_fallbacks_and_rules(openai_fake: OpenAIFake, backup_fake: OpenA
         samples = scrape(server)
     assert value(samples, "switchpoint_fallbacks_total", reason="context_guard") == 1
     assert value(samples, "switchpoint_fallbacks_total", reason="budget") == 2
-    assert value(samples, "switchpoint_routing_rules_total", workload="primary",
-                 rule="context_guard") == 1
-    assert value(samples, "switchpoint_routing_rules_total", workload="primary",
-                 rule="budget_fallback") == 2
-    assert value(samples, "switchpoint_requests_total", workload="primary", profile="long",
-                 provider="main", model="gpt-long", status="ok") == 1
+    assert (
+        value(samples, "switchpoint_routing_rules_total", workload="primary", rule="context_guard")
+        == 1
+    )
+    assert (
+        value(
+            samples, "switchpoint_routing_rules_total", workload="primary", rule="budget_fallback"
+        )
+        == 2
+    )
+    assert (
+        value(
+            samples,
+            "switchpoint_requests_total",
+            workload="primary",
+            profile="long",
+            provider="main",
+            model="gpt-long",
+            status="ok",
+        )
+        == 1
+    )
     assert value(samples, "switchpoint_requests_total", **VIA_BACKUP, status="ok") == 2
     assert value(samples, "switchpoint_fallback_requests_total", workload="primary") == 3
     # effectiveMaxTokens: 700000 capped at nothing (long holds 1M), the others estimated.
     assert value(samples, "switchpoint_effective_max_tokens_count", workload="primary") == 3
-    assert value(samples, "switchpoint_effective_max_tokens_bucket", workload="primary",
-                 le="600000.0") == 2
+    assert (
+        value(samples, "switchpoint_effective_max_tokens_bucket", workload="primary", le="600000.0")
+        == 2
+    )
 
 
 def test_client_errors_are_counted_without_a_target(
@@ -160,7 +206,8 @@ def test_client_errors_are_counted_without_a_target(
         sdk = client(server)
         with pytest.raises(openai.BadRequestError):
             sdk.chat.completions.create(
-                model="primary", messages=USER,
+                model="primary",
+                messages=USER,
                 extra_headers={"x-switchpoint-workload": "no-such-workload"},
             )
         with pytest.raises(openai.BadRequestError):
@@ -168,8 +215,18 @@ def test_client_errors_are_counted_without_a_target(
                 model="primary", messages=USER, extra_headers={"x-switchpoint-budget": "2"}
             )
         samples = scrape(server)
-    assert value(samples, "switchpoint_requests_total", workload="none", profile="none",
-                 provider="none", model="none", status="client_error") == 2
+    assert (
+        value(
+            samples,
+            "switchpoint_requests_total",
+            workload="none",
+            profile="none",
+            provider="none",
+            model="none",
+            status="client_error",
+        )
+        == 2
+    )
     assert total(samples, "switchpoint_upstream_attempts_total") == 0
 
 
@@ -183,8 +240,7 @@ def test_upstream_failure_without_fallback_is_an_upstream_error(
             client(server).chat.completions.create(model="primary", messages=USER)
         samples = scrape(server)
     # Reported under the last target tried.
-    assert value(samples, "switchpoint_requests_total", **VIA_BACKUP,
-                 status="upstream_error") == 1
+    assert value(samples, "switchpoint_requests_total", **VIA_BACKUP, status="upstream_error") == 1
     assert value(samples, "switchpoint_fallbacks_total", reason="upstream_error") == 1
     assert value(samples, "switchpoint_fallback_requests_total", workload="primary") == 0
 
@@ -220,7 +276,8 @@ def test_exposition_follows_prometheus_conventions(
         sdk = client(server)
         for _ in range(4):
             sdk.chat.completions.create(
-                model="primary", messages=USER,
+                model="primary",
+                messages=USER,
                 extra_headers={"x-switchpoint-task-id": "task-123456"},
             )
         status, headers, body = http_get(server.base_url + "/metrics")
@@ -257,14 +314,14 @@ def test_scrape_stays_fast_with_many_series(
         sdk = client(server)
         for index in range(30):
             sdk.chat.completions.create(
-                model="primary", messages=[{"role": "user", "content": f"q{index}"}],
+                model="primary",
+                messages=[{"role": "user", "content": f"q{index}"}],
                 extra_headers={"x-switchpoint-task-id": f"t{index}"},
             )
         started = time.monotonic()
         _, _, body = http_get(server.base_url + "/metrics")
         elapsed = time.monotonic() - started
-    series = [line for line in body.decode().splitlines()
-              if line.startswith("switchpoint_")]
+    series = [line for line in body.decode().splitlines() if line.startswith("switchpoint_")]
     assert len(series) < 200
     assert elapsed < 5
 
@@ -282,8 +339,9 @@ def test_stream_resilience_events_have_their_own_series(
         openai_fake.enqueue(CutAfter(events=3))
         with pytest.raises(openai.APIError):
             list(sdk.chat.completions.create(model="primary", messages=USER, stream=True))
-        samples = wait_for(server, "switchpoint_requests_total", 1, **PRIMARY,
-                           status="upstream_error")
+        samples = wait_for(
+            server, "switchpoint_requests_total", 1, **PRIMARY, status="upstream_error"
+        )
     target = {"provider": "main", "model": "gpt-primary"}
     assert value(samples, "switchpoint_stream_malformed_events_total", **target) == 1
     assert value(samples, "switchpoint_requests_total", **PRIMARY, status="ok") == 1

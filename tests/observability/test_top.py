@@ -33,7 +33,11 @@ def run_top(url: str, key: str | None) -> subprocess.CompletedProcess[str]:
         env["SWITCHPOINT_MASTER_KEY"] = key
     return subprocess.run(
         [sys.executable, "-m", "switchpoint", "top", "--once", "--url", url],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -50,9 +54,18 @@ def test_top_shows_traffic_breakers_and_decisions(
         refused = run_top(server.base_url, None)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    for expected in ("traffic", "provider latency", "circuit breakers", "main/gpt-primary",
-                     "open", "closed → open", "breaker_open", "upstream_error",
-                     "gpt-backup (backup)", "ledger: not attached"):
+    for expected in (
+        "traffic",
+        "provider latency",
+        "circuit breakers",
+        "main/gpt-primary",
+        "open",
+        "closed → open",
+        "breaker_open",
+        "upstream_error",
+        "gpt-backup (backup)",
+        "ledger: not attached",
+    ):
         assert expected in out, expected
     assert refused.returncode == 1
     assert "master key" in refused.stderr

@@ -60,9 +60,12 @@ def test_one_server_span_per_request_with_a_child_per_attempt(
     with running_gateway(config) as server:
         memory = traced(server)
         client(server).chat.completions.create(
-            model="primary", messages=USER,
-            extra_headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01",
-                           "tracestate": "vendor=abc"},
+            model="primary",
+            messages=USER,
+            extra_headers={
+                "traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01",
+                "tracestate": "vendor=abc",
+            },
         )
         spans = wait_spans(memory, 3)
     assert len(spans) == 3
@@ -219,8 +222,18 @@ def test_an_unreachable_collector_costs_a_counter_not_requests(
                 break
             time.sleep(0.1)
     assert failures >= 1
-    assert value(samples, "switchpoint_requests_total", workload="primary", profile="primary",
-                 provider="main", model="gpt-primary", status="ok") == 3
+    assert (
+        value(
+            samples,
+            "switchpoint_requests_total",
+            workload="primary",
+            profile="primary",
+            provider="main",
+            model="gpt-primary",
+            status="ok",
+        )
+        == 3
+    )
 
 
 def test_the_endpoint_comes_from_the_standard_variables() -> None:
@@ -228,14 +241,27 @@ def test_the_endpoint_comes_from_the_standard_variables() -> None:
     assert otlp_traces_endpoint({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318/"}) == (
         "http://c:4318/v1/traces"
     )
-    assert otlp_traces_endpoint({
-        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318",
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://t:9999/traces",
-    }) == "http://t:9999/traces"
-    assert otlp_traces_endpoint({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318",
-                                 "OTEL_SDK_DISABLED": "true"}) is None
-    assert otlp_traces_endpoint({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318",
-                                 "OTEL_TRACES_EXPORTER": "none"}) is None
+    assert (
+        otlp_traces_endpoint(
+            {
+                "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318",
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://t:9999/traces",
+            }
+        )
+        == "http://t:9999/traces"
+    )
+    assert (
+        otlp_traces_endpoint(
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_SDK_DISABLED": "true"}
+        )
+        is None
+    )
+    assert (
+        otlp_traces_endpoint(
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_TRACES_EXPORTER": "none"}
+        )
+        is None
+    )
 
 
 def test_tracing_off_loads_no_opentelemetry() -> None:
@@ -264,9 +290,16 @@ def test_sampling_follows_the_standard_variables_and_the_caller() -> None:
     from switchpoint.observability.tracing import sampler_from
 
     def finished(traceparent: str | None) -> CallRecord:
-        record = CallRecord(request_id="sp-1", protocol="openai", stream=False,
-                            started_wall=time.time(), started_at=10.0, workload="w",
-                            duration_s=0.5, traceparent=traceparent)
+        record = CallRecord(
+            request_id="sp-1",
+            protocol="openai",
+            stream=False,
+            started_wall=time.time(),
+            started_at=10.0,
+            workload="w",
+            duration_s=0.5,
+            traceparent=traceparent,
+        )
         attempt = AttemptRecord("w", "p", "m", "first", 10.1, duration_s=0.3, usage=Usage(5, 1))
         record.attempts.append(attempt)
         record.served = attempt
@@ -284,6 +317,7 @@ def test_sampling_follows_the_standard_variables_and_the_caller() -> None:
     assert spans_of({}, sampled) == 2
     assert spans_of({}, unsampled) == 0  # the caller decided not to sample this trace
     assert spans_of({"OTEL_TRACES_SAMPLER": "always_off"}, None) == 0
-    assert spans_of({"OTEL_TRACES_SAMPLER": "traceidratio",
-                     "OTEL_TRACES_SAMPLER_ARG": "0"}, None) == 0
+    assert (
+        spans_of({"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0"}, None) == 0
+    )
     assert spans_of({"OTEL_TRACES_SAMPLER": "nonsense"}, None) == 2

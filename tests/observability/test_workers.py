@@ -69,20 +69,27 @@ def free_port() -> int:
 def test_two_workers_one_story(tmp_path: Path) -> None:
     config = {
         "server": {"workers": 2},
-        "providers": {name: {"type": "simulated", "simulation": {"latency_ms": 1,
-                                                                  "chunk_delay_ms": 0}}
-                      for name in ("openai", "anthropic", "google")},
+        "providers": {
+            name: {"type": "simulated", "simulation": {"latency_ms": 1, "chunk_delay_ms": 0}}
+            for name in ("openai", "anthropic", "google")
+        },
         "logging": {"access_log": False},
         "ledger": {"enabled": False},
     }
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if k != "SWITCHPOINT_MASTER_KEY" and not k.startswith("OTEL_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k != "SWITCHPOINT_MASTER_KEY" and not k.startswith("OTEL_")
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "switchpoint", "serve", "-c", str(path), "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -104,8 +111,11 @@ def test_two_workers_one_story(tmp_path: Path) -> None:
         totals = set()
         for _ in range(8):
             _, _, body = http_get(base + "/metrics")
-            lines = [line for line in body.decode().splitlines()
-                     if line.startswith("switchpoint_requests_total{")]
+            lines = [
+                line
+                for line in body.decode().splitlines()
+                if line.startswith("switchpoint_requests_total{")
+            ]
             totals.add(sum(float(line.rsplit(" ", 1)[1]) for line in lines))
         assert totals == {20.0}
         # Both workers answered (the kernel spreads new connections; 16 tries).

@@ -25,18 +25,21 @@ class Calls(Listener):
 async def test_a_stream_closed_before_its_first_byte_is_finished_and_released(
     tmp_path: object,
 ) -> None:
-    config = parse_config({
-        "providers": {
-            name: {"type": "simulated", "simulation": {"latency_ms": 0, "chunk_delay_ms": 1}}
-            for name in ("openai", "anthropic", "google")
-        },
-        "logging": {"access_log": False},
-    })
+    config = parse_config(
+        {
+            "providers": {
+                name: {"type": "simulated", "simulation": {"latency_ms": 0, "chunk_delay_ms": 1}}
+                for name in ("openai", "anthropic", "google")
+            },
+            "logging": {"access_log": False},
+        }
+    )
     gateway = Gateway(config)
     calls = Calls()
     gateway.bus.subscribe(calls)
-    body = orjson.dumps({"model": "cost_sensitive", "stream": True,
-                         "messages": [{"role": "user", "content": "hi"}]})
+    body = orjson.dumps(
+        {"model": "cost_sensitive", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    )
     request = Request("POST", "/v1/chat/completions", "", {}, body, "test", "1.1")
     response = await ChatEndpoint(gateway, OPENAI)(request)
     assert isinstance(response, StreamingResponse)

@@ -228,3 +228,18 @@ def test_calibration_learns_from_billed_usage() -> None:
     other.token_count_target = ("anthropic", "claude-sonnet-4-6")
     listener.on_call(other)
     assert calibrator.get("anthropic", "claude-opus-4-7").samples == 25
+
+
+def test_an_openai_count_at_a_boundary_is_refined_until_decided() -> None:
+    # The estimate lands right on the boundary: within the tool-call framing slack, the
+    # part of the bound the BPE cannot remove. Counted, the text moves (the estimator is
+    # high on agent transcripts) and the boundary is decided.
+    body = openai_body(generate(60_000, seed=6))
+    counter = TokenCounter()
+    request = ChatRequest(OPENAI, body, stream=False)
+    estimate = counter.count(request, model="gpt-5.4", provider_type="openai")
+    refined = counter.count(
+        request, model="gpt-5.4", provider_type="openai", boundaries=(estimate.tokens,)
+    )
+    assert refined.basis != "estimate"
+    assert refined.decides(estimate.tokens)
