@@ -18,7 +18,7 @@ Part 2, end to end (`switchpoint serve` pinned to CPU 1, `bench.fake_upstream` o
 answering both the model and the summarizer instantly, ledger and access log off): for
 each size, the request's latency and the gateway's CPU per request when it
 * passes (sent as is to a 2M-context profile: the baseline of forwarding it),
-* is summarized for a 128K-context profile, first time (every chunk summarized),
+* is summarized for a 50K-context profile, first time (every chunk summarized),
 * is summarized again (the same history: every summary from the cache),
 * is summarized in an agent loop (two more turns: only the new tail is summarized).
 The summarizer answers at once, so the figures are switchpoint's own overhead; a real
@@ -31,6 +31,7 @@ import argparse
 import asyncio
 import http.client
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -140,7 +141,7 @@ def _config(upstream_port: int) -> dict[str, Any]:
             },
             "cost": {"budget_profile": None},
             "profiles": {
-                "small": {"model": "gpt-5.4", "max_context": 128_000, **profile},
+                "small": {"model": "gpt-5.4", "max_context": 50_000, **profile},
                 "big": {"model": "gpt-5.5", "max_context": 2_000_000, **profile},
                 "summarizer": {"model": "gpt-5.4-mini", "max_context": 128_000, **profile},
             },
@@ -188,7 +189,7 @@ def part_e2e(repeats: int) -> None:
         upstream_port, port = free_port(), free_port()
         upstream = ManagedProcess(
             "fake_upstream",
-            ["python", "-m", "bench.fake_upstream", "--port", str(upstream_port)],
+            [sys.executable, "-m", "bench.fake_upstream", "--port", str(upstream_port)],
             {},
             {0},
             logs / "upstream.log",
@@ -198,7 +199,7 @@ def part_e2e(repeats: int) -> None:
         config.write_text(orjson.dumps(_config(upstream_port)).decode())
         gateway = ManagedProcess(
             "switchpoint",
-            ["python", "-m", "switchpoint", "serve", "-c", str(config), "--port", str(port)],
+            [sys.executable, "-m", "switchpoint", "serve", "-c", str(config), "--port", str(port)],
             {"BENCH_KEY": "sk-bench", "PYTHONPATH": str(ROOT)},
             {1},
             logs / "gateway.log",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import orjson
 
 from bench import wrk
 from bench.payloads import chat_body
-from bench.procfs import tree_cpu_s
+from bench.procfs import tree_cpu_precise_s
 from bench.procs import ManagedProcess, free_port, install_cleanup, stop_all
 
 
@@ -59,10 +60,7 @@ def _gateway(root: Path, upstream_port: int, logs: Path) -> tuple[ManagedProcess
     port = free_port()
     config = logs / f"gateway-{port}.json"
     config.write_text(_config(upstream_port))
-    python = Path(root, ".venv/bin/python")
-    if not python.exists():
-        python = Path("/work/main/.venv/bin/python")
-    argv = [str(python), "-m", "switchpoint", "serve"]
+    argv = [sys.executable, "-m", "switchpoint", "serve"]
     process = ManagedProcess(
         name=f"switchpoint@{root}",
         argv=[*argv, "--config", str(config), "--port", str(port)],
@@ -83,9 +81,9 @@ def measure(root: Path, upstream_port: int, body: bytes, seconds: float, logs: P
         url = f"http://127.0.0.1:{port}/v1/chat/completions"
         headers = {"Content-Type": "application/json", "Authorization": "Bearer x"}
         wrk.run(url, body, connections=16, duration_s=2, headers=headers, cpus={0})  # warm-up
-        before = tree_cpu_s(process.pid)
+        before = tree_cpu_precise_s(process.pid)
         result = wrk.run(url, body, connections=16, duration_s=seconds, headers=headers, cpus={0})
-        after = tree_cpu_s(process.pid)
+        after = tree_cpu_precise_s(process.pid)
         if result.requests <= 0 or result.errors:
             raise RuntimeError(f"{root}: {result.requests} requests, {result.errors} errors")
         return (after - before) / result.requests * 1e6
@@ -108,12 +106,11 @@ def main() -> None:
         upstream_port = free_port()
         upstream = ManagedProcess(
             name="fake_upstream",
-            argv=["python", "-m", "bench.fake_upstream", "--port", str(upstream_port)],
+            argv=[sys.executable, "-m", "bench.fake_upstream", "--port", str(upstream_port)],
             env={},
             cpus={0},
             log_path=logs / "upstream.log",
         )
-        upstream.argv = [str(Path("/work/main/.venv/bin/python")), *upstream.argv[1:]]
         upstream.start()
         upstream.wait_ready("127.0.0.1", upstream_port, "/readyz", 30)
         try:
