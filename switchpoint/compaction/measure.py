@@ -96,7 +96,7 @@ class ContextMeter:
         reference = prepared.count(model=_REFERENCE[0], provider_type=_REFERENCE[1])
         ceiling = self._ceiling(reference.upper)
         size = CountedSize(self, prepared, ceiling)
-        if ceiling > self.min_boundary:
+        if not size.everywhere:
             await size.refine()
         return size
 
@@ -115,6 +115,7 @@ class SmallSize:
     """A small body's size (level 1): every profile holds it (see `ContextMeter.small`)."""
 
     __slots__ = ("_bytes", "_meter")
+    everywhere = True
 
     def __init__(self, meter: ContextMeter, body_bytes: int) -> None:
         self._meter = meter
@@ -159,13 +160,14 @@ def _text_parts(parts: object) -> bool:
 class CountedSize:
     """A counted request's size (levels 2 and 3), per profile, memoized."""
 
-    __slots__ = ("_counts", "_meter", "ceiling", "prepared")
+    __slots__ = ("_counts", "_meter", "ceiling", "everywhere", "prepared")
 
     def __init__(self, meter: ContextMeter, prepared: PreparedRequest, ceiling: int) -> None:
         self._meter = meter
         self.prepared = prepared
         # No available profile's count exceeds this.
         self.ceiling = ceiling
+        self.everywhere = ceiling <= meter.min_boundary
         self._counts: dict[str, TokenCount] = {}
 
     async def refine(self) -> None:

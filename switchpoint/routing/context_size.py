@@ -26,14 +26,23 @@ from switchpoint.routing.registry import Profile
 
 
 class ContextSize(Protocol):
+    @property
+    def everywhere(self) -> bool:
+        """True when the request is known to be under the threshold and within every
+        available profile's context (a small request): no context rule can fire, and
+        routing skips asking (the common case, on every request)."""
+        ...
+
     def tokens(self, profile: Profile) -> int: ...
 
     def fits(self, profile: Profile, limit: int) -> bool: ...
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: made on every routing of a bare count, and a frozen __init__ is slower.
+@dataclass(slots=True)
 class UniformSize:
     value: int
+    everywhere: bool = False
 
     def tokens(self, profile: Profile) -> int:
         return self.value
@@ -51,6 +60,7 @@ class CompressedSize:
     original: ContextSize
     profile: Profile
     budget: int
+    everywhere: bool = False
 
     def tokens(self, profile: Profile) -> int:
         if profile.name == self.profile.name:

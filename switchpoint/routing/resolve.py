@@ -52,7 +52,11 @@ def resolve(registry: Registry, request: RoutingRequest) -> RoutingDecision:
     action: ContextAction = "passed"
     budget: int | None = None
 
-    if context_strategy.exceeds(registry, profile, size):
+    if size.everywhere:
+        # Known to fit everywhere (a small request): only availability can move it.
+        if not profile.available:
+            profile = _ensure_fits(registry, profile, size, rules, notes)
+    elif context_strategy.exceeds(registry, profile, size):
         outlook = request.outlook
         if strategy == "reject":
             return _rejected(registry, requested, size, strategy, rules, notes)
@@ -274,13 +278,17 @@ def fallback_chain(registry: Registry, first: Profile, size: ContextSize | int) 
     chain = [first.name]
     seen = {first.name}
     queue = list(first.fallbacks)
+    profiles = registry.profiles
+    fits = size.fits
+    everywhere = size.everywhere
     while queue:
         name = queue.pop(0)
         if name in seen:
             continue
         seen.add(name)
-        candidate = registry.profiles[name]
-        if context_fit.holds(candidate, size):
+        candidate = profiles[name]
+        # context_fit.holds, inlined: this runs for every fallback of every request.
+        if candidate.available and (everywhere or fits(candidate, candidate.max_context)):
             chain.append(name)
         queue.extend(candidate.fallbacks)
     return chain

@@ -23,6 +23,7 @@ class VendorSize:
 
     base: int
     spread: float = 0.0
+    everywhere: bool = False
 
     def tokens(self, profile: Profile) -> int:
         return int(self.base * (1.46 if "claude" in profile.model else 1.0))
@@ -203,3 +204,29 @@ def test_compressed_size_scales_other_vendors() -> None:
     assert size.tokens(SEED.profiles["multi_file_refactor"]) == 146_000
     assert size.fits(SEED.profiles["multi_file_refactor"], 200_000)
     assert not UniformSize(5).fits(SEED.profiles["cost_sensitive"], 4)
+
+
+class Everywhere:
+    """A small request: fits everywhere, so routing must not even ask."""
+
+    everywhere = True
+
+    def tokens(self, profile: Profile) -> int:
+        return 300
+
+    def fits(self, profile: Profile, limit: int) -> bool:
+        raise AssertionError("a request that fits everywhere is not measured again")
+
+
+def test_a_request_known_to_fit_everywhere_skips_the_context_rules() -> None:
+    decision = resolve(SEED, request("cost_sensitive", 0, context=Everywhere(), strategy="reject"))
+    assert decision.context_action == "passed" and decision.rules == []
+    assert decision.chain == [
+        "cost_sensitive",
+        "deep_research",
+        "multi_file_refactor",
+        "terminal_agent",
+    ]
+    down = Registry.from_config(load_config(), unavailable_providers=["openai"])
+    moved = resolve(down, request("cost_sensitive", 0, context=Everywhere()))
+    assert moved.rules == ["provider_unavailable"] and moved.profile == "deep_research"

@@ -17,7 +17,7 @@ UNAVAILABLE = "provider_unavailable"
 
 
 def holds(profile: Profile, size: ContextSize) -> bool:
-    return profile.available and size.fits(profile, profile.max_context)
+    return profile.available and (size.everywhere or size.fits(profile, profile.max_context))
 
 
 def replacement(registry: Registry, profile: Profile, size: ContextSize) -> Profile | None:
