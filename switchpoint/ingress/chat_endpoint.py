@@ -138,7 +138,13 @@ class ChatEndpoint:
             call.decision = decision
             call.workload = decision.requested_profile
             call.context_tokens = decision.context_tokens
-            chat_request = await self._fit_context(call, chat_request, context, routing)
+            if decision.context_action == "summarized" and context.planned is not None:
+                # Before any byte of a stream is sent.
+                chat_request = await gateway.compactor.summarize_for_dispatch(
+                    call, chat_request, context.planned, routing.without_summarization
+                )
+                call.context_tokens = call.decision.context_tokens  # moved, if it failed
+            _note_count(call, context, gateway)
             recover = (
                 gateway.compactor.recovery(call, max_output)
                 if call.decision.context_strategy == "hierarchical"
@@ -160,31 +166,6 @@ class ChatEndpoint:
         finally:
             if not streaming:
                 self._finish(call)
-
-    async def _fit_context(
-        self,
-        call: CallRecord,
-        chat_request: ChatRequest,
-        context: ContextAssessment,
-        routing: _Routing,
-    ) -> ChatRequest:
-        """The request to dispatch: summarized first when routing decided so (before any
-        byte of a stream is sent). Notes the count calibration will learn from."""
-        decision = call.decision
-        assert decision is not None
-        if decision.context_action == "summarized" and context.planned is not None:
-            chat_request = await self.gateway.compactor.summarize_for_dispatch(
-                call, chat_request, context.planned, routing.without_summarization
-            )
-            decision = call.decision
-            assert decision is not None
-        if call.token_count is None:
-            profile = self.gateway.registry.profiles[decision.profile]
-            count = context.count_for(profile)
-            if count is not None:
-                call.token_count = count
-                call.token_count_target = (profile.provider, profile.model)
-        return chat_request
 
     async def _stream(
         self,
@@ -297,6 +278,18 @@ class _Routing:
             strategy="none",
         )
         return decision
+
+
+def _note_count(call: CallRecord, context: ContextAssessment, gateway: Gateway) -> None:
+    """The count calibration will learn from: for the profile dispatched to (a
+    summarization has noted its own)."""
+    if call.token_count is not None or call.decision is None:
+        return
+    profile = gateway.registry.profiles[call.decision.profile]
+    count = context.count_for(profile)
+    if count is not None:
+        call.token_count = count
+        call.token_count_target = (profile.provider, profile.model)
 
 
 def _task_request(options: CallOptions) -> TaskRequest | None:

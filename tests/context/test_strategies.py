@@ -53,6 +53,9 @@ def test_a_failing_summarizer_leads_to_the_long_context_profile(stack: ContextSt
     responses = [p for c in sent for p in c["parts"] if "functionResponse" in p]
     assert len(responses) == sum(1 for m in original if m["role"] == "tool")
     assert not any("switchpoint: summary" in str(p) for c in sent for p in c["parts"])
+    # The size reported is the long profile's own count (Gemini's ratio: ~1.2 x o200k).
+    before = int(response.headers["x-switchpoint-context-tokens-before"])
+    assert before > 1.1 * exact_tokens(agent_request(150_000))
     (call,) = stack.recorder.calls
     assert call.summarization is not None and call.summarization.outcome == "failed"
     assert call.decision is not None
