@@ -216,6 +216,8 @@ class Compactor:
         try:
             decision = reroute()
         except GatewayError as refused:
+            if call.decision is not None:
+                call.decision.context_action = "rejected"  # what the client is told
             raise GatewayError(
                 "context_length_exceeded",
                 f"The earlier turns could not be summarized ({reason}: {error}), and no "

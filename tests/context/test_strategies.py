@@ -91,6 +91,7 @@ def test_failing_summarization_with_nowhere_to_go_is_a_clear_error(
     assert error["code"] == "context_length_exceeded"
     assert "could not be summarized" in error["message"]
     assert "largest context available is 1000000" in error["message"]
+    assert response.headers["x-switchpoint-context"] == "rejected"
     assert stack.main.request_count() == stack.long.request_count() == 0
 
 
