@@ -104,7 +104,7 @@ def run_worker(cfg: Config, *, reuse_port: bool, share: WorkerShare | None = Non
                 len(gateway.registry.profiles),
             )
 
-        await serve_socket(gateway, sock, stop, on_ready=ready)
+        await serve_socket(gateway, sock, stop, on_ready=ready, own_process=True)
         if publishing is not None:
             await publishing
         log.info("switchpoint stopped")

@@ -239,6 +239,9 @@ class HttpProviderAdapter(ProviderAdapter):
                         raise error from None
                 if decoder.invalid_events:
                     stats.malformed_events = decoder.invalid_events
+                if decoder.finished:
+                    # Before the last events are yielded: the consumer may stop at `Finish`.
+                    response.release()
                 usage = False
                 for event in decoded:
                     if isinstance(event, _CONTENT):

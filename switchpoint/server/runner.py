@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from switchpoint.gateway import Gateway
 from switchpoint.server.app import build_router, render_protocol_error
+from switchpoint.server.heap import settle_heap
 from switchpoint.server.protocol import HttpProtocol, ServerState
 
 log = logging.getLogger("switchpoint.server")
@@ -36,8 +37,12 @@ async def serve(
     stop: asyncio.Event,
     *,
     on_ready: Callable[[], Awaitable[None] | None] | None = None,
+    own_process: bool = False,
 ) -> None:
-    """Serve on `sock` until `stop` is set, then drain in-flight requests and return."""
+    """Serve on `sock` until `stop` is set, then drain in-flight requests and return.
+
+    `own_process`: the process exists to serve (the CLI), so its garbage collector is
+    tuned for it (`heap.settle_heap`); an embedding program keeps its own settings."""
     loop = asyncio.get_running_loop()
     # Opening the ledger may read the database (keys, spend): off the event loop.
     await asyncio.to_thread(gateway.start)
@@ -53,12 +58,14 @@ async def serve(
     housekeeping = loop.create_task(_housekeeping(state))
     preload: asyncio.Task[None] | None = None
     try:
+        if own_process:
+            settle_heap()
         if on_ready is not None:
             result = on_ready()
             if result is not None:
                 await result
         # After readiness, so that start-up does not wait for the BPE files (~0.7 s).
-        preload = loop.create_task(_preload(gateway))
+        preload = loop.create_task(_preload(gateway, own_process))
         await stop.wait()
     finally:
         server.close()
@@ -71,12 +78,15 @@ async def serve(
         await gateway.aclose()
 
 
-async def _preload(gateway: Gateway) -> None:
+async def _preload(gateway: Gateway, own_process: bool) -> None:
     try:
         await gateway.preload_tokenizer()
     except Exception:
         # Exact counts then load it on first use.
         log.exception("loading the BPE tokenizer ahead of need failed")
+    else:
+        if own_process:
+            settle_heap()
 
 
 async def _housekeeping(state: ServerState) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections import deque
 
 import certifi
@@ -21,6 +22,8 @@ from switchpoint.transport.origin import Origin
 
 # Stop reading from the upstream while this much body is buffered and unread.
 _HIGH_WATER = 1 << 20
+# How long a released connection may wait for the rest of its body before it is closed.
+_RELEASE_GRACE_S = 1.0
 
 
 class _Connection(asyncio.Protocol):
@@ -47,6 +50,8 @@ class _Connection(asyncio.Protocol):
         self._buffered = 0
         self._paused = False
         self._waiter: asyncio.Future[None] | None = None
+        self._pending_release: HttpClient | None = None
+        self._release_timer: asyncio.TimerHandle | None = None
 
     # --- asyncio.Protocol -------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -66,6 +71,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self._cancel_pending_release()
         if self.headers_done and not self.complete and self._delimited_by_close():
             self.complete = True
             self.keep_alive = False
@@ -110,6 +116,27 @@ class _Connection(asyncio.Protocol):
             return
         self.complete = True
         self._wake()
+        pending = self._pending_release
+        if pending is not None:
+            self._cancel_pending_release()
+            pending.release(self)
+
+    def release_on_complete(self, client: HttpClient) -> None:
+        """Go back to `client`'s pool once the body's end arrives; close if it does not
+        arrive within `_RELEASE_GRACE_S` (nobody waits on this connection any more)."""
+        self._pending_release = client
+        self._release_timer = self._loop.call_later(_RELEASE_GRACE_S, self._abandon)
+
+    def _abandon(self) -> None:
+        self._release_timer = None
+        self._pending_release = None
+        self.close()
+
+    def _cancel_pending_release(self) -> None:
+        self._pending_release = None
+        if self._release_timer is not None:
+            self._release_timer.cancel()
+            self._release_timer = None
 
     # --- exchange ---------------------------------------------------------------
     def send(self, data: bytes) -> None:
@@ -162,6 +189,7 @@ class _Connection(asyncio.Protocol):
 
     def close(self) -> None:
         self.closed = True
+        self._cancel_pending_release()
         if self.transport is not None:
             self.transport.close()
 
@@ -242,6 +270,20 @@ class UpstreamResponse:
             self._done = True
             self._conn.close()
 
+    def release(self) -> None:
+        """The caller has what it needs (e.g. a stream's end sentinel) and will read no
+        more. The connection is reused if its exchange ends cleanly: at once if the body's
+        end is already in, else when it arrives within a short grace period. Streams end
+        this way on every call, so reuse here is what keeps connects off the hot path."""
+        if self._done:
+            return
+        self._done = True
+        conn = self._conn
+        if conn.complete or conn.error is not None or conn.closed:
+            self._client.release(conn)
+        else:
+            conn.release_on_complete(self._client)
+
 
 class HttpClient:
     def __init__(self, *, max_idle_per_origin: int = 512, idle_timeout_s: float = 30.0) -> None:
@@ -278,7 +320,7 @@ class HttpClient:
         idle = self._idle.get(origin)
         if not idle:
             return None
-        now = asyncio.get_running_loop().time()
+        now = time.monotonic()
         while idle:
             conn = idle.pop()
             if not conn.closed and now - conn.last_used < self._idle_timeout:
@@ -294,7 +336,7 @@ class HttpClient:
         if len(idle) >= self._max_idle:
             conn.close()
             return
-        conn.last_used = asyncio.get_running_loop().time()
+        conn.last_used = time.monotonic()
         idle.append(conn)
 
     async def request(

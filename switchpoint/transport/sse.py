@@ -33,17 +33,14 @@ class SSEDecoder:
                 self._pending_cr = True
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         buffer = self._buffer + chunk if self._buffer else chunk
+        blocks = buffer.split(b"\n\n")
+        # The last piece is an event still arriving (empty when the chunk ended on one).
+        self._buffer = blocks.pop()
         events: list[SSEEvent] = []
-        start = 0
-        while True:
-            end = buffer.find(b"\n\n", start)
-            if end < 0:
-                break
-            event = _parse_block(buffer[start:end])
+        for block in blocks:
+            event = _parse_block(block)
             if event is not None:
                 events.append(event)
-            start = end + 2
-        self._buffer = buffer[start:] if start < len(buffer) else b""
         return events
 
     def flush(self) -> list[SSEEvent]:

@@ -39,6 +39,29 @@ class Upstream:
         await response.write_eof()
         return response
 
+    async def done_then_hang(self, request: web.Request) -> web.StreamResponse:
+        """Sends its end sentinel, then never ends the body."""
+        self.requests += 1
+        assert request.transport is not None
+        self.peers.add(request.transport.get_extra_info("peername"))
+        response = web.StreamResponse()
+        await response.prepare(request)
+        await response.write(b"data: [DONE]\n\n")
+        await asyncio.sleep(30)
+        return response
+
+    async def done_then_end(self, request: web.Request) -> web.StreamResponse:
+        """Sends its end sentinel, then ends the body a moment later."""
+        self.requests += 1
+        assert request.transport is not None
+        self.peers.add(request.transport.get_extra_info("peername"))
+        response = web.StreamResponse()
+        await response.prepare(request)
+        await response.write(b"data: [DONE]\n\n")
+        await asyncio.sleep(0.05)
+        await response.write_eof()
+        return response
+
     async def cut(self, request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse()
         await response.prepare(request)
@@ -56,6 +79,8 @@ async def upstream() -> AsyncIterator[tuple[Upstream, Origin]]:
     app.router.add_post("/slow", state.slow)
     app.router.add_post("/chunks", state.chunks)
     app.router.add_post("/cut", state.cut)
+    app.router.add_post("/done_then_hang", state.done_then_hang)
+    app.router.add_post("/done_then_end", state.done_then_end)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -159,6 +184,50 @@ async def test_a_cut_stream_is_an_error_not_an_end(upstream: tuple[Upstream, Ori
     assert await response.next_chunk(5) == b"data: partial\n\n"
     with pytest.raises(ConnectionDropped):
         await response.next_chunk(5)
+    client.close()
+
+
+async def test_a_released_stream_returns_its_connection_once_its_body_ends(
+    upstream: tuple[Upstream, Origin],
+) -> None:
+    state, origin = upstream
+    client = HttpClient()
+    for _ in range(3):
+        response = await client.request(
+            origin, head(origin, "/done_then_end", b""), b"", connect_timeout=5,
+            response_timeout=5,
+        )
+        assert await response.next_chunk(5) == b"data: [DONE]\n\n"
+        # The caller has its sentinel; the body's end arrives 50 ms later.
+        response.release()
+        await asyncio.sleep(0.2)
+    assert state.requests == 3
+    assert len(state.peers) == 1
+    client.close()
+
+
+async def test_a_released_stream_whose_body_never_ends_is_closed_not_reused(
+    upstream: tuple[Upstream, Origin], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import switchpoint.transport.http_client as http_client
+
+    monkeypatch.setattr(http_client, "_RELEASE_GRACE_S", 0.1)
+    state, origin = upstream
+    client = HttpClient()
+    response = await client.request(
+        origin, head(origin, "/done_then_hang", b""), b"", connect_timeout=5, response_timeout=5
+    )
+    assert await response.next_chunk(5) == b"data: [DONE]\n\n"
+    connection = response._conn
+    response.release()
+    assert not connection.closed  # still waiting for its body's end
+    await asyncio.sleep(0.3)
+    assert connection.closed
+    response = await client.request(
+        origin, head(origin, "/done_then_hang", b""), b"", connect_timeout=5, response_timeout=5
+    )
+    response.close()
+    assert len(state.peers) == 2
     client.close()
 
 
