@@ -22,7 +22,7 @@ call record (and its cost), not in the client's usage.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from switchpoint.chat.request import ChatRequest
 from switchpoint.chat.stream import (
@@ -69,7 +69,7 @@ class _Segment:
 
     def __init__(
         self,
-        events: AsyncIterator[StreamEvent],
+        events: AsyncIterator[list[StreamEvent]],
         target: Target,
         attempt: AttemptRecord,
         limits: AttemptLimits,
@@ -117,7 +117,7 @@ class StreamRun:
     async def start(self) -> None:
         async def attempt_fn(
             target: Target, attempt: AttemptRecord, limits: AttemptLimits
-        ) -> tuple[AsyncIterator[StreamEvent], list[StreamEvent]]:
+        ) -> tuple[AsyncIterator[list[StreamEvent]], list[StreamEvent]]:
             return await self._open(self._request, target, attempt, limits)
 
         recover = self._recover
@@ -141,16 +141,20 @@ class StreamRun:
 
     async def _open(
         self, request: ChatRequest, target: Target, attempt: AttemptRecord, limits: AttemptLimits
-    ) -> tuple[AsyncIterator[StreamEvent], list[StreamEvent]]:
-        """Start a stream and read it up to its first content (or raise)."""
-        events = target.adapter.stream(request, target.model, limits)
+    ) -> tuple[AsyncIterator[list[StreamEvent]], list[StreamEvent]]:
+        """Start a stream and read it up to the batch holding its first content (or raise)."""
+        events = target.adapter.stream_batches(request, target.model, limits)
         buffer: list[StreamEvent] = []
         try:
-            async for event in events:
-                if isinstance(event, UsageUpdate):
-                    attempt.usage = merge_usage(attempt.usage, event.usage)
-                buffer.append(event)
-                if isinstance(event, _COMMITTING):
+            async for batch in events:
+                committed = False
+                for event in batch:
+                    if isinstance(event, UsageUpdate):
+                        attempt.usage = merge_usage(attempt.usage, event.usage)
+                    elif isinstance(event, _COMMITTING):
+                        committed = True
+                buffer += batch
+                if committed:
                     attempt.ttft_s = self._executor._clock() - attempt.started_at
                     return events, buffer
             raise ProviderError("truncated", "stream ended before any content")
@@ -175,20 +179,21 @@ class StreamRun:
         )
 
     # --- after ---------------------------------------------------------------------------
-    async def events(self) -> AsyncIterator[StreamEvent]:
-        """The answer's events, whole. Raises `StreamFailed` if it cannot be completed."""
+    async def events(self) -> AsyncGenerator[list[StreamEvent], None]:
+        """The answer's events, whole, in the batches they arrived in. Raises
+        `StreamFailed` if it cannot be completed."""
         segment = self._segment
         assert segment is not None
         self._relaying = True
         executor = self._executor
         call = self._call
         first = segment.buffer[0] if segment.buffer else None
-        yield first if isinstance(first, MessageStart) else MessageStart("", segment.target.model)
+        yield [first if isinstance(first, MessageStart) else MessageStart("", segment.target.model)]
         while True:
             current = segment
             try:
-                async for event in self._relay(current):
-                    yield event
+                async for batch in self._relay(current):
+                    yield batch
                 executor.end_attempt(call, current.target, current.attempt, limits=current.limits)
                 if self.continued:
                     executor.bus.resilience(
@@ -214,49 +219,71 @@ class StreamRun:
             finally:
                 await _close(current.events)
 
-    async def _relay(self, segment: _Segment) -> AsyncIterator[StreamEvent]:
-        """One segment's events as the client should see them; returns after `Finish`,
-        raises `ProviderError` if the segment breaks first."""
-        join = segment.join
+    async def _relay(self, segment: _Segment) -> AsyncIterator[list[StreamEvent]]:
+        """One segment's events as the client should see them, a batch at a time; returns
+        after `Finish`, raises `ProviderError` if the segment breaks first."""
         buffered, segment.buffer = segment.buffer, []
-        for event in buffered:
-            for out in self._pass(event, segment, join):
+        out: list[StreamEvent] = []
+        if self._pass_batch(buffered, segment, out):
+            if out:
                 yield out
-            if isinstance(event, Finish):
+            return
+        if out:
+            yield out
+        async for batch in segment.events:
+            out = []
+            if self._pass_batch(batch, segment, out):
+                if out:
+                    yield out
                 return
-        async for event in segment.events:
-            for out in self._pass(event, segment, join):
+            if out:
                 yield out
-            if isinstance(event, Finish):
-                return
         raise ProviderError("truncated", "stream ended without finishing")
 
-    def _pass(self, event: StreamEvent, segment: _Segment, join: Join | None) -> list[StreamEvent]:
-        """What one upstream event becomes for the client (usually itself)."""
+    def _pass_batch(
+        self, batch: list[StreamEvent], segment: _Segment, out: list[StreamEvent]
+    ) -> bool:
+        """Appends to `out` what `batch` becomes for the client; True at `Finish` (what
+        follows it is not part of the answer)."""
+        join = segment.join
+        for event in batch:
+            self._pass(event, segment, join, out)
+            if isinstance(event, Finish):
+                return True
+        return False
+
+    def _pass(
+        self, event: StreamEvent, segment: _Segment, join: Join | None, out: list[StreamEvent]
+    ) -> None:
+        """Appends to `out` what one upstream event becomes for the client (usually
+        itself)."""
         if isinstance(event, TextDelta):
             text = event.text if join is None else join.feed(event.text)
             if not text:
-                return []
+                return
             self._sent(segment, len(text))
             self.text.append(text)
-            return [event] if text is event.text else [TextDelta(text)]
+            out.append(event if text is event.text else TextDelta(text))
+            return
         if isinstance(event, UsageUpdate):
             attempt = segment.attempt
             attempt.usage = merge_usage(attempt.usage, event.usage)
             if not self.continued:
-                return [event]
+                out.append(event)
+                return
             total = Usage()
             total.add(self._usage_before)
             total.add(attempt.usage)
-            return [UsageUpdate(total)]
+            out.append(UsageUpdate(total))
+            return
         if isinstance(event, MessageStart):
-            return []  # the client has had its one
+            return  # the client has had its one
         if isinstance(event, ThinkingDelta):
             if join is not None:
-                return []  # a continuation's reasoning would restart the client's
+                return  # a continuation's reasoning would restart the client's
             self._sent(segment, 0)
-            return [event]
-        out: list[StreamEvent] = []
+            out.append(event)
+            return
         if join is not None:
             rest = join.flush()
             if rest:
@@ -267,7 +294,6 @@ class StreamRun:
             self._sent_tools = True
             self._sent(segment, 0)
         out.append(event)
-        return out
 
     @staticmethod
     def _sent(segment: _Segment, chars: int) -> None:
@@ -309,7 +335,7 @@ class StreamRun:
 
         async def attempt_fn(
             candidate: Target, attempt: AttemptRecord, limits: AttemptLimits
-        ) -> tuple[AsyncIterator[StreamEvent], list[StreamEvent]]:
+        ) -> tuple[AsyncIterator[list[StreamEvent]], list[StreamEvent]]:
             if need_prefill and not executor.prefill.supports(*candidate.key):
                 # Learned meanwhile (another call's rejection): don't risk a fresh answer.
                 raise ProviderError("unavailable", "does not continue an assistant message")
@@ -368,7 +394,7 @@ def _mid_stream(error: GatewayError, why: str) -> GatewayError:
     )
 
 
-async def _close(events: AsyncIterator[StreamEvent]) -> None:
+async def _close(events: AsyncIterator[list[StreamEvent]]) -> None:
     aclose = getattr(events, "aclose", None)
     if aclose is not None:
         await aclose()

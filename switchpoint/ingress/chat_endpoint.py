@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 import orjson
@@ -188,10 +189,19 @@ class ChatEndpoint:
 
         async def body() -> AsyncIterator[bytes]:
             try:
-                async for event in run.events():
-                    if isinstance(event, Finish) and run.continued:
-                        yield stream_epilogue(call)
-                    yield encoder.encode(event)
+                # Closed here, not left to the garbage collector: a client that leaves
+                # mid-stream ends the upstream stream and its attempt at once.
+                async with aclosing(run.events()) as batches:
+                    async for batch in batches:
+                        if len(batch) == 1 and not run.continued:
+                            yield encoder.encode(batch[0])
+                            continue
+                        pieces = []
+                        for event in batch:
+                            if isinstance(event, Finish) and run.continued:
+                                pieces.append(stream_epilogue(call))
+                            pieces.append(encoder.encode(event))
+                        yield b"".join(pieces)
             except StreamFailed as failed:
                 self._mark_error(call, failed.error)
                 yield encoder.encode_error(self.codec.error_body(failed.error))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 import orjson
@@ -124,9 +125,9 @@ class AnthropicAdapter(HttpProviderAdapter):
         except MalformedResponse as exc:
             raise ProviderError("invalid_response", f"{self.name}: {exc}") from None
 
-    async def stream(
+    async def stream_batches(
         self, request: ChatRequest, model: str, limits: AttemptLimits
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncIterator[list[StreamEvent]]:
         body = self._body(request, model, stream=True)
         response = await self.post(
             self._path,
@@ -135,8 +136,10 @@ class AnthropicAdapter(HttpProviderAdapter):
             header_timeout=limits.first_token_remaining(time.perf_counter()),
             extra_headers=self._client_headers(request),
         )
-        async for event in self.relay_sse(response, limits, StreamDecoder(), self._stream_error):
-            yield event
+        relay = self.relay_sse(response, limits, StreamDecoder(), self._stream_error)
+        async with aclosing(relay):
+            async for batch in relay:
+                yield batch
 
     def _stream_error(self, exc: Exception) -> ProviderError | None:
         if not isinstance(exc, StreamErrorEvent):

@@ -18,7 +18,9 @@ class ProviderAdapter(abc.ABC):
 
     `complete` returns a `ChatResponse` or raises `ProviderError`. `stream` yields internal
     stream events and raises `ProviderError` when the attempt fails, before or during the
-    stream; a stream that ends normally always ends with `Finish`.
+    stream; a stream that ends normally always ends with `Finish`. `stream_batches` is the
+    same stream in the lists of events that arrived together (one upstream read): what the
+    gateway relays, so that per-event costs are paid once per read, not once per event.
     """
 
     type: ClassVar[str]
@@ -45,6 +47,19 @@ class ProviderAdapter(abc.ABC):
     def stream(
         self, request: ChatRequest, model: str, limits: AttemptLimits
     ) -> AsyncIterator[StreamEvent]: ...
+
+    async def stream_batches(
+        self, request: ChatRequest, model: str, limits: AttemptLimits
+    ) -> AsyncIterator[list[StreamEvent]]:
+        """`stream`, one event per batch; adapters that read in batches override this."""
+        events = self.stream(request, model, limits)
+        try:
+            async for event in events:
+                yield [event]
+        finally:
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections and background work."""

@@ -12,6 +12,7 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from urllib.parse import quote
 
 import orjson
@@ -139,9 +140,9 @@ class GoogleAdapter(HttpProviderAdapter):
         self.signatures.remember(ids.signatures)
         return answer
 
-    async def stream(
+    async def stream_batches(
         self, request: ChatRequest, model: str, limits: AttemptLimits
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncIterator[list[StreamEvent]]:
         body = self._body(request, model)
         response = await self.post(
             self._path(model, stream=True),
@@ -151,8 +152,10 @@ class GoogleAdapter(HttpProviderAdapter):
         )
         decoder = StreamDecoder(model)
         try:
-            async for event in self.relay_sse(response, limits, decoder, self._stream_error):
-                yield event
+            relay = self.relay_sse(response, limits, decoder, self._stream_error)
+            async with aclosing(relay):
+                async for batch in relay:
+                    yield batch
         finally:
             self.signatures.remember(decoder.signatures)
 

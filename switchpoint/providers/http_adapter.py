@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import abc
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Protocol
 
+from switchpoint.chat.request import ChatRequest
 from switchpoint.chat.stream import (
     StreamEvent,
     TextDelta,
@@ -172,11 +173,11 @@ class HttpProviderAdapter(ProviderAdapter):
 
     async def sse_events(
         self, response: UpstreamResponse, timing: StreamTiming
-    ) -> AsyncGenerator[SSEEvent, None]:
-        """SSE events as they arrive. Until the caller marks the first content
-        (`timing.content()`), waits until the first-token deadline; after, up to the idle
-        limit since the last content (keep-alive pings do not count as progress). Never
-        past the attempt's deadline."""
+    ) -> AsyncGenerator[list[SSEEvent], None]:
+        """SSE events as they arrive, those of one read together. Until the caller marks
+        the first content (`timing.content()`), waits until the first-token deadline;
+        after, up to the idle limit since the last content (keep-alive pings do not count
+        as progress). Never past the attempt's deadline."""
         decoder = SSEDecoder()
         try:
             while True:
@@ -195,11 +196,13 @@ class HttpProviderAdapter(ProviderAdapter):
                         + (" mid-answer" if timing.started else " before any content"),
                     ) from None
                 if chunk is None:
-                    for event in decoder.flush():
-                        yield event
+                    rest = decoder.flush()
+                    if rest:
+                        yield rest
                     return
-                for event in decoder.feed(chunk):
-                    yield event
+                events = decoder.feed(chunk)
+                if events:
+                    yield events
         finally:
             response.close()
 
@@ -209,9 +212,10 @@ class HttpProviderAdapter(ProviderAdapter):
         limits: AttemptLimits,
         decoder: SSEStreamDecoder,
         stream_error: Callable[[Exception], ProviderError | None],
-    ) -> AsyncGenerator[StreamEvent, None]:
-        """Relay a vendor's SSE stream as internal events, ending with `Finish` only when
-        the vendor said the answer is complete; otherwise raise `ProviderError`.
+    ) -> AsyncGenerator[list[StreamEvent], None]:
+        """Relay a vendor's SSE stream as internal events (those decoded from one read in
+        one list), ending with `Finish` only when the vendor said the answer is complete;
+        otherwise raise `ProviderError`.
 
         `stream_error` turns what `decoder.decode` raises (an in-stream error event) into
         the attempt's `ProviderError`; None lets the exception through, except for an
@@ -222,35 +226,51 @@ class HttpProviderAdapter(ProviderAdapter):
         stats = limits.stats
         final_usage = False
         try:
-            async for sse in events:
-                try:
-                    decoded = decoder.decode(sse)
-                except ProviderError:
-                    raise
-                except Exception as exc:
-                    error = stream_error(exc)
-                    if error is None:
-                        if not isinstance(exc, _SHAPE_ERRORS):
-                            raise
-                        decoder.invalid_events += 1
-                        decoded = []
-                    else:
+            async for batch in events:
+                out: list[StreamEvent] = []
+                content = usage = False
+                # An error event ends the stream after the events read before it.
+                failure: ProviderError | None = None
+                for sse in batch:
+                    try:
+                        decoded = decoder.decode(sse)
+                    except ProviderError as exc:
+                        failure = exc
+                        break
+                    except Exception as exc:
+                        error = stream_error(exc)
+                        if error is None:
+                            if not isinstance(exc, _SHAPE_ERRORS):
+                                raise
+                            decoder.invalid_events += 1
+                            continue
                         error.message = self.redact(error.message)
-                        raise error from None
+                        failure = error
+                        break
+                    for event in decoded:
+                        if isinstance(event, _CONTENT):
+                            content = True
+                        elif isinstance(event, UsageUpdate):
+                            usage = True
+                    out += decoded
+                    if decoder.finished:
+                        break
                 if decoder.invalid_events:
                     stats.malformed_events = decoder.invalid_events
+                if content:
+                    timing.content()
+                if failure is not None:
+                    if out:
+                        yield out
+                    raise failure
                 if decoder.finished:
                     # Before the last events are yielded: the consumer may stop at `Finish`.
                     response.release()
-                usage = False
-                for event in decoded:
-                    if isinstance(event, _CONTENT):
-                        timing.content()
-                    elif isinstance(event, UsageUpdate):
-                        usage = True
-                    yield event
-                if decoder.finished:
+                    if out:
+                        yield out
                     return
+                if out:
+                    yield out
                 if decoder.saw_finish_reason:
                     # Only the epilogue (usage, sentinel) remains: wait briefly for it,
                     # and hardly at all once the final usage is in.
@@ -262,8 +282,9 @@ class HttpProviderAdapter(ProviderAdapter):
         except ProviderError as exc:
             if decoder.saw_finish_reason and exc.kind in ("stalled", "timeout", "dropped"):
                 # Everything but the epilogue arrived: the answer is complete.
-                for event in decoder.finish():
-                    yield event
+                finish = decoder.finish()
+                if finish:
+                    yield finish
                 return
             raise
         finally:
@@ -271,14 +292,34 @@ class HttpProviderAdapter(ProviderAdapter):
             await events.aclose()
         if decoder.saw_finish_reason:
             # No sentinel: the answer said why it stopped, so it is complete.
-            for event in decoder.finish():
-                yield event
+            finish = decoder.finish()
+            if finish:
+                yield finish
             return
         raise ProviderError(
             "truncated",
             f"{self.name} stream ended before the answer was complete",
             vendor_type="incomplete_stream",
         )
+
+    async def stream(
+        self, request: ChatRequest, model: str, limits: AttemptLimits
+    ) -> AsyncIterator[StreamEvent]:
+        batches = self.stream_batches(request, model, limits)
+        try:
+            async for batch in batches:
+                for event in batch:
+                    yield event
+        finally:
+            aclose = getattr(batches, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    @abc.abstractmethod
+    def stream_batches(
+        self, request: ChatRequest, model: str, limits: AttemptLimits
+    ) -> AsyncIterator[list[StreamEvent]]:
+        """Each vendor's stream: `post`, then `relay_sse` with its decoder."""
 
 
 class StreamTiming:

@@ -172,11 +172,15 @@ class _Connection(asyncio.Protocol):
                 handle.cancel()
 
     def take_chunk(self) -> bytes | None:
-        if not self._chunks:
+        """All the body buffered so far, as one piece (one chunk-encoded event per HTTP
+        chunk is common: handing them over together lets the reader work per read)."""
+        chunks = self._chunks
+        if not chunks:
             return None
-        chunk = self._chunks.popleft()
-        self._buffered -= len(chunk)
-        if self._paused and self._buffered < _HIGH_WATER // 2 and self.transport is not None:
+        chunk = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
+        self._buffered = 0
+        if self._paused and self.transport is not None:
             self._paused = False
             self.transport.resume_reading()
         return chunk
