@@ -48,6 +48,9 @@ def _cell(fig: Figure, target: str) -> Text:
     if fig.unit in ("req/s", "streams/s") and target not in (BASELINE, "aiohttp_proxy") \
             and "aiohttp_proxy" in fig.values:
         text.append(f" {fig.ratio(target, 'aiohttp_proxy'):.2g}x aio", style="magenta")
+    if fig.unit in ("req/s", "streams/s") and target not in (BASELINE, "floor_proxy") \
+            and "floor_proxy" in fig.values:
+        text.append(f" {fig.ratio(target, 'floor_proxy'):.2g}x floor", style="green")
     if len(sp.values) > 1 and not math.isnan(sp.relative):
         style = "yellow" if sp.relative > SPREAD_LIMIT else "dim"
         text.append(f" ±{sp.relative * 50:.0f}%", style=style)
@@ -108,8 +111,8 @@ def table(session: Session) -> Table:
     tbl.caption = (
         "median of repeats; (+x) added vs direct in the same repeat; ±% half the range of "
         f"repeats (yellow: repeats differ by more than {SPREAD_LIMIT:.0%}); "
-        "Nx aio: ratio to aiohttp_proxy; overload: the target fell behind the arrival "
-        "rate; ! other programs used more than "
+        "Nx aio: ratio to aiohttp_proxy; Nx floor: ratio to floor_proxy; "
+        "overload: the target fell behind the arrival rate; ! other programs used more than "
         f"{FOREIGN_CPU_LIMIT:g} cores during a run"
     )
     return tbl

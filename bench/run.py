@@ -31,7 +31,7 @@ from bench.session import Session, cpu_layout
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 MEASUREMENTS = ("latency", "throughput", "streaming", "size", "cores", "footprint", "routing")
-TARGETS = ("direct", "aiohttp_proxy", "switchpoint", "litellm")
+TARGETS = ("direct", "floor_proxy", "aiohttp_proxy", "switchpoint", "litellm")
 
 
 def _git(*args: str) -> str:
@@ -57,6 +57,8 @@ def _factory(args: argparse.Namespace, run_dir: Path, upstream_port: Callable[[]
         up = upstream_port()
         if name == "aiohttp_proxy":
             return targets.aiohttp_proxy(port, up, cpus, workers)
+        if name == "floor_proxy":
+            return targets.floor_proxy(port, up, cpus, workers)
         if name == "litellm":
             return targets.litellm(port, up, cpus, run_dir, workers)
         if name == "switchpoint":

@@ -4,6 +4,7 @@ to it (path, model name, headers).
 
   direct         the fake upstream itself: the baseline every "added" figure subtracts
   aiohttp_proxy  bench/baseline_proxy.py, the bare pass-through reference
+  floor_proxy    bench/floor_proxy.py, uvloop + httptools pass-through: the practical floor
   litellm        LiteLLM's proxy (bench/litellm_env.py), one worker
   switchpoint    `python -m switchpoint serve --config <generated> --port P`
   custom         --custom NAME=COMMAND, with {port}, {upstream_port}, {upstream_url}, {cpu}
@@ -61,6 +62,22 @@ def aiohttp_proxy(port: int, upstream_port: int, cpus: set[int], workers: int = 
         name="aiohttp_proxy",
         argv=[
             sys.executable, "-m", "bench.baseline_proxy",
+            "--port", str(port),
+            "--upstream", f"http://127.0.0.1:{upstream_port}",
+            "--cpu", cpu_arg(cpus),
+            "--workers", str(workers),
+        ],
+        port=port,
+        cpus=cpus,
+        workers=workers,
+    )
+
+
+def floor_proxy(port: int, upstream_port: int, cpus: set[int], workers: int = 1) -> Target:
+    return Target(
+        name="floor_proxy",
+        argv=[
+            sys.executable, "-m", "bench.floor_proxy",
             "--port", str(port),
             "--upstream", f"http://127.0.0.1:{upstream_port}",
             "--cpu", cpu_arg(cpus),

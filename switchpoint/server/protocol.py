@@ -299,11 +299,11 @@ class HttpProtocol(asyncio.Protocol):
         extra = b"cache-control: no-cache\r\nx-accel-buffering: no\r\n"
         if chunked:
             extra += b"transfer-encoding: chunked\r\n"
-        transport.write(head + extra + b"\r\n")
-        # Pieces produced in one turn of the loop (the events of one upstream read) go
-        # out in one write at the end of that turn: a send per event would cost more
-        # than everything else the relay does, and waiting one turn adds microseconds.
+        # Pieces produced in one turn of the loop (the head, the events of one upstream
+        # read) go out in one write at the end of that turn: a send per event would cost
+        # more than everything else the relay does, and waiting one turn adds microseconds.
         out = WriteCoalescer(transport, self._loop)
+        out.add(head + extra + b"\r\n")
         try:
             async for piece in body:
                 if not piece:
