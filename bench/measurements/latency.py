@@ -1,7 +1,8 @@
 """Added latency at a fixed arrival rate, non-streaming, zero-latency upstream.
 
 Goals (system minus direct, same run): at 500 req/s p50 <= 0.3 ms and p99 <= 1.5 ms; at
-10 req/s p50 <= 0.5 ms and p99 <= 2 ms. The low rate matters as much as the high one: an
+10 req/s p50 <= 0.5 ms and p99 <= 2 ms (the performance issue); at 200 req/s p50 < 1 ms
+and p99 < 5 ms (the gateway core's first target). The low rate matters as much as the high one: an
 idle server pays for cold caches and wake-ups on every request.
 """
 
@@ -16,7 +17,7 @@ from bench.session import Session
 
 NAME = "latency"
 # rate, p50 goal, p99 goal (ms, added)
-RATES: tuple[tuple[int, float, float], ...] = ((500, 0.3, 1.5), (10, 0.5, 2.0))
+RATES: tuple[tuple[int, float, float], ...] = ((500, 0.3, 1.5), (200, 1.0, 5.0), (10, 0.5, 2.0))
 
 
 def run(session: Session) -> None:

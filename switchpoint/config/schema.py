@@ -152,9 +152,11 @@ class ContextConfig(Strict):
     # Summarizer calls made at once for one request.
     summarizer_concurrency: int = Field(4, ge=1, le=64)
     summary_cache: SummaryCacheConfig = SummaryCacheConfig()
-    # Load OpenAI's BPE (about 0.7 s of CPU and 80 MB per worker) in the background
+    # Load OpenAI's BPE (about 0.7 s of CPU and 56 MB per worker) in the background
     # after start-up, so that the first exact count near a limit does not wait for it.
-    preload_tokenizer: bool = True
+    # Off by default: most workers never count exactly (only estimates that straddle a
+    # limit are), and when one does, the load happens in a worker thread, once.
+    preload_tokenizer: bool = False
 
 
 class TaskBudgetConfig(Strict):
