@@ -188,12 +188,33 @@ class StreamRun:
         executor = self._executor
         call = self._call
         first = segment.buffer[0] if segment.buffer else None
-        yield [first if isinstance(first, MessageStart) else MessageStart("", segment.target.model)]
+        # The client's one MessageStart leaves with the first content (one write, one hop).
+        head: list[StreamEvent] | None = [
+            first if isinstance(first, MessageStart) else MessageStart("", segment.target.model)
+        ]
         while True:
             current = segment
             try:
-                async for batch in self._relay(current):
-                    yield batch
+                # The segment's events as the client should see them, a batch at a time
+                # (inline, not a generator of its own: a hop per chunk); after `Finish`
+                # nothing more of it is read.
+                buffered, current.buffer = current.buffer, []
+                out: list[StreamEvent] = []
+                finished = self._pass_batch(buffered, current, out)
+                if head is not None:
+                    out, head = head + out, None
+                if out:
+                    yield out
+                if not finished:
+                    async for batch in current.events:
+                        out = []
+                        finished = self._pass_batch(batch, current, out)
+                        if out:
+                            yield out
+                        if finished:
+                            break
+                    else:
+                        raise ProviderError("truncated", "stream ended without finishing")
                 executor.end_attempt(call, current.target, current.attempt, limits=current.limits)
                 if self.continued:
                     executor.bus.resilience(
@@ -218,27 +239,6 @@ class StreamRun:
                 raise
             finally:
                 await _close(current.events)
-
-    async def _relay(self, segment: _Segment) -> AsyncIterator[list[StreamEvent]]:
-        """One segment's events as the client should see them, a batch at a time; returns
-        after `Finish`, raises `ProviderError` if the segment breaks first."""
-        buffered, segment.buffer = segment.buffer, []
-        out: list[StreamEvent] = []
-        if self._pass_batch(buffered, segment, out):
-            if out:
-                yield out
-            return
-        if out:
-            yield out
-        async for batch in segment.events:
-            out = []
-            if self._pass_batch(batch, segment, out):
-                if out:
-                    yield out
-                return
-            if out:
-                yield out
-        raise ProviderError("truncated", "stream ended without finishing")
 
     def _pass_batch(
         self, batch: list[StreamEvent], segment: _Segment, out: list[StreamEvent]

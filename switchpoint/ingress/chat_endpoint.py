@@ -31,7 +31,7 @@ from switchpoint.ingress.request_ids import new_request_id
 from switchpoint.routing.decision import RoutingDecision
 from switchpoint.routing.resolve import rejected_error
 from switchpoint.server.request import Request
-from switchpoint.server.response import Response, StreamingResponse
+from switchpoint.server.response import FinalPiece, Response, StreamingResponse
 
 _KEEP_MARKER = b"switchpoint_keep"
 
@@ -194,14 +194,16 @@ class ChatEndpoint:
                 async with aclosing(run.events()) as batches:
                     async for batch in batches:
                         if len(batch) == 1 and not run.continued:
-                            yield encoder.encode(batch[0])
-                            continue
-                        pieces = []
-                        for event in batch:
-                            if isinstance(event, Finish) and run.continued:
-                                pieces.append(stream_epilogue(call))
-                            pieces.append(encoder.encode(event))
-                        yield b"".join(pieces)
+                            piece = encoder.encode(batch[0])
+                        else:
+                            pieces = []
+                            for event in batch:
+                                if isinstance(event, Finish) and run.continued:
+                                    pieces.append(stream_epilogue(call))
+                                pieces.append(encoder.encode(event))
+                            piece = b"".join(pieces)
+                        # The batch that finishes the answer is the stream's last piece.
+                        yield FinalPiece(piece) if isinstance(batch[-1], Finish) else piece
             except StreamFailed as failed:
                 self._mark_error(call, failed.error)
                 yield encoder.encode_error(self.codec.error_body(failed.error))

@@ -171,41 +171,6 @@ class HttpProviderAdapter(ProviderAdapter):
         except ConnectionDropped as exc:
             raise ProviderError("dropped", f"{self.name} closed the connection: {exc}") from None
 
-    async def sse_events(
-        self, response: UpstreamResponse, timing: StreamTiming
-    ) -> AsyncGenerator[list[SSEEvent], None]:
-        """SSE events as they arrive, those of one read together. Until the caller marks
-        the first content (`timing.content()`), waits until the first-token deadline;
-        after, up to the idle limit since the last content (keep-alive pings do not count
-        as progress). Never past the attempt's deadline."""
-        decoder = SSEDecoder()
-        try:
-            while True:
-                now = time.perf_counter()
-                until = timing.wait_until()
-                if now >= until:
-                    raise timing.expired(self.name, now)
-                try:
-                    chunk = await response.next_chunk(until - now)
-                except ReadTimeout:
-                    raise timing.expired(self.name, time.perf_counter()) from None
-                except ConnectionDropped:
-                    raise ProviderError(
-                        "dropped",
-                        f"{self.name} stream was cut"
-                        + (" mid-answer" if timing.started else " before any content"),
-                    ) from None
-                if chunk is None:
-                    rest = decoder.flush()
-                    if rest:
-                        yield rest
-                    return
-                events = decoder.feed(chunk)
-                if events:
-                    yield events
-        finally:
-            response.close()
-
     async def relay_sse(
         self,
         response: UpstreamResponse,
@@ -221,40 +186,40 @@ class HttpProviderAdapter(ProviderAdapter):
         the attempt's `ProviderError`; None lets the exception through, except for an
         event of the wrong shape, which is skipped and counted like invalid JSON.
         """
+        # Reading and SSE splitting are inline (not a generator of their own): each layer
+        # of generators costs every chunk of every stream a hop.
         timing = StreamTiming(limits)
-        events = self.sse_events(response, timing)
+        sse_decoder = SSEDecoder()
         stats = limits.stats
         final_usage = False
+        body_ended = False
         try:
-            async for batch in events:
-                out: list[StreamEvent] = []
-                content = usage = False
-                # An error event ends the stream after the events read before it.
-                failure: ProviderError | None = None
-                for sse in batch:
-                    try:
-                        decoded = decoder.decode(sse)
-                    except ProviderError as exc:
-                        failure = exc
-                        break
-                    except Exception as exc:
-                        error = stream_error(exc)
-                        if error is None:
-                            if not isinstance(exc, _SHAPE_ERRORS):
-                                raise
-                            decoder.invalid_events += 1
-                            continue
-                        error.message = self.redact(error.message)
-                        failure = error
-                        break
-                    for event in decoded:
-                        if isinstance(event, _CONTENT):
-                            content = True
-                        elif isinstance(event, UsageUpdate):
-                            usage = True
-                    out += decoded
-                    if decoder.finished:
-                        break
+            while not body_ended:
+                # Until the first content, wait until the first-token deadline; after, up
+                # to the idle limit since the last content (keep-alive pings are not
+                # progress). Never past the attempt's deadline.
+                now = time.perf_counter()
+                until = timing.wait_until()
+                if now >= until:
+                    raise timing.expired(self.name, now)
+                try:
+                    chunk = await response.next_chunk(until - now)
+                except ReadTimeout:
+                    raise timing.expired(self.name, time.perf_counter()) from None
+                except ConnectionDropped:
+                    raise ProviderError(
+                        "dropped",
+                        f"{self.name} stream was cut"
+                        + (" mid-answer" if timing.started else " before any content"),
+                    ) from None
+                if chunk is None:
+                    body_ended = True
+                    batch = sse_decoder.flush()
+                else:
+                    batch = sse_decoder.feed(chunk)
+                if not batch:
+                    continue
+                out, content, usage, failure = self._decode_batch(batch, decoder, stream_error)
                 if decoder.invalid_events:
                     stats.malformed_events = decoder.invalid_events
                 if content:
@@ -289,7 +254,7 @@ class HttpProviderAdapter(ProviderAdapter):
             raise
         finally:
             self.invalid_stream_events += decoder.invalid_events
-            await events.aclose()
+            response.close()
         if decoder.saw_finish_reason:
             # No sentinel: the answer said why it stopped, so it is complete.
             finish = decoder.finish()
@@ -301,6 +266,41 @@ class HttpProviderAdapter(ProviderAdapter):
             f"{self.name} stream ended before the answer was complete",
             vendor_type="incomplete_stream",
         )
+
+    def _decode_batch(
+        self,
+        batch: list[SSEEvent],
+        decoder: SSEStreamDecoder,
+        stream_error: Callable[[Exception], ProviderError | None],
+    ) -> tuple[list[StreamEvent], bool, bool, ProviderError | None]:
+        """The internal events of one read's SSE events, whether they hold content and
+        usage, and the error an error event raised (it ends the stream after the events
+        before it)."""
+        out: list[StreamEvent] = []
+        content = usage = False
+        for sse in batch:
+            try:
+                decoded = decoder.decode(sse)
+            except ProviderError as exc:
+                return out, content, usage, exc
+            except Exception as exc:
+                error = stream_error(exc)
+                if error is None:
+                    if not isinstance(exc, _SHAPE_ERRORS):
+                        raise
+                    decoder.invalid_events += 1
+                    continue
+                error.message = self.redact(error.message)
+                return out, content, usage, error
+            for event in decoded:
+                if isinstance(event, _CONTENT):
+                    content = True
+                elif isinstance(event, UsageUpdate):
+                    usage = True
+            out += decoded
+            if decoder.finished:
+                break
+        return out, content, usage, None
 
     async def stream(
         self, request: ChatRequest, model: str, limits: AttemptLimits

@@ -19,8 +19,13 @@ import httptools
 import orjson
 
 from switchpoint.server.request import Request
-from switchpoint.server.response import Response, StreamingResponse, encode_headers, status_line
-from switchpoint.server.write_coalescer import WriteCoalescer
+from switchpoint.server.response import (
+    FinalPiece,
+    Response,
+    StreamingResponse,
+    encode_headers,
+    status_line,
+)
 
 log = logging.getLogger("switchpoint.server")
 
@@ -299,37 +304,46 @@ class HttpProtocol(asyncio.Protocol):
         extra = b"cache-control: no-cache\r\nx-accel-buffering: no\r\n"
         if chunked:
             extra += b"transfer-encoding: chunked\r\n"
-        # Pieces produced in one turn of the loop (the head, the events of one upstream
-        # read) go out in one write at the end of that turn: a send per event would cost
-        # more than everything else the relay does, and waiting one turn adds microseconds.
-        out = WriteCoalescer(transport, self._loop)
-        out.add(head + extra + b"\r\n")
+        # The head leaves with the first piece, and the last piece with the end of the
+        # response. Every other piece is written as it comes: the relay yields one piece
+        # per upstream read (events are batched per read upstream of here).
+        pending: bytes | None = head + extra + b"\r\n"
         try:
             async for piece in body:
                 if not piece:
                     continue
                 if self._closing:
                     return
-                out.add(b"%x\r\n%b\r\n" % (len(piece), piece) if chunked else piece)
+                data = b"%x\r\n%b\r\n" % (len(piece), piece) if chunked else piece
+                if pending is not None:
+                    data, pending = pending + data, None
+                if type(piece) is FinalPiece:
+                    pending = data
+                    continue
+                transport.write(data)
                 if self._write_paused:
-                    out.flush()
                     await self._wait_drain()
         except (ConnectionError, asyncio.CancelledError):
-            out.flush()
+            self._write_pending(pending)
             self._close()
             raise
         except Exception:
-            # Headers are out: the only honest signal left is to end the connection
+            # The headers may be out: the only honest signal left is to end the connection
             # without the final chunk, so the client cannot take the answer as complete.
             log.exception("stream failed after its headers were sent")
-            out.flush()
+            self._write_pending(pending)
             self._close()
             return
-        if chunked and not self._closing:
-            out.add(b"0\r\n\r\n")
-        out.flush()
-        if not chunked:
+        if chunked:
+            self._write_pending((pending or b"") + b"0\r\n\r\n")
+        else:
+            self._write_pending(pending)
             self._close()
+
+    def _write_pending(self, data: bytes | None) -> None:
+        transport = self._transport
+        if data and transport is not None and not self._closing:
+            transport.write(data)
 
     async def _wait_drain(self) -> None:
         self._drain = self._loop.create_future()

@@ -32,8 +32,17 @@ class Response:
         self.headers = headers or []
 
 
+class FinalPiece(bytes):
+    """The last piece of a streamed body. The server holds it until the body ends (its
+    owner's bookkeeping, in the same turn of the loop) and sends it with the end of the
+    response: one write instead of two, on every stream."""
+
+    __slots__ = ()
+
+
 class StreamingResponse:
-    """`body` yields the chunks; each is written (and flushed) as soon as it is yielded.
+    """`body` yields the chunks; each is written (and flushed) as soon as it is yielded,
+    except a `FinalPiece`, which leaves with the end of the response.
 
     `on_close` is called once the response is over, however it ended: after the last
     chunk, after a failure, or when the client left before the body was even started

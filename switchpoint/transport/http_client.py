@@ -24,6 +24,8 @@ from switchpoint.transport.origin import Origin
 _HIGH_WATER = 1 << 20
 # How long a released connection may wait for the rest of its body before it is closed.
 _RELEASE_GRACE_S = 1.0
+# The event loop's clock resolution (uvloop counts milliseconds).
+_CLOCK_STEP_S = 0.001
 
 
 class _Connection(asyncio.Protocol):
@@ -36,6 +38,11 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.last_used = 0.0
         self._parser = httptools.HttpResponseParser(self)
+        # The current wait's deadline (loop time) and the one timer that enforces it.
+        self._deadline: float | None = None
+        self._phase = ""
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
         self._reset()
 
     def _reset(self) -> None:
@@ -156,20 +163,51 @@ class _Connection(asyncio.Protocol):
             waiter.set_exception(exc)
 
     async def wait(self, timeout: float | None, phase: str) -> None:
-        """Until something happens on this connection, or ReadTimeout after `timeout`."""
+        """Until something happens on this connection, or ReadTimeout after `timeout`.
+
+        One timer per connection, re-armed only when it fires early, rather than a timer
+        per wait: a stream waits once per chunk, and creating and cancelling a timer each
+        time cost more than the rest of the wait."""
         if self.error is not None:
             raise self.error
-        waiter = self._loop.create_future()
+        loop = self._loop
+        waiter = loop.create_future()
         self._waiter = waiter
-        handle = None
         if timeout is not None:
-            handle = self._loop.call_later(timeout, _expire, waiter, phase, self)
+            deadline = loop.time() + timeout
+            self._deadline = deadline
+            self._phase = phase
+            timer = self._timer
+            if timer is None or self._timer_at > deadline:
+                if timer is not None:
+                    timer.cancel()
+                self._timer = loop.call_at(deadline, self._on_deadline)
+                self._timer_at = deadline
+        else:
+            self._deadline = None
         try:
             await waiter
         finally:
             self._waiter = None
-            if handle is not None:
-                handle.cancel()
+
+    def _on_deadline(self) -> None:
+        self._timer = None
+        deadline = self._deadline
+        waiter = self._waiter
+        if deadline is None or waiter is None or waiter.done():
+            return
+        # The loop's clock has millisecond steps: a timer may fire just before its time.
+        if self._loop.time() >= deadline - _CLOCK_STEP_S:
+            waiter.set_exception(
+                ReadTimeout(
+                    f"no data from upstream within the time limit ({self._phase})",
+                    phase=self._phase,
+                    received_bytes=self.received,
+                )
+            )
+        else:
+            self._timer = self._loop.call_at(deadline, self._on_deadline)
+            self._timer_at = deadline
 
     def take_chunk(self) -> bytes | None:
         """All the body buffered so far, as one piece (one chunk-encoded event per HTTP
@@ -194,23 +232,15 @@ class _Connection(asyncio.Protocol):
     def close(self) -> None:
         self.closed = True
         self._cancel_pending_release()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self.transport is not None:
             self.transport.close()
 
     @property
     def reusable(self) -> bool:
         return self.complete and self.keep_alive and not self.closed and self.error is None
-
-
-def _expire(waiter: asyncio.Future[None], phase: str, conn: _Connection) -> None:
-    if not waiter.done():
-        waiter.set_exception(
-            ReadTimeout(
-                f"no data from upstream within the time limit ({phase})",
-                phase=phase,
-                received_bytes=conn.received,
-            )
-        )
 
 
 class UpstreamResponse:
