@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from contextlib import aclosing
 from typing import Any
 
 import orjson
@@ -125,21 +124,18 @@ class AnthropicAdapter(HttpProviderAdapter):
         except MalformedResponse as exc:
             raise ProviderError("invalid_response", f"{self.name}: {exc}") from None
 
-    async def stream_batches(
+    def stream_batches(
         self, request: ChatRequest, model: str, limits: AttemptLimits
     ) -> AsyncIterator[list[StreamEvent]]:
         body = self._body(request, model, stream=True)
-        response = await self.post(
+        return self.relay_sse(
             self._path,
             body,
             limits,
-            header_timeout=limits.first_token_remaining(time.perf_counter()),
+            StreamDecoder(),
+            self._stream_error,
             extra_headers=self._client_headers(request),
         )
-        relay = self.relay_sse(response, limits, StreamDecoder(), self._stream_error)
-        async with aclosing(relay):
-            async for batch in relay:
-                yield batch
 
     def _stream_error(self, exc: Exception) -> ProviderError | None:
         if not isinstance(exc, StreamErrorEvent):

@@ -143,16 +143,12 @@ class GoogleAdapter(HttpProviderAdapter):
     async def stream_batches(
         self, request: ChatRequest, model: str, limits: AttemptLimits
     ) -> AsyncIterator[list[StreamEvent]]:
-        body = self._body(request, model)
-        response = await self.post(
-            self._path(model, stream=True),
-            body,
-            limits,
-            header_timeout=limits.first_token_remaining(time.perf_counter()),
-        )
         decoder = StreamDecoder(model)
+        relay = self.relay_sse(
+            self._path(model, stream=True), self._body(request, model), limits, decoder,
+            self._stream_error,
+        )
         try:
-            relay = self.relay_sse(response, limits, decoder, self._stream_error)
             async with aclosing(relay):
                 async for batch in relay:
                     yield batch

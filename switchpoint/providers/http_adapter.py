@@ -173,21 +173,31 @@ class HttpProviderAdapter(ProviderAdapter):
 
     async def relay_sse(
         self,
-        response: UpstreamResponse,
+        target: str,
+        body: bytes,
         limits: AttemptLimits,
         decoder: SSEStreamDecoder,
         stream_error: Callable[[Exception], ProviderError | None],
+        *,
+        extra_headers: dict[str, str] | None = None,
     ) -> AsyncGenerator[list[StreamEvent], None]:
-        """Relay a vendor's SSE stream as internal events (those decoded from one read in
-        one list), ending with `Finish` only when the vendor said the answer is complete;
-        otherwise raise `ProviderError`.
+        """POST a streaming request to `target` and relay the vendor's SSE stream as
+        internal events (those decoded from one read in one list), ending with `Finish`
+        only when the vendor said the answer is complete; otherwise raise `ProviderError`.
 
         `stream_error` turns what `decoder.decode` raises (an in-stream error event) into
         the attempt's `ProviderError`; None lets the exception through, except for an
         event of the wrong shape, which is skipped and counted like invalid JSON.
         """
-        # Reading and SSE splitting are inline (not a generator of their own): each layer
-        # of generators costs every chunk of every stream a hop.
+        # The request, the reading and the SSE splitting are all in this one generator
+        # (none a generator of its own): each layer costs every chunk of every stream a hop.
+        response = await self.post(
+            target,
+            body,
+            limits,
+            header_timeout=limits.first_token_remaining(time.perf_counter()),
+            extra_headers=extra_headers,
+        )
         timing = StreamTiming(limits)
         sse_decoder = SSEDecoder()
         stats = limits.stats
@@ -319,7 +329,7 @@ class HttpProviderAdapter(ProviderAdapter):
     def stream_batches(
         self, request: ChatRequest, model: str, limits: AttemptLimits
     ) -> AsyncIterator[list[StreamEvent]]:
-        """Each vendor's stream: `post`, then `relay_sse` with its decoder."""
+        """Each vendor's stream: `relay_sse` with its request and decoder."""
 
 
 class StreamTiming:
