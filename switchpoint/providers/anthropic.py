@@ -22,7 +22,8 @@ from switchpoint.protocols.anthropic import PROTOCOL
 from switchpoint.protocols.anthropic.errors import parse_error
 from switchpoint.protocols.anthropic.request import encode_request
 from switchpoint.protocols.anthropic.response import MalformedResponse, decode_response
-from switchpoint.protocols.anthropic.stream import StreamDecoder, StreamErrorEvent
+from switchpoint.protocols.anthropic.stream import StreamDecoder
+from switchpoint.protocols.stream_error import StreamErrorEvent
 from switchpoint.providers.errors import ProviderError, kind_for_status
 from switchpoint.providers.http_adapter import HttpProviderAdapter
 from switchpoint.providers.limits import AttemptLimits

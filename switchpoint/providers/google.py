@@ -29,7 +29,8 @@ from switchpoint.protocols.gemini.response import (
     PromptBlocked,
     decode_response,
 )
-from switchpoint.protocols.gemini.stream import StreamDecoder, StreamErrorEvent
+from switchpoint.protocols.gemini.stream import StreamDecoder
+from switchpoint.protocols.stream_error import StreamErrorEvent
 from switchpoint.providers.errors import ProviderError, kind_for_status
 from switchpoint.providers.http_adapter import HttpProviderAdapter
 from switchpoint.providers.limits import AttemptLimits

@@ -26,7 +26,8 @@ from switchpoint.errors import GatewayError
 from switchpoint.protocols.anthropic.errors import error_body
 from switchpoint.protocols.anthropic.request import decode_request, encode_request, tool_id
 from switchpoint.protocols.anthropic.response import decode_response, encode_response
-from switchpoint.protocols.anthropic.stream import StreamDecoder, StreamEncoder, StreamErrorEvent
+from switchpoint.protocols.anthropic.stream import StreamDecoder, StreamEncoder
+from switchpoint.protocols.stream_error import StreamErrorEvent
 from switchpoint.transport.sse import SSEDecoder, SSEEvent
 
 EPHEMERAL = {"type": "ephemeral"}

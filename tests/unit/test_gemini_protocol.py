@@ -37,7 +37,8 @@ from switchpoint.protocols.gemini.response import (
     PromptBlocked,
     decode_response,
 )
-from switchpoint.protocols.gemini.stream import StreamDecoder, StreamErrorEvent
+from switchpoint.protocols.gemini.stream import StreamDecoder
+from switchpoint.protocols.stream_error import StreamErrorEvent
 from switchpoint.transport.sse import SSEEvent
 
 SCHEMA = {

@@ -28,16 +28,8 @@ from switchpoint.chat.stream import (
 from switchpoint.chat.usage import Usage
 from switchpoint.protocols.anthropic.response import AnthropicUsage, encode_usage, message_id
 from switchpoint.protocols.stop_reasons import ANTHROPIC_TO_INTERNAL, INTERNAL_TO_ANTHROPIC
+from switchpoint.protocols.stream_error import StreamErrorEvent
 from switchpoint.transport.sse import SSEEvent
-
-
-class StreamErrorEvent(Exception):
-    """The provider reported an error inside the stream (`event: error`)."""
-
-    def __init__(self, error: object) -> None:
-        message = error.get("message") if isinstance(error, dict) else None
-        super().__init__(str(message or error))
-        self.error = error
 
 
 class StreamDecoder:

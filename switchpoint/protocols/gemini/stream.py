@@ -30,16 +30,8 @@ from switchpoint.protocols.gemini.response import (
     first_candidate,
     stop_reason,
 )
+from switchpoint.protocols.stream_error import StreamErrorEvent
 from switchpoint.transport.sse import SSEEvent
-
-
-class StreamErrorEvent(Exception):
-    """Google reported an error inside the stream (`data: {"error": {...}}`)."""
-
-    def __init__(self, error: object) -> None:
-        message = error.get("message") if isinstance(error, dict) else None
-        super().__init__(str(message or error))
-        self.error = error
 
 
 class StreamDecoder:

@@ -21,6 +21,7 @@ from switchpoint.chat.stream import (
 from switchpoint.chat.usage import Usage
 from switchpoint.protocols.openai.response import decode_usage, encode_usage
 from switchpoint.protocols.stop_reasons import INTERNAL_TO_OPENAI, OPENAI_TO_INTERNAL
+from switchpoint.protocols.stream_error import StreamErrorEvent
 from switchpoint.transport.sse import SSEEvent
 
 
@@ -121,14 +122,6 @@ class StreamDecoder:
         self.finished = True
         return [Finish(self.stop_reason or "end_turn")]
 
-
-class StreamErrorEvent(Exception):
-    """The provider reported an error inside the stream."""
-
-    def __init__(self, error: object) -> None:
-        message = error.get("message") if isinstance(error, dict) else None
-        super().__init__(str(message or error))
-        self.error = error
 
 
 class StreamEncoder:
