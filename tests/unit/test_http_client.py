@@ -175,6 +175,33 @@ async def test_streamed_body_arrives_in_pieces_and_decodes_as_sse(
     client.close()
 
 
+async def test_each_wait_has_its_own_limit_though_one_timer_serves_them(
+    upstream: tuple[Upstream, Origin],
+) -> None:
+    # Five pieces 10 ms apart, each waited for with a 35 ms limit: the whole body takes
+    # longer than any one limit, so the timer armed by the first wait must move on, not
+    # expire the later waits.
+    _, origin = upstream
+    client = HttpClient()
+    response = await client.request(
+        origin, head(origin, "/chunks", b""), b"", connect_timeout=5, response_timeout=5
+    )
+    pieces = []
+    while (chunk := await response.next_chunk(0.035)) is not None:
+        pieces.append(chunk)
+    assert b"".join(pieces).count(b"data: ") == 5
+    # And a wait with nothing coming still ends at its own limit.
+    response = await client.request(
+        origin, head(origin, "/done_then_hang", b""), b"", connect_timeout=5, response_timeout=5
+    )
+    assert await response.next_chunk(5) == b"data: [DONE]\n\n"
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(ReadTimeout):
+        await response.next_chunk(0.1)
+    assert 0.09 <= asyncio.get_running_loop().time() - started < 2
+    client.close()
+
+
 async def test_a_cut_stream_is_an_error_not_an_end(upstream: tuple[Upstream, Origin]) -> None:
     _, origin = upstream
     client = HttpClient()
