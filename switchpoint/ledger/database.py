@@ -1,8 +1,9 @@
 """Connections to the ledger database, SQLite or PostgreSQL, behind one small interface.
 
 SQL is written once with `?` placeholders; the PostgreSQL connection rewrites them to
-psycopg's `%s`. SQLite runs in WAL mode (readers never block the writer) with a busy
-timeout, so several worker processes can share one file.
+psycopg's `%s` (`postgres.py`, imported only when the ledger is PostgreSQL: the driver
+costs a tenth of a second of start-up). SQLite runs in WAL mode (readers never block the
+writer) with a busy timeout, so several worker processes can share one file.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-import psycopg
-
 from switchpoint.ledger.migrations import LATEST_VERSION, MIGRATIONS
 from switchpoint.ledger.url import LedgerLocation
 
@@ -25,18 +24,27 @@ log = logging.getLogger("switchpoint.ledger")
 Row = tuple[Any, ...]
 Params = Sequence[Any]
 
+
+
+class DatabaseFailure(Exception):
+    """A driver's error that is not `sqlite3`'s (PostgreSQL's, re-raised as this so that
+    catching them does not need the driver imported)."""
+
+
+class DatabaseUnavailable(DatabaseFailure):
+    """The database itself failed (down, connection lost), not a statement."""
+
+
 # Failures of the database itself (down, disk full, locked, connection lost), as
 # opposed to a statement or a value it rejects.
 UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     sqlite3.OperationalError,
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
+    DatabaseUnavailable,
     OSError,
 )
-DATABASE_ERRORS: tuple[type[BaseException], ...] = (sqlite3.Error, psycopg.Error, OSError)
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (sqlite3.Error, DatabaseFailure, OSError)
 
 _BUSY_TIMEOUT_S = 30.0
-_PG_CONNECT_TIMEOUT_S = 5
 # Any constant: the advisory lock that serialises migrations across processes.
 _MIGRATION_LOCK = 0x5357_4C45_4447
 
@@ -96,45 +104,6 @@ class SqliteConnection:
             self._conn.close()
 
 
-class PostgresConnection:
-    backend = "postgresql"
-    rows_per_statement = 512
-
-    def __init__(self, conninfo: str) -> None:
-        self._conn = psycopg.connect(
-            conninfo,
-            autocommit=True,
-            connect_timeout=_PG_CONNECT_TIMEOUT_S,
-            application_name="switchpoint",
-        )
-        self._sql: dict[str, str] = {}
-
-    def _translate(self, sql: str) -> str:
-        translated = self._sql.get(sql)
-        if translated is None:
-            translated = sql.replace("%", "%%").replace("?", "%s")
-            self._sql[sql] = translated
-        return translated
-
-    def execute(self, sql: str, params: Params = ()) -> list[Row]:
-        with self._conn.cursor() as cursor:
-            cursor.execute(self._translate(sql), params)
-            return list(cursor.fetchall()) if cursor.description else []
-
-    def executemany(self, sql: str, rows: Sequence[Params]) -> None:
-        with self._conn.cursor() as cursor:
-            cursor.executemany(self._translate(sql), rows)
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        with self._conn.transaction():
-            yield
-
-    def close(self) -> None:
-        with contextlib.suppress(psycopg.Error):
-            self._conn.close()
-
-
 class Database:
     """One ledger database: opens connections to it and keeps its schema current."""
 
@@ -151,6 +120,8 @@ class Database:
         if self.location.backend == "sqlite":
             connection = SqliteConnection(self.location.target)
         else:
+            from switchpoint.ledger.postgres import PostgresConnection
+
             connection = PostgresConnection(self.location.target)
         try:
             migrate(connection)
