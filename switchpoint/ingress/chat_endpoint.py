@@ -9,7 +9,7 @@ speaks.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from typing import Any
 
@@ -102,7 +102,9 @@ class ChatEndpoint:
             tracestate=request.header(b"tracestate"),
         )
         gateway.bus.call_started(call)
-        streaming = False
+        # Set once the call's end is handed to the stream, or to the response's
+        # `after_sent` (listeners run after the answer is written, off its latency).
+        handed_over = False
         try:
             body = parse_json_object(request.body)
             parsed = self.codec.parse(body)
@@ -153,19 +155,23 @@ class ChatEndpoint:
             )
             if parsed.stream:
                 response = await self._stream(call, chat_request, parsed, recover)
-                streaming = True
+                handed_over = True
                 return response
             answer = await gateway.executor.complete(call, chat_request, recover=recover)
             payload = self.codec.encode_response(answer, call.request_id)
-            return Response(200, payload, headers=explain_headers(call))
+            handed_over = True
+            return Response(
+                200, payload, headers=explain_headers(call), after_sent=self._finisher(call)
+            )
         except GatewayError as error:
+            handed_over = True
             return self._error(call, error)
         except BaseException:
             call.status = "cancelled"
             call.http_status = 499
             raise
         finally:
-            if not streaming:
+            if not handed_over:
                 self._finish(call)
 
     async def _stream(
@@ -234,7 +240,12 @@ class ChatEndpoint:
             headers.append(("x-should-retry", "false"))
         if error.retry_after_s is not None:
             headers.append(("retry-after", str(max(1, round(error.retry_after_s)))))
-        return Response(error.status, orjson.dumps(self.codec.error_body(error)), headers=headers)
+        return Response(
+            error.status,
+            orjson.dumps(self.codec.error_body(error)),
+            headers=headers,
+            after_sent=self._finisher(call),
+        )
 
     @staticmethod
     def _mark_error(call: CallRecord, error: GatewayError) -> None:
@@ -250,6 +261,9 @@ class ChatEndpoint:
     def _finish(self, call: CallRecord) -> None:
         call.duration_s = self.gateway.clock() - call.started_at
         self.gateway.bus.call(call)
+
+    def _finisher(self, call: CallRecord) -> Callable[[], None]:
+        return lambda: self._finish(call)
 
 
 class _Routing:

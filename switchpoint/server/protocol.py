@@ -226,6 +226,8 @@ class HttpProtocol(asyncio.Protocol):
                 await self._write_stream(response, keep_alive, request.http_version)
             else:
                 self._write_whole(response, keep_alive)
+                if response.after_sent is not None:
+                    _run_after_sent(response.after_sent)
         except (asyncio.CancelledError, ConnectionError):
             self._close()
             return
@@ -396,3 +398,11 @@ def plain_error_renderer(status: int, kind: str, message: str, path: str) -> Res
         status,
         orjson.dumps({"error": {"message": message, "type": kind, "param": None, "code": None}}),
     )
+
+
+def _run_after_sent(after_sent: Callable[[], None]) -> None:
+    # The answer is already on its way: a failure here must not become a second response.
+    try:
+        after_sent()
+    except Exception:
+        log.exception("bookkeeping after a response failed")
