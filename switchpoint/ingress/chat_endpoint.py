@@ -154,18 +154,20 @@ class ChatEndpoint:
                 else None
             )
             if parsed.stream:
-                response = await self._stream(call, chat_request, parsed, recover)
+                streamed = await self._stream(call, chat_request, parsed, recover)
                 handed_over = True
-                return response
+                return streamed
             answer = await gateway.executor.complete(call, chat_request, recover=recover)
             payload = self.codec.encode_response(answer, call.request_id)
-            handed_over = True
-            return Response(
+            answered = Response(
                 200, payload, headers=explain_headers(call), after_sent=self._finisher(call)
             )
-        except GatewayError as error:
             handed_over = True
-            return self._error(call, error)
+            return answered
+        except GatewayError as error:
+            refused = self._error(call, error)
+            handed_over = True
+            return refused
         except BaseException:
             call.status = "cancelled"
             call.http_status = 499

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from switchpoint.config.schema import Config, SummarizationStrategy
 
@@ -38,6 +38,12 @@ class Registry:
     # The profile that writes summaries (`routing.context.summarizer_profile`, else
     # cost_sensitive if configured, else the default profile).
     summarizer_profile: str | None = None
+    # First profile -> the profiles its fallbacks reach (transitively, breadth first,
+    # each once), filled on first use: the registry never changes, and the walk ran on
+    # every routing decision.
+    _fallback_orders: dict[str, tuple[str, ...]] = field(
+        init=False, default_factory=dict, repr=False, compare=False
+    )
 
     @classmethod
     def from_config(cls, config: Config, unavailable_providers: Iterable[str] = ()) -> Registry:
@@ -87,3 +93,26 @@ class Registry:
     def largest_available_context(self) -> int:
         sizes = [p.max_context for p in self.profiles.values() if p.available]
         return max(sizes, default=0)
+
+    def fallback_order(self, first: str) -> tuple[str, ...]:
+        """The profiles `first`'s fallbacks reach, in order: its own fallbacks, then
+        theirs, breadth first; each once, `first` excluded."""
+        order = self._fallback_orders.get(first)
+        if order is None:
+            order = _breadth_first(self.profiles, first)
+            self._fallback_orders[first] = order
+        return order
+
+
+def _breadth_first(profiles: dict[str, Profile], first: str) -> tuple[str, ...]:
+    order: list[str] = []
+    seen = {first}
+    queue = list(profiles[first].fallbacks)
+    while queue:
+        name = queue.pop(0)
+        if name in seen:
+            continue
+        seen.add(name)
+        order.append(name)
+        queue.extend(profiles[name].fallbacks)
+    return tuple(order)

@@ -276,21 +276,16 @@ def fallback_chain(registry: Registry, first: Profile, size: ContextSize | int) 
     if isinstance(size, int):
         size = UniformSize(size)
     chain = [first.name]
-    seen = {first.name}
-    queue = list(first.fallbacks)
     profiles = registry.profiles
+    if size.everywhere:
+        chain.extend(n for n in registry.fallback_order(first.name) if profiles[n].available)
+        return chain
     fits = size.fits
-    everywhere = size.everywhere
-    while queue:
-        name = queue.pop(0)
-        if name in seen:
-            continue
-        seen.add(name)
+    for name in registry.fallback_order(first.name):
         candidate = profiles[name]
         # context_fit.holds, inlined: this runs for every fallback of every request.
-        if candidate.available and (everywhere or fits(candidate, candidate.max_context)):
+        if candidate.available and fits(candidate, candidate.max_context):
             chain.append(name)
-        queue.extend(candidate.fallbacks)
     return chain
 
 
