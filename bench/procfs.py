@@ -142,3 +142,15 @@ def loadavg() -> tuple[float, float, float]:
     with open("/proc/loadavg") as f:
         a, b, c = f.read().split()[:3]
     return float(a), float(b), float(c)
+
+
+def cpu_model() -> str:
+    """The processor's name as the kernel reports it (figures differ by machine)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return "unknown"

@@ -3,8 +3,10 @@
 CPU time per request moves by tens of percent between runs on a shared VM (other guests
 take the host's cores; steal time), which hides any change smaller than that. The
 number of instructions does not depend on what else the machine is doing: for the same
-code and the same requests it is the same within a fraction of a percent, so it can
-decide whether a change of a few percent on the hot path is real. It is not a time:
+code and the same requests, runs agree within a few percent (what differs is work done
+on a timer, the access log's and the ledger's flushes, which falls on more or fewer
+requests as valgrind runs faster or slower), so it can tell a change of several percent
+on the hot path from noise. It is not a time:
 a cache miss or a system call costs far more than its instructions say, so the timed
 benchmarks (`bench.run`, `bench.request_cpu`) remain the measure of speed.
 
@@ -15,9 +17,10 @@ so every request takes the same path), and the counts are dumped. Callgrind acts
 those commands when the gateway next runs code, so the count also holds whatever
 timer fired before the dump: a few hundred instructions, against N times ~10^6.
 
-    python -m bench.request_instructions --root . --root /tmp/other-checkout --requests 500
+    python -m bench.request_instructions --root . --root /tmp/other-checkout --repeats 3
 
-Prints instructions per request, plain and streamed (20 chunks), per checkout.
+Prints instructions per request, plain and streamed (20 chunks), per checkout and run
+(runs alternate between checkouts), then the median and range of each.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import argparse
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -145,6 +149,7 @@ def main() -> None:
     parser.add_argument("--root", action="append", required=True, help="a checkout (repeatable)")
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--shape", choices=("plain", "stream", "both"), default="both")
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed (apt-get install valgrind)")
@@ -162,16 +167,23 @@ def main() -> None:
         )
         upstream.start()
         upstream.wait_ready("127.0.0.1", upstream_port, "/readyz", 30)
+        counts: dict[tuple[str, str], list[float]] = {}
         try:
             for shape in shapes:
-                for root in args.root:
-                    per_request = measure(
-                        Path(root).resolve(), upstream_port, shape == "stream", args.requests, work
-                    )
-                    print(f"{shape:6s} {root}: {per_request:,.0f} instructions/request",
-                          flush=True)
+                for _ in range(args.repeats):
+                    for root in args.root:
+                        per_request = measure(
+                            Path(root).resolve(), upstream_port, shape == "stream",
+                            args.requests, work,
+                        )
+                        counts.setdefault((shape, root), []).append(per_request)
+                        print(f"{shape:6s} {root}: {per_request:,.0f} instructions/request",
+                              flush=True)
         finally:
             stop_all()
+    for (shape, root), values in counts.items():
+        print(f"{shape:6s} {root}: median {statistics.median(values):,.0f} "
+              f"(range {min(values):,.0f}-{max(values):,.0f}) instructions/request")
 
 
 if __name__ == "__main__":

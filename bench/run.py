@@ -23,7 +23,7 @@ from typing import Any
 
 from rich.console import Console
 
-from bench import noise, procs, report, targets, wrk
+from bench import noise, procfs, procs, report, targets, wrk
 from bench.measurements import cores, footprint, latency, routing, sizes, streaming, throughput
 from bench.routing_micro import DEFAULT_FN
 from bench.session import Session, cpu_layout
@@ -191,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             "cpus": sorted(os.sched_getaffinity(0) | load_cpus | sut_cpus),
             "load_cpus": sorted(load_cpus),
             "target_cpus": sorted(sut_cpus),
+            "cpu_model": procfs.cpu_model(),
             "python": platform.python_version(),
             "platform": platform.platform(),
             "wrk": _wrk_version(),
