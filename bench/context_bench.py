@@ -39,6 +39,7 @@ from typing import Any
 
 import orjson
 
+from bench import fake_upstream
 from bench.procfs import tree_cpu_precise_s
 from bench.procs import ManagedProcess, free_port, install_cleanup, stop_all
 from switchpoint.chat.request import ChatRequest
@@ -186,15 +187,8 @@ def part_e2e(repeats: int) -> None:
     )
     with tempfile.TemporaryDirectory(prefix="bench-context-") as tmp:
         logs = Path(tmp)
-        upstream_port, port = free_port(), free_port()
-        upstream = ManagedProcess(
-            "fake_upstream",
-            [sys.executable, "-m", "bench.fake_upstream", "--port", str(upstream_port)],
-            {},
-            {0},
-            logs / "upstream.log",
-            cwd=ROOT,
-        )
+        _upstream, upstream_port = fake_upstream.start(logs / "upstream.log", {0})
+        port = free_port()
         config = logs / "config.json"
         config.write_text(orjson.dumps(_config(upstream_port)).decode())
         gateway = ManagedProcess(
@@ -206,8 +200,6 @@ def part_e2e(repeats: int) -> None:
             cwd=ROOT,
         )
         try:
-            upstream.start()
-            upstream.wait_ready("127.0.0.1", upstream_port, "/readyz", 30)
             gateway.start()
             gateway.wait_ready("127.0.0.1", port, "/readyz", 30)
             time.sleep(2.0)  # the BPE is loaded in the background after start-up

@@ -22,10 +22,14 @@ import os
 import re
 import signal
 import socket
+import sys
+from pathlib import Path
 
 import httptools
 import orjson
 import uvloop
+
+from bench.procs import ManagedProcess, StartError, free_port
 
 # `"stream": true` anywhere in the body; `"stream_options"` does not match.
 _STREAM_RE = re.compile(rb'"stream"\s*:\s*true')
@@ -271,6 +275,34 @@ async def serve(host: str, port: int, settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with server:
         await stop.wait()
+
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+def start(
+    log_path: Path, cpus: set[int] | None, *, attempts: int = 3
+) -> tuple[ManagedProcess, int]:
+    """Run the fake upstream as a child process on a free port, once it is ready; another
+    program may take the port first, so a failed start is retried on a new one."""
+    for _ in range(attempts):
+        port = free_port()
+        process = ManagedProcess(
+            name="fake_upstream",
+            argv=[sys.executable, "-m", "bench.fake_upstream", "--port", str(port)],
+            env={"PYTHONPATH": str(_ROOT)},
+            cpus=cpus,
+            log_path=log_path,
+            cwd=_ROOT,
+        )
+        process.start()
+        try:
+            process.wait_ready("127.0.0.1", port, "/readyz", timeout_s=20)
+        except StartError:
+            process.stop()
+            continue
+        return process, port
+    raise StartError("the fake upstream did not start")
 
 
 def main() -> None:

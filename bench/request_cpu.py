@@ -21,7 +21,7 @@ from pathlib import Path
 
 import orjson
 
-from bench import wrk
+from bench import fake_upstream, wrk
 from bench.payloads import chat_body
 from bench.procfs import tree_cpu_precise_s
 from bench.procs import ManagedProcess, free_port, install_cleanup, stop_all
@@ -103,16 +103,7 @@ def main() -> None:
     results: dict[str, list[float]] = {root: [] for root in args.root}
     with tempfile.TemporaryDirectory(prefix="bench-request-cpu-") as tmp:
         logs = Path(tmp)
-        upstream_port = free_port()
-        upstream = ManagedProcess(
-            name="fake_upstream",
-            argv=[sys.executable, "-m", "bench.fake_upstream", "--port", str(upstream_port)],
-            env={},
-            cpus={0},
-            log_path=logs / "upstream.log",
-        )
-        upstream.start()
-        upstream.wait_ready("127.0.0.1", upstream_port, "/readyz", 30)
+        _upstream, upstream_port = fake_upstream.start(logs / "upstream.log", {0})
         try:
             for _ in range(args.repeats):
                 for root in args.root:

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import yaml
 
+from bench import fake_upstream
 from bench.payloads import chat_body
 from bench.procs import ManagedProcess, free_port, install_cleanup, stop_all
 from bench.targets import SWITCHPOINT_MASTER_KEY, UPSTREAM_MODEL, switchpoint_config
@@ -157,16 +158,7 @@ def main() -> None:
     shapes = ("plain", "stream") if args.shape == "both" else (args.shape,)
     with tempfile.TemporaryDirectory(prefix="bench-instructions-") as tmp:
         work = Path(tmp)
-        upstream_port = free_port()
-        upstream = ManagedProcess(
-            name="fake_upstream",
-            argv=[sys.executable, "-m", "bench.fake_upstream", "--port", str(upstream_port)],
-            env={},
-            cpus={0},
-            log_path=work / "upstream.log",
-        )
-        upstream.start()
-        upstream.wait_ready("127.0.0.1", upstream_port, "/readyz", 30)
+        _upstream, upstream_port = fake_upstream.start(work / "upstream.log", {0})
         counts: dict[tuple[str, str], list[float]] = {}
         try:
             for shape in shapes:

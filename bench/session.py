@@ -19,7 +19,7 @@ from typing import TypeVar
 import orjson
 from rich.console import Console
 
-from bench import procfs
+from bench import fake_upstream, procfs
 from bench.figures import FigureSet
 from bench.noise import FOREIGN_CPU_LIMIT, NoiseProbe, NoiseSample
 from bench.payloads import chat_body
@@ -76,26 +76,9 @@ class Session:
 
     # ---- processes --------------------------------------------------------------
     def start_upstream(self) -> None:
-        import sys
-
-        for _ in range(3):
-            port = free_port()
-            proc = ManagedProcess(
-                name="fake_upstream",
-                argv=[sys.executable, "-m", "bench.fake_upstream", "--port", str(port)],
-                env={},
-                cpus=self.load_cpus,
-                log_path=self.run_dir / "fake_upstream.log",
-            )
-            proc.start()
-            try:
-                proc.wait_ready("127.0.0.1", port, "/readyz", timeout_s=20)
-            except StartError:
-                proc.stop()
-                continue
-            self.upstream, self.upstream_port = proc, port
-            return
-        raise StartError("the fake upstream did not start")
+        self.upstream, self.upstream_port = fake_upstream.start(
+            self.run_dir / "fake_upstream.log", self.load_cpus
+        )
 
     def launch(self, name: str, workers: int = 1, cpus: set[int] | None = None,
                tag: str = "", port: int | None = None) -> tuple[Target, ManagedProcess]:

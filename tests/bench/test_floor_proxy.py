@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import fake_upstream
 from bench.payloads import chat_body
 from bench.procs import ManagedProcess, free_port
 
@@ -17,21 +18,15 @@ from bench.procs import ManagedProcess, free_port
 def floor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, int]]:
     logs = tmp_path_factory.mktemp("floor")
     root = str(Path(__file__).resolve().parents[2])
-    upstream_port, proxy_port = free_port(), free_port()
-    upstream = ManagedProcess(
-        name="fake_upstream",
-        argv=[sys.executable, "-m", "bench.fake_upstream", "--port", str(upstream_port)],
-        env={"PYTHONPATH": root}, cpus=None, log_path=logs / "upstream.log", cwd=Path(root),
-    )
+    upstream, upstream_port = fake_upstream.start(logs / "upstream.log", None)
+    proxy_port = free_port()
     proxy = ManagedProcess(
         name="floor_proxy",
         argv=[sys.executable, "-m", "bench.floor_proxy", "--port", str(proxy_port),
               "--upstream", f"http://127.0.0.1:{upstream_port}"],
         env={"PYTHONPATH": root}, cpus=None, log_path=logs / "proxy.log", cwd=Path(root),
     )
-    upstream.start()
     try:
-        upstream.wait_ready("127.0.0.1", upstream_port, "/readyz", 20)
         proxy.start()
         proxy.wait_ready("127.0.0.1", proxy_port, "/readyz", 20)
         yield upstream_port, proxy_port
