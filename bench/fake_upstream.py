@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import os
 import re
 import signal
@@ -303,6 +304,18 @@ def start(
             continue
         return process, port
     raise StartError("the fake upstream did not start")
+
+
+def configure(port: int, chunks: int = 20, gap_ms: float = 0.0) -> None:
+    """Set how the running fake upstream on `port` streams: events per stream, and the
+    time between them (0: all at once)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("POST", "/_bench/config",
+                     body=orjson.dumps({"chunks": chunks, "gap_ms": gap_ms}))
+        conn.getresponse().read()
+    finally:
+        conn.close()
 
 
 def main() -> None:

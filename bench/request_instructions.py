@@ -20,7 +20,8 @@ timer fired before the dump: a few hundred instructions, against N times ~10^6.
     python -m bench.request_instructions --root . --root /tmp/other-checkout --repeats 3
 
 Prints instructions per request, plain and streamed (20 chunks), per checkout and run
-(runs alternate between checkouts), then the median and range of each.
+(runs alternate between checkouts), then the median and range of each. With
+`--gap-ms 2` a stream's chunks arrive 2 ms apart, one read each, as a real model's do.
 """
 
 from __future__ import annotations
@@ -151,6 +152,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--shape", choices=("plain", "stream", "both"), default="both")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--gap-ms", type=float, default=0.0,
+                        help="space a stream's chunks this far apart, so that each is read, "
+                             "relayed and written on its own (the per-chunk path)")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed (apt-get install valgrind)")
@@ -159,6 +163,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-instructions-") as tmp:
         work = Path(tmp)
         _upstream, upstream_port = fake_upstream.start(work / "upstream.log", {0})
+        fake_upstream.configure(upstream_port, gap_ms=args.gap_ms)
         counts: dict[tuple[str, str], list[float]] = {}
         try:
             for shape in shapes:

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-import orjson
 from rich.console import Console
 
 from bench import fake_upstream, procfs
@@ -198,13 +197,7 @@ class Session:
 
     # ---- upstream control -------------------------------------------------------
     def configure_upstream(self, chunks: int = 20, gap_ms: float = 0.0) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=5)
-        try:
-            conn.request("POST", "/_bench/config",
-                         body=orjson.dumps({"chunks": chunks, "gap_ms": gap_ms}))
-            conn.getresponse().read()
-        finally:
-            conn.close()
+        fake_upstream.configure(self.upstream_port, chunks, gap_ms)
 
     def upstream_ready(self) -> bool:
         return http_get_status("127.0.0.1", self.upstream_port, "/readyz") == 200

@@ -73,7 +73,9 @@ class StreamDecoder:
     def _decode_chunk(self, chunk: dict[str, Any]) -> list[StreamEvent]:
         out: list[StreamEvent] = []
         choices = chunk.get("choices") or ()
-        usage = decode_usage(chunk.get("usage"))
+        # Only the last chunk carries usage (`null` or absent on the others).
+        raw_usage = chunk.get("usage")
+        usage = decode_usage(raw_usage) if raw_usage else None
         if not self._started:
             self._started = True
             out.append(MessageStart(str(chunk.get("id", "")), str(chunk.get("model", ""))))
@@ -83,7 +85,7 @@ class StreamDecoder:
             delta = choice.get("delta") or {}
             content = delta.get("content")
             if content:
-                out.append(TextDelta(str(content)))
+                out.append(TextDelta(content if type(content) is str else str(content)))
             reasoning = delta.get("reasoning_content")
             if reasoning:
                 out.append(ThinkingDelta(str(reasoning)))
