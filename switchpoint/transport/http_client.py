@@ -162,12 +162,15 @@ class _Connection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_exception(exc)
 
-    async def wait(self, timeout: float | None, phase: str) -> None:
-        """Until something happens on this connection, or ReadTimeout after `timeout`.
+    def wait(self, timeout: float | None, phase: str) -> asyncio.Future[None]:
+        """A future done when something happens on this connection, or failing with
+        ReadTimeout after `timeout`.
 
-        One timer per connection, re-armed only when it fires early, rather than a timer
-        per wait: a stream waits once per chunk, and creating and cancelling a timer each
-        time cost more than the rest of the wait."""
+        A future, not a coroutine: a stream waits once per chunk, and a coroutine frame
+        to create and resume each time is a cost for nothing. One timer per connection,
+        re-armed only when it fires early, rather than a timer per wait, for the same
+        reason (creating and cancelling one cost more than the rest of the wait). A
+        finished waiter left behind is harmless: nothing acts on a done future."""
         if self.error is not None:
             raise self.error
         loop = self._loop
@@ -185,10 +188,7 @@ class _Connection(asyncio.Protocol):
                 self._timer_at = deadline
         else:
             self._deadline = None
-        try:
-            await waiter
-        finally:
-            self._waiter = None
+        return waiter
 
     def _on_deadline(self) -> None:
         self._timer = None
