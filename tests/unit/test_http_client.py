@@ -109,6 +109,50 @@ async def test_connections_are_reused(upstream: tuple[Upstream, Origin]) -> None
     client.close()
 
 
+async def test_headers_belong_to_their_own_response_after_the_connection_is_reused(
+    upstream: tuple[Upstream, Origin],
+) -> None:
+    """A response's headers are what it received, even once its connection has gone
+    back to the pool and carried the next exchange."""
+    state, origin = upstream
+    client = HttpClient()
+    first = await client.request(
+        origin, head(origin, "/echo", b"{}"), b"{}", connect_timeout=5, response_timeout=5
+    )
+    await first.read(5)
+    # The same connection, now answering a chunked stream (no content-length).
+    second = await client.request(
+        origin, head(origin, "/done_then_end", b""), b"", connect_timeout=5, response_timeout=5
+    )
+    assert first.headers["content-type"].startswith("application/json")
+    assert first.headers["content-length"] == "2"
+    assert "content-length" not in second.headers
+    assert second.headers["transfer-encoding"] == "chunked"
+    assert len(state.peers) == 1  # one connection carried both
+    second.close()
+    client.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://127.0.0.1:8080/v1", "127.0.0.1:8080"),
+        ("https://api.example.com/v1", "api.example.com"),
+        ("http://api.example.com", "api.example.com"),
+        ("https://api.example.com:8443", "api.example.com:8443"),
+        ("http://[::1]:9000/", "[::1]:9000"),
+    ],
+)
+def test_host_header_names_the_port_only_when_it_is_not_the_default(
+    url: str, expected: str
+) -> None:
+    origin, _path = split_base_url(url)
+    assert origin.host_header == expected
+    # Origins are the pool's key.
+    assert origin == Origin(origin.scheme, origin.host, origin.port)
+    assert hash(origin) == hash(Origin(origin.scheme, origin.host, origin.port))
+
+
 async def test_a_stale_pooled_connection_is_replaced_transparently(
     upstream: tuple[Upstream, Origin],
 ) -> None:
