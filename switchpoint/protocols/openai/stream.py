@@ -75,7 +75,7 @@ class StreamDecoder:
         choices = chunk.get("choices") or ()
         # Only the last chunk carries usage (`null` or absent on the others).
         raw_usage = chunk.get("usage")
-        usage = decode_usage(raw_usage) if raw_usage else None
+        usage = decode_usage(raw_usage) if raw_usage is not None else None
         if not self._started:
             self._started = True
             out.append(MessageStart(str(chunk.get("id", "")), str(chunk.get("model", ""))))
