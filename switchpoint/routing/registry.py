@@ -39,11 +39,15 @@ class Registry:
     # cost_sensitive if configured, else the default profile).
     summarizer_profile: str | None = None
     # First profile -> the profiles its fallbacks reach (transitively, breadth first,
-    # each once), filled on first use: the registry never changes, and the walk ran on
-    # every routing decision.
+    # each once). Worked out with the registry, which never changes: the walk used to
+    # run on every routing decision.
     _fallback_orders: dict[str, tuple[str, ...]] = field(
-        init=False, default_factory=dict, repr=False, compare=False
+        init=False, repr=False, compare=False
     )
+
+    def __post_init__(self) -> None:
+        orders = {name: _breadth_first(self.profiles, name) for name in self.profiles}
+        object.__setattr__(self, "_fallback_orders", orders)
 
     @classmethod
     def from_config(cls, config: Config, unavailable_providers: Iterable[str] = ()) -> Registry:
@@ -97,11 +101,7 @@ class Registry:
     def fallback_order(self, first: str) -> tuple[str, ...]:
         """The profiles `first`'s fallbacks reach, in order: its own fallbacks, then
         theirs, breadth first; each once, `first` excluded."""
-        order = self._fallback_orders.get(first)
-        if order is None:
-            order = _breadth_first(self.profiles, first)
-            self._fallback_orders[first] = order
-        return order
+        return self._fallback_orders[first]
 
 
 def _breadth_first(profiles: dict[str, Profile], first: str) -> tuple[str, ...]:

@@ -67,10 +67,6 @@ class SSEDecoder:
 
 
 def _parse_block(block: bytes) -> SSEEvent | None:
-    # A single `data:` line, written without the optional space.
-    if block.startswith(b"data:") and _LF not in block:
-        data = block[5:]
-        return SSEEvent(None, data[1:] if data.startswith(b" ") else data)
     event_name: str | None = None
     data_lines: list[bytes] = []
     for line in block.split(b"\n"):
