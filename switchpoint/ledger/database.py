@@ -64,11 +64,30 @@ class Connection(Protocol):
     def close(self) -> None: ...
 
 
+# `get` of an empty dict: a C function that returns None whatever it is given (no
+# Python frame per value bound).
+_NOTHING: dict[object, None] = {}
+
+
+def bind_natively() -> None:
+    """Bind `None` and `bool` the way sqlite3 ends up binding them anyway (NULL, 0/1),
+    without its adapter protocol. sqlite3 binds exact ints, floats, strings and bytes
+    directly; any other value, `None` and `bool` included, is first looked up as an
+    adapter, then as `__adapt__` on the protocol and `__conform__` on the value: two
+    failed attribute lookups that each format an AttributeError message. A ledger row
+    binds some twenty of them, and the writer thread shares the event loop's core:
+    registered, each is one dict lookup and a C call. Process-wide, and it changes no
+    stored value (for any other sqlite3 user in the process either)."""
+    sqlite3.register_adapter(bool, int)
+    sqlite3.register_adapter(type(None), _NOTHING.get)
+
+
 class SqliteConnection:
     backend = "sqlite"
     rows_per_statement = 32
 
     def __init__(self, path: str) -> None:
+        bind_natively()
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         # Autocommit mode: transactions are opened explicitly by `transaction()`.
         self._conn = sqlite3.connect(

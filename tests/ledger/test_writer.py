@@ -232,6 +232,22 @@ def test_sqlite_uses_wal_and_creates_missing_directories(tmp_path: Path) -> None
     assert (tmp_path / "deep" / "er" / "ledger.db").exists()
 
 
+def test_sqlite_binds_none_and_booleans_without_the_adapter_protocol(tmp_path: Path) -> None:
+    connection = database(f"sqlite:///{tmp_path / 'ledger.db'}").connect()
+    try:
+        # Registered, so binding them is a dict lookup, not two failed attribute lookups.
+        assert (bool, sqlite3.PrepareProtocol) in sqlite3.adapters
+        assert (type(None), sqlite3.PrepareProtocol) in sqlite3.adapters
+        # ... and stored exactly as sqlite3 stores them unregistered: NULL, and 1/0.
+        rows = connection.execute(
+            "SELECT typeof(?), ? IS NULL, typeof(?), ?, typeof(?), ?",
+            (None, None, True, True, False, False),
+        )
+    finally:
+        connection.close()
+    assert rows == [("null", 1, "integer", 1, "integer", 0)]
+
+
 class _SmallDisk(Database):
     """SQLite with a page limit: writes past it fail with SQLITE_FULL, as on a full disk."""
 
