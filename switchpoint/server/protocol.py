@@ -251,28 +251,26 @@ class HttpProtocol(asyncio.Protocol):
     def _head(
         self, status: int, content_type: str, headers: list[tuple[str, str]], keep_alive: bool
     ) -> bytes:
-        return (
-            status_line(status)
-            + b"server: switchpoint\r\n"
-            + self._state.date_header
-            + b"content-type: "
-            + content_type.encode("latin-1")
-            + b"\r\n"
-            + encode_headers(headers)
-            + (b"" if keep_alive else b"connection: close\r\n")
+        # One join: each `+` would copy the head so far.
+        return b"".join(
+            (
+                status_line(status),
+                b"server: switchpoint\r\n",
+                self._state.date_header,
+                b"content-type: ",
+                content_type.encode("latin-1"),
+                b"\r\n",
+                encode_headers(headers),
+                b"" if keep_alive else b"connection: close\r\n",
+            )
         )
 
     def _write_whole(self, response: Response, keep_alive: bool) -> None:
         if self._transport is None or self._closing:
             return
         head = self._head(response.status, response.content_type, response.headers, keep_alive)
-        self._transport.write(
-            head
-            + b"content-length: "
-            + str(len(response.body)).encode()
-            + b"\r\n\r\n"
-            + response.body
-        )
+        body = response.body
+        self._transport.write(b"".join((head, b"content-length: %d\r\n\r\n" % len(body), body)))
 
     async def _write_stream(
         self, response: StreamingResponse, keep_alive: bool, http_version: str

@@ -173,7 +173,7 @@ BlockKind = Literal["text", "thinking", "tool"]
 
 
 def _event(name: bytes, payload: dict[str, Any]) -> bytes:
-    return b"event: " + name + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
+    return b"".join((b"event: ", name, b"\ndata: ", orjson.dumps(payload), b"\n\n"))
 
 
 class StreamEncoder:

@@ -125,6 +125,10 @@ class StreamDecoder:
         return [Finish(self.stop_reason or "end_turn")]
 
 
+_FINISH_REASON = b',"logprobs":null,"finish_reason":'
+_UNFINISHED_TAIL = _FINISH_REASON + b"null}]}\n\n"
+_TEXT_TAIL = b"}" + _UNFINISHED_TAIL
+
 
 class StreamEncoder:
     """Renders internal events as the SSE stream an OpenAI client expects."""
@@ -140,12 +144,14 @@ class StreamEncoder:
         self._head = b""
 
     def _chunk(self, delta: bytes, finish: str | None = None) -> bytes:
-        finish_json = b"null" if finish is None else b'"' + finish.encode() + b'"'
-        return self._head + delta + b',"logprobs":null,"finish_reason":' + finish_json + b"}]}\n\n"
+        if finish is None:
+            return b"".join((self._head, delta, _UNFINISHED_TAIL))
+        return b"".join((self._head, delta, _FINISH_REASON, orjson.dumps(finish), b"}]}\n\n"))
 
     def encode(self, event: StreamEvent) -> bytes:
         if isinstance(event, TextDelta):
-            return self._chunk(b'{"content":' + orjson.dumps(event.text) + b"}")
+            # The commonest event, in one join (each `+` would copy the chunk so far).
+            return b"".join((self._head, b'{"content":', orjson.dumps(event.text), _TEXT_TAIL))
         if isinstance(event, MessageStart):
             if event.id:
                 self._id = event.id if event.id.startswith("chatcmpl") else f"chatcmpl-{event.id}"
