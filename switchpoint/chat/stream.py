@@ -4,27 +4,34 @@ Every adapter turns its vendor's stream into these; every ingress renders them i
 client's protocol. A well-formed stream is: `MessageStart`, any number of deltas and
 `UsageUpdate`s, then exactly one `Finish`. A stream that ends without `Finish` did not
 complete, whatever text it carried.
+
+The event classes are final: the per-event path dispatches on an event's exact type
+(`type(event) is TextDelta`), which costs a fraction of an `isinstance` that fails.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import final
 
 from switchpoint.chat.response import StopReason
 from switchpoint.chat.usage import Usage
 
 
+@final
 @dataclass(slots=True)
 class MessageStart:
     id: str
     model: str
 
 
+@final
 @dataclass(slots=True)
 class TextDelta:
     text: str
 
 
+@final
 @dataclass(slots=True)
 class ThinkingDelta:
     """Reasoning text. `signature` closes a thinking block (Anthropic's signature_delta);
@@ -35,6 +42,7 @@ class ThinkingDelta:
     redacted_data: str | None = None
 
 
+@final
 @dataclass(slots=True)
 class ToolCallStart:
     """A tool call begins. `index` counts tool calls within this answer, from 0."""
@@ -44,12 +52,14 @@ class ToolCallStart:
     name: str
 
 
+@final
 @dataclass(slots=True)
 class ToolCallDelta:
     index: int
     arguments: str
 
 
+@final
 @dataclass(slots=True)
 class UsageUpdate:
     """Usage so far. Later updates supersede earlier ones field by field (non-zero wins)."""
@@ -57,6 +67,7 @@ class UsageUpdate:
     usage: Usage
 
 
+@final
 @dataclass(slots=True)
 class Finish:
     stop_reason: StopReason

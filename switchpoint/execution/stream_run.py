@@ -48,8 +48,9 @@ from switchpoint.providers.limits import AttemptLimits
 
 log = logging.getLogger("switchpoint.execution")
 
-_COMMITTING = (TextDelta, ToolCallStart, ToolCallDelta, ThinkingDelta, Finish)
-_TOOL = (ToolCallStart, ToolCallDelta)
+# Exact types (the event classes are final): a set lookup, not a failing isinstance.
+_COMMITTING = frozenset({TextDelta, ToolCallStart, ToolCallDelta, ThinkingDelta, Finish})
+_TOOL = frozenset({ToolCallStart, ToolCallDelta})
 # Rough characters per token, for usage a cut stream never reported.
 _CHARS_PER_TOKEN = 4
 
@@ -149,9 +150,9 @@ class StreamRun:
             async for batch in events:
                 committed = False
                 for event in batch:
-                    if isinstance(event, UsageUpdate):
+                    if type(event) is UsageUpdate:
                         attempt.usage = merge_usage(attempt.usage, event.usage)
-                    elif isinstance(event, _COMMITTING):
+                    elif type(event) in _COMMITTING:
                         committed = True
                 buffer += batch
                 if committed:
@@ -248,7 +249,7 @@ class StreamRun:
         join = segment.join
         for event in batch:
             self._pass(event, segment, join, out)
-            if isinstance(event, Finish):
+            if type(event) is Finish:
                 return True
         return False
 
@@ -257,7 +258,7 @@ class StreamRun:
     ) -> None:
         """Appends to `out` what one upstream event becomes for the client (usually
         itself)."""
-        if isinstance(event, TextDelta):
+        if type(event) is TextDelta:
             text = event.text if join is None else join.feed(event.text)
             if not text:
                 return
@@ -265,7 +266,7 @@ class StreamRun:
             self.text.append(text)
             out.append(event if text is event.text else TextDelta(text))
             return
-        if isinstance(event, UsageUpdate):
+        if type(event) is UsageUpdate:
             attempt = segment.attempt
             attempt.usage = merge_usage(attempt.usage, event.usage)
             if not self.continued:
@@ -276,9 +277,9 @@ class StreamRun:
             total.add(attempt.usage)
             out.append(UsageUpdate(total))
             return
-        if isinstance(event, MessageStart):
+        if type(event) is MessageStart:
             return  # the client has had its one
-        if isinstance(event, ThinkingDelta):
+        if type(event) is ThinkingDelta:
             if join is not None:
                 return  # a continuation's reasoning would restart the client's
             self._sent(segment, 0)
@@ -290,7 +291,7 @@ class StreamRun:
                 self._sent(segment, len(rest))
                 self.text.append(rest)
                 out.append(TextDelta(rest))
-        if isinstance(event, _TOOL):
+        if type(event) in _TOOL:
             self._sent_tools = True
             self._sent(segment, 0)
         out.append(event)

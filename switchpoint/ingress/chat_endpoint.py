@@ -206,12 +206,12 @@ class ChatEndpoint:
                         else:
                             pieces = []
                             for event in batch:
-                                if isinstance(event, Finish) and run.continued:
+                                if type(event) is Finish and run.continued:
                                     pieces.append(stream_epilogue(call))
                                 pieces.append(encoder.encode(event))
                             piece = b"".join(pieces)
                         # The batch that finishes the answer is the stream's last piece.
-                        yield FinalPiece(piece) if isinstance(batch[-1], Finish) else piece
+                        yield FinalPiece(piece) if type(batch[-1]) is Finish else piece
             except StreamFailed as failed:
                 self._mark_error(call, failed.error)
                 yield encoder.encode_error(self.codec.error_body(failed.error))

@@ -40,7 +40,7 @@ AFTER_FINISH_WAIT_S = 2.0
 AFTER_USAGE_WAIT_S = 0.25
 
 # Events that show the model producing the answer (reasoning included): progress.
-_CONTENT = (TextDelta, ToolCallStart, ToolCallDelta, ThinkingDelta)
+_CONTENT = frozenset({TextDelta, ToolCallStart, ToolCallDelta, ThinkingDelta})
 # What a decoder raises on valid JSON of an unexpected shape.
 _SHAPE_ERRORS = (KeyError, TypeError, AttributeError, ValueError, IndexError)
 
@@ -303,9 +303,10 @@ class HttpProviderAdapter(ProviderAdapter):
                 error.message = self.redact(error.message)
                 return out, content, usage, error
             for event in decoded:
-                if isinstance(event, _CONTENT):
+                kind = type(event)
+                if kind in _CONTENT:
                     content = True
-                elif isinstance(event, UsageUpdate):
+                elif kind is UsageUpdate:
                     usage = True
             out += decoded
             if decoder.finished:

@@ -86,11 +86,14 @@ class StreamDecoder:
             content = delta.get("content")
             if content:
                 out.append(TextDelta(content if type(content) is str else str(content)))
-            reasoning = delta.get("reasoning_content")
-            if reasoning:
-                out.append(ThinkingDelta(str(reasoning)))
-            for call in delta.get("tool_calls") or ():
-                out.extend(self._tool_call(call))
+            # Most deltas hold their content alone: the rarer keys are looked up only
+            # when there is something else.
+            if content is None or len(delta) > 1:
+                reasoning = delta.get("reasoning_content")
+                if reasoning:
+                    out.append(ThinkingDelta(str(reasoning)))
+                for call in delta.get("tool_calls") or ():
+                    out.extend(self._tool_call(call))
             finish = choice.get("finish_reason")
             if finish:
                 self.stop_reason = OPENAI_TO_INTERNAL.get(finish, "end_turn")
@@ -149,10 +152,10 @@ class StreamEncoder:
         return b"".join((self._head, delta, _FINISH_REASON, orjson.dumps(finish), b"}]}\n\n"))
 
     def encode(self, event: StreamEvent) -> bytes:
-        if isinstance(event, TextDelta):
+        if type(event) is TextDelta:
             # The commonest event, in one join (each `+` would copy the chunk so far).
             return b"".join((self._head, b'{"content":', orjson.dumps(event.text), _TEXT_TAIL))
-        if isinstance(event, MessageStart):
+        if type(event) is MessageStart:
             if event.id:
                 self._id = event.id if event.id.startswith("chatcmpl") else f"chatcmpl-{event.id}"
             self._model = event.model
@@ -166,7 +169,7 @@ class StreamEncoder:
                 + b',"choices":[{"index":0,"delta":'
             )
             return self._chunk(b'{"role":"assistant","content":""}')
-        if isinstance(event, ToolCallStart):
+        if type(event) is ToolCallStart:
             call = {
                 "index": event.index,
                 "id": event.id,
@@ -174,13 +177,13 @@ class StreamEncoder:
                 "function": {"name": event.name, "arguments": ""},
             }
             return self._chunk(orjson.dumps({"tool_calls": [call]}))
-        if isinstance(event, ToolCallDelta):
+        if type(event) is ToolCallDelta:
             call = {"index": event.index, "function": {"arguments": event.arguments}}
             return self._chunk(orjson.dumps({"tool_calls": [call]}))
-        if isinstance(event, UsageUpdate):
+        if type(event) is UsageUpdate:
             self._usage = event.usage
             return b""
-        if isinstance(event, Finish):
+        if type(event) is Finish:
             out = self._chunk(b"{}", INTERNAL_TO_OPENAI[event.stop_reason])
             if self._include_usage:
                 usage = self._usage or Usage()
