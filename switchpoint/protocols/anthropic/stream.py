@@ -207,12 +207,12 @@ class StreamEncoder:
         self._tool_blocks: dict[int, int] = {}  # internal tool index -> block index
 
     def encode(self, event: StreamEvent) -> bytes:
-        if isinstance(event, TextDelta):
+        if type(event) is TextDelta:
             if not event.text:
                 return b""
             head = self._open("text", {"type": "text", "text": ""})
             return head + self._delta({"type": "text_delta", "text": event.text})
-        if isinstance(event, ToolCallDelta):
+        if type(event) is ToolCallDelta:
             index = self._tool_blocks.get(event.index)
             if index is None or not event.arguments:
                 return b""
@@ -224,7 +224,7 @@ class StreamEncoder:
                     "delta": {"type": "input_json_delta", "partial_json": event.arguments},
                 },
             )
-        if isinstance(event, ToolCallStart):
+        if type(event) is ToolCallStart:
             head = self._start() + self._close()
             index = self._blocks
             self._blocks += 1
@@ -235,17 +235,17 @@ class StreamEncoder:
                 b"content_block_start",
                 {"type": "content_block_start", "index": index, "content_block": block},
             )
-        if isinstance(event, ThinkingDelta):
+        if type(event) is ThinkingDelta:
             return self._thinking(event)
-        if isinstance(event, UsageUpdate):
+        if type(event) is UsageUpdate:
             self._usage = merge_usage(self._usage, event.usage)
             return b""
-        if isinstance(event, MessageStart):
+        if type(event) is MessageStart:
             if event.id:
                 self._id = message_id(event.id)
             self._model = event.model
             return b""
-        if isinstance(event, Finish):
+        if type(event) is Finish:
             return self._finish(event)
         return b""
 
