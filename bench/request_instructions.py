@@ -21,7 +21,9 @@ timer fired before the dump: a few hundred instructions, against N times ~10^6.
 
 Prints instructions per request, plain and streamed (20 chunks), per checkout and run
 (runs alternate between checkouts), then the median and range of each. With
-`--gap-ms 2` a stream's chunks arrive 2 ms apart, one read each, as a real model's do.
+`--gap-ms 2` a stream's chunks arrive 2 ms apart, one read each, as a real model's do;
+`--chunks 1` against the default 20 separates a stream's fixed cost from its cost per
+event.
 """
 
 from __future__ import annotations
@@ -152,6 +154,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--shape", choices=("plain", "stream", "both"), default="both")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--chunks", type=int, default=20,
+                        help="events per stream (1 against 20 separates a stream's fixed "
+                             "cost from its cost per event)")
     parser.add_argument("--gap-ms", type=float, default=0.0,
                         help="space a stream's chunks this far apart, so that each is read, "
                              "relayed and written on its own (the per-chunk path)")
@@ -163,7 +168,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-instructions-") as tmp:
         work = Path(tmp)
         _upstream, upstream_port = fake_upstream.start(work / "upstream.log", {0})
-        fake_upstream.configure(upstream_port, gap_ms=args.gap_ms)
+        fake_upstream.configure(upstream_port, chunks=args.chunks, gap_ms=args.gap_ms)
         counts: dict[tuple[str, str], list[float]] = {}
         try:
             for shape in shapes:
