@@ -302,8 +302,11 @@ class LedgerConfig(Strict):
     # Records held in memory while the database is slow or down; beyond it they are
     # dropped (and counted).
     max_queue: int = Field(100_000, ge=1)
-    # Most records written in one transaction.
-    max_batch: int = Field(5_000, ge=1)
+    # Most records written in one transaction, and the backlog that wakes the writer
+    # before its interval: under load, what the queue holds (and the memory it takes)
+    # peaks at about twice this. 5,000 let it reach ~8,000 records (+9 MB of RSS at
+    # 8,700 requests/s) for no measurable saving in CPU per request.
+    max_batch: int = Field(1_000, ge=1)
     # How often spend and keys are re-read from the database (what other worker
     # processes spent, keys created or revoked elsewhere).
     sync_interval_s: float = Field(5.0, gt=0)

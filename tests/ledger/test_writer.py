@@ -172,6 +172,20 @@ def test_records_are_written_within_the_flush_interval_without_being_asked(
     assert count(sqlite_url) == 1
 
 
+def test_a_full_batch_is_written_before_the_flush_interval(
+    sqlite_url: str, writers: list[LedgerWriter]
+) -> None:
+    # Under load the queue must not wait for the interval: what it holds is memory.
+    writer = start_writer(writers, sqlite_url, flush_interval_s=60, max_batch=10)
+    for _ in range(9):
+        writer.submit(records.call())
+    time.sleep(0.3)
+    assert writer.written_total == 0  # below a batch: waits for the interval
+    writer.submit(records.call())
+    assert wait_for(lambda: writer.written_total == 10, timeout_s=10)
+    assert count(sqlite_url) == 10
+
+
 def test_close_writes_everything_still_queued(ledger_url: str, writers: list[LedgerWriter]) -> None:
     writer = start_writer(writers, ledger_url, flush_interval_s=60, max_batch=500)
     for _ in range(2000):
