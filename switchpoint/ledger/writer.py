@@ -103,7 +103,7 @@ class LedgerWriter:
         *,
         flush_interval_s: float = 0.5,
         max_queue: int = 100_000,
-        max_batch: int = 1_000,
+        max_batch: int = 5_000,
         sync_interval_s: float = 5.0,
     ) -> None:
         self.database = database
