@@ -303,10 +303,10 @@ class LedgerConfig(Strict):
     # dropped (and counted).
     max_queue: int = Field(100_000, ge=1)
     # Most records written in one transaction, and the backlog that wakes the writer
-    # before its interval: under full load the queue (and its memory, ~1.3 KB a
-    # record) peaks at 1.6 to 1.7 times this. 1,000 saves ~9 MB of RSS at 8,700
-    # requests/s but made the p99 time to first token of 2,000 slow streams several
-    # times worse (docs/performance.md), so the default stays at 5,000.
+    # before its interval, so it bounds the queue (~1.3 KB a record) under full load:
+    # at 8,700 requests/s it peaked at ~8,000 records with 5,000 and ~1,700 with 1,000.
+    # 1,000 saves ~9 MB of RSS there but made the p99 time to first token of 2,000
+    # slow streams several times worse (docs/performance.md), so the default is 5,000.
     max_batch: int = Field(5_000, ge=1)
     # How often spend and keys are re-read from the database (what other worker
     # processes spent, keys created or revoked elsewhere).
