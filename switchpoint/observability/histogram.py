@@ -45,6 +45,21 @@ TTFT_BUCKETS_S: tuple[float, ...] = (
     20.0,
     60.0,
 )
+# Garbage-collector pauses, in seconds: a young collection is well under a millisecond;
+# one that walks thousands of in-flight streams' objects takes tens of milliseconds.
+GC_PAUSE_BUCKETS_S: tuple[float, ...] = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+)
 # Context sizes, in tokens: the seed's interesting lines are 128K, 200K, 600K and 1M.
 TOKEN_BUCKETS: tuple[float, ...] = (
     1_000,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from switchpoint.events import Listener
 from switchpoint.execution.records import AttemptRecord, CallRecord, SummarizationRecord
 from switchpoint.observability.histogram import (
+    GC_PAUSE_BUCKETS_S,
     LATENCY_BUCKETS_S,
     TOKEN_BUCKETS,
     TTFT_BUCKETS_S,
@@ -41,6 +42,8 @@ EXECUTION_FALLBACK_REASONS: dict[str, str] = {
     "summarization": "summarization",
 }
 UPSTREAM_ERROR = "upstream_error"
+# CPython's collector generations, as label values.
+GC_GENERATIONS: tuple[str, ...] = ("0", "1", "2")
 
 Key3 = tuple[str, str, str]
 
@@ -145,6 +148,11 @@ class GatewayMetrics(Listener):
         self.summary_cache_hits = 0
         self.summarizer_calls = 0
         self.summarized_tokens_removed = 0
+        # How long each garbage collection stopped the process, by generation (kept by
+        # `gc_pauses.GcPauses` while the server runs).
+        self.gc_pauses: dict[str, Histogram] = {
+            generation: Histogram(GC_PAUSE_BUCKETS_S) for generation in GC_GENERATIONS
+        }
 
     @property
     def in_flight(self) -> int:
@@ -293,4 +301,6 @@ def merge_metrics(parts: list[GatewayMetrics]) -> GatewayMetrics:
         total.summary_cache_hits += part.summary_cache_hits
         total.summarizer_calls += part.summarizer_calls
         total.summarized_tokens_removed += part.summarized_tokens_removed
+        for generation, pauses in part.gc_pauses.items():
+            total.gc_pauses[generation].merge(pauses)
     return total

@@ -206,6 +206,14 @@ class GatewayCollector(Collector):
             value=m.in_flight,
         )
         yield _histograms(
+            "switchpoint_gc_pause_seconds",
+            "How long each garbage collection stopped the gateway (every request and stream "
+            "waits meanwhile), by generation. Long young-generation pauses come with many "
+            "concurrent streams: see docs/performance.md.",
+            ["generation"],
+            {(generation,): pauses for generation, pauses in m.gc_pauses.items()},
+        )
+        yield _histograms(
             "switchpoint_effective_max_tokens",
             "The routing decision's effective max tokens (the seed's effectiveMaxTokens): the "
             "context size a request was routed for, capped at the chosen profile's context.",

@@ -9,6 +9,7 @@ import socket
 from collections.abc import Awaitable, Callable
 
 from switchpoint.gateway import Gateway
+from switchpoint.observability.gc_pauses import GcPauses
 from switchpoint.server.app import build_router, render_protocol_error
 from switchpoint.server.heap import settle_heap
 from switchpoint.server.protocol import HttpProtocol, ServerState
@@ -57,6 +58,9 @@ async def serve(
     server = await loop.create_server(lambda: HttpProtocol(state, loop), sock=sock, backlog=4096)
     housekeeping = loop.create_task(_housekeeping(state))
     preload: asyncio.Task[None] | None = None
+    gc_pauses = GcPauses(gateway.metrics.gc_pauses) if gateway.metrics is not None else None
+    if gc_pauses is not None:
+        gc_pauses.install()
     try:
         if own_process:
             settle_heap()
@@ -76,6 +80,8 @@ async def serve(
         with contextlib.suppress(Exception):
             await server.wait_closed()
         await gateway.aclose()
+        if gc_pauses is not None:
+            gc_pauses.uninstall()
 
 
 async def _preload(gateway: Gateway, own_process: bool) -> None:

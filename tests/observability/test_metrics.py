@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 import threading
 import time
@@ -376,3 +377,20 @@ def test_metrics_and_dashboard_answer_while_requests_hang(
     assert value(samples, "switchpoint_in_flight_requests") == 30
     assert snapshot_status == 200
     assert elapsed < 2.0  # the held requests take 4 s
+
+
+def test_garbage_collections_are_timed_while_the_server_runs(
+    openai_fake: OpenAIFake, backup_fake: OpenAIFake
+) -> None:
+    callbacks_before = len(gc.callbacks)
+    with running_gateway(gateway_config(openai_fake, backup_fake)) as server:
+        before = scrape(server)
+        gc.collect(2)
+        after = scrape(server)
+    oldest = {"generation": "2"}
+    assert value(after, "switchpoint_gc_pause_seconds_count", **oldest) >= (
+        value(before, "switchpoint_gc_pause_seconds_count", **oldest) + 1
+    )
+    assert value(after, "switchpoint_gc_pause_seconds_sum", **oldest) > 0
+    # The server's callback leaves with it.
+    assert len(gc.callbacks) == callbacks_before
