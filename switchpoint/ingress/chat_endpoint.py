@@ -26,7 +26,7 @@ from switchpoint.execution.records import CallRecord
 from switchpoint.execution.stream_run import StreamFailed, StreamRun
 from switchpoint.gateway import Gateway
 from switchpoint.ingress.call_options import CallOptions, parse_call_options
-from switchpoint.ingress.codec import IngressCodec, ParsedBody
+from switchpoint.ingress.codec import IngressCodec, ParsedBody, StreamEncoder
 from switchpoint.ingress.request_ids import new_request_id
 from switchpoint.routing.decision import RoutingDecision
 from switchpoint.routing.resolve import rejected_error
@@ -186,53 +186,11 @@ class ChatEndpoint:
         run = StreamRun(self.gateway.executor, call, chat_request, recover=recover)
         await run.start()
         encoder = self.codec.stream_encoder(parsed, call.request_id)
-
-        finished = False
-
-        def finish() -> None:
-            nonlocal finished
-            if not finished:
-                finished = True
-                self._finish(call)
-
-        async def body() -> AsyncIterator[bytes]:
-            try:
-                # Closed here, not left to the garbage collector: a client that leaves
-                # mid-stream ends the upstream stream and its attempt at once.
-                async with aclosing(run.events()) as batches:
-                    async for batch in batches:
-                        if len(batch) == 1 and not run.continued:
-                            piece = encoder.encode(batch[0])
-                        else:
-                            pieces = []
-                            for event in batch:
-                                if type(event) is Finish and run.continued:
-                                    pieces.append(stream_epilogue(call))
-                                pieces.append(encoder.encode(event))
-                            piece = b"".join(pieces)
-                        # The batch that finishes the answer is the stream's last piece.
-                        yield FinalPiece(piece) if type(batch[-1]) is Finish else piece
-            except StreamFailed as failed:
-                self._mark_error(call, failed.error)
-                yield encoder.encode_error(self.codec.error_body(failed.error))
-            except BaseException:
-                call.status = "cancelled"
-                call.http_status = 499
-                raise
-            finally:
-                finish()
-
-        async def on_close() -> None:
-            # Reached without `body()` having run when the client left before the first
-            # byte: the upstream stream is still open and the call not yet recorded.
-            if not finished:
-                call.status = "cancelled"
-                call.http_status = 499
-                await run.abandon()
-                finish()
-
+        answer = _StreamedAnswer(self, call, run, encoder)
         call.ttft_s = _call_ttft(call)
-        return StreamingResponse(200, body(), headers=explain_headers(call), on_close=on_close)
+        return StreamingResponse(
+            200, answer.body(), headers=explain_headers(call), on_close=answer.on_close
+        )
 
     def _error(self, call: CallRecord, error: GatewayError) -> Response:
         self._mark_error(call, error)
@@ -266,6 +224,67 @@ class ChatEndpoint:
 
     def _finisher(self, call: CallRecord) -> Callable[[], None]:
         return lambda: self._finish(call)
+
+
+class _StreamedAnswer:
+    """A streamed call's body and its end, as the server relays them.
+
+    One object per stream rather than closures (three functions and their cells): with
+    thousands of streams in flight, every object they hold is one more for each garbage
+    collection to walk (docs/performance.md)."""
+
+    __slots__ = ("_call", "_encoder", "_endpoint", "_finished", "_run")
+
+    def __init__(
+        self, endpoint: ChatEndpoint, call: CallRecord, run: StreamRun, encoder: StreamEncoder
+    ) -> None:
+        self._endpoint = endpoint
+        self._call = call
+        self._run = run
+        self._encoder = encoder
+        self._finished = False
+
+    def _finish(self) -> None:
+        if not self._finished:
+            self._finished = True
+            self._endpoint._finish(self._call)
+
+    async def body(self) -> AsyncIterator[bytes]:
+        call, run, encoder = self._call, self._run, self._encoder
+        try:
+            # Closed here, not left to the garbage collector: a client that leaves
+            # mid-stream ends the upstream stream and its attempt at once.
+            async with aclosing(run.events()) as batches:
+                async for batch in batches:
+                    if len(batch) == 1 and not run.continued:
+                        piece = encoder.encode(batch[0])
+                    else:
+                        pieces = []
+                        for event in batch:
+                            if type(event) is Finish and run.continued:
+                                pieces.append(stream_epilogue(call))
+                            pieces.append(encoder.encode(event))
+                        piece = b"".join(pieces)
+                    # The batch that finishes the answer is the stream's last piece.
+                    yield FinalPiece(piece) if type(batch[-1]) is Finish else piece
+        except StreamFailed as failed:
+            self._endpoint._mark_error(call, failed.error)
+            yield encoder.encode_error(self._endpoint.codec.error_body(failed.error))
+        except BaseException:
+            call.status = "cancelled"
+            call.http_status = 499
+            raise
+        finally:
+            self._finish()
+
+    async def on_close(self) -> None:
+        # Reached without `body()` having run when the client left before the first
+        # byte: the upstream stream is still open and the call not yet recorded.
+        if not self._finished:
+            self._call.status = "cancelled"
+            self._call.http_status = 499
+            await self._run.abandon()
+            self._finish()
 
 
 class _Routing:

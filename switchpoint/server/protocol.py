@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from email.utils import formatdate
 
 import httptools
@@ -249,7 +249,7 @@ class HttpProtocol(asyncio.Protocol):
         self._next()
 
     def _head(
-        self, status: int, content_type: str, headers: list[tuple[str, str]], keep_alive: bool
+        self, status: int, content_type: str, headers: Sequence[tuple[str, str]], keep_alive: bool
     ) -> bytes:
         # One join: each `+` would copy the head so far.
         return b"".join(
@@ -301,6 +301,7 @@ class HttpProtocol(asyncio.Protocol):
         head = self._head(
             response.status, response.content_type, response.headers, keep_alive and chunked
         )
+        response.sent_head()
         extra = b"cache-control: no-cache\r\nx-accel-buffering: no\r\n"
         if chunked:
             extra += b"transfer-encoding: chunked\r\n"

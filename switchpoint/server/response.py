@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from http import HTTPStatus
 
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
@@ -69,9 +69,16 @@ class StreamingResponse:
         self.status = status
         self.body = body
         self.content_type = content_type
-        self.headers = headers or []
+        # Emptied once the head is rendered (`sent_head`).
+        self.headers: Sequence[tuple[str, str]] = headers or ()
         self.on_close = on_close
 
+    def sent_head(self) -> None:
+        """The head is rendered: its headers are not needed for the rest of the stream (which
+        may last minutes; with thousands in flight, each header pair is one more object
+        for every garbage collection to walk)."""
+        self.headers = ()
 
-def encode_headers(headers: list[tuple[str, str]]) -> bytes:
+
+def encode_headers(headers: Sequence[tuple[str, str]]) -> bytes:
     return "".join(f"{name}: {value}\r\n" for name, value in headers).encode("latin-1")
