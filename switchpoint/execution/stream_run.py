@@ -22,7 +22,7 @@ call record (and its cost), not in the client's usage.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 
 from switchpoint.chat.request import ChatRequest
 from switchpoint.chat.stream import (
@@ -51,6 +51,8 @@ log = logging.getLogger("switchpoint.execution")
 # Exact types (the event classes are final): a set lookup, not a failing isinstance.
 _COMMITTING = frozenset({TextDelta, ToolCallStart, ToolCallDelta, ThinkingDelta, Finish})
 _TOOL = frozenset({ToolCallStart, ToolCallDelta})
+# A segment's buffer once relayed: shared and immutable, no object per stream.
+_NO_EVENTS: tuple[StreamEvent, ...] = ()
 # Rough characters per token, for usage a cut stream never reported.
 _CHARS_PER_TOKEN = 4
 
@@ -74,7 +76,7 @@ class _Segment:
         target: Target,
         attempt: AttemptRecord,
         limits: AttemptLimits,
-        buffer: list[StreamEvent],
+        buffer: Sequence[StreamEvent],
         join: Join | None,
     ) -> None:
         self.events = events
@@ -188,20 +190,18 @@ class StreamRun:
         self._relaying = True
         executor = self._executor
         call = self._call
-        first = segment.buffer[0] if segment.buffer else None
         # The client's one MessageStart leaves with the first content (one write, one hop).
-        head: list[StreamEvent] | None = [
-            first if isinstance(first, MessageStart) else MessageStart("", segment.target.model)
-        ]
+        head: list[StreamEvent] | None = [_client_start(segment)]
         while True:
             current = segment
             try:
                 # The segment's events as the client should see them, a batch at a time
                 # (inline, not a generator of its own: a hop per chunk); after `Finish`
                 # nothing more of it is read.
-                buffered, current.buffer = current.buffer, []
                 out: list[StreamEvent] = []
-                finished = self._pass_batch(buffered, current, out)
+                finished = self._pass_batch(current.buffer, current, out)
+                # Not held for the rest of the stream (by the segment or this frame).
+                current.buffer = _NO_EVENTS
                 if head is not None:
                     out, head = head + out, None
                 if out:
@@ -242,7 +242,7 @@ class StreamRun:
                 await _close(current.events)
 
     def _pass_batch(
-        self, batch: list[StreamEvent], segment: _Segment, out: list[StreamEvent]
+        self, batch: Sequence[StreamEvent], segment: _Segment, out: list[StreamEvent]
     ) -> bool:
         """Appends to `out` what `batch` becomes for the client; True at `Finish` (what
         follows it is not part of the answer)."""
@@ -384,6 +384,14 @@ class StreamRun:
             attempt.usage_estimated = True
             attempt.cost_usd = self._executor.prices.cost_usd(attempt.model, estimated)
         self._usage_before.add(attempt.usage)
+
+
+def _client_start(segment: _Segment) -> MessageStart:
+    """The MessageStart the client gets: the first attempt's own, or one naming its model."""
+    first = segment.buffer[0] if segment.buffer else None
+    if isinstance(first, MessageStart):
+        return first
+    return MessageStart("", segment.target.model)
 
 
 def _mid_stream(error: GatewayError, why: str) -> GatewayError:

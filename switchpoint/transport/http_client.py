@@ -47,7 +47,10 @@ class _Connection(asyncio.Protocol):
 
     def _reset(self) -> None:
         self.status = 0
-        self.raw_headers: list[tuple[bytes, bytes]] = []
+        # Names lower-cased; a repeated header keeps its last value. A dict of strings is
+        # not tracked by the garbage collector (a list of pairs is, pair by pair, for
+        # as long as a stream lasts).
+        self.headers: dict[str, str] = {}
         self.headers_done = False
         self.complete = False
         self.keep_alive = True
@@ -93,18 +96,18 @@ class _Connection(asyncio.Protocol):
 
     def _delimited_by_close(self) -> bool:
         """A body with neither a length nor chunked framing ends when the connection does."""
-        names = {name.lower() for name, _ in self.raw_headers}
-        return b"content-length" not in names and b"transfer-encoding" not in names
+        headers = self.headers
+        return "content-length" not in headers and "transfer-encoding" not in headers
 
     # --- httptools callbacks ----------------------------------------------------
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.raw_headers.append((name, value))
+        self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
         self.status = self._parser.get_status_code()
         if self.status < 200:
             # An interim response (100 Continue); the real one follows.
-            self.raw_headers = []
+            self.headers = {}
             return
         self.headers_done = True
         self.keep_alive = self._parser.should_keep_alive()
@@ -260,10 +263,7 @@ class UpstreamResponse:
         self._conn = conn
         self._done = False
         self.status = conn.status
-        self.headers = {
-            name.decode("latin-1").lower(): value.decode("latin-1")
-            for name, value in conn.raw_headers
-        }
+        self.headers = conn.headers
 
     async def read(self, timeout: float | None) -> bytes:
         conn = self._conn
