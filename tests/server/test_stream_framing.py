@@ -65,3 +65,34 @@ async def test_pieces_are_chunked_and_the_final_one_ends_the_response() -> None:
         writer.close()
     finally:
         server.close()
+
+
+async def test_a_streamed_response_lets_go_of_its_headers_once_the_head_is_rendered() -> None:
+    """A stream may last minutes; its headers are not kept that long (with thousands in
+    flight, each pair is one more object for every garbage collection to walk)."""
+    seen: list[object] = []
+    responses: list[StreamingResponse] = []
+
+    async def handler(request: Request) -> Response | StreamingResponse:
+        async def body() -> AsyncIterator[bytes]:
+            seen.append(responses[0].headers)
+            yield FinalPiece(b"only")
+
+        responses.append(StreamingResponse(200, body(), headers=[("x-explain", "yes")]))
+        return responses[0]
+
+    loop = asyncio.get_running_loop()
+    state = ServerState(
+        handler, plain_error_renderer, max_body_bytes=1024, keep_alive_s=5, read_timeout_s=5
+    )
+    server = await loop.create_server(lambda: HttpProtocol(state, loop), "127.0.0.1", 0)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /x HTTP/1.1\r\nhost: t\r\ncontent-length: 0\r\n\r\n")
+        data, _ = await _read_until(reader, b"0\r\n\r\n")
+        writer.close()
+    finally:
+        server.close()
+    assert b"x-explain: yes\r\n" in data
+    assert seen == [()]
