@@ -181,3 +181,18 @@ def test_every_referenced_metric_is_exported(
         if name not in samples and name not in PROMETHEUS_SERIES
     }
     assert missing == {}
+
+
+def test_dashboard_panels_are_laid_out_on_grafanas_grid() -> None:
+    """Each panel has whole-number coordinates within the 24 columns, and a unique id;
+    a stat panel's colour steps are under its thresholds, where Grafana reads them."""
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    ids = [panel["id"] for panel in panels]
+    assert len(ids) == len(set(ids))
+    for panel in panels:
+        grid = panel["gridPos"]
+        assert all(type(grid[key]) is int for key in ("h", "w", "x", "y")), panel["title"]
+        assert grid["x"] + grid["w"] <= 24, panel["title"]
+        if panel["type"] == "stat":
+            steps = panel["fieldConfig"]["defaults"].get("thresholds", {}).get("steps", [])
+            assert all("color" in step for step in steps), panel["title"]
