@@ -206,12 +206,16 @@ class StreamRun:
                     out, head = head + out, None
                 if out:
                     yield out
+                # What was yielded is the client's: not held while the next read is awaited
+                # (with thousands of streams waiting, every object counts for the collector).
+                del out
                 if not finished:
                     async for batch in current.events:
                         out = []
                         finished = self._pass_batch(batch, current, out)
                         if out:
                             yield out
+                        del batch, out
                         if finished:
                             break
                     else:

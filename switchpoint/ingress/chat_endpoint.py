@@ -18,7 +18,7 @@ import orjson
 from switchpoint.budgets.admission import TaskRequest
 from switchpoint.budgets.estimate import requested_max_output
 from switchpoint.chat.request import ChatRequest
-from switchpoint.chat.stream import Finish
+from switchpoint.chat.stream import Finish, StreamEvent
 from switchpoint.compaction.assessment import ContextAssessment
 from switchpoint.errors import GatewayError, invalid_request
 from switchpoint.execution.executor import RequestRecovery
@@ -259,14 +259,12 @@ class _StreamedAnswer:
                     if len(batch) == 1 and not run.continued:
                         piece = encoder.encode(batch[0])
                     else:
-                        pieces = []
-                        for event in batch:
-                            if type(event) is Finish and run.continued:
-                                pieces.append(stream_epilogue(call))
-                            pieces.append(encoder.encode(event))
-                        piece = b"".join(pieces)
+                        piece = self._joined(batch)
+                    last = type(batch[-1]) is Finish
+                    # Not held while the next batch is awaited.
+                    del batch
                     # The batch that finishes the answer is the stream's last piece.
-                    yield FinalPiece(piece) if type(batch[-1]) is Finish else piece
+                    yield FinalPiece(piece) if last else piece
         except StreamFailed as failed:
             self._endpoint._mark_error(call, failed.error)
             yield encoder.encode_error(self._endpoint.codec.error_body(failed.error))
@@ -276,6 +274,16 @@ class _StreamedAnswer:
             raise
         finally:
             self._finish()
+
+    def _joined(self, batch: list[StreamEvent]) -> bytes:
+        """Several events (or any, once the answer was continued) as one piece."""
+        continued = self._run.continued
+        pieces = []
+        for event in batch:
+            if type(event) is Finish and continued:
+                pieces.append(stream_epilogue(self._call))
+            pieces.append(self._encoder.encode(event))
+        return b"".join(pieces)
 
     async def on_close(self) -> None:
         # Reached without `body()` having run when the client left before the first

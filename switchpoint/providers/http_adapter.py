@@ -230,6 +230,9 @@ class HttpProviderAdapter(ProviderAdapter):
                 if not batch:
                     continue
                 out, content, usage, failure = self._decode_batch(batch, decoder, stream_error)
+                # Neither list is held while the next read is awaited: with thousands of
+                # streams waiting, each is one more object for every garbage collection.
+                del batch
                 if decoder.invalid_events:
                     stats.malformed_events = decoder.invalid_events
                 if content:
@@ -246,6 +249,7 @@ class HttpProviderAdapter(ProviderAdapter):
                     return
                 if out:
                     yield out
+                del out
                 if decoder.saw_finish_reason:
                     # Only the epilogue (usage, sentinel) remains: wait briefly for it,
                     # and hardly at all once the final usage is in.
