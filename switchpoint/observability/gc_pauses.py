@@ -3,7 +3,7 @@
 CPython's cycle collector stops the process while it runs: the event loop, and with it
 every request and stream. A collection walks every tracked object of the generations it
 collects; with thousands of concurrent streams the young generation holds the streams'
-own state (about a hundred objects each), and one collection then pauses all of them for
+own state (some ninety objects each), and one collection then pauses all of them for
 tens of milliseconds (docs/performance.md). prometheus_client's GC collector counts
 collections; this measures how long each one took, so that a latency tail can be put
 side by side with the pauses.
