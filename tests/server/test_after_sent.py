@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from switchpoint.server.protocol import HttpProtocol, ServerState, plain_error_renderer
 from switchpoint.server.request import Request
 from switchpoint.server.response import Response, StreamingResponse
+from tests.server.loopback import serve_handler
 
 _REQUEST = b"GET /%d HTTP/1.1\r\nhost: t\r\n\r\n"
 
@@ -31,12 +31,8 @@ async def test_after_sent_runs_once_the_client_can_read_the_answer() -> None:
         return Response(200, b"answer " + n.encode(), after_sent=after_sent)
 
     loop = asyncio.get_running_loop()
-    state = ServerState(
-        handler, plain_error_renderer, max_body_bytes=1024, keep_alive_s=5, read_timeout_s=5
-    )
-    server = await loop.create_server(lambda: HttpProtocol(state, loop), "127.0.0.1", 0)
+    server, port = await serve_handler(handler)
     try:
-        port = server.sockets[0].getsockname()[1]
         client.setblocking(False)
         await loop.sock_connect(client, ("127.0.0.1", port))
         # Two pipelined requests: the first's bookkeeping must run before the second.

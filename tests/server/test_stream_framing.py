@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from switchpoint.server.protocol import HttpProtocol, ServerState, plain_error_renderer
 from switchpoint.server.request import Request
 from switchpoint.server.response import FinalPiece, Response, StreamingResponse
+from tests.server.loopback import serve_handler
 
 
 async def _serve() -> tuple[asyncio.AbstractServer, int, list[str]]:
@@ -27,12 +27,7 @@ async def _serve() -> tuple[asyncio.AbstractServer, int, list[str]]:
 
         return StreamingResponse(200, body())
 
-    loop = asyncio.get_running_loop()
-    state = ServerState(
-        handler, plain_error_renderer, max_body_bytes=1024, keep_alive_s=5, read_timeout_s=5
-    )
-    server = await loop.create_server(lambda: HttpProtocol(state, loop), "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
+    server, port = await serve_handler(handler)
     return server, port, events
 
 
@@ -81,13 +76,8 @@ async def test_a_streamed_response_lets_go_of_its_headers_once_the_head_is_rende
         responses.append(StreamingResponse(200, body(), headers=[("x-explain", "yes")]))
         return responses[0]
 
-    loop = asyncio.get_running_loop()
-    state = ServerState(
-        handler, plain_error_renderer, max_body_bytes=1024, keep_alive_s=5, read_timeout_s=5
-    )
-    server = await loop.create_server(lambda: HttpProtocol(state, loop), "127.0.0.1", 0)
+    server, port = await serve_handler(handler)
     try:
-        port = server.sockets[0].getsockname()[1]
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"POST /x HTTP/1.1\r\nhost: t\r\ncontent-length: 0\r\n\r\n")
         data, _ = await _read_until(reader, b"0\r\n\r\n")
