@@ -17,11 +17,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from switchpoint.observability.histogram import Histogram
+from switchpoint.observability.metrics import GC_GENERATIONS
 
 
 class GcPauses:
     """While installed, observes each collection's duration into `histograms[generation]`
-    (keys "0", "1", "2"). Collections run in whichever thread allocates; their callbacks
+    (keys `GC_GENERATIONS`). Collections run in whichever thread allocates; their callbacks
     hold the GIL and never overlap, so no lock is needed."""
 
     def __init__(
@@ -29,7 +30,8 @@ class GcPauses:
         histograms: Mapping[str, Histogram],
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
-        self._histograms = [histograms[str(generation)] for generation in range(3)]
+        # Indexed by the generation number the collector reports.
+        self._histograms = [histograms[generation] for generation in GC_GENERATIONS]
         self._clock = clock
         self._started: float | None = None
         # One bound method, so that `uninstall` removes exactly what `install` added.
@@ -51,6 +53,4 @@ class GcPauses:
         if started is None:
             return  # installed during a collection
         self._started = None
-        generation = info.get("generation")
-        if isinstance(generation, int) and 0 <= generation < len(self._histograms):
-            self._histograms[generation].observe(self._clock() - started)
+        self._histograms[info["generation"]].observe(self._clock() - started)
