@@ -24,6 +24,7 @@ from switchpoint.config.schema import Config, SummarizationStrategy
 from switchpoint.events import EventBus
 from switchpoint.execution.executor import Executor
 from switchpoint.ingress.admin_auth import AdminAuth
+from switchpoint.ingress.load_shedding import LoadShedder
 from switchpoint.keys.access import AccessControl, KeyRejected, Principal
 from switchpoint.keys.keyring import KeyRing
 from switchpoint.keys.master_key import MasterKey
@@ -117,6 +118,7 @@ class Gateway:
         self._key_reload_at = 0.0
         self.admin_auth = AdminAuth(master)
         self._observe(env)
+        self.shedder = self._load_shedder(config)
 
     def _context(self, config: Config) -> None:
         """Token counting and summarization (per process: the counter's piece cache, the
@@ -189,6 +191,19 @@ class Gateway:
                 self.bus.subscribe(tracer)
                 if self.exposition is not None:
                     self.exposition.collector.sources.append(tracer.metrics)
+
+    def _load_shedder(self, config: Config) -> LoadShedder:
+        server = config.server
+        lag_ms = server.max_loop_lag_ms
+        metrics = self.metrics
+        shedder = LoadShedder(
+            max_in_flight=server.max_in_flight,
+            max_loop_lag_s=None if lag_ms is None else lag_ms / 1000.0,
+            on_shed=metrics.count_shed if metrics is not None else None,
+        )
+        if shedder.enabled:
+            self.bus.subscribe(shedder)
+        return shedder
 
     def share_metrics(self, share: WorkerShare) -> None:
         """One of several workers: scrapes answer for all of them (see `worker_share`)."""

@@ -30,6 +30,12 @@ class ServerConfig(Strict):
     keep_alive_s: float = Field(75.0, gt=0)
     # A client must finish sending a request's headers and body within this.
     request_read_timeout_s: float = Field(60.0, gt=0)
+    # Load shedding, off by default: a worker refuses new chat calls (503, or 529 to
+    # Anthropic clients, with `Retry-After`) while it already has `max_in_flight` of them,
+    # or while its event loop runs more than `max_loop_lag_ms` late. Past saturation,
+    # every call taken on makes every call in flight slower (`ingress/load_shedding.py`).
+    max_in_flight: int | None = Field(None, ge=1)
+    max_loop_lag_ms: float | None = Field(None, gt=0)
 
 
 class SimulationConfig(Strict):

@@ -28,6 +28,7 @@ from switchpoint.gateway import Gateway
 from switchpoint.ingress.call_options import CallOptions, parse_call_options
 from switchpoint.ingress.codec import IngressCodec, ParsedBody, StreamEncoder
 from switchpoint.ingress.request_ids import new_request_id
+from switchpoint.protocols.anthropic import PROTOCOL as ANTHROPIC_PROTOCOL
 from switchpoint.routing.decision import RoutingDecision
 from switchpoint.routing.resolve import rejected_error
 from switchpoint.server.request import Request
@@ -75,6 +76,11 @@ def explain_headers(call: CallRecord) -> list[tuple[str, str]]:
     return headers
 
 
+def _retry_after(seconds: float) -> tuple[str, str]:
+    """The header in whole seconds, never 0 (which clients read as "now")."""
+    return ("retry-after", str(max(1, round(seconds))))
+
+
 def stream_epilogue(call: CallRecord) -> bytes:
     """An SSE comment (ignored by SDKs, kept by raw readers and proxies' logs) stating
     what the headers could not: the stream was resumed, by which models, in how many
@@ -89,9 +95,15 @@ class ChatEndpoint:
     def __init__(self, gateway: Gateway, codec: IngressCodec) -> None:
         self.gateway = gateway
         self.codec = codec
+        self._shedder = gateway.shedder if gateway.shedder.enabled else None
+        self._anthropic = codec.protocol == ANTHROPIC_PROTOCOL
 
     async def __call__(self, request: Request) -> Response | StreamingResponse:
         gateway = self.gateway
+        if self._shedder is not None:
+            overloaded = self._shedder.refusal(anthropic=self._anthropic)
+            if overloaded is not None:
+                return self._shed(overloaded)
         call = CallRecord(
             request_id=new_request_id(),
             protocol=self.codec.protocol,
@@ -199,12 +211,20 @@ class ChatEndpoint:
             # A spent budget does not come back in seconds: SDKs must not retry the 429.
             headers.append(("x-should-retry", "false"))
         if error.retry_after_s is not None:
-            headers.append(("retry-after", str(max(1, round(error.retry_after_s)))))
+            headers.append(_retry_after(error.retry_after_s))
         return Response(
             error.status,
             orjson.dumps(self.codec.error_body(error)),
             headers=headers,
             after_sent=self._finisher(call),
+        )
+
+    def _shed(self, error: GatewayError) -> Response:
+        """A refusal while overloaded: no call record, nothing but the answer."""
+        return Response(
+            error.status,
+            orjson.dumps(self.codec.error_body(error)),
+            headers=[_retry_after(error.retry_after_s or 1.0)],
         )
 
     @staticmethod

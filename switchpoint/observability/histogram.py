@@ -60,6 +60,21 @@ GC_PAUSE_BUCKETS_S: tuple[float, ...] = (
     0.5,
     1.0,
 )
+# How late the event loop runs a timer, in seconds: about a millisecond when it keeps up
+# (libuv's clock ticks in milliseconds); seconds when it is saturated.
+LOOP_LAG_BUCKETS_S: tuple[float, ...] = (
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+)
 # Context sizes, in tokens: the seed's interesting lines are 128K, 200K, 600K and 1M.
 TOKEN_BUCKETS: tuple[float, ...] = (
     1_000,

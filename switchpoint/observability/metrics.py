@@ -14,6 +14,7 @@ from switchpoint.execution.records import AttemptRecord, CallRecord, Summarizati
 from switchpoint.observability.histogram import (
     GC_PAUSE_BUCKETS_S,
     LATENCY_BUCKETS_S,
+    LOOP_LAG_BUCKETS_S,
     TOKEN_BUCKETS,
     TTFT_BUCKETS_S,
     Histogram,
@@ -153,10 +154,18 @@ class GatewayMetrics(Listener):
         self.gc_pauses: dict[str, Histogram] = {
             generation: Histogram(GC_PAUSE_BUCKETS_S) for generation in GC_GENERATIONS
         }
+        # How late the event loop ran its timer, sampled ten times a second while the
+        # server runs (`server/loop_lag.py`).
+        self.loop_lag = Histogram(LOOP_LAG_BUCKETS_S)
+        # Chat calls refused because the worker was overloaded, by reason.
+        self.shed: dict[str, int] = {}
 
     @property
     def in_flight(self) -> int:
         return max(0, self.started - self.finished)
+
+    def count_shed(self, reason: str) -> None:
+        self.shed[reason] = self.shed.get(reason, 0) + 1
 
     # --- listener hooks -------------------------------------------------------------
     def on_call_start(self, call: CallRecord) -> None:
@@ -303,4 +312,7 @@ def merge_metrics(parts: list[GatewayMetrics]) -> GatewayMetrics:
         total.summarized_tokens_removed += part.summarized_tokens_removed
         for generation, pauses in part.gc_pauses.items():
             total.gc_pauses[generation].merge(pauses)
+        total.loop_lag.merge(part.loop_lag)
+        for reason, count in part.shed.items():
+            total.shed[reason] = total.shed.get(reason, 0) + count
     return total

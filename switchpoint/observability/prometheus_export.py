@@ -21,6 +21,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from switchpoint import __version__
+from switchpoint.ingress.load_shedding import SHED_REASONS
 from switchpoint.observability.histogram import Histogram
 from switchpoint.observability.metrics import (
     EXECUTION_FALLBACK_REASONS,
@@ -212,6 +213,20 @@ class GatewayCollector(Collector):
             "concurrent streams: see docs/performance.md.",
             ["generation"],
             {(generation,): pauses for generation, pauses in m.gc_pauses.items()},
+        )
+        yield _histograms(
+            "switchpoint_event_loop_lag_seconds",
+            "How late the event loop ran a timer, sampled ten times a second: what any "
+            "request or stream chunk waited for the worker at that moment.",
+            [],
+            {(): m.loop_lag},
+        )
+        yield _counters(
+            "switchpoint_shed_requests_total",
+            "Chat calls refused (503, or 529 to Anthropic clients) because the worker was "
+            "overloaded: too many in flight, or its event loop running too late.",
+            ["reason"],
+            {(reason,): m.shed.get(reason, 0) for reason in SHED_REASONS},
         )
         yield _histograms(
             "switchpoint_effective_max_tokens",

@@ -12,6 +12,7 @@ from switchpoint.gateway import Gateway
 from switchpoint.observability.gc_pauses import GcPauses
 from switchpoint.server.app import build_router, render_protocol_error
 from switchpoint.server.heap import settle_heap
+from switchpoint.server.loop_lag import LoopLag
 from switchpoint.server.protocol import HttpProtocol, ServerState
 
 log = logging.getLogger("switchpoint.server")
@@ -61,6 +62,9 @@ async def serve(
     gc_pauses = GcPauses(gateway.metrics.gc_pauses) if gateway.metrics is not None else None
     if gc_pauses is not None:
         gc_pauses.install()
+    loop_lag = LoopLag(gateway.metrics.loop_lag.observe if gateway.metrics is not None else None)
+    loop_lag.start(loop)
+    gateway.shedder.loop_lag = loop_lag
     try:
         if own_process:
             settle_heap()
@@ -82,6 +86,8 @@ async def serve(
         await gateway.aclose()
         if gc_pauses is not None:
             gc_pauses.uninstall()
+        loop_lag.stop()
+        gateway.shedder.loop_lag = None
 
 
 async def _preload(gateway: Gateway, own_process: bool) -> None:

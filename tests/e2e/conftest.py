@@ -100,7 +100,11 @@ def gateway_document(
 ) -> dict[str, Any]:
     limits = {"timeout_s": 20, "first_token_timeout_s": 10, "stream_idle_timeout_s": 5}
     document: dict[str, Any] = {
-        "server": {"max_body_bytes": overrides.pop("max_body_bytes", 1024 * 1024)},
+        "server": {
+            "max_body_bytes": overrides.pop("max_body_bytes", 1024 * 1024),
+            "max_in_flight": overrides.pop("max_in_flight", None),
+            "max_loop_lag_ms": overrides.pop("max_loop_lag_ms", None),
+        },
         "providers": {
             "openai": {
                 "type": "openai",
