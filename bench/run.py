@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
 from rich.console import Console
 
 from bench import noise, procfs, procs, report, targets, wrk
@@ -62,7 +63,8 @@ def _factory(args: argparse.Namespace, run_dir: Path, upstream_port: Callable[[]
         if name == "litellm":
             return targets.litellm(port, up, cpus, run_dir, workers)
         if name == "switchpoint":
-            return targets.switchpoint(port, up, cpus, run_dir, args.switchpoint_root, workers)
+            return targets.switchpoint(port, up, cpus, run_dir, args.switchpoint_root, workers,
+                                       server=args.switchpoint_server)
         if name in customs:
             return targets.custom(customs[name], port, up, cpus)
         raise ValueError(f"unknown target {name!r}")
@@ -83,6 +85,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="the target whose figures are checked against the goals")
     parser.add_argument("--switchpoint-root", type=Path, default=REPO_ROOT,
                         help="the checkout whose switchpoint is measured")
+    parser.add_argument("--switchpoint-server", action="append", default=[],
+                        metavar="KEY=VALUE",
+                        help="a `server:` setting for the measured switchpoint (repeatable), "
+                             "e.g. max_in_flight=1200 to measure load shedding")
     parser.add_argument("--routing-fn", default=DEFAULT_FN,
                         help="module:factory for the routing micro-benchmark")
     parser.add_argument("--custom", action="append", default=[],
@@ -92,6 +98,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="measure a run again when other programs loaded the machine")
     parser.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results")
     args = parser.parse_args(argv)
+    settings: dict[str, object] = {}
+    for setting in args.switchpoint_server:
+        key, sep, value = setting.partition("=")
+        if not sep or not key.strip():
+            parser.error(f"--switchpoint-server wants KEY=VALUE, not {setting!r}")
+        settings[key.strip()] = yaml.safe_load(value)
+    args.switchpoint_server = settings
     args.only = [m.strip() for m in args.only.split(",") if m.strip()]
     unknown = set(args.only) - set(MEASUREMENTS)
     if unknown:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,12 +110,14 @@ def litellm(port: int, upstream_port: int, cpus: set[int], workdir: Path,
     )
 
 
-def switchpoint_config(port: int, upstream_port: int, workers: int = 1) -> dict[str, object]:
+def switchpoint_config(port: int, upstream_port: int, workers: int = 1,
+                       server_settings: Mapping[str, object] | None = None) -> dict[str, object]:
     """The gateway's configuration for a benchmark: one OpenAI-compatible provider (the
-    fake upstream) behind one profile, `fast`."""
+    fake upstream) behind one profile, `fast`; `server_settings` go into `server:`."""
     server: dict[str, object] = {"host": "127.0.0.1", "port": port}
     if workers != 1:
         server["workers"] = workers
+    server.update(server_settings or {})
     return {
         "server": server,
         "providers": {
@@ -142,11 +145,12 @@ def switchpoint_config(port: int, upstream_port: int, workers: int = 1) -> dict[
 
 
 def switchpoint(port: int, upstream_port: int, cpus: set[int], workdir: Path,
-                root: Path, workers: int = 1) -> Target:
+                root: Path, workers: int = 1,
+                server: Mapping[str, object] | None = None) -> Target:
     config_path = workdir / f"switchpoint-{port}.yaml"
     config_path.parent.mkdir(parents=True, exist_ok=True)
     config_path.write_text(
-        yaml.safe_dump(switchpoint_config(port, upstream_port, workers), sort_keys=False)
+        yaml.safe_dump(switchpoint_config(port, upstream_port, workers, server), sort_keys=False)
     )
     unavailable = None
     if not (root / "switchpoint").is_dir():
