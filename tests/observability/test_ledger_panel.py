@@ -73,7 +73,8 @@ def test_ledger_queue_and_cost_per_completed_outcome(
             _, _, body = http_get(server.base_url + "/ui/api/snapshot")
             ledger = orjson.loads(body)["ledger"]
             groups = {g["key"]: g for g in ledger.get("by_workload", [])}
-            if groups.get("primary", {}).get("tasks") == 2 or time.monotonic() > deadline:
+            done = groups.get("primary", {}).get("tasks") == 2 and ledger["written"] >= 3
+            if done or time.monotonic() > deadline:
                 break
             time.sleep(0.5)  # the reports are cached for a few seconds
         samples = scrape(server)
