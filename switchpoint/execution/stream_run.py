@@ -252,6 +252,16 @@ class StreamRun:
         follows it is not part of the answer)."""
         join = segment.join
         for event in batch:
+            if type(event) is TextDelta and join is None:
+                # The commonest event, inline (a call per event is most of its cost here);
+                # `_pass` has the same branch for a continued answer's joins.
+                text = event.text
+                if text:
+                    segment.attempt.delivered = True
+                    segment.sent_chars += len(text)
+                    self.text.append(text)
+                    out.append(event)
+                continue
             self._pass(event, segment, join, out)
             if type(event) is Finish:
                 return True

@@ -56,7 +56,7 @@ class _Connection(asyncio.Protocol):
         self.keep_alive = True
         self.error: Exception | None = None
         self.received = 0
-        self._chunks: deque[bytes] = deque()
+        self.chunks: deque[bytes] = deque()
         self._buffered = 0
         self._paused = False
         self._waiter: asyncio.Future[None] | None = None
@@ -114,7 +114,7 @@ class _Connection(asyncio.Protocol):
         self._wake()
 
     def on_body(self, body: bytes) -> None:
-        self._chunks.append(body)
+        self.chunks.append(body)
         self._buffered += len(body)
         if self._buffered > _HIGH_WATER and not self._paused and self.transport is not None:
             self._paused = True
@@ -218,7 +218,7 @@ class _Connection(asyncio.Protocol):
     def take_chunk(self) -> bytes | None:
         """All the body buffered so far, as one piece (one chunk-encoded event per HTTP
         chunk is common: handing them over together lets the reader work per read)."""
-        chunks = self._chunks
+        chunks = self.chunks
         if not chunks:
             return None
         chunk = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
@@ -230,8 +230,8 @@ class _Connection(asyncio.Protocol):
         return chunk
 
     def take_all(self) -> bytes:
-        data = b"".join(self._chunks)
-        self._chunks.clear()
+        data = b"".join(self.chunks)
+        self.chunks.clear()
         self._buffered = 0
         return data
 
@@ -281,14 +281,14 @@ class UpstreamResponse:
         """The next piece of body, or None at its end. ReadTimeout after `timeout` idle."""
         conn = self._conn
         try:
-            while True:
-                chunk = conn.take_chunk()
-                if chunk is not None:
-                    return chunk
+            # The buffer looked at directly: a stream comes here once per read, and finds
+            # it empty every time but the last (the reader took all of it the time before).
+            while not conn.chunks:
                 if conn.complete:
                     self._finish()
                     return None
                 await conn.wait(timeout, "stream")
+            return conn.take_chunk()
         except BaseException:
             self.close()
             raise
