@@ -4,8 +4,13 @@ on both sides, pooled keep-alive upstream connections, one write per read.
 It does nothing a gateway does (no routing, no accounting, no logging; it does not even
 rewrite headers: request and response bytes pass through as they are), so what it adds
 over going direct is the cost of the event loop, the parsers and the extra hop's system
-calls. A target to compare switchpoint with, not a proxy to use: it assumes one request
-at a time per client connection (no pipelining), as every load generator here sends.
+calls. With `--sse-work` it also splits, decodes and re-encodes every SSE event of a
+streamed body with switchpoint's own OpenAI stream codec, in the read callback, and
+discards the result: the floor for a relay that must understand the stream, which
+separates that work's cost from the cost of the way switchpoint's relay is structured.
+
+A target to compare switchpoint with, not a proxy to use: it assumes one request at a
+time per client connection (no pipelining), as every load generator here sends.
 
 Run: python -m bench.floor_proxy --port P --upstream http://127.0.0.1:U [--cpu 1] [--workers N]
 """
@@ -33,6 +38,15 @@ class Upstream(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.client: Client | None = None
         self.parser = httptools.HttpResponseParser(self)
+        self.events: _EventWork | None = None
+
+    def on_headers_complete(self) -> None:
+        if self.pool.sse_work:
+            self.events = _EventWork()
+
+    def on_body(self, body: bytes) -> None:
+        if self.events is not None:
+            self.events.feed(body)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -56,11 +70,32 @@ class Upstream(asyncio.Protocol):
             client.transport.close()
 
 
+class _EventWork:
+    """`--sse-work`: what a relay that understands the stream does per event."""
+
+    def __init__(self) -> None:
+        from switchpoint.protocols.openai.stream import StreamDecoder, StreamEncoder
+        from switchpoint.transport.sse import SSEDecoder
+
+        self.sse = SSEDecoder()
+        self.decoder = StreamDecoder()
+        self.encoder = StreamEncoder(include_usage=True, fallback_id="floor")
+        self.last = b""
+
+    def feed(self, body: bytes) -> None:
+        encode, decode = self.encoder.encode, self.decoder.decode
+        events = [event for sse in self.sse.feed(body) for event in decode(sse)]
+        self.last = b"".join([encode(event) for event in events])
+
+
 class Pool:
-    def __init__(self, host: str, port: int, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, host: str, port: int, loop: asyncio.AbstractEventLoop, *, sse_work: bool = False
+    ) -> None:
         self.host = host
         self.port = port
         self.loop = loop
+        self.sse_work = sse_work
         self.idle: list[Upstream] = []
 
     def release(self, conn: Upstream) -> None:
@@ -134,10 +169,10 @@ class Client(asyncio.Protocol):
             self.transport.resume_reading()
 
 
-async def serve(port: int, upstream: str) -> None:
+async def serve(port: int, upstream: str, *, sse_work: bool = False) -> None:
     parts = urlsplit(upstream)
     loop = asyncio.get_running_loop()
-    pool = Pool(parts.hostname or "127.0.0.1", parts.port or 80, loop)
+    pool = Pool(parts.hostname or "127.0.0.1", parts.port or 80, loop, sse_work=sse_work)
     server = await loop.create_server(
         lambda: Client(pool), "127.0.0.1", port, backlog=4096, reuse_port=True
     )
@@ -154,6 +189,8 @@ def main() -> None:
     parser.add_argument("--upstream", required=True)
     parser.add_argument("--cpu", default=None, help="CPU list to pin to, e.g. 1")
     parser.add_argument("--workers", type=int, default=1, help="processes on one port")
+    parser.add_argument("--sse-work", action="store_true",
+                        help="also decode and re-encode every SSE event (result discarded)")
     args = parser.parse_args()
     if args.cpu is not None:
         os.sched_setaffinity(0, {int(c) for c in args.cpu.split(",")})
@@ -165,7 +202,7 @@ def main() -> None:
             break
         children.append(pid)
     try:
-        uvloop.run(serve(args.port, args.upstream))
+        uvloop.run(serve(args.port, args.upstream, sse_work=args.sse_work))
     finally:
         for pid in children:
             os.kill(pid, signal.SIGTERM)

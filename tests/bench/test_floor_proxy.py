@@ -14,8 +14,11 @@ from bench.payloads import chat_body
 from bench.procs import ManagedProcess, free_port
 
 
-@pytest.fixture(scope="module")
-def floor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, int]]:
+@pytest.fixture(scope="module", params=[(), ("--sse-work",)], ids=["bytes", "sse-work"])
+def floor(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[tuple[int, int]]:
+    """The proxy as is, and with `--sse-work` (which must leave what it relays untouched)."""
     logs = tmp_path_factory.mktemp("floor")
     root = str(Path(__file__).resolve().parents[2])
     upstream, upstream_port = fake_upstream.start(logs / "upstream.log", None)
@@ -23,7 +26,7 @@ def floor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, int]]
     proxy = ManagedProcess(
         name="floor_proxy",
         argv=[sys.executable, "-m", "bench.floor_proxy", "--port", str(proxy_port),
-              "--upstream", f"http://127.0.0.1:{upstream_port}"],
+              "--upstream", f"http://127.0.0.1:{upstream_port}", *request.param],
         env={"PYTHONPATH": root}, cpus=None, log_path=logs / "proxy.log", cwd=Path(root),
     )
     try:
