@@ -91,7 +91,8 @@ class LoadShedder(Listener):
         now = self._clock()
         if now - self._last_log >= _LOG_EVERY_S:
             log.warning(
-                "overloaded (%s): refused %d chat call(s) since the last such line", why,
+                "overloaded (%s): refused %d chat call(s) since the last such line",
+                why,
                 self._unlogged,
             )
             self._unlogged = 0

@@ -91,9 +91,7 @@ def test_a_client_that_retries_is_served_once_the_load_is_gone(make_stack: Stack
     with call_in_flight(stack, held):
         started = time.monotonic()
         # The SDK waits out each `Retry-After: 1` and tries again.
-        answer = stack.openai(max_retries=4).chat.completions.create(
-            model="oa", messages=MESSAGES
-        )
+        answer = stack.openai(max_retries=4).chat.completions.create(model="oa", messages=MESSAGES)
         waited = time.monotonic() - started
     assert answer.choices[0].message.content
     gateway = stack.server.gateway

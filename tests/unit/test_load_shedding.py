@@ -20,8 +20,9 @@ from switchpoint.server.loop_lag import LoopLag
 
 
 def a_call() -> CallRecord:
-    return CallRecord(request_id="r", protocol="openai", stream=False, started_wall=0.0,
-                      started_at=0.0)
+    return CallRecord(
+        request_id="r", protocol="openai", stream=False, started_wall=0.0, started_at=0.0
+    )
 
 
 class FixedLag(LoopLag):
