@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import orjson
+import pytest
 
 from bench.client_conn import ClientConnection, Exchange
 from bench.fake_upstream import _STREAM_RE, build_stream_events
@@ -95,3 +96,17 @@ def test_switchpoint_config_is_valid_for_the_gateway() -> None:
     assert config.routing.profiles["fast"].provider == "bench"
     assert str(config.providers["bench"].base_url) == "http://127.0.0.1:9000/v1"
     assert config.models["bench-model"].input_usd_per_mtok == 1.0
+
+
+def test_server_settings_reach_the_measured_gateway() -> None:
+    from bench.run import parse_args
+    from switchpoint.config.loader import parse_config
+
+    args = parse_args(
+        ["--switchpoint-server", "max_in_flight=1000", "--switchpoint-server", "max_loop_lag_ms=50"]
+    )
+    assert args.switchpoint_server == {"max_in_flight": 1000, "max_loop_lag_ms": 50}
+    config = parse_config(switchpoint_config(8080, 9000, server_settings=args.switchpoint_server))
+    assert (config.server.max_in_flight, config.server.max_loop_lag_ms) == (1000, 50.0)
+    with pytest.raises(SystemExit):
+        parse_args(["--switchpoint-server", "max_in_flight"])
