@@ -100,6 +100,8 @@ def render(s: dict[str, Any], url: str) -> RenderableType:
         (f"up {int(s['uptime_s'])} s   ", "dim"),
         f"req/s {sum(rps[-2:]) / 2:.1f}   ",
         f"in flight {NA if s['in_flight'] is None else s['in_flight']}   ",
+        # Absent from an older gateway's snapshot.
+        f"shed {NA if s.get('shed') is None else s['shed']}   ",
         f"upstream errors(5m) {_pct(errors / recent_requests) if recent_requests else NA}   ",
         f"fallback(5m) {_pct(s['fallback']['rate_now'])}   cost {_usd(cost)}   ",
         ("open breakers ", ""),

@@ -113,6 +113,8 @@ class SnapshotBuilder:
             "bucket_s": BUCKET_S,
             "times": starts,
             "in_flight": self.metrics.in_flight if self.metrics is not None else None,
+            # Chat calls refused as overloaded since start (load shedding).
+            "shed": sum(self.metrics.shed.values()) if self.metrics is not None else None,
             "worker": (
                 None if self.worker is None else {"index": self.worker[0], "count": self.worker[1]}
             ),

@@ -87,6 +87,8 @@ def test_snapshot_buckets_rates_latency_costs_and_breakers() -> None:
         listener.on_call(call(now - 1, skipped=True, served="other", duration=1.0))
         listener.on_call(call(now - 1, ok=False, duration=2.0, cost=0.02))
         listener.on_breaker("p", "m-w", "closed", "open", "error rate 3/3 over 30s")
+    metrics.count_shed("in_flight")
+    metrics.count_shed("loop_lag")
     builder = SnapshotBuilder(
         live,
         metrics,
@@ -118,6 +120,7 @@ def test_snapshot_buckets_rates_latency_costs_and_breakers() -> None:
     assert costs[("w", "m-w")]["cost_per_ok_usd"] == 0.03
     assert snapshot["ledger"] is None
     assert snapshot["in_flight"] == 0
+    assert snapshot["shed"] == 2
     recent = snapshot["recent"]
     assert len(recent) == 4 and recent[0]["status"] == "upstream_error"
     assert recent[1]["fallback_reasons"] == ["breaker_open"]
@@ -130,6 +133,7 @@ def test_a_young_gateway_shows_at_least_three_minutes() -> None:
     snapshot = builder.build(None)
     assert len(snapshot["times"]) == 18
     assert snapshot["in_flight"] is None and snapshot["latency"] == {}
+    assert snapshot["shed"] is None
 
 
 def test_histogram_cumulative_and_quantiles() -> None:

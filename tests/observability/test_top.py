@@ -65,6 +65,7 @@ def test_top_shows_traffic_breakers_and_decisions(
         "upstream_error",
         "gpt-backup (backup)",
         "ledger: not attached",
+        "shed 0",
     ):
         assert expected in out, expected
     assert refused.returncode == 1
