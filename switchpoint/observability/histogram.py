@@ -60,7 +60,7 @@ GC_PAUSE_BUCKETS_S: tuple[float, ...] = (
     0.5,
     1.0,
 )
-# How late the event loop runs a timer, in seconds: about a millisecond when it keeps up
+# How late the event loop runs a timer, in seconds: under a millisecond when it keeps up
 # (libuv's clock ticks in milliseconds); seconds when it is saturated.
 LOOP_LAG_BUCKETS_S: tuple[float, ...] = (
     0.0025,

@@ -3,7 +3,7 @@ depend on what it is doing.
 
 A timer asks to run every `interval_s`; how much later than asked it actually runs is
 the time any callback, request or stream chunk waited for the loop at that moment. On a
-worker that keeps up it is about a millisecond (libuv's clock ticks in milliseconds);
+worker that keeps up it is under a millisecond (libuv's clock ticks in milliseconds);
 on a saturated one it grows with the queue of ready work, and a garbage collection or
 any other pause shows up as one late sample.
 """
