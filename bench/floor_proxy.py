@@ -8,6 +8,9 @@ calls. With `--sse-work` it also splits, decodes and re-encodes every SSE event 
 streamed body with switchpoint's own OpenAI stream codec, in the read callback, and
 discards the result: the floor for a relay that must understand the stream, which
 separates that work's cost from the cost of the way switchpoint's relay is structured.
+With `--task-relay` the response's bytes reach the client the way switchpoint's do: a
+future resolved per read wakes a task, and each read climbs three async generators to the
+coroutine that writes it; that separates the cost of the asyncio machinery.
 
 A target to compare switchpoint with, not a proxy to use: it assumes one request at a
 time per client connection (no pipelining), as every load generator here sends.
@@ -21,6 +24,7 @@ import argparse
 import asyncio
 import os
 import signal
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import httptools
@@ -39,6 +43,7 @@ class Upstream(asyncio.Protocol):
         self.client: Client | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.events: _EventWork | None = None
+        self.relay: _TaskRelay | None = None
 
     def on_headers_complete(self) -> None:
         if self.pool.sse_work:
@@ -53,11 +58,16 @@ class Upstream(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         client = self.client
-        if client is not None and client.transport is not None:
+        if self.relay is not None:
+            self.relay.feed(data)
+        elif client is not None and client.transport is not None:
             client.transport.write(data)
         self.parser.feed_data(data)
 
     def on_message_complete(self) -> None:
+        if self.relay is not None:
+            self.relay.feed(None)
+            self.relay = None
         client, self.client = self.client, None
         self.pool.release(self)
         if client is not None:
@@ -88,14 +98,69 @@ class _EventWork:
         self.last = b"".join([encode(event) for event in events])
 
 
+class _TaskRelay:
+    """`--task-relay`: one response's bytes, from the upstream's read callback to the
+    client's socket through a future, a task, three async generators and a coroutine."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self.transport = transport
+        self.loop = loop
+        self.chunks: list[bytes] = []
+        self.ended = False
+        self.waiter: asyncio.Future[None] | None = None
+        self.task = loop.create_task(self.write_all())
+
+    def feed(self, data: bytes | None) -> None:
+        if data is None:
+            self.ended = True
+        else:
+            self.chunks.append(data)
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def next_chunk(self) -> bytes | None:
+        while not self.chunks:
+            if self.ended:
+                return None
+            self.waiter = self.loop.create_future()
+            await self.waiter
+        data = b"".join(self.chunks)
+        self.chunks.clear()
+        return data
+
+    async def reads(self) -> AsyncIterator[list[bytes]]:
+        while (chunk := await self.next_chunk()) is not None:
+            yield [chunk]
+
+    async def batches(self) -> AsyncIterator[list[bytes]]:
+        async for batch in self.reads():
+            yield list(batch)
+
+    async def pieces(self) -> AsyncIterator[bytes]:
+        async for batch in self.batches():
+            yield b"".join(batch)
+
+    async def write_all(self) -> None:
+        async for piece in self.pieces():
+            self.transport.write(piece)
+
+
 class Pool:
     def __init__(
-        self, host: str, port: int, loop: asyncio.AbstractEventLoop, *, sse_work: bool = False
+        self,
+        host: str,
+        port: int,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        sse_work: bool = False,
+        task_relay: bool = False,
     ) -> None:
         self.host = host
         self.port = port
         self.loop = loop
         self.sse_work = sse_work
+        self.task_relay = task_relay
         self.idle: list[Upstream] = []
 
     def release(self, conn: Upstream) -> None:
@@ -157,6 +222,8 @@ class Client(asyncio.Protocol):
 
     def send(self, conn: Upstream, request: bytes) -> None:
         conn.client = self
+        if self.pool.task_relay and self.transport is not None:
+            conn.relay = _TaskRelay(self.transport, self.pool.loop)
         assert conn.transport is not None
         conn.transport.write(request)
 
@@ -169,10 +236,18 @@ class Client(asyncio.Protocol):
             self.transport.resume_reading()
 
 
-async def serve(port: int, upstream: str, *, sse_work: bool = False) -> None:
+async def serve(
+    port: int, upstream: str, *, sse_work: bool = False, task_relay: bool = False
+) -> None:
     parts = urlsplit(upstream)
     loop = asyncio.get_running_loop()
-    pool = Pool(parts.hostname or "127.0.0.1", parts.port or 80, loop, sse_work=sse_work)
+    pool = Pool(
+        parts.hostname or "127.0.0.1",
+        parts.port or 80,
+        loop,
+        sse_work=sse_work,
+        task_relay=task_relay,
+    )
     server = await loop.create_server(
         lambda: Client(pool), "127.0.0.1", port, backlog=4096, reuse_port=True
     )
@@ -191,10 +266,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="processes on one port")
     parser.add_argument("--sse-work", action="store_true",
                         help="also decode and re-encode every SSE event (result discarded)")
+    parser.add_argument("--task-relay", action="store_true",
+                        help="relay responses through a task and async generators")
     args = parser.parse_args()
     if args.cpu is not None:
         os.sched_setaffinity(0, {int(c) for c in args.cpu.split(",")})
-    children = []
+    children: list[int] = []
     for _ in range(args.workers - 1):
         pid = os.fork()
         if pid == 0:
@@ -202,7 +279,9 @@ def main() -> None:
             break
         children.append(pid)
     try:
-        uvloop.run(serve(args.port, args.upstream, sse_work=args.sse_work))
+        uvloop.run(
+            serve(args.port, args.upstream, sse_work=args.sse_work, task_relay=args.task_relay)
+        )
     finally:
         for pid in children:
             os.kill(pid, signal.SIGTERM)

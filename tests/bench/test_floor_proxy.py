@@ -14,11 +14,16 @@ from bench.payloads import chat_body
 from bench.procs import ManagedProcess, free_port
 
 
-@pytest.fixture(scope="module", params=[(), ("--sse-work",)], ids=["bytes", "sse-work"])
+@pytest.fixture(
+    scope="module",
+    params=[(), ("--sse-work",), ("--sse-work", "--task-relay")],
+    ids=["bytes", "sse-work", "task-relay"],
+)
 def floor(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[tuple[int, int]]:
-    """The proxy as is, and with `--sse-work` (which must leave what it relays untouched)."""
+    """The proxy as is, and with `--sse-work` and `--task-relay` (which must leave what it
+    relays untouched)."""
     logs = tmp_path_factory.mktemp("floor")
     root = str(Path(__file__).resolve().parents[2])
     upstream, upstream_port = fake_upstream.start(logs / "upstream.log", None)
