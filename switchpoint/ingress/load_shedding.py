@@ -23,6 +23,7 @@ from collections.abc import Callable
 from switchpoint.errors import GatewayError
 from switchpoint.events import Listener
 from switchpoint.execution.records import CallRecord
+from switchpoint.log_throttle import LogThrottle
 from switchpoint.server.loop_lag import LoopLag
 
 log = logging.getLogger("switchpoint.server")
@@ -52,11 +53,9 @@ class LoadShedder(Listener):
         self.max_loop_lag_s = max_loop_lag_s
         self.loop_lag: LoopLag | None = None
         self._on_shed = on_shed
-        self._clock = clock
         self._started = 0
         self._finished = 0
-        self._unlogged = 0
-        self._last_log = -_LOG_EVERY_S
+        self._refusal_log = LogThrottle(_LOG_EVERY_S, clock)
 
     @property
     def enabled(self) -> bool:
@@ -87,16 +86,13 @@ class LoadShedder(Listener):
     def _refuse(self, reason: str, why: str, anthropic: bool) -> GatewayError:
         if self._on_shed is not None:
             self._on_shed(reason)
-        self._unlogged += 1
-        now = self._clock()
-        if now - self._last_log >= _LOG_EVERY_S:
+        unlogged = self._refusal_log.due()
+        if unlogged is not None:
             log.warning(
                 "overloaded (%s): refused %d chat call(s) since the last such line",
                 why,
-                self._unlogged,
+                unlogged,
             )
-            self._unlogged = 0
-            self._last_log = now
         return GatewayError(
             "overloaded",
             f"switchpoint is overloaded ({why}); retry after {RETRY_AFTER_S:g} s",

@@ -34,6 +34,7 @@ from switchpoint.ledger.database import (
 )
 from switchpoint.ledger.rollups import UPSERT_KEY_SPEND, UPSERT_TASK, key_spend_rows, task_rows
 from switchpoint.ledger.rows import INSERT_ATTEMPT, INSERT_REQUEST, CallRows, call_rows
+from switchpoint.log_throttle import LogThrottle
 
 log = logging.getLogger("switchpoint.ledger")
 
@@ -133,8 +134,7 @@ class LedgerWriter:
         self._ambiguous = False
         self._connection: Connection | None = None
         self._thread: threading.Thread | None = None
-        self._last_drop_log = 0.0
-        self._drops_since_log = 0
+        self._drop_log = LogThrottle(_DROP_LOG_EVERY_S)
 
         # Records accepted by `submit`, and records written or given up on (same order).
         self.submitted_total = 0
@@ -194,17 +194,14 @@ class LedgerWriter:
         }
 
     def _log_drop(self, count: int, why: str) -> None:
-        self._drops_since_log += count
-        now = time.monotonic()
-        if now - self._last_drop_log >= _DROP_LOG_EVERY_S:
+        unlogged = self._drop_log.due(count)
+        if unlogged is not None:
             log.error(
                 "ledger: %s: dropped %d call record(s) (%d in total since start)",
                 why,
-                self._drops_since_log,
+                unlogged,
                 self.dropped_total,
             )
-            self._last_drop_log = now
-            self._drops_since_log = 0
 
     # --- lifecycle --------------------------------------------------------------------
     def start(self) -> None:

@@ -43,6 +43,7 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from switchpoint import __version__
 from switchpoint.events import Listener
 from switchpoint.execution.records import AttemptRecord, CallRecord
+from switchpoint.log_throttle import LogThrottle
 from switchpoint.observability.trace_config import otlp_traces_endpoint
 
 log = logging.getLogger("switchpoint.tracing")
@@ -67,9 +68,7 @@ class CountingExporter(SpanExporter):
         self.exported_spans = 0
         self.failed_batches = 0
         self.failed_spans = 0
-        self._clock = clock
-        self._last_log = float("-inf")
-        self._unlogged = 0
+        self._failure_log = LogThrottle(_LOG_EVERY_S, clock)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         error: str | None = None
@@ -83,17 +82,14 @@ class CountingExporter(SpanExporter):
             return result
         self.failed_batches += 1
         self.failed_spans += len(spans)
-        self._unlogged += 1
-        now = self._clock()
-        if now - self._last_log >= _LOG_EVERY_S:
+        unlogged = self._failure_log.due()
+        if unlogged is not None:
             log.warning(
                 "trace export failed (%d batch(es) since the last report%s); spans are "
                 "dropped and counted in switchpoint_trace_export_failures_total",
-                self._unlogged,
+                unlogged,
                 f", last error {error}" if error else "",
             )
-            self._last_log = now
-            self._unlogged = 0
         return result
 
     def shutdown(self) -> None:
