@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client.exposition import generate_latest
-from prometheus_client.registry import CollectorRegistry
-
 from switchpoint.execution.records import CallRecord, SummarizationRecord
 from switchpoint.observability.metrics import GatewayMetrics, merge_metrics
-from switchpoint.observability.prometheus_export import GatewayCollector
+from tests.unit.metrics_text import exposition_text
 
 
 def summarized(metrics: GatewayMetrics, outcome: str = "summarized") -> None:
@@ -38,9 +35,7 @@ def test_summarizations_are_counted_merged_and_exported() -> None:
     assert total.summary_cache_hits == 6 and total.summarizer_calls == 9
     # Only successful ones removed tokens.
     assert total.summarized_tokens_removed == 2 * 120_000
-    registry = CollectorRegistry()
-    registry.register(GatewayCollector(total, targets=list, breaker_states=dict))
-    text = generate_latest(registry).decode()
+    text = exposition_text(total)
     assert (
         'switchpoint_summarizations_total{outcome="timeout",trigger="routing",workload="agent"} 1.0'
         in text

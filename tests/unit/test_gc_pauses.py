@@ -5,12 +5,9 @@ from __future__ import annotations
 import gc
 import itertools
 
-from prometheus_client import generate_latest
-from prometheus_client.registry import CollectorRegistry
-
 from switchpoint.observability.gc_pauses import GcPauses
 from switchpoint.observability.metrics import GatewayMetrics, merge_metrics
-from switchpoint.observability.prometheus_export import GatewayCollector
+from tests.unit.metrics_text import exposition_text
 
 PAUSE_S = 0.003
 
@@ -63,9 +60,7 @@ def test_pauses_are_merged_across_workers_and_exported() -> None:
     assert total.gc_pauses["0"].count == 2
     assert abs(total.gc_pauses["0"].sum - 0.0404) < 1e-9
     assert total.gc_pauses["1"].count == 0
-    registry = CollectorRegistry()
-    registry.register(GatewayCollector(total, targets=list, breaker_states=dict))
-    text = generate_latest(registry).decode()
+    text = exposition_text(total)
     assert 'switchpoint_gc_pause_seconds_count{generation="0"} 2.0' in text
     assert 'switchpoint_gc_pause_seconds_bucket{generation="0",le="0.0005"} 1.0' in text
     assert 'switchpoint_gc_pause_seconds_bucket{generation="2",le="0.1"} 0.0' in text

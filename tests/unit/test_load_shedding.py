@@ -8,15 +8,13 @@ import time
 
 import pytest
 import uvloop
-from prometheus_client import generate_latest
-from prometheus_client.registry import CollectorRegistry
 
 from switchpoint.config.loader import ConfigError, parse_config
 from switchpoint.execution.records import CallRecord
 from switchpoint.ingress.load_shedding import IN_FLIGHT, LOOP_LAG, LoadShedder
 from switchpoint.observability.metrics import GatewayMetrics, merge_metrics
-from switchpoint.observability.prometheus_export import GatewayCollector
 from switchpoint.server.loop_lag import LoopLag
+from tests.unit.metrics_text import exposition_text
 
 
 def a_call() -> CallRecord:
@@ -128,9 +126,7 @@ def test_lag_and_refusals_are_merged_across_workers_and_exported() -> None:
     second.count_shed(LOOP_LAG)
     total = merge_metrics([first, second])
     assert total.shed == {IN_FLIGHT: 2, LOOP_LAG: 1}
-    registry = CollectorRegistry()
-    registry.register(GatewayCollector(total, targets=list, breaker_states=dict))
-    text = generate_latest(registry).decode()
+    text = exposition_text(total)
     assert 'switchpoint_shed_requests_total{reason="in_flight"} 2.0' in text
     assert 'switchpoint_shed_requests_total{reason="loop_lag"} 1.0' in text
     assert "switchpoint_event_loop_lag_seconds_count 2.0" in text
