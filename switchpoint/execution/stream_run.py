@@ -252,15 +252,14 @@ class StreamRun:
         follows it is not part of the answer)."""
         join = segment.join
         for event in batch:
-            if type(event) is TextDelta and join is None:
-                # The commonest event, inline (a call per event is most of its cost here);
-                # `_pass` has the same branch for a continued answer's joins.
-                text = event.text
+            if type(event) is TextDelta:
+                # The commonest event, inline: a call per event is most of its cost here.
+                text = event.text if join is None else join.feed(event.text)
                 if text:
                     segment.attempt.delivered = True
                     segment.sent_chars += len(text)
                     self.text.append(text)
-                    out.append(event)
+                    out.append(event if text is event.text else TextDelta(text))
                 continue
             self._pass(event, segment, join, out)
             if type(event) is Finish:
@@ -270,16 +269,8 @@ class StreamRun:
     def _pass(
         self, event: StreamEvent, segment: _Segment, join: Join | None, out: list[StreamEvent]
     ) -> None:
-        """Appends to `out` what one upstream event becomes for the client (usually
-        itself)."""
-        if type(event) is TextDelta:
-            text = event.text if join is None else join.feed(event.text)
-            if not text:
-                return
-            self._sent(segment, len(text))
-            self.text.append(text)
-            out.append(event if text is event.text else TextDelta(text))
-            return
+        """Appends to `out` what one upstream event other than text becomes for the client
+        (usually itself); text is passed by `_pass_batch`."""
         if type(event) is UsageUpdate:
             attempt = segment.attempt
             attempt.usage = merge_usage(attempt.usage, event.usage)
