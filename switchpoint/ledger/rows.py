@@ -65,6 +65,8 @@ ATTEMPT_COLUMNS = (
 )
 
 _ERROR_CHARS = 500
+# An attempt row's token columns when the attempt reported no usage.
+_NO_USAGE: tuple[None, ...] = (None, None, None, None)
 _DAY_S = 86_400
 
 
@@ -120,10 +122,6 @@ def clean(text: str | None, limit: int | None = None) -> str | None:
     return text
 
 
-def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else seconds * 1000.0
-
-
 def _where_it_went(call: CallRecord) -> tuple[str | None, str | None, str | None]:
     """Profile, provider and model: the one that served, else the last one tried."""
     if call.served is not None:
@@ -147,8 +145,12 @@ def _cost_known(attempt: AttemptRecord) -> bool:
     return not produced
 
 
-def _attempt_row(request_id: str, seq: int, attempt: AttemptRecord) -> tuple[object, ...]:
+def _attempt_row(
+    request_id: str, seq: int, attempt: AttemptRecord, cost_known: bool
+) -> tuple[object, ...]:
     usage = attempt.usage
+    error = attempt.error
+    ttft = attempt.ttft_s
     return (
         request_id,
         seq,
@@ -158,29 +160,38 @@ def _attempt_row(request_id: str, seq: int, attempt: AttemptRecord) -> tuple[obj
         attempt.reason,
         attempt.outcome,
         attempt.status,
-        clean(attempt.error, _ERROR_CHARS),
-        _ms(attempt.duration_s) or 0.0,
-        _ms(attempt.ttft_s),
-        usage.input_tokens if usage else None,
-        usage.cached_input_tokens if usage else None,
-        usage.cache_write_tokens if usage else None,
-        usage.output_tokens if usage else None,
+        None if error is None else clean(error, _ERROR_CHARS),
+        attempt.duration_s * 1000.0,
+        None if ttft is None else ttft * 1000.0,
+        *(
+            _NO_USAGE
+            if usage is None
+            else (
+                usage.input_tokens,
+                usage.cached_input_tokens,
+                usage.cache_write_tokens,
+                usage.output_tokens,
+            )
+        ),
         attempt.usage_estimated,
         attempt.cost_usd,
-        _cost_known(attempt),
+        cost_known,
     )
 
 
 def call_rows(call: CallRecord) -> CallRows:
+    # Once per call on the writer's thread, which shares the event loop's core: one pass
+    # over the attempts for every sum, the attempt's cost judged once, no helper per
+    # column.
     request_id = clean(call.request_id) or ""
-    # One pass over the attempts for every sum the rows need.
     input_tokens = cached = written = output = upstream = retries = 0
     known_cost = 0.0
     all_known = True
     estimated = False
     attempt_rows = []
     for seq, attempt in enumerate(call.attempts):
-        attempt_rows.append(_attempt_row(request_id, seq, attempt))
+        known = _cost_known(attempt)
+        attempt_rows.append(_attempt_row(request_id, seq, attempt, known))
         usage = attempt.usage
         if usage is not None:
             input_tokens += usage.input_tokens
@@ -189,7 +200,7 @@ def call_rows(call: CallRecord) -> CallRows:
             output += usage.output_tokens
         if attempt.cost_usd is not None:
             known_cost += attempt.cost_usd
-        if all_known and not _cost_known(attempt):
+        if not known:
             all_known = False
         if attempt.outcome != "skipped_open":
             upstream += 1
@@ -197,7 +208,6 @@ def call_rows(call: CallRecord) -> CallRows:
             retries += 1
         if attempt.usage_estimated:
             estimated = True
-    cost = known_cost if all_known else None
     profile, provider, model = _where_it_went(call)
     decision = call.decision
     task_id = clean(call.task_id)
@@ -205,6 +215,8 @@ def call_rows(call: CallRecord) -> CallRows:
     team = clean(call.team)
     workload = clean(call.workload)
     started = call.started_wall
+    duration = call.duration_s
+    ttft_s = call.ttft_s
     request = (
         request_id,
         started,
@@ -230,32 +242,32 @@ def call_rows(call: CallRecord) -> CallRows:
         written,
         output,
         estimated,
-        cost,
+        known_cost if all_known else None,
         all_known,
-        _ms(call.duration_s) or 0.0,
-        _ms(call.ttft_s),
+        duration * 1000.0,
+        None if ttft_s is None else ttft_s * 1000.0,
         call.context_tokens,
         call.task_budget_tokens,
         call.task_budget_usd,
     )
     return CallRows(
-        request_id=request_id,
-        request=request,
-        attempts=attempt_rows,
-        key_id=key_id,
-        team=team,
-        task_id=task_id,
-        workload=workload,
-        ts=started,
-        end_ts=started + call.duration_s,
-        day=int(started // _DAY_S),
-        upstream_attempts=upstream,
-        input_tokens=input_tokens,
-        cached_input_tokens=cached,
-        cache_write_tokens=written,
-        output_tokens=output,
-        known_cost_usd=known_cost,
-        cost_known=all_known,
-        task_budget_tokens=call.task_budget_tokens,
-        task_budget_usd=call.task_budget_usd,
+        request_id,
+        request,
+        attempt_rows,
+        key_id,
+        team,
+        task_id,
+        workload,
+        started,
+        started + duration,
+        int(started // _DAY_S),
+        upstream,
+        input_tokens,
+        cached,
+        written,
+        output,
+        known_cost,
+        all_known,
+        call.task_budget_tokens,
+        call.task_budget_usd,
     )

@@ -215,24 +215,16 @@ class _Connection(asyncio.Protocol):
             self._timer = self._loop.call_at(deadline, self._on_deadline)
             self._timer_at = deadline
 
-    def take_chunk(self) -> bytes | None:
+    def take_all(self) -> bytes:
         """All the body buffered so far, as one piece (one chunk-encoded event per HTTP
         chunk is common: handing them over together lets the reader work per read)."""
         chunks = self.chunks
-        if not chunks:
-            return None
-        chunk = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
+        data = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
         chunks.clear()
         self._buffered = 0
         if self._paused and self.transport is not None:
             self._paused = False
             self.transport.resume_reading()
-        return chunk
-
-    def take_all(self) -> bytes:
-        data = b"".join(self.chunks)
-        self.chunks.clear()
-        self._buffered = 0
         return data
 
     def close(self) -> None:
@@ -288,7 +280,7 @@ class UpstreamResponse:
                     self._finish()
                     return None
                 await conn.wait(timeout, "stream")
-            return conn.take_chunk()
+            return conn.take_all()
         except BaseException:
             self.close()
             raise
