@@ -25,7 +25,6 @@ Row = tuple[Any, ...]
 Params = Sequence[Any]
 
 
-
 class DatabaseFailure(Exception):
     """A driver's error that is not `sqlite3`'s (PostgreSQL's, re-raised as this so that
     catching them does not need the driver imported)."""

@@ -146,7 +146,10 @@ class GoogleAdapter(HttpProviderAdapter):
     ) -> AsyncIterator[list[StreamEvent]]:
         decoder = StreamDecoder(model)
         relay = self.relay_sse(
-            self._path(model, stream=True), self._body(request, model), limits, decoder,
+            self._path(model, stream=True),
+            self._body(request, model),
+            limits,
+            decoder,
             self._stream_error,
         )
         try:

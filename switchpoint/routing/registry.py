@@ -41,9 +41,7 @@ class Registry:
     # First profile -> the profiles its fallbacks reach (transitively, breadth first,
     # each once). Worked out with the registry, which never changes: the walk used to
     # run on every routing decision.
-    _fallback_orders: dict[str, tuple[str, ...]] = field(
-        init=False, repr=False, compare=False
-    )
+    _fallback_orders: dict[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         orders = {name: _breadth_first(self.profiles, name) for name in self.profiles}
