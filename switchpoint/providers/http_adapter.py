@@ -142,10 +142,12 @@ class HttpProviderAdapter(ProviderAdapter):
 
     async def _error_from(self, response: UpstreamResponse, limits: AttemptLimits) -> ProviderError:
         try:
-            body = await response.read(limits.bounded(10.0, time.perf_counter()))
+            body = await response.read(
+                limits.bounded(10.0, time.perf_counter()), limit=_MAX_ERROR_BODY
+            )
         except (ReadTimeout, ConnectionDropped):
             body = b""
-        error = self.classify_error(response.status, body[:_MAX_ERROR_BODY], response.headers)
+        error = self.classify_error(response.status, body, response.headers)
         error.message = self.redact(error.message)
         if error.retry_after_s is None:
             error.retry_after_s = parse_retry_after(response.headers)

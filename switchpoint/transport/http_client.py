@@ -257,17 +257,20 @@ class UpstreamResponse:
         self.status = conn.status
         self.headers = conn.headers
 
-    async def read(self, timeout: float | None) -> bytes:
-        conn = self._conn
-        try:
-            while not conn.complete:
-                await conn.wait(timeout, "body")
-            body = conn.take_all()
-        except BaseException:
-            self.close()
-            raise
-        self._finish()
-        return body
+    async def read(self, timeout: float | None, *, limit: int | None = None) -> bytes:
+        """The body, taken as it arrives: past the buffer's high-water mark the connection
+        stops reading until it is taken, so waiting for the end first would wait forever.
+        With `limit`, at most that much is returned and no more is read (the connection
+        is closed rather than reused). ReadTimeout after `timeout` idle."""
+        pieces: list[bytes] = []
+        size = 0
+        while (piece := await self.next_chunk(timeout)) is not None:
+            pieces.append(piece)
+            size += len(piece)
+            if limit is not None and size >= limit:
+                self.close()
+                return b"".join(pieces)[:limit]
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
     async def next_chunk(self, timeout: float | None) -> bytes | None:
         """The next piece of body, or None at its end. ReadTimeout after `timeout` idle."""
@@ -279,7 +282,7 @@ class UpstreamResponse:
                 if conn.complete:
                     self._finish()
                     return None
-                await conn.wait(timeout, "stream")
+                await conn.wait(timeout, "body")
             return conn.take_all()
         except BaseException:
             self.close()

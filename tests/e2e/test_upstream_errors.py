@@ -5,6 +5,7 @@ upstream's fault), and never with a provider key in them."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import anthropic
@@ -144,6 +145,20 @@ def test_upstream_errors_in_both_protocols(
     assert reason in error["message"]
     if isinstance(fault, RateLimited):  # Gemini says it in the body (RetryInfo)
         assert response.headers["retry-after"] == "1"
+
+
+def test_an_oversized_error_page_is_answered_at_once(stack: Stack) -> None:
+    # An edge proxy's 3 MB error page: read only as far as it is used (64 KB), so the
+    # answer does not wait on the rest of it (it used to wait out the read's 10 s limit).
+    page = b"<html><body>" + b"<!-- padding -->" * (3 << 16) + b"</body></html>"
+    stack.openai_fake.enqueue(RawResponse(status=502, body=page, content_type="text/html"))
+    started = time.perf_counter()
+    response = call_openai(stack, "oa")
+    assert time.perf_counter() - started < 3
+    assert response.status_code == 502, response.text
+    assert "returned HTTP 502" in openai_error(response)["message"]
+    # The connection it came on was not reused: the next call is served normally.
+    assert call_openai(stack, "oa").status_code == 200
 
 
 @pytest.mark.parametrize("profile", PROFILES)

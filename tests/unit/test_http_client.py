@@ -63,6 +63,17 @@ class Upstream:
         await response.write_eof()
         return response
 
+    async def big_then_hang(self, request: web.Request) -> web.StreamResponse:
+        """Sends 3 MB of body, then never ends it."""
+        self.requests += 1
+        assert request.transport is not None
+        self.peers.add(request.transport.get_extra_info("peername"))
+        response = web.StreamResponse()
+        await response.prepare(request)
+        await response.write(b"y" * (3 << 20))
+        await asyncio.sleep(30)
+        return response
+
     async def cut(self, request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse()
         await response.prepare(request)
@@ -75,11 +86,12 @@ class Upstream:
 @pytest.fixture
 async def upstream() -> AsyncIterator[tuple[Upstream, Origin]]:
     state = Upstream()
-    app = web.Application()
+    app = web.Application(client_max_size=16 << 20)
     app.router.add_post("/echo", state.echo)
     app.router.add_post("/slow", state.slow)
     app.router.add_post("/chunks", state.chunks)
     app.router.add_post("/cut", state.cut)
+    app.router.add_post("/big_then_hang", state.big_then_hang)
     app.router.add_post("/done_then_hang", state.done_then_hang)
     app.router.add_post("/done_then_end", state.done_then_end)
     runner = web.AppRunner(app, handle_signals=False)
@@ -330,3 +342,45 @@ def test_sse_decoder_flushes_an_unterminated_last_event() -> None:
 def test_header_injection_is_refused() -> None:
     with pytest.raises(ValueError):
         encode_headers({"x-evil": "a\r\nhost: elsewhere"})
+
+
+async def test_a_whole_body_larger_than_the_read_buffer_is_read_in_full(
+    upstream: tuple[Upstream, Origin],
+) -> None:
+    # Past the client's high-water mark it stops reading from the socket until the body
+    # is taken: a whole-body read must still get all of it.
+    state, origin = upstream
+    client = HttpClient()
+    body = b"x" * (3 << 20)
+    response = await client.request(
+        origin, head(origin, "/echo", body), body, connect_timeout=2, response_timeout=5
+    )
+    assert await response.read(timeout=2) == body
+    # A whole, clean exchange: the connection goes back to the pool.
+    again = await client.request(
+        origin, head(origin, "/echo", b"{}"), b"{}", connect_timeout=2, response_timeout=5
+    )
+    assert await again.read(timeout=2) == b"{}"
+    assert len(state.peers) == 1
+    client.close()
+
+
+async def test_a_bounded_read_returns_its_limit_without_waiting_for_the_rest(
+    upstream: tuple[Upstream, Origin],
+) -> None:
+    # An error page is read only as far as it is used: a huge or endless one neither
+    # holds the attempt nor fills memory, and its connection is not reused.
+    state, origin = upstream
+    client = HttpClient()
+    response = await client.request(
+        origin, head(origin, "/big_then_hang", b"{}"), b"{}", connect_timeout=2, response_timeout=5
+    )
+    started = asyncio.get_running_loop().time()
+    assert await response.read(timeout=5, limit=65_536) == b"y" * 65_536
+    assert asyncio.get_running_loop().time() - started < 2
+    again = await client.request(
+        origin, head(origin, "/echo", b"{}"), b"{}", connect_timeout=2, response_timeout=5
+    )
+    assert await again.read(timeout=2) == b"{}"
+    assert state.requests == 2 and len(state.peers) == 2  # /echo on a new connection
+    client.close()
