@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import final
 
-from switchpoint.chat.response import StopReason
+from switchpoint.chat.content import Text, Thinking, ToolCall
+from switchpoint.chat.response import ChatResponse, StopReason
 from switchpoint.chat.usage import Usage
 
 
@@ -98,3 +99,26 @@ def merge_usage(current: Usage | None, update: Usage) -> Usage:
     if update.cache_write_tokens:
         current.cache_write_tokens = update.cache_write_tokens
     return current
+
+
+def answer_events(answer: ChatResponse) -> list[StreamEvent]:
+    """A whole answer as the events a stream of it would have carried (for an upstream
+    that answers a streaming request with the whole answer at once)."""
+    events: list[StreamEvent] = [MessageStart(answer.id, answer.model)]
+    tools = 0
+    for block in answer.content:
+        if type(block) is Text:
+            if block.text:
+                events.append(TextDelta(block.text))
+        elif type(block) is Thinking:
+            events.append(ThinkingDelta(block.text, block.signature, block.redacted_data))
+        elif type(block) is ToolCall:
+            events.append(ToolCallStart(tools, block.id, block.name))
+            if block.arguments:
+                events.append(ToolCallDelta(tools, block.arguments))
+            tools += 1
+    if answer.usage is not None:
+        events.append(UsageUpdate(answer.usage))
+    sequence = answer.extra.get("stop_sequence")
+    events.append(Finish(answer.stop_reason, sequence if isinstance(sequence, str) else None))
+    return events

@@ -182,6 +182,7 @@ class HttpProviderAdapter(ProviderAdapter):
         stream_error: Callable[[Exception], ProviderError | None],
         *,
         extra_headers: dict[str, str] | None = None,
+        whole_answer: Callable[[bytes], list[StreamEvent]] | None = None,
     ) -> AsyncGenerator[list[StreamEvent], None]:
         """POST a streaming request to `target` and relay the vendor's SSE stream as
         internal events (those decoded from one read in one list), ending with `Finish`
@@ -190,6 +191,11 @@ class HttpProviderAdapter(ProviderAdapter):
         `stream_error` turns what `decoder.decode` raises (an in-stream error event) into
         the attempt's `ProviderError`; None lets the exception through, except for an
         event of the wrong shape, which is skipped and counted like invalid JSON.
+
+        `whole_answer` decodes a JSON body into the events of the whole answer (raising
+        `ProviderError` when it is not one): some servers of a vendor's protocol ignore
+        the request to stream and answer at once. Without it, such a body is an error
+        that says so.
         """
         # The request, the reading and the SSE splitting are all in this one generator
         # (none a generator of its own): each layer costs every chunk of every stream a hop.
@@ -200,6 +206,9 @@ class HttpProviderAdapter(ProviderAdapter):
             header_timeout=limits.first_token_remaining(time.perf_counter()),
             extra_headers=extra_headers,
         )
+        if response.headers.get("content-type", "").startswith("application/json"):
+            yield await self._read_whole_answer(response, limits, whole_answer)
+            return
         timing = StreamTiming(limits)
         sse_decoder = SSEDecoder()
         stats = limits.stats
@@ -282,6 +291,20 @@ class HttpProviderAdapter(ProviderAdapter):
             f"{self.name} stream ended before the answer was complete",
             vendor_type="incomplete_stream",
         )
+
+    async def _read_whole_answer(
+        self,
+        response: UpstreamResponse,
+        limits: AttemptLimits,
+        decode: Callable[[bytes], list[StreamEvent]] | None,
+    ) -> list[StreamEvent]:
+        if decode is None:
+            response.close()
+            raise ProviderError(
+                "invalid_response",
+                f"{self.name} answered a streaming request with JSON, not an event stream",
+            )
+        return decode(await self.read_body(response, limits))
 
     def _decode_batch(
         self,

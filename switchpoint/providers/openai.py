@@ -12,6 +12,7 @@ from switchpoint.chat.request import ChatRequest
 from switchpoint.chat.response import ChatResponse
 from switchpoint.chat.stream import (
     StreamEvent,
+    answer_events,
 )
 from switchpoint.protocols.openai import PROTOCOL
 from switchpoint.protocols.openai.errors import parse_error
@@ -72,7 +73,9 @@ class OpenAIAdapter(HttpProviderAdapter):
         response = await self.post(
             self._path, body, limits, header_timeout=limits.deadline - time.perf_counter()
         )
-        raw = await self.read_body(response, limits)
+        return self._decode(await self.read_body(response, limits))
+
+    def _decode(self, raw: bytes) -> ChatResponse:
         try:
             return decode_response(raw)
         except MalformedResponse as exc:
@@ -82,7 +85,18 @@ class OpenAIAdapter(HttpProviderAdapter):
         self, request: ChatRequest, model: str, limits: AttemptLimits
     ) -> AsyncIterator[list[StreamEvent]]:
         body = self._body(request, model, stream=True)
-        return self.relay_sse(self._path, body, limits, StreamDecoder(), self._stream_error)
+        return self.relay_sse(
+            self._path,
+            body,
+            limits,
+            StreamDecoder(),
+            self._stream_error,
+            # Servers of OpenAI's protocol other than OpenAI's own may not stream.
+            whole_answer=self._answer_events,
+        )
+
+    def _answer_events(self, raw: bytes) -> list[StreamEvent]:
+        return answer_events(self._decode(raw))
 
     def _stream_error(self, exc: Exception) -> ProviderError | None:
         if not isinstance(exc, StreamErrorEvent):

@@ -1,8 +1,11 @@
-"""Streams from the Anthropic and Gemini adapters that go wrong: a stream is complete only
-when the vendor said so; anything else reaches the client as an error in its protocol."""
+"""Streams that go wrong: a stream is complete only when the vendor said so; anything else
+reaches the client as an error in its protocol. An upstream that answers a streaming
+request with the whole answer at once (a server of OpenAI's protocol may) is streamed
+from that answer."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import anthropic
@@ -10,7 +13,14 @@ import openai
 import pytest
 
 from tests.e2e.conftest import MODELS, Stack, StackFactory
-from tests.fakes import CutAfter, InvalidEvent, MissingSentinel, StallAfter, StreamErrorEvent
+from tests.fakes import (
+    CutAfter,
+    InvalidEvent,
+    MissingSentinel,
+    RawResponse,
+    StallAfter,
+    StreamErrorEvent,
+)
 from tests.fakes.anthropic_fake import AnthropicFake
 
 TEXT = "alpha beta gamma delta epsilon"
@@ -153,3 +163,60 @@ def test_stalled_stream_is_bounded(make_stack: StackFactory) -> None:
         openai_stream(stack, "an")
     assert time.perf_counter() - started < 10
     assert "stalled" in str(caught.value)
+
+
+def whole_completion(text: str) -> bytes:
+    """What a server of OpenAI's protocol that ignores `"stream": true` sends instead."""
+    return json.dumps(
+        {
+            "id": "chatcmpl-whole",
+            "object": "chat.completion",
+            "created": 1700000000,
+            "model": MODELS["oa"],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16},
+        }
+    ).encode()
+
+
+def test_a_whole_answer_to_a_streaming_request_is_streamed_to_both_sdks(stack: Stack) -> None:
+    stack.openai_fake.enqueue(RawResponse(status=200, body=whole_completion(TEXT)))
+    chunks = list(
+        stack.openai().chat.completions.create(
+            model="oa", messages=USER, stream=True, stream_options={"include_usage": True}
+        )
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == TEXT
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    usage = [c.usage for c in chunks if c.usage is not None]
+    assert usage and (usage[-1].prompt_tokens, usage[-1].completion_tokens) == (11, 5)
+
+    stack.openai_fake.enqueue(RawResponse(status=200, body=whole_completion(TEXT)))
+    message = anthropic_stream(stack, "oa")
+    assert message.content[0].type == "text" and message.content[0].text == TEXT
+    assert message.stop_reason == "end_turn"
+    assert message.usage.output_tokens == 5
+
+
+def test_a_json_body_that_is_no_answer_is_an_error_that_says_so(stack: Stack) -> None:
+    stack.openai_fake.enqueue(RawResponse(status=200, body=b'{"unexpected": true}'))
+    with pytest.raises(openai.APIStatusError) as caught:
+        openai_stream(stack, "oa")
+    assert caught.value.status_code == 502
+    assert "not a chat completion" in str(caught.value)
+
+
+@pytest.mark.parametrize("profile", ["an", "ge"])
+def test_a_json_body_where_a_vendor_always_streams_is_an_error(stack: Stack, profile: str) -> None:
+    stack.fake(profile).enqueue(RawResponse(status=200, body=b'{"id": "x"}'))
+    with pytest.raises(openai.APIStatusError) as caught:
+        openai_stream(stack, profile)
+    assert caught.value.status_code == 502
+    assert "answered a streaming request with JSON" in str(caught.value)

@@ -281,7 +281,10 @@ async def test_a_released_stream_returns_its_connection_once_its_body_ends(
     client = HttpClient()
     for _ in range(3):
         response = await client.request(
-            origin, head(origin, "/done_then_end", b""), b"", connect_timeout=5,
+            origin,
+            head(origin, "/done_then_end", b""),
+            b"",
+            connect_timeout=5,
             response_timeout=5,
         )
         assert await response.next_chunk(5) == b"data: [DONE]\n\n"
