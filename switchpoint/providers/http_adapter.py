@@ -87,6 +87,8 @@ class HttpProviderAdapter(ProviderAdapter):
             "user-agent": "switchpoint/0.1",
             "content-type": "application/json",
             "accept": "application/json, text/event-stream",
+            # Without it any coding is acceptable (RFC 9110), and the client decodes none.
+            "accept-encoding": "identity",
             **self.protocol_headers(),
             **self.auth_headers(),
             **config.headers,
@@ -138,6 +140,12 @@ class HttpProviderAdapter(ProviderAdapter):
             raise ProviderError("dropped", f"{self.name} closed the connection: {exc}") from None
         if response.status >= 300:
             raise await self._error_from(response, limits)
+        coding = response.headers.get("content-encoding", "identity")
+        if coding != "identity":
+            response.close()
+            raise ProviderError(
+                "invalid_response", f"{self.name} sent a {coding}-encoded body it was not asked for"
+            )
         return response
 
     async def _error_from(self, response: UpstreamResponse, limits: AttemptLimits) -> ProviderError:

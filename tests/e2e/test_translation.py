@@ -248,6 +248,16 @@ def test_anthropic_version_header_and_path(stack: Stack) -> None:
     assert "authorization" not in request.headers
 
 
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_vendor_is_asked_for_bodies_without_compression(stack: Stack, profile: str) -> None:
+    # The upstream client decodes no content coding, and without this header a server
+    # may use any (RFC 9110).
+    stack.openai().chat.completions.create(
+        model=profile, messages=[{"role": "user", "content": QUESTION}]
+    )
+    assert stack.fake(profile).last_request.headers["accept-encoding"] == "identity"
+
+
 def test_gemini_request_shape(stack: Stack) -> None:
     stack.openai().chat.completions.create(
         model="ge",

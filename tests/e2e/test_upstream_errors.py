@@ -4,6 +4,7 @@ upstream's fault), and never with a provider key in them."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from typing import Any
@@ -159,6 +160,16 @@ def test_an_oversized_error_page_is_answered_at_once(stack: Stack) -> None:
     assert "returned HTTP 502" in openai_error(response)["message"]
     # The connection it came on was not reused: the next call is served normally.
     assert call_openai(stack, "oa").status_code == 200
+
+
+def test_a_compressed_body_nobody_asked_for_is_an_error_that_says_so(stack: Stack) -> None:
+    body = gzip.compress(b'{"id": "x", "object": "chat.completion", "choices": []}')
+    stack.openai_fake.enqueue(
+        RawResponse(status=200, body=body, headers=(("Content-Encoding", "gzip"),))
+    )
+    response = call_openai(stack, "oa")
+    assert response.status_code == 502, response.text
+    assert "gzip-encoded body it was not asked for" in openai_error(response)["message"]
 
 
 @pytest.mark.parametrize("profile", PROFILES)

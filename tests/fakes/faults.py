@@ -106,6 +106,7 @@ class RawResponse(HttpFault):
     status: int = 500
     body: bytes = b""
     content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 # --- In-band refusal: a successful answer in which the model declines ---------

@@ -414,7 +414,9 @@ class FakeUpstream(ABC):
             wire.close_connection(request)
             return web.Response(status=499)
         if isinstance(fault, RawResponse):
-            reply = wire.HttpReply(fault.status, fault.body, fault.content_type)
+            reply = wire.HttpReply(
+                fault.status, fault.body, fault.content_type, dict(fault.headers) or None
+            )
             return await self._send(request, record, reply, fault)
         if isinstance(fault, HttpFault):
             return await self._send(request, record, self._error_reply(fault, summary), fault)
