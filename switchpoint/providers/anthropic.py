@@ -27,6 +27,7 @@ from switchpoint.protocols.stream_error import StreamErrorEvent
 from switchpoint.providers.errors import ProviderError, kind_for_status
 from switchpoint.providers.http_adapter import HttpProviderAdapter
 from switchpoint.providers.limits import AttemptLimits
+from switchpoint.providers.portability import refuse_unportable
 
 DEFAULT_API_VERSION = "2023-06-01"
 
@@ -90,6 +91,7 @@ class AnthropicAdapter(HttpProviderAdapter):
         return request.vendor_headers if request.protocol == PROTOCOL else None
 
     def _body(self, request: ChatRequest, model: str, stream: bool) -> bytes:
+        refuse_unportable(request)
         if request.protocol == PROTOCOL and request.native:
             body: dict[str, Any] = dict(request.body)
             body["model"] = model

@@ -34,6 +34,7 @@ from switchpoint.protocols.stream_error import StreamErrorEvent
 from switchpoint.providers.errors import ProviderError, kind_for_status
 from switchpoint.providers.http_adapter import HttpProviderAdapter
 from switchpoint.providers.limits import AttemptLimits
+from switchpoint.providers.portability import refuse_unportable
 from switchpoint.transport.http_client import HttpClient
 
 DEFAULT_API_VERSION = "v1beta"
@@ -111,6 +112,7 @@ class GoogleAdapter(HttpProviderAdapter):
         return f"{self.base_path}/{self.api_version}/models/{name}:{method}"
 
     def _body(self, request: ChatRequest, model: str) -> bytes:
+        refuse_unportable(request)
         encoded = encode_request(
             request.conversation(),
             # `parametersJsonSchema` (whole JSON Schema) is not in the stable v1 surface.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import openai
 import pytest
 
 from tests.e2e.conftest import CLAUDE_MAX_OUTPUT, CLIENT_KEY, HTTP, MODELS, PROFILES, Stack
@@ -480,3 +481,47 @@ def test_anthropic_beta_header_reaches_anthropic_only(stack: Stack) -> None:
         assert message.content[0].text == hello(profile)
     assert stack.anthropic_fake.last_request.headers["anthropic-beta"] == "context-1m-2025-08-07"
     assert "anthropic-beta" not in stack.openai_fake.last_request.headers
+
+
+SHAPE_FIELDS = [
+    ({"n": 3}, "'n' = 3 (several choices)"),
+    ({"logprobs": True, "top_logprobs": 2}, "'logprobs'"),
+    (
+        {"response_format": {"type": "json_schema", "json_schema": {"name": "a", "schema": {}}}},
+        "'response_format' json_schema",
+    ),
+]
+
+
+@pytest.mark.parametrize(("fields", "named"), SHAPE_FIELDS)
+@pytest.mark.parametrize("profile", ["an", "ge"])
+def test_an_answer_shape_another_vendor_cannot_give_is_refused_not_dropped(
+    stack: Stack, profile: str, fields: dict[str, Any], named: str
+) -> None:
+    fake = stack.fake(profile)
+    before = len(fake.requests)
+    with pytest.raises(openai.BadRequestError) as caught:
+        stack.openai().chat.completions.create(
+            model=profile, messages=[{"role": "user", "content": QUESTION}], **fields
+        )
+    assert named in str(caught.value)
+    assert MODELS[profile] in str(caught.value)
+    assert len(fake.requests) == before  # never sent
+
+
+def test_the_same_fields_reach_a_server_of_openais_protocol(stack: Stack) -> None:
+    for fields, _ in SHAPE_FIELDS:
+        stack.openai().chat.completions.create(
+            model="oa", messages=[{"role": "user", "content": QUESTION}], **fields
+        )
+        body = stack.openai_fake.last_request.body
+        assert all(body[key] == value for key, value in fields.items())
+    # Their harmless values are no reason to refuse anyone.
+    stack.openai().chat.completions.create(
+        model="an",
+        n=1,
+        logprobs=False,
+        response_format={"type": "text"},
+        messages=[{"role": "user", "content": QUESTION}],
+    )
+    assert stack.anthropic_fake.last_request.body["messages"]

@@ -28,6 +28,25 @@ from switchpoint.protocols.fields import (
 KEEP_FLAG = "switchpoint_keep"
 
 
+def answer_shape_fields(body: dict[str, Any]) -> list[str]:
+    """The fields of a request that ask for an answer of a shape only OpenAI's protocol
+    gives: several choices, token log-probabilities, JSON output. A vendor of another
+    protocol would answer without them, and the client would not be told."""
+    found = []
+    n = body.get("n")
+    if n is not None and n != 1:
+        found.append(f"'n' = {n!r} (several choices)")
+    if body.get("logprobs") or body.get("top_logprobs"):
+        found.append("'logprobs' (token log-probabilities)")
+    response_format = body.get("response_format")
+    if isinstance(response_format, dict) and response_format.get("type") in (
+        "json_object",
+        "json_schema",
+    ):
+        found.append(f"'response_format' {response_format['type']} (JSON output)")
+    return found
+
+
 def decode_request(body: dict[str, Any]) -> Conversation:
     messages_in = required(body, "messages", list)
     if not messages_in:
