@@ -500,12 +500,16 @@ def test_an_answer_shape_another_vendor_cannot_give_is_refused_not_dropped(
 ) -> None:
     fake = stack.fake(profile)
     before = len(fake.requests)
-    with pytest.raises(openai.BadRequestError) as caught:
-        stack.openai().chat.completions.create(
-            model=profile, messages=[{"role": "user", "content": QUESTION}], **fields
-        )
-    assert named in str(caught.value)
-    assert MODELS[profile] in str(caught.value)
+    for stream in (False, True):
+        with pytest.raises(openai.BadRequestError) as caught:
+            stack.openai().chat.completions.create(
+                model=profile,
+                messages=[{"role": "user", "content": QUESTION}],
+                stream=stream,
+                **fields,
+            )
+        assert named in str(caught.value)
+        assert MODELS[profile] in str(caught.value)
     assert len(fake.requests) == before  # never sent
 
 
