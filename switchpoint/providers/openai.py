@@ -24,6 +24,29 @@ from switchpoint.providers.errors import ProviderError, is_prefill_rejection, ki
 from switchpoint.providers.http_adapter import HttpProviderAdapter
 from switchpoint.providers.limits import AttemptLimits
 
+# Fields of an OpenAI client's body that the internal shape lacks: kept when the
+# conversation was rewritten (e.g. compressed) but still goes to a server of OpenAI's
+# protocol, so that the answer keeps the shape and sampling the client asked for.
+_CARRIED_FIELDS = (
+    "response_format",
+    "n",
+    "logprobs",
+    "top_logprobs",
+    "seed",
+    "frequency_penalty",
+    "presence_penalty",
+    "logit_bias",
+    "reasoning_effort",
+    "verbosity",
+    "service_tier",
+    "metadata",
+    "store",
+    "prediction",
+    "modalities",
+    "audio",
+    "web_search_options",
+)
+
 _CONTEXT_MARKERS = (
     "context_length_exceeded",
     "maximum context length",
@@ -58,6 +81,10 @@ class OpenAIAdapter(HttpProviderAdapter):
         encoded = encode_request(
             request.conversation(), model, stream=stream, legacy_max_tokens=self.legacy_max_tokens
         )
+        if request.protocol == PROTOCOL:
+            for key in _CARRIED_FIELDS:
+                if key in request.body:
+                    encoded[key] = request.body[key]
         return orjson.dumps(encoded)
 
     @property
