@@ -50,9 +50,13 @@ class OpenAIChatCodec:
         optional_number(body, "top_p", low=0, high=1)
         optional_positive_int(body, "max_tokens")
         optional_positive_int(body, "max_completion_tokens")
+        optional_positive_int(body, "n")
         stream = body.get("stream")
         if stream is not None:
             expect(stream, bool, "stream")
+        if stream and body.get("n", 1) != 1:
+            # A stream is relayed as one answer's events: the other choices would be lost.
+            raise invalid_request("'n' other than 1 cannot be streamed; send it unstreamed", "n")
         include_usage = False
         options = body.get("stream_options")
         if options is not None:

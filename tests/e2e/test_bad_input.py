@@ -126,6 +126,10 @@ ANTHROPIC_CASES: list[Case] = [
 OPENAI_CASES: list[Case] = [
     *COMMON_CASES,
     ("temperature_too_high", lambda b: {**b, "temperature": 3}, ("temperature",)),
+    ("n_zero", lambda b: {**b, "n": 0}, ("'n'", "at least 1")),
+    ("n_not_integer", lambda b: {**b, "n": "2"}, ("'n'",)),
+    # A stream is relayed as one answer: further choices would be lost without a word.
+    ("n_streamed", lambda b: {**b, "n": 2, "stream": True}, ("'n'", "cannot be streamed")),
 ]
 
 
