@@ -84,6 +84,14 @@ class ToolSpec:
 
 
 @dataclass(slots=True)
+class JsonOutput:
+    """The answer must be a JSON value, one matching `schema` when there is one."""
+
+    schema: dict[str, Any] | None = None
+    name: str | None = None
+
+
+@dataclass(slots=True)
 class ToolChoice:
     """`auto`, `none`, `required` (any tool), or `tool` with `name` (that tool)."""
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from switchpoint.chat.content import Message, Text, ToolChoice, ToolSpec
+from switchpoint.chat.content import JsonOutput, Message, Text, ToolChoice, ToolSpec
 
 
 @dataclass(slots=True)
@@ -26,6 +26,7 @@ class Conversation:
     top_p: float | None = None
     stop: list[str] = field(default_factory=list)
     user: str | None = None
+    json_output: JsonOutput | None = None
 
     def system_text(self) -> str:
         return "\n\n".join(part.text for part in self.system)

@@ -83,6 +83,10 @@ class ThoughtSignatures:
         return self._signatures.get(ident)
 
 
+# OpenAI request fields of answer shape that the request encoder translates.
+_HONOURED = frozenset({"response_format"})
+
+
 class GoogleAdapter(HttpProviderAdapter):
     type = "google"
     default_base_url = "https://generativelanguage.googleapis.com"
@@ -112,7 +116,7 @@ class GoogleAdapter(HttpProviderAdapter):
         return f"{self.base_path}/{self.api_version}/models/{name}:{method}"
 
     def _body(self, request: ChatRequest, model: str) -> bytes:
-        refuse_unportable(request)
+        refuse_unportable(request, honoured=_HONOURED)
         encoded = encode_request(
             request.conversation(),
             # `parametersJsonSchema` (whole JSON Schema) is not in the stable v1 surface.

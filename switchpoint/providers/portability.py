@@ -4,7 +4,8 @@ A request translated to another vendor's protocol loses the fields that protocol
 equivalent for. Most change only how the answer is produced; those that change the
 answer's shape (several choices, log-probabilities, enforced JSON) would leave the client
 with an answer other than the one it asked for, without being told, so such a request
-is refused for that target instead.
+is refused for that target instead, unless its encoder translates the field (Gemini's
+JSON output).
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from switchpoint.protocols.openai.request import answer_shape_fields
 from switchpoint.providers.errors import ProviderError
 
 
-def refuse_unportable(request: ChatRequest) -> None:
+def refuse_unportable(request: ChatRequest, *, honoured: frozenset[str] = frozenset()) -> None:
     """Raise `bad_request` if `request` asks for an answer that a vendor of another
-    protocol than OpenAI's (the caller) cannot give."""
+    protocol than OpenAI's (the caller) cannot give; `honoured` names the fields its
+    encoder translates."""
     if request.protocol != OPENAI:
         return
-    fields = answer_shape_fields(request.body)
+    fields = [
+        text for key, text in answer_shape_fields(request.body).items() if key not in honoured
+    ]
     if fields:
         raise ProviderError(
             "bad_request",

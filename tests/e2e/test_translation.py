@@ -493,8 +493,16 @@ SHAPE_FIELDS = [
 ]
 
 
-@pytest.mark.parametrize(("fields", "named"), SHAPE_FIELDS)
-@pytest.mark.parametrize("profile", ["an", "ge"])
+REFUSED = [
+    (profile, fields, named)
+    for profile in ("an", "ge")
+    for fields, named in SHAPE_FIELDS
+    # Gemini's request has JSON output (`responseMimeType`, `responseJsonSchema`).
+    if not (profile == "ge" and "response_format" in fields)
+]
+
+
+@pytest.mark.parametrize(("profile", "fields", "named"), REFUSED)
 def test_an_answer_shape_another_vendor_cannot_give_is_refused_not_dropped(
     stack: Stack, profile: str, fields: dict[str, Any], named: str
 ) -> None:
@@ -533,3 +541,43 @@ def test_the_same_fields_reach_a_server_of_openais_protocol(stack: Stack) -> Non
         messages=[{"role": "user", "content": QUESTION}],
     )
     assert stack.anthropic_fake.last_request.body["messages"]
+
+
+def test_json_output_is_translated_for_gemini(stack: Stack) -> None:
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    stack.openai().chat.completions.create(
+        model="ge",
+        messages=[{"role": "user", "content": QUESTION}],
+        response_format={"type": "json_schema", "json_schema": {"name": "place", "schema": schema}},
+    )
+    config = stack.gemini_fake.last_request.body["generationConfig"]
+    assert config["responseMimeType"] == "application/json"
+    assert config["responseJsonSchema"] == schema
+    stack.openai().chat.completions.create(
+        model="ge",
+        messages=[{"role": "user", "content": QUESTION}],
+        response_format={"type": "json_object"},
+    )
+    config = stack.gemini_fake.last_request.body["generationConfig"]
+    assert config["responseMimeType"] == "application/json"
+    assert "responseJsonSchema" not in config and "responseSchema" not in config
+
+
+def test_a_malformed_response_format_for_another_vendor_is_a_400(stack: Stack) -> None:
+    for response_format, words in (
+        ({"type": "xml"}, "'response_format.type'"),
+        ({"type": "json_schema"}, "'response_format.json_schema'"),
+        ("json", "'response_format'"),
+    ):
+        response = HTTP.post(
+            f"{stack.base_url}/v1/chat/completions",
+            json={
+                "model": "ge",
+                "messages": [{"role": "user", "content": QUESTION}],
+                "response_format": response_format,
+            },
+            headers={"authorization": f"Bearer {CLIENT_KEY}"},
+            timeout=30,
+        )
+        assert response.status_code == 400, response.text
+        assert words in response.json()["error"]["message"]

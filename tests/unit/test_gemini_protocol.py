@@ -9,6 +9,7 @@ import pytest
 
 from switchpoint.chat.content import (
     Image,
+    JsonOutput,
     Message,
     Text,
     Thinking,
@@ -136,6 +137,18 @@ def test_encode_for_the_stable_api_surface() -> None:
         "required": ["city"],
     }
     assert "thoughtSignature" not in body["contents"][1]["parts"][0]
+
+
+def test_json_output_by_api_surface() -> None:
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
+    asked = conversation()
+    asked.json_output = JsonOutput(schema=schema, name="count")
+    latest = encode_request(asked)["generationConfig"]
+    assert latest["responseMimeType"] == "application/json"
+    assert latest["responseJsonSchema"] == schema
+    stable = encode_request(asked, json_schema=False)["generationConfig"]
+    assert (stable["responseMimeType"], stable["responseSchema"]) == ("application/json", schema)
+    assert "responseMimeType" not in encode_request(conversation())["generationConfig"]
 
 
 def test_openapi_schema_reduction() -> None:

@@ -76,7 +76,8 @@ def encode_request(
     """A Gemini request body (the model and streaming are in the URL, not here).
 
     `json_schema` declares tool parameters as `parametersJsonSchema` (full JSON Schema,
-    v1beta and later) instead of the OpenAPI-subset `parameters`. `signatures` are the
+    v1beta and later) instead of the OpenAPI-subset `parameters`, and a JSON answer's
+    schema as `responseJsonSchema` instead of `responseSchema`. `signatures` are the
     thought signatures Gemini gave with earlier function calls, by call id: each goes back
     on its call. `signature_placeholder` marks the first call of a model turn that has
     none with Google's skip-validation signature (Gemini 3 and later need one).
@@ -115,6 +116,13 @@ def encode_request(
         generation["topP"] = conversation.top_p
     if conversation.stop:
         generation["stopSequences"] = conversation.stop
+    output = conversation.json_output
+    if output is not None:
+        generation["responseMimeType"] = "application/json"
+        if output.schema is not None:
+            # `responseJsonSchema` takes JSON Schema as is (v1beta and later); v1 has only
+            # the OpenAPI-subset `responseSchema`.
+            generation["responseJsonSchema" if json_schema else "responseSchema"] = output.schema
     if generation:
         body["generationConfig"] = generation
     return body

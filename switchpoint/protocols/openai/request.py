@@ -7,6 +7,7 @@ from typing import Any
 from switchpoint.chat.content import (
     Block,
     Image,
+    JsonOutput,
     Message,
     Text,
     Thinking,
@@ -28,22 +29,23 @@ from switchpoint.protocols.fields import (
 KEEP_FLAG = "switchpoint_keep"
 
 
-def answer_shape_fields(body: dict[str, Any]) -> list[str]:
-    """The fields of a request that ask for an answer of a shape only OpenAI's protocol
-    gives: several choices, token log-probabilities, JSON output. A vendor of another
-    protocol would answer without them, and the client would not be told."""
-    found = []
+def answer_shape_fields(body: dict[str, Any]) -> dict[str, str]:
+    """The fields of a request that ask for an answer of a shape other vendors' protocols
+    may not give (several choices, token log-probabilities, JSON output), each with how
+    to name it to the client. A vendor that cannot give one would answer without it, and
+    the client would not be told."""
+    found = {}
     n = body.get("n")
     if n is not None and n != 1:
-        found.append(f"'n' = {n!r} (several choices)")
+        found["n"] = f"'n' = {n!r} (several choices)"
     if body.get("logprobs") or body.get("top_logprobs"):
-        found.append("'logprobs' (token log-probabilities)")
+        found["logprobs"] = "'logprobs' (token log-probabilities)"
     response_format = body.get("response_format")
     if isinstance(response_format, dict) and response_format.get("type") in (
         "json_object",
         "json_schema",
     ):
-        found.append(f"'response_format' {response_format['type']} (JSON output)")
+        found["response_format"] = f"'response_format' {response_format['type']} (JSON output)"
     return found
 
 
@@ -93,7 +95,28 @@ def decode_request(body: dict[str, Any]) -> Conversation:
         top_p=optional_number(body, "top_p", low=0, high=1),
         stop=stops,
         user=optional(body, "user", str),
+        json_output=_json_output(body.get("response_format")),
     )
+
+
+def _json_output(response_format: object) -> JsonOutput | None:
+    if response_format is None:
+        return None
+    expect(response_format, dict, "response_format")
+    assert isinstance(response_format, dict)
+    kind = response_format.get("type")
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return JsonOutput()
+    if kind != "json_schema":
+        raise invalid_request(
+            f"'response_format.type' must be text, json_object or json_schema; got {kind!r}",
+            "response_format.type",
+        )
+    spec = required(response_format, "json_schema", dict, "response_format.json_schema")
+    schema = optional(spec, "schema", dict)
+    return JsonOutput(schema=schema, name=optional(spec, "name", str))
 
 
 def _append(messages: list[Message], message: Message) -> None:
