@@ -11,7 +11,12 @@ import pytest
 from aiohttp import web
 
 from switchpoint.transport.errors import ConnectError, ConnectionDropped, ReadTimeout
-from switchpoint.transport.http_client import HttpClient, encode_head, encode_headers
+from switchpoint.transport.http_client import (
+    HttpClient,
+    UpstreamResponse,
+    encode_head,
+    encode_headers,
+)
 from switchpoint.transport.origin import Origin, split_base_url
 from switchpoint.transport.sse import SSEDecoder
 
@@ -107,14 +112,31 @@ def head(origin: Origin, path: str, body: bytes) -> bytes:
     return encode_head("POST", path, origin, encode_headers({"x-test": "1"}), len(body))
 
 
+async def send(
+    client: HttpClient,
+    origin: Origin,
+    path: str,
+    body: bytes = b"",
+    *,
+    connect_timeout: float = 5,
+    response_timeout: float = 5,
+) -> UpstreamResponse:
+    """POST `body` to `path`; the response once its headers are in."""
+    return await client.request(
+        origin,
+        head(origin, path, body),
+        body,
+        connect_timeout=connect_timeout,
+        response_timeout=response_timeout,
+    )
+
+
 async def test_connections_are_reused(upstream: tuple[Upstream, Origin]) -> None:
     state, origin = upstream
     client = HttpClient()
     for i in range(5):
         body = b'{"n": %d}' % i
-        response = await client.request(
-            origin, head(origin, "/echo", body), body, connect_timeout=5, response_timeout=5
-        )
+        response = await send(client, origin, "/echo", body)
         assert response.status == 200
         assert await response.read(5) == body
     assert state.requests == 5
@@ -129,14 +151,10 @@ async def test_headers_belong_to_their_own_response_after_the_connection_is_reus
     back to the pool and carried the next exchange."""
     state, origin = upstream
     client = HttpClient()
-    first = await client.request(
-        origin, head(origin, "/echo", b"{}"), b"{}", connect_timeout=5, response_timeout=5
-    )
+    first = await send(client, origin, "/echo", b"{}")
     await first.read(5)
     # The same connection, now answering a chunked stream (no content-length).
-    second = await client.request(
-        origin, head(origin, "/done_then_end", b""), b"", connect_timeout=5, response_timeout=5
-    )
+    second = await send(client, origin, "/done_then_end")
     assert first.headers["content-type"].startswith("application/json")
     assert first.headers["content-length"] == "2"
     assert "content-length" not in second.headers
@@ -174,18 +192,14 @@ async def test_a_stale_pooled_connection_is_replaced_transparently(
 ) -> None:
     _state, origin = upstream
     client = HttpClient()
-    response = await client.request(
-        origin, head(origin, "/echo", b"1"), b"1", connect_timeout=5, response_timeout=5
-    )
+    response = await send(client, origin, "/echo", b"1")
     await response.read(5)
     # The server forgets the idle connection (as servers do after their keep-alive).
     for connections in client._idle.values():
         for conn in connections:
             assert conn.transport is not None
             conn.transport.get_extra_info("socket").shutdown(socket.SHUT_RD)
-    response = await client.request(
-        origin, head(origin, "/echo", b"2"), b"2", connect_timeout=5, response_timeout=5
-    )
+    response = await send(client, origin, "/echo", b"2")
     assert await response.read(5) == b"2"
     client.close()
 
@@ -194,9 +208,7 @@ async def test_no_response_in_time_is_a_read_timeout(upstream: tuple[Upstream, O
     _, origin = upstream
     client = HttpClient()
     with pytest.raises(ReadTimeout) as caught:
-        await client.request(
-            origin, head(origin, "/slow", b""), b"", connect_timeout=5, response_timeout=0.2
-        )
+        await send(client, origin, "/slow", response_timeout=0.2)
     assert caught.value.phase == "headers"
     client.close()
 
@@ -208,9 +220,7 @@ async def test_refused_connection_is_a_connect_error() -> None:
     origin = Origin("http", "127.0.0.1", port)
     client = HttpClient()
     with pytest.raises(ConnectError):
-        await client.request(
-            origin, head(origin, "/x", b""), b"", connect_timeout=2, response_timeout=2
-        )
+        await send(client, origin, "/x", connect_timeout=2, response_timeout=2)
 
 
 async def test_streamed_body_arrives_in_pieces_and_decodes_as_sse(
@@ -218,18 +228,14 @@ async def test_streamed_body_arrives_in_pieces_and_decodes_as_sse(
 ) -> None:
     state, origin = upstream
     client = HttpClient()
-    response = await client.request(
-        origin, head(origin, "/chunks", b""), b"", connect_timeout=5, response_timeout=5
-    )
+    response = await send(client, origin, "/chunks")
     decoder = SSEDecoder()
     events = []
     while (chunk := await response.next_chunk(5)) is not None:
         events.extend(decoder.feed(chunk))
     assert [e.data for e in events] == [b"0", b"1", b"2", b"3", b"4"]
     # The finished connection went back to the pool and is reused.
-    response = await client.request(
-        origin, head(origin, "/echo", b"x"), b"x", connect_timeout=5, response_timeout=5
-    )
+    response = await send(client, origin, "/echo", b"x")
     assert await response.read(5) == b"x"
     assert len(state.peers) == 1
     client.close()
@@ -243,17 +249,13 @@ async def test_each_wait_has_its_own_limit_though_one_timer_serves_them(
     # expire the later waits.
     _, origin = upstream
     client = HttpClient()
-    response = await client.request(
-        origin, head(origin, "/chunks", b""), b"", connect_timeout=5, response_timeout=5
-    )
+    response = await send(client, origin, "/chunks")
     pieces = []
     while (chunk := await response.next_chunk(0.035)) is not None:
         pieces.append(chunk)
     assert b"".join(pieces).count(b"data: ") == 5
     # And a wait with nothing coming still ends at its own limit.
-    response = await client.request(
-        origin, head(origin, "/done_then_hang", b""), b"", connect_timeout=5, response_timeout=5
-    )
+    response = await send(client, origin, "/done_then_hang")
     assert await response.next_chunk(5) == b"data: [DONE]\n\n"
     started = asyncio.get_running_loop().time()
     with pytest.raises(ReadTimeout):
@@ -265,9 +267,7 @@ async def test_each_wait_has_its_own_limit_though_one_timer_serves_them(
 async def test_a_cut_stream_is_an_error_not_an_end(upstream: tuple[Upstream, Origin]) -> None:
     _, origin = upstream
     client = HttpClient()
-    response = await client.request(
-        origin, head(origin, "/cut", b""), b"", connect_timeout=5, response_timeout=5
-    )
+    response = await send(client, origin, "/cut")
     assert await response.next_chunk(5) == b"data: partial\n\n"
     with pytest.raises(ConnectionDropped):
         await response.next_chunk(5)
@@ -280,13 +280,7 @@ async def test_a_released_stream_returns_its_connection_once_its_body_ends(
     state, origin = upstream
     client = HttpClient()
     for _ in range(3):
-        response = await client.request(
-            origin,
-            head(origin, "/done_then_end", b""),
-            b"",
-            connect_timeout=5,
-            response_timeout=5,
-        )
+        response = await send(client, origin, "/done_then_end")
         assert await response.next_chunk(5) == b"data: [DONE]\n\n"
         # The caller has its sentinel; the body's end arrives 50 ms later.
         response.release()
@@ -304,18 +298,14 @@ async def test_a_released_stream_whose_body_never_ends_is_closed_not_reused(
     monkeypatch.setattr(http_client, "_RELEASE_GRACE_S", 0.1)
     state, origin = upstream
     client = HttpClient()
-    response = await client.request(
-        origin, head(origin, "/done_then_hang", b""), b"", connect_timeout=5, response_timeout=5
-    )
+    response = await send(client, origin, "/done_then_hang")
     assert await response.next_chunk(5) == b"data: [DONE]\n\n"
     connection = response._conn
     response.release()
     assert not connection.closed  # still waiting for its body's end
     await asyncio.sleep(0.3)
     assert connection.closed
-    response = await client.request(
-        origin, head(origin, "/done_then_hang", b""), b"", connect_timeout=5, response_timeout=5
-    )
+    response = await send(client, origin, "/done_then_hang")
     response.close()
     assert len(state.peers) == 2
     client.close()
@@ -355,14 +345,10 @@ async def test_a_whole_body_larger_than_the_read_buffer_is_read_in_full(
     state, origin = upstream
     client = HttpClient()
     body = b"x" * (3 << 20)
-    response = await client.request(
-        origin, head(origin, "/echo", body), body, connect_timeout=2, response_timeout=5
-    )
+    response = await send(client, origin, "/echo", body, connect_timeout=2)
     assert await response.read(timeout=2) == body
     # A whole, clean exchange: the connection goes back to the pool.
-    again = await client.request(
-        origin, head(origin, "/echo", b"{}"), b"{}", connect_timeout=2, response_timeout=5
-    )
+    again = await send(client, origin, "/echo", b"{}", connect_timeout=2)
     assert await again.read(timeout=2) == b"{}"
     assert len(state.peers) == 1
     client.close()
@@ -375,15 +361,11 @@ async def test_a_bounded_read_returns_its_limit_without_waiting_for_the_rest(
     # holds the attempt nor fills memory, and its connection is not reused.
     state, origin = upstream
     client = HttpClient()
-    response = await client.request(
-        origin, head(origin, "/big_then_hang", b"{}"), b"{}", connect_timeout=2, response_timeout=5
-    )
+    response = await send(client, origin, "/big_then_hang", b"{}", connect_timeout=2)
     started = asyncio.get_running_loop().time()
     assert await response.read(timeout=5, limit=65_536) == b"y" * 65_536
     assert asyncio.get_running_loop().time() - started < 2
-    again = await client.request(
-        origin, head(origin, "/echo", b"{}"), b"{}", connect_timeout=2, response_timeout=5
-    )
+    again = await send(client, origin, "/echo", b"{}", connect_timeout=2)
     assert await again.read(timeout=2) == b"{}"
     assert state.requests == 2 and len(state.peers) == 2  # /echo on a new connection
     client.close()
