@@ -88,7 +88,6 @@ class JsonOutput:
     """The answer must be a JSON value, one matching `schema` when there is one."""
 
     schema: dict[str, Any] | None = None
-    name: str | None = None
 
 
 @dataclass(slots=True)

@@ -567,6 +567,11 @@ def test_a_malformed_response_format_for_another_vendor_is_a_400(stack: Stack) -
     for response_format, words in (
         ({"type": "xml"}, "'response_format.type'"),
         ({"type": "json_schema"}, "'response_format.json_schema'"),
+        ({"type": "json_schema", "json_schema": {"name": 3}}, "'response_format.json_schema.name'"),
+        (
+            {"type": "json_schema", "json_schema": {"schema": []}},
+            "'response_format.json_schema.schema'",
+        ),
         ("json", "'response_format'"),
     ):
         response = HTTP.post(

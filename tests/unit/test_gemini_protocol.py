@@ -142,7 +142,7 @@ def test_encode_for_the_stable_api_surface() -> None:
 def test_json_output_by_api_surface() -> None:
     schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
     asked = conversation()
-    asked.json_output = JsonOutput(schema=schema, name="count")
+    asked.json_output = JsonOutput(schema=schema)
     latest = encode_request(asked)["generationConfig"]
     assert latest["responseMimeType"] == "application/json"
     assert latest["responseJsonSchema"] == schema

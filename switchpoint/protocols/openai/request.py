@@ -102,9 +102,8 @@ def decode_request(body: dict[str, Any]) -> Conversation:
 def _json_output(response_format: object) -> JsonOutput | None:
     if response_format is None:
         return None
-    expect(response_format, dict, "response_format")
-    assert isinstance(response_format, dict)
-    kind = response_format.get("type")
+    fields: dict[str, Any] = expect(response_format, dict, "response_format")
+    kind = fields.get("type")
     if kind == "text":
         return None
     if kind == "json_object":
@@ -114,9 +113,10 @@ def _json_output(response_format: object) -> JsonOutput | None:
             f"'response_format.type' must be text, json_object or json_schema; got {kind!r}",
             "response_format.type",
         )
-    spec = required(response_format, "json_schema", dict, "response_format.json_schema")
-    schema = optional(spec, "schema", dict)
-    return JsonOutput(schema=schema, name=optional(spec, "name", str))
+    path = "response_format.json_schema"
+    spec = required(fields, "json_schema", dict, path)
+    optional(spec, "name", str, f"{path}.name")  # checked as OpenAI does; no other vendor takes one
+    return JsonOutput(schema=optional(spec, "schema", dict, f"{path}.schema"))
 
 
 def _append(messages: list[Message], message: Message) -> None:
