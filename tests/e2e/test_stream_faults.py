@@ -5,7 +5,6 @@ from that answer."""
 
 from __future__ import annotations
 
-import json
 import time
 
 import anthropic
@@ -15,6 +14,7 @@ import pytest
 from tests.e2e.conftest import MODELS, Stack, StackFactory
 from tests.fakes import (
     CutAfter,
+    IgnoresStream,
     InvalidEvent,
     MissingSentinel,
     RawResponse,
@@ -165,44 +165,31 @@ def test_stalled_stream_is_bounded(make_stack: StackFactory) -> None:
     assert "stalled" in str(caught.value)
 
 
-def whole_completion(text: str) -> bytes:
-    """What a server of OpenAI's protocol that ignores `"stream": true` sends instead."""
-    return json.dumps(
-        {
-            "id": "chatcmpl-whole",
-            "object": "chat.completion",
-            "created": 1700000000,
-            "model": MODELS["oa"],
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": text},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": {"prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16},
-        }
-    ).encode()
-
-
 def test_a_whole_answer_to_a_streaming_request_is_streamed_to_both_sdks(stack: Stack) -> None:
-    stack.openai_fake.enqueue(RawResponse(status=200, body=whole_completion(TEXT)))
+    prepare(stack, "oa")
+    whole = stack.openai().chat.completions.create(model="oa", messages=USER)
+    assert whole.usage is not None
+    stack.openai_fake.enqueue(IgnoresStream())
     chunks = list(
         stack.openai().chat.completions.create(
             model="oa", messages=USER, stream=True, stream_options={"include_usage": True}
         )
     )
+    assert stack.openai_fake.last_request.behaviour == "IgnoresStream"
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    assert text == TEXT
+    assert text == whole.choices[0].message.content == TEXT
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
     usage = [c.usage for c in chunks if c.usage is not None]
-    assert usage and (usage[-1].prompt_tokens, usage[-1].completion_tokens) == (11, 5)
+    assert usage and (usage[-1].prompt_tokens, usage[-1].completion_tokens) == (
+        whole.usage.prompt_tokens,
+        whole.usage.completion_tokens,
+    )
 
-    stack.openai_fake.enqueue(RawResponse(status=200, body=whole_completion(TEXT)))
+    stack.openai_fake.enqueue(IgnoresStream())
     message = anthropic_stream(stack, "oa")
     assert message.content[0].type == "text" and message.content[0].text == TEXT
     assert message.stop_reason == "end_turn"
-    assert message.usage.output_tokens == 5
+    assert message.usage.output_tokens == whole.usage.completion_tokens
 
 
 def test_a_json_body_that_is_no_answer_is_an_error_that_says_so(stack: Stack) -> None:
@@ -215,7 +202,8 @@ def test_a_json_body_that_is_no_answer_is_an_error_that_says_so(stack: Stack) ->
 
 @pytest.mark.parametrize("profile", ["an", "ge"])
 def test_a_json_body_where_a_vendor_always_streams_is_an_error(stack: Stack, profile: str) -> None:
-    stack.fake(profile).enqueue(RawResponse(status=200, body=b'{"id": "x"}'))
+    prepare(stack, profile)
+    stack.fake(profile).enqueue(IgnoresStream())
     with pytest.raises(openai.APIStatusError) as caught:
         openai_stream(stack, profile)
     assert caught.value.status_code == 502

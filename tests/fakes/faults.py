@@ -201,6 +201,15 @@ class MissingSentinel(StreamFault):
 
 
 @dataclass(frozen=True)
+class IgnoresStream(StreamFault):
+    """Answer a streaming request with the whole answer as one JSON body, as some
+    servers of OpenAI's protocol do (the vendors' own APIs stream when asked)."""
+
+    def applies(self, *, stream: bool) -> bool:
+        return stream
+
+
+@dataclass(frozen=True)
 class StreamErrorEvent(StreamFault):
     """After ``after`` good events, send the vendor's in-stream error event
     (Anthropic ``event: error``, OpenAI/Gemini ``data: {"error": ...}``) and

@@ -33,6 +33,7 @@ from tests.fakes.faults import (
     ContextLengthExceeded,
     Fault,
     HttpFault,
+    IgnoresStream,
     InvalidEvent,
     MalformedBody,
     RawResponse,
@@ -437,7 +438,7 @@ class FakeUpstream(ABC):
             tool_call_id=self._tool_call_id(),
             refusal=isinstance(fault, Refusal),
         )
-        if not summary.stream:
+        if not summary.stream or isinstance(fault, IgnoresStream):
             body = json.dumps(self._render_body(plan, summary)).encode()
             if isinstance(fault, MalformedBody):
                 body = body[: max(1, len(body) // 2)]
