@@ -29,7 +29,7 @@ from switchpoint.transport.http_client import (
     encode_headers,
 )
 from switchpoint.transport.origin import split_base_url
-from switchpoint.transport.sse import SSEDecoder, SSEEvent
+from switchpoint.transport.sse import SSEDecoder, SSEEvent, SSEEventTooLarge
 
 # Error bodies are read only this far: enough for any vendor's message.
 _MAX_ERROR_BODY = 64 * 1024
@@ -241,11 +241,16 @@ class HttpProviderAdapter(ProviderAdapter):
                         f"{self.name} stream was cut"
                         + (" mid-answer" if timing.started else " before any content"),
                     ) from None
-                if chunk is None:
-                    body_ended = True
-                    batch = sse_decoder.flush()
-                else:
-                    batch = sse_decoder.feed(chunk)
+                try:
+                    if chunk is None:
+                        body_ended = True
+                        batch = sse_decoder.flush()
+                    else:
+                        batch = sse_decoder.feed(chunk)
+                except SSEEventTooLarge as exc:
+                    raise ProviderError(
+                        "invalid_response", f"{self.name} stream is broken: {exc}"
+                    ) from None
                 if not batch:
                     continue
                 out, content, usage, failure = self._decode_batch(batch, decoder, stream_error)

@@ -13,6 +13,15 @@ from dataclasses import dataclass
 _LF = 0x0A
 _CR = 0x0D
 
+# No vendor's event comes near this (the largest seen are a few MB: a whole tool call's
+# arguments, an inline image); past it the stream is broken or hostile, and holding more
+# only takes memory that every other stream on the worker needs.
+MAX_EVENT_BYTES = 16 * 1024 * 1024
+
+
+class SSEEventTooLarge(ValueError):
+    """An event grew past `MAX_EVENT_BYTES` without ending."""
+
 
 @dataclass(slots=True)
 class SSEEvent:
@@ -21,11 +30,15 @@ class SSEEvent:
 
 
 class SSEDecoder:
-    __slots__ = ("_buffer", "_pending_cr")
+    __slots__ = ("_max_event_bytes", "_pending_cr", "_tail", "_tail_bytes")
 
-    def __init__(self) -> None:
-        self._buffer = b""
+    def __init__(self, max_event_bytes: int = MAX_EVENT_BYTES) -> None:
+        # The pieces of an event still arriving, joined only once it ends: an event that
+        # spans many reads would otherwise be copied whole on every one of them.
+        self._tail: list[bytes] = []
+        self._tail_bytes = 0
         self._pending_cr = False
+        self._max_event_bytes = max_event_bytes
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         if self._pending_cr:
@@ -37,10 +50,25 @@ class SSEDecoder:
                 chunk = chunk[:-1]
                 self._pending_cr = True
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        buffer = self._buffer + chunk if self._buffer else chunk
+        tail = self._tail
+        if tail:
+            if not chunk:
+                return []
+            if b"\n\n" not in chunk and not (chunk[0] == _LF and tail[-1][-1] == _LF):
+                # Still the same event.
+                self._hold(chunk)
+                return []
+            tail.append(chunk)
+            buffer = b"".join(tail)
+            tail.clear()
+            self._tail_bytes = 0
+        else:
+            buffer = chunk
         blocks = buffer.split(b"\n\n")
         # The last piece is an event still arriving (empty when the chunk ended on one).
-        self._buffer = blocks.pop()
+        rest = blocks.pop()
+        if rest:
+            self._hold(rest)
         events: list[SSEEvent] = []
         for block in blocks:
             # The overwhelmingly common event, one `data: ` line, without a call.
@@ -52,10 +80,19 @@ class SSEDecoder:
                 events.append(event)
         return events
 
+    def _hold(self, piece: bytes) -> None:
+        self._tail.append(piece)
+        self._tail_bytes += len(piece)
+        if self._tail_bytes > self._max_event_bytes:
+            raise SSEEventTooLarge(
+                f"an event grew past {self._max_event_bytes} bytes without ending"
+            )
+
     def flush(self) -> list[SSEEvent]:
         """Whatever complete-looking event is left when the stream ends without a blank line."""
-        rest = self._buffer
-        self._buffer = b""
+        rest = b"".join(self._tail)
+        self._tail.clear()
+        self._tail_bytes = 0
         if not rest.strip():
             return []
         event = _parse_block(rest.rstrip(b"\n"))
@@ -63,7 +100,7 @@ class SSEDecoder:
 
     @property
     def pending_bytes(self) -> int:
-        return len(self._buffer)
+        return self._tail_bytes
 
 
 def _parse_block(block: bytes) -> SSEEvent | None:

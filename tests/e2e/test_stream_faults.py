@@ -14,6 +14,7 @@ import pytest
 from tests.e2e.conftest import MODELS, Stack, StackFactory
 from tests.fakes import (
     CutAfter,
+    EndlessEvent,
     IgnoresStream,
     InvalidEvent,
     MissingSentinel,
@@ -163,6 +164,32 @@ def test_stalled_stream_is_bounded(make_stack: StackFactory) -> None:
         openai_stream(stack, "an")
     assert time.perf_counter() - started < 10
     assert "stalled" in str(caught.value)
+
+
+@pytest.mark.parametrize("profile", ["oa", "an", "ge"])
+def test_an_event_that_never_ends_is_cut_off_mid_answer(stack: Stack, profile: str) -> None:
+    """An upstream that starts an event and streams bytes into it without end is read
+    only so far (16 MB), then the stream is an error: neither the worker's memory nor
+    its event loop is given to it (each read used to copy the whole event so far)."""
+    prepare(stack, profile)
+    stack.fake(profile).enqueue(EndlessEvent(after={"oa": 2, "an": 4, "ge": 2}[profile]))
+    started = time.perf_counter()
+    with pytest.raises(openai.APIError) as caught:
+        openai_stream(stack, profile)
+    assert time.perf_counter() - started < 10
+    assert "grew past 16777216 bytes without ending" in str(caught.value)
+    assert stack.fake(profile).last_request.wait_disconnected()
+
+
+def test_an_event_that_never_ends_before_any_content_fails_over(
+    make_stack: StackFactory,
+) -> None:
+    stack = make_stack(fallback=True, an_fallbacks=["oa"])
+    prepare(stack, "an")
+    stack.anthropic_fake.enqueue(EndlessEvent(after=1))
+    message = anthropic_stream(stack, "an")
+    assert message.content[0].type == "text"
+    assert message.content[0].text == f"Hello from {MODELS['oa']}."
 
 
 def test_a_whole_answer_to_a_streaming_request_is_streamed_to_both_sdks(stack: Stack) -> None:

@@ -186,6 +186,17 @@ class InvalidEvent(StreamFault):
 
 
 @dataclass(frozen=True)
+class EndlessEvent(StreamFault):
+    """After ``after`` good events, start an event and never end it: ``data: `` and
+    then filler, 64 KB a write, for as long as the client keeps reading."""
+
+    after: int = 1
+
+    def applies(self, *, stream: bool) -> bool:
+        return stream
+
+
+@dataclass(frozen=True)
 class MissingSentinel(StreamFault):
     """End the stream cleanly at the HTTP level but without its terminating
     sentinel (OpenAI ``data: [DONE]``, Anthropic ``message_stop``). With

@@ -17,7 +17,14 @@ from typing import Literal
 
 from aiohttp import web
 
-from tests.fakes.faults import CutAfter, Fault, MissingSentinel, SlowFirstToken, StallAfter
+from tests.fakes.faults import (
+    CutAfter,
+    EndlessEvent,
+    Fault,
+    MissingSentinel,
+    SlowFirstToken,
+    StallAfter,
+)
 from tests.fakes.recording import RecordedRequest
 
 FrameKind = Literal["content", "finish", "sentinel"]
@@ -195,6 +202,9 @@ async def send_stream(
                     await wait_client_or_close(request, record, closing)
                 close_connection(request)
                 return resp
+            if isinstance(fault, EndlessEvent) and index == fault.after:
+                await _send_endless_event(resp, request, record, closing)
+                return resp
             if invalid_frame is not None and index == invalid_after:
                 await resp.write(invalid_frame)
             if error_frame is not None and index == error_after:
@@ -223,3 +233,20 @@ def _abandoned(request: web.Request) -> web.StreamResponse:
     """What a handler returns when the client left before anything was sent."""
     close_connection(request)
     return web.Response(status=499)
+
+
+async def _send_endless_event(
+    resp: web.StreamResponse,
+    request: web.Request,
+    record: RecordedRequest,
+    closing: asyncio.Event,
+) -> None:
+    """An event that never ends, until the client leaves (or the fake shuts down)."""
+    filler = b"x" * 65536
+    await resp.write(b"data: ")
+    while not closing.is_set():
+        await resp.write(filler)
+        if request.transport is None or request.transport.is_closing():
+            break
+    record.mark_disconnected()
+    close_connection(request)
