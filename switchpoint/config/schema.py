@@ -30,6 +30,11 @@ class ServerConfig(Strict):
     keep_alive_s: float = Field(75.0, gt=0)
     # A client must finish sending a request's headers and body within this.
     request_read_timeout_s: float = Field(60.0, gt=0)
+    # A client whose socket takes none of a response for this long (the gateway's send
+    # buffer stays full) is disconnected: a stream it stopped reading would otherwise hold
+    # its upstream connection, and an unread answer its memory, until the client's host
+    # went away.
+    client_write_timeout_s: float = Field(60.0, gt=0)
     # Load shedding, off by default: a worker refuses new chat calls (503, or 529 to
     # Anthropic clients, with `Retry-After`) while it already has `max_in_flight` of them,
     # or while its event loop runs more than `max_loop_lag_ms` late. Past saturation,

@@ -50,12 +50,14 @@ class ServerState:
         max_body_bytes: int,
         keep_alive_s: float,
         read_timeout_s: float,
+        write_timeout_s: float = 60.0,
     ) -> None:
         self.handler = handler
         self.render_error = render_error
         self.max_body_bytes = max_body_bytes
         self.keep_alive_s = keep_alive_s
         self.read_timeout_s = read_timeout_s
+        self.write_timeout_s = write_timeout_s
         self.connections: set[HttpProtocol] = set()
         self.date_header = b""
         self.accepting = True
@@ -80,6 +82,7 @@ class HttpProtocol(asyncio.Protocol):
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._write_paused = False
+        self._write_paused_at = 0.0
         self._drain: asyncio.Future[None] | None = None
         self._last_activity = loop.time()
         self._reset_message()
@@ -111,6 +114,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self._write_paused = True
+        self._write_paused_at = self._loop.time()
 
     def resume_writing(self) -> None:
         self._write_paused = False
@@ -128,7 +132,21 @@ class HttpProtocol(asyncio.Protocol):
                 self._fail(400, "invalid_request", f"malformed HTTP request: {exc}")
 
     def check_timeouts(self, now: float) -> None:
-        if self._closing or self._transport is None:
+        transport = self._transport
+        if transport is None:
+            return
+        if self._write_paused and now - self._write_paused_at > self._state.write_timeout_s:
+            # Also when already closing: a close waits for the buffer to be sent, which a
+            # client that does not read never lets happen.
+            log.info(
+                "client %s took none of its response for %gs: disconnected",
+                self._client,
+                self._state.write_timeout_s,
+            )
+            self._closing = True
+            transport.abort()
+            return
+        if self._closing:
             return
         reading = self._message_started_at
         if reading is not None:

@@ -55,6 +55,7 @@ async def serve(
         max_body_bytes=config.max_body_bytes,
         keep_alive_s=config.keep_alive_s,
         read_timeout_s=config.request_read_timeout_s,
+        write_timeout_s=config.client_write_timeout_s,
     )
     server = await loop.create_server(lambda: HttpProtocol(state, loop), sock=sock, backlog=4096)
     housekeeping = loop.create_task(_housekeeping(state))

@@ -264,3 +264,77 @@ def test_client_disconnect_mid_stream_abandons_the_upstream(server: BackgroundSe
     assert call.served is not None and call.served.outcome == "cancelled"
     # The simulated stream takes 30 x 20 ms; it was abandoned well before that.
     assert call.duration_s < 0.5
+
+
+# Answers far larger than what the kernel's socket buffers hold.
+HUGE_ANSWERS = {
+    **SIMULATED,
+    "server": {"client_write_timeout_s": 0.5},
+    "providers": {
+        name: {
+            "type": "simulated",
+            "simulation": {"latency_ms": 1, "chunk_delay_ms": 0, "output_tokens": 2_000_000},
+        }
+        for name in ("openai", "anthropic", "google")
+    },
+}
+
+
+def unread_socket(server: BackgroundServer) -> socket.socket:
+    """A client with a small receive window that reads nothing: the gateway's send buffer
+    fills."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(10)
+    sock.connect((server.host, server.port))
+    return sock
+
+
+def test_a_client_that_stops_reading_a_stream_is_disconnected() -> None:
+    """A client that takes none of a stream for `client_write_timeout_s` is cut off and
+    its call ends (cancelled), instead of holding the stream, its upstream connection and
+    the gateway's buffer for as long as its host lives."""
+    calls = Calls()
+    with BackgroundServer(parse_config(HUGE_ANSWERS)) as running:
+        assert running.gateway is not None
+        running.gateway.bus.subscribe(calls)
+        body = orjson.dumps(
+            {
+                "model": "cost_sensitive",
+                "stream": True,
+                "messages": [{"role": "user", "content": "hi"}],
+            }
+        )
+        with unread_socket(running) as sock:
+            sock.sendall(post("/v1/chat/completions", body))
+            deadline = time.monotonic() + 8
+            while not calls.calls and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert calls.calls, "the call of a client that stopped reading never ended"
+            assert calls.calls[0].status == "cancelled"
+            # The connection is gone: what the kernel had taken is readable, then its end.
+            received = b""
+            while chunk := sock.recv(1 << 20):
+                received += chunk
+            assert received.startswith(b"HTTP/1.1 200")
+            assert not received.endswith(b"0\r\n\r\n"), "a cut stream must not look complete"
+
+
+def test_an_unread_answer_does_not_hold_its_connection() -> None:
+    """The same for a whole answer: written at once, it waits in the gateway's buffer
+    until the client takes it; one that never does is dropped after the limit (a close
+    would wait for the buffer to be sent, for ever)."""
+    with BackgroundServer(parse_config(HUGE_ANSWERS)) as running:
+        body = orjson.dumps(
+            {"model": "cost_sensitive", "messages": [{"role": "user", "content": "hi"}]}
+        )
+        with unread_socket(running) as sock:
+            sock.sendall(post("/v1/chat/completions", body))
+            time.sleep(2.5)
+            received = b""
+            while chunk := sock.recv(1 << 20):
+                received += chunk
+    head, _, rest = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    assert len(rest) < length
