@@ -33,6 +33,10 @@ from switchpoint.transport.sse import SSEDecoder, SSEEvent, SSEEventTooLarge
 
 # Error bodies are read only this far: enough for any vendor's message.
 _MAX_ERROR_BODY = 64 * 1024
+# A whole answer is a few hundred KB of text and tool calls, a few MB with inline images;
+# past this it is not an answer, and holding it would take the memory of every other call
+# on the worker (the body is held whole to be decoded).
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
 # Once the vendor has said why the answer stopped, only its epilogue (usage, sentinel)
 # remains: wait this long at most for it; and this long once the final usage is in.
@@ -165,7 +169,13 @@ class HttpProviderAdapter(ProviderAdapter):
         """A whole body. Its headers came after the answer was generated, so the rest
         should flow: a gap longer than the idle limit is a stall, and the attempt's
         deadline bounds the whole read (a trickle cannot hold it open)."""
+        limit = MAX_ANSWER_BYTES
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            response.close()
+            raise self._too_large(limit)
         chunks: list[bytes] = []
+        size = 0
         try:
             while True:
                 now = time.perf_counter()
@@ -176,10 +186,19 @@ class HttpProviderAdapter(ProviderAdapter):
                 if chunk is None:
                     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
                 chunks.append(chunk)
+                size += len(chunk)
+                if size > limit:
+                    response.close()
+                    raise self._too_large(limit)
         except ReadTimeout:
             raise ProviderError("stalled", f"{self.name} stopped sending its answer") from None
         except ConnectionDropped as exc:
             raise ProviderError("dropped", f"{self.name} closed the connection: {exc}") from None
+
+    def _too_large(self, limit: int) -> ProviderError:
+        return ProviderError(
+            "invalid_response", f"{self.name} sent an answer larger than {limit} bytes"
+        )
 
     async def relay_sse(
         self,

@@ -14,6 +14,7 @@ import httpx2
 import openai
 import pytest
 
+from switchpoint.providers import http_adapter
 from tests.e2e.conftest import CLIENT_KEY, HTTP, MODELS, PROFILES, Stack
 from tests.fakes import (
     BadGateway,
@@ -170,6 +171,23 @@ def test_a_compressed_body_nobody_asked_for_is_an_error_that_says_so(stack: Stac
     response = call_openai(stack, "oa")
     assert response.status_code == 502, response.text
     assert "gzip-encoded body it was not asked for" in openai_error(response)["message"]
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+@pytest.mark.parametrize("profile", PROFILES)
+def test_an_answer_too_large_to_be_one_is_refused_not_held(
+    stack: Stack, profile: str, chunked: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 200 body past `MAX_ANSWER_BYTES` (64 MB; 100 KB here) is an invalid_response:
+    declared, it is refused before it is read; chunked, once that much has arrived."""
+    monkeypatch.setattr(http_adapter, "MAX_ANSWER_BYTES", 100_000)
+    body = b'{"padding": "' + b"z" * 3_000_000 + b'"}'
+    stack.fake(profile).enqueue(RawResponse(status=200, body=body, chunked=chunked))
+    response = call_openai(stack, profile)
+    assert response.status_code == 502, response.text
+    assert "sent an answer larger than 100000 bytes" in openai_error(response)["message"]
+    # The connection it came on was not reused: the next call is served normally.
+    assert call_openai(stack, profile).status_code == 200
 
 
 @pytest.mark.parametrize("profile", PROFILES)

@@ -101,12 +101,14 @@ class ContentPolicy(HttpFault):
 
 @dataclass(frozen=True)
 class RawResponse(HttpFault):
-    """Escape hatch: exactly these bytes with this status and content type."""
+    """Escape hatch: exactly these bytes with this status and content type (``chunked``:
+    sent in 64 KB HTTP chunks, without a content length)."""
 
     status: int = 500
     body: bytes = b""
     content_type: str = "application/json"
     headers: tuple[tuple[str, str], ...] = ()
+    chunked: bool = False
 
 
 # --- In-band refusal: a successful answer in which the model declines ---------

@@ -416,7 +416,11 @@ class FakeUpstream(ABC):
             return web.Response(status=499)
         if isinstance(fault, RawResponse):
             reply = wire.HttpReply(
-                fault.status, fault.body, fault.content_type, dict(fault.headers) or None
+                fault.status,
+                fault.body,
+                fault.content_type,
+                dict(fault.headers) or None,
+                chunked=fault.chunked,
             )
             return await self._send(request, record, reply, fault)
         if isinstance(fault, HttpFault):

@@ -48,6 +48,7 @@ class HttpReply:
     body: bytes
     content_type: str = "application/json"
     headers: Mapping[str, str] | None = None
+    chunked: bool = False
 
 
 def _client_gone(request: web.Request) -> bool:
@@ -126,7 +127,8 @@ async def send_reply(
     headers = _merge_headers(base_headers, reply.headers)
     headers["Content-Type"] = reply.content_type
     resp = web.StreamResponse(status=reply.status, headers=headers)
-    resp.content_length = len(reply.body)
+    if not reply.chunked:
+        resp.content_length = len(reply.body)
     try:
         await resp.prepare(request)
         record.status = reply.status
@@ -136,7 +138,11 @@ async def send_reply(
                 await wait_client_or_close(request, record, closing)
             close_connection(request)
             return resp
-        await resp.write(reply.body)
+        if reply.chunked:
+            for start in range(0, len(reply.body), 65536):
+                await resp.write(reply.body[start : start + 65536])
+        else:
+            await resp.write(reply.body)
         await resp.write_eof()
     except ConnectionError:
         record.mark_disconnected()
