@@ -21,7 +21,12 @@ from switchpoint.providers.base import ProviderAdapter
 from switchpoint.providers.errors import ProviderError, parse_retry_after
 from switchpoint.providers.limits import AttemptLimits
 from switchpoint.providers.redaction import Redactor
-from switchpoint.transport.errors import ConnectError, ConnectionDropped, ReadTimeout
+from switchpoint.transport.errors import (
+    ConnectError,
+    ConnectionDropped,
+    MalformedResponse,
+    ReadTimeout,
+)
 from switchpoint.transport.http_client import (
     HttpClient,
     UpstreamResponse,
@@ -140,6 +145,8 @@ class HttpProviderAdapter(ProviderAdapter):
             raise ProviderError(
                 "timeout", f"{self.name} sent no response within the time limit"
             ) from None
+        except MalformedResponse as exc:
+            raise ProviderError("invalid_response", f"{self.name} sent {exc}") from None
         except ConnectionDropped as exc:
             raise ProviderError("dropped", f"{self.name} closed the connection: {exc}") from None
         if response.status >= 300:

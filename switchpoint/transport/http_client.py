@@ -17,11 +17,18 @@ from collections import deque
 import certifi
 import httptools
 
-from switchpoint.transport.errors import ConnectError, ConnectionDropped, ReadTimeout
+from switchpoint.transport.errors import (
+    ConnectError,
+    ConnectionDropped,
+    MalformedResponse,
+    ReadTimeout,
+)
 from switchpoint.transport.origin import Origin
 
 # Stop reading from the upstream while this much body is buffered and unread.
 _HIGH_WATER = 1 << 20
+# A vendor's response head is a few KB; a proxy in front of it may add some.
+MAX_RESPONSE_HEAD_BYTES = 256 * 1024
 # How long a released connection may wait for the rest of its body before it is closed.
 _RELEASE_GRACE_S = 1.0
 # The event loop's clock resolution (uvloop counts milliseconds).
@@ -51,6 +58,7 @@ class _Connection(asyncio.Protocol):
         # not tracked by the garbage collector (a list of pairs is, pair by pair, for
         # as long as a stream lasts).
         self.headers: dict[str, str] = {}
+        self._head_bytes = 0
         self.headers_done = False
         self.complete = False
         self.keep_alive = True
@@ -73,8 +81,10 @@ class _Connection(asyncio.Protocol):
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
             self._fail(
-                ConnectionDropped(
-                    f"invalid HTTP response: {exc}", phase="body", received_bytes=self.received
+                MalformedResponse(
+                    f"an invalid HTTP response ({exc})",
+                    phase="body" if self.headers_done else "headers",
+                    received_bytes=self.received,
                 )
             )
             self.close()
@@ -101,6 +111,19 @@ class _Connection(asyncio.Protocol):
 
     # --- httptools callbacks ----------------------------------------------------
     def on_header(self, name: bytes, value: bytes) -> None:
+        # httptools sets no limit of its own: an endless head would take all the memory.
+        self._head_bytes += len(name) + len(value)
+        if self._head_bytes > MAX_RESPONSE_HEAD_BYTES:
+            if self.error is None:
+                self._fail(
+                    MalformedResponse(
+                        f"response headers larger than {MAX_RESPONSE_HEAD_BYTES} bytes",
+                        phase="headers",
+                        received_bytes=self.received,
+                    )
+                )
+                self.close()
+            return
         self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:

@@ -173,6 +173,17 @@ def test_a_compressed_body_nobody_asked_for_is_an_error_that_says_so(stack: Stac
     assert "gzip-encoded body it was not asked for" in openai_error(response)["message"]
 
 
+def test_a_response_head_past_its_limit_is_an_error_that_says_so(stack: Stack) -> None:
+    headers = tuple((f"x-padding-{i}", "p" * 100) for i in range(3000))
+    stack.openai_fake.enqueue(RawResponse(status=200, body=b"{}", headers=headers))
+    response = call_openai(stack, "oa")
+    assert response.status_code == 502, response.text
+    assert "openai sent response headers larger than 262144 bytes" in (
+        openai_error(response)["message"]
+    )
+    assert call_openai(stack, "oa").status_code == 200
+
+
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 @pytest.mark.parametrize("profile", PROFILES)
 def test_an_answer_too_large_to_be_one_is_refused_not_held(

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from aiohttp import web
 
-from switchpoint.transport.errors import ConnectError, ConnectionDropped, ReadTimeout
+from switchpoint.transport.errors import (
+    ConnectError,
+    ConnectionDropped,
+    MalformedResponse,
+    ReadTimeout,
+)
 from switchpoint.transport.http_client import (
     HttpClient,
     UpstreamResponse,
@@ -368,4 +374,48 @@ async def test_a_bounded_read_returns_its_limit_without_waiting_for_the_rest(
     again = await send(client, origin, "/echo", b"{}", connect_timeout=2)
     assert await again.read(timeout=2) == b"{}"
     assert state.requests == 2 and len(state.peers) == 2  # /echo on a new connection
+    client.close()
+
+
+async def raw_upstream(answer: Callable[[asyncio.StreamWriter], Awaitable[None]]) -> Origin:
+    """A TCP server that reads a request head and lets `answer` write whatever it likes."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        with contextlib.suppress(ConnectionError):
+            await answer(writer)
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return split_base_url(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")[0]
+
+
+async def test_an_endless_response_head_is_refused_past_its_limit() -> None:
+    # httptools has no limit of its own: headers kept coming used to be kept (600 MB in
+    # 3 s on loopback) until the header time limit.
+    async def endless_head(writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\n")
+        for i in range(100_000):
+            writer.write(b"x-h%d: %s\r\n" % (i, b"v" * 100))
+            await writer.drain()
+
+    client = HttpClient()
+    origin = await raw_upstream(endless_head)
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(MalformedResponse, match="response headers larger than 262144 bytes"):
+        await send(client, origin, "/", b"{}", response_timeout=10)
+    assert asyncio.get_running_loop().time() - started < 2
+    client.close()
+
+
+async def test_bytes_that_are_not_http_are_a_malformed_response() -> None:
+    async def garbage(writer: asyncio.StreamWriter) -> None:
+        writer.write(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
+        await writer.drain()
+        await asyncio.sleep(5)
+
+    client = HttpClient()
+    with pytest.raises(MalformedResponse, match="an invalid HTTP response") as caught:
+        await send(client, await raw_upstream(garbage), "/", b"{}", response_timeout=10)
+    assert caught.value.phase == "headers"
     client.close()
