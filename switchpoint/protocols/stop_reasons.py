@@ -50,7 +50,6 @@ GEMINI_TO_INTERNAL: dict[str, StopReason] = {
     "SPII": "content_filter",
     "IMAGE_SAFETY": "content_filter",
     "LANGUAGE": "content_filter",
-    "MALFORMED_FUNCTION_CALL": "end_turn",
     "OTHER": "end_turn",
     "FINISH_REASON_UNSPECIFIED": "end_turn",
 }

@@ -25,6 +25,7 @@ from switchpoint.protocols.gemini.errors import GoogleError, parse_error
 from switchpoint.protocols.gemini.request import encode_request
 from switchpoint.protocols.gemini.response import (
     CallIds,
+    FailedToolCall,
     MalformedResponse,
     PromptBlocked,
     decode_response,
@@ -173,6 +174,8 @@ class GoogleAdapter(HttpProviderAdapter):
     def _stream_error(self, exc: Exception) -> ProviderError | None:
         if isinstance(exc, PromptBlocked):
             return self._blocked(exc)
+        if isinstance(exc, FailedToolCall):
+            return ProviderError("invalid_response", f"{self.name}: {exc}")
         if not isinstance(exc, StreamErrorEvent):
             return None
         error = self.classify(_grpc_status_code(exc.error), parse_error({"error": exc.error}))

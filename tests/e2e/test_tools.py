@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import openai
 import pytest
 
-from tests.e2e.conftest import MODELS, PROFILES, Stack
+from tests.e2e.conftest import MODELS, PROFILES, Stack, StackFactory
 from tests.fakes import RawResponse
 
 WEATHER = {"city": "Paris", "unit": "celsius"}
@@ -402,3 +403,63 @@ def test_gemini_rejects_a_result_without_its_call(stack: Stack) -> None:
         )
     assert "call_nowhere" in caught.value.message
     assert stack.gemini_fake.request_count() == 0
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+def test_a_gemini_turn_without_the_tool_call_it_began_is_retried(
+    make_stack: StackFactory, stream: bool
+) -> None:
+    """MALFORMED_FUNCTION_CALL comes as a 200 with no call: passed on as a stop, the agent
+    would end its loop on nothing. It is a failed attempt, and the retry's call arrives."""
+    stack = make_stack(max_retries=1)
+    arm(stack, "ge")
+    failed = {
+        "candidates": [{"finishReason": "MALFORMED_FUNCTION_CALL", "index": 0}],
+        "usageMetadata": {"promptTokenCount": 12, "totalTokenCount": 12},
+    }
+    body = json.dumps(failed).encode()
+    stack.gemini_fake.enqueue(
+        RawResponse(
+            status=200, body=b"data: " + body + b"\r\n\r\n", content_type="text/event-stream"
+        )
+        if stream
+        else RawResponse(status=200, body=body)
+    )
+    answer = stack.openai().chat.completions.create(
+        model="ge",
+        messages=[{"role": "user", "content": QUESTION}],
+        tools=OPENAI_TOOLS,
+        stream=stream,
+    )
+    if stream:
+        chunks = list(answer)
+        calls = [
+            c for chunk in chunks if chunk.choices for c in chunk.choices[0].delta.tool_calls or []
+        ]
+        finish = [
+            chunk.choices[0].finish_reason
+            for chunk in chunks
+            if chunk.choices and chunk.choices[0].finish_reason
+        ]
+        assert calls[0].function.name == "get_weather" and finish == ["tool_calls"]
+    else:
+        message = answer.choices[0].message
+        assert (
+            message.tool_calls is not None and message.tool_calls[0].function.name == "get_weather"
+        )
+        assert answer.choices[0].finish_reason == "tool_calls"
+    assert stack.gemini_fake.request_count() == 2
+
+
+def test_a_gemini_turn_without_its_tool_call_is_an_error_once_retries_are_spent(
+    stack: Stack,
+) -> None:
+    arm(stack, "ge")
+    failed = {"candidates": [{"finishReason": "UNEXPECTED_TOOL_CALL", "index": 0}]}
+    stack.gemini_fake.enqueue(RawResponse(status=200, body=json.dumps(failed).encode()))
+    with pytest.raises(openai.APIStatusError) as caught:
+        stack.openai().chat.completions.create(
+            model="ge", messages=[{"role": "user", "content": QUESTION}], tools=OPENAI_TOOLS
+        )
+    assert caught.value.status_code == 502
+    assert "without the tool call it began (UNEXPECTED_TOOL_CALL)" in str(caught.value)

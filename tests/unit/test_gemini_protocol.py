@@ -34,6 +34,7 @@ from switchpoint.protocols.gemini.errors import parse_error
 from switchpoint.protocols.gemini.request import encode_request, openapi_schema
 from switchpoint.protocols.gemini.response import (
     CallIds,
+    FailedToolCall,
     MalformedResponse,
     PromptBlocked,
     decode_response,
@@ -262,6 +263,27 @@ def test_finish_reasons(finish: str, expected: str) -> None:
         candidates=[{"content": {"parts": [{"text": "x"}]}, "finishReason": finish}]
     )
     assert decode_response(body, model="m").stop_reason == expected
+
+
+@pytest.mark.parametrize(
+    "finish", ["MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL", "TOO_MANY_TOOL_CALLS"]
+)
+def test_a_turn_ended_for_want_of_a_valid_tool_call_is_a_failure_not_an_answer(
+    finish: str,
+) -> None:
+    # Gemini sends these with no call and often no content: passed on as a stop, an
+    # agent would take the leftover (or nothing) as the model's final answer.
+    body = response_body(
+        candidates=[{"content": {"parts": [{"text": "Let me"}]}, "finishReason": finish}]
+    )
+    with pytest.raises(FailedToolCall, match=finish) as caught:
+        decode_response(body, model="m")
+    assert caught.value.reason == finish
+    decoder = StreamDecoder("m")
+    decoder.decode(chunk(candidates=[{"content": {"parts": [{"text": "Let me"}]}}]))
+    with pytest.raises(FailedToolCall):
+        decoder.decode(chunk(candidates=[{"finishReason": finish}]))
+    assert not decoder.saw_finish_reason
 
 
 def test_decode_response_edge_cases() -> None:

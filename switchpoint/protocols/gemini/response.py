@@ -19,6 +19,23 @@ class MalformedResponse(ValueError):
     """The provider answered 200 with a body that is not a GenerateContentResponse."""
 
 
+class FailedToolCall(MalformedResponse):
+    """Gemini ended the turn because it could not produce a tool call: the turn carries
+    no call, and often nothing at all, so it is a failed attempt (retried or failed
+    over), not an answer to pass on as complete."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"Gemini ended its turn without the tool call it began ({reason})")
+        self.reason = reason
+
+
+# A malformed call, a call to a tool the request did not offer, too many server-side tool
+# calls in a row.
+FAILED_TOOL_CALL_REASONS = frozenset(
+    {"MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL", "TOO_MANY_TOOL_CALLS"}
+)
+
+
 class PromptBlocked(Exception):
     """Gemini refused the prompt itself (`promptFeedback.blockReason`): a 200 without
     any candidate, which is how Google reports what other vendors answer with a 400."""
@@ -90,6 +107,9 @@ def decode_part(part: object, ids: CallIds) -> Block | None:
 
 
 def stop_reason(finish: object, has_tool_calls: bool) -> StopReason:
+    """Raises `FailedToolCall` for a turn Gemini ended for want of a valid tool call."""
+    if finish in FAILED_TOOL_CALL_REASONS:
+        raise FailedToolCall(str(finish))
     reason = GEMINI_TO_INTERNAL.get(finish, "end_turn") if isinstance(finish, str) else "end_turn"
     # Gemini finishes a function-calling turn with a plain STOP.
     if has_tool_calls and reason == "end_turn":
