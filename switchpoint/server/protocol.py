@@ -18,6 +18,12 @@ from email.utils import formatdate
 import httptools
 import orjson
 
+from switchpoint.server.content_coding import (
+    CodedBodyTooLarge,
+    MalformedCoding,
+    UnsupportedCoding,
+    decode_body,
+)
 from switchpoint.server.request import Request
 from switchpoint.server.response import (
     FinalPiece,
@@ -213,6 +219,20 @@ class HttpProtocol(asyncio.Protocol):
         path = parsed.path.decode("latin-1") if parsed.path else "/"
         query = parsed.query.decode("latin-1") if parsed.query else ""
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+        codings = self._headers.get(b"content-encoding")
+        if codings is not None:
+            try:
+                body = decode_body(body, codings, self._state.max_body_bytes)
+                del self._headers[b"content-encoding"]
+            except UnsupportedCoding as exc:
+                self._fail(415, "invalid_request", str(exc))
+                return
+            except CodedBodyTooLarge as exc:
+                self._fail(413, "request_too_large", str(exc))
+                return
+            except MalformedCoding as exc:
+                self._fail(400, "invalid_request", str(exc))
+                return
         request = Request(
             method=self._parser.get_method().decode("latin-1"),
             path=path,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import socket
 import time
+import zlib
 from collections.abc import Iterator
 
 import orjson
@@ -206,6 +208,53 @@ def test_bad_requests_get_named_4xx(
     assert fragment in orjson.loads(body)["error"]["message"]
     if status == 405:
         assert headers["allow"] == "POST"
+
+
+def raw_deflate(data: bytes) -> bytes:
+    packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return packer.compress(data) + packer.flush()
+
+
+@pytest.mark.parametrize(
+    ("coding", "encoded"),
+    [
+        ("gzip", gzip.compress(CHAT)),
+        ("x-gzip", gzip.compress(CHAT)),
+        ("deflate", zlib.compress(CHAT)),
+        ("deflate", raw_deflate(CHAT)),  # as some clients send it
+        ("identity", CHAT),
+        ("deflate, gzip", gzip.compress(zlib.compress(CHAT))),
+    ],
+)
+def test_a_compressed_body_is_decoded(
+    server: BackgroundServer, coding: str, encoded: bytes
+) -> None:
+    with connect(server) as sock:
+        sock.sendall(post("/v1/chat/completions", encoded, f"content-encoding: {coding}\r\n"))
+        status, _, body = read_response(sock)
+    assert status == 200, body
+    assert orjson.loads(body)["object"] == "chat.completion"
+
+
+@pytest.mark.parametrize(
+    ("coding", "encoded", "status", "fragment"),
+    [
+        ("br", CHAT, 415, "Content-Encoding 'br' is not supported"),
+        ("gzip", CHAT, 400, "not valid gzip data"),
+        ("gzip", gzip.compress(CHAT)[:-12], 400, "truncated gzip data"),
+        # 3 KB of gzip that would be 3 MB: the limit (4 KB here) applies to what it yields.
+        ("gzip", gzip.compress(b" " * (3 << 20)), 413, "decompresses past the limit of 4096"),
+    ],
+    ids=["unsupported", "not-gzip", "truncated", "bomb"],
+)
+def test_a_body_in_a_coding_that_cannot_be_taken_is_refused_by_name(
+    server: BackgroundServer, coding: str, encoded: bytes, status: int, fragment: str
+) -> None:
+    with connect(server) as sock:
+        sock.sendall(post("/v1/chat/completions", encoded, f"content-encoding: {coding}\r\n"))
+        got, _, body = read_response(sock)
+    assert got == status
+    assert fragment in orjson.loads(body)["error"]["message"]
 
 
 def test_a_slow_client_is_cut_off_with_408(server: BackgroundServer) -> None:
