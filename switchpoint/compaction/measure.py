@@ -150,7 +150,7 @@ def _text_parts(parts: object) -> bool:
         if part.__class__ is not dict:
             return False
         kind = part.get("type")
-        if kind not in _TEXT_PARTS:
+        if kind.__class__ is not str or kind not in _TEXT_PARTS:
             inner = part.get("content")
             if kind != "tool_result" or not (inner.__class__ is str or _text_parts(inner)):
                 return False

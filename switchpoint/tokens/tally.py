@@ -53,6 +53,25 @@ def _unknown(part: Any, tally: Tally) -> None:
         tally.uncertain_texts.append(text)
 
 
+def _text(value: object) -> str:
+    """`value` if it is a string, else "": a tally is taken before the request is
+    validated (the translation that validates it may never be needed), so a field of the
+    wrong type counts for nothing here and is refused where it is read."""
+    return value if value.__class__ is str else ""
+
+
+def _list(value: object) -> list[Any]:
+    return value if value.__class__ is list else []
+
+
+def _tool_def(name: object, description: object, schema: object) -> ToolDef:
+    return (
+        _text(name),
+        description if description.__class__ is str else None,
+        schema if isinstance(schema, Mapping) else None,
+    )
+
+
 def _json_text(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -77,11 +96,11 @@ def tally_openai_chat(body: Mapping[str, Any]) -> Tally:
                     continue
                 kind = part.get("type")
                 if kind == "text" or kind == "input_text":
-                    append(part.get("text") or "")
+                    append(_text(part.get("text")))
                 elif kind == "image_url" or kind == "input_image":
                     tally.images += 1
                 elif kind == "refusal":
-                    append(part.get("refusal") or "")
+                    append(_text(part.get("refusal")))
                 else:
                     _unknown(part, tally)
         # Most messages have only a role and a content: one length check skips the rest.
@@ -91,43 +110,40 @@ def tally_openai_chat(body: Mapping[str, Any]) -> Tally:
                 tally.tool_results += 1
             elif role == "assistant":
                 calls = message.get("tool_calls")
-                if calls:
+                if calls.__class__ is list:
                     for call in calls:
-                        function = call.get("function") or {}
+                        function = call.get("function") if call.__class__ is dict else None
                         tally.tool_calls += 1
-                        append(function.get("name") or "")
-                        append(_json_text(function.get("arguments") or ""))
+                        if function.__class__ is dict:
+                            append(_text(function.get("name")))
+                            append(_json_text(function.get("arguments") or ""))
                 legacy_call = message.get("function_call")
-                if legacy_call:
+                if legacy_call.__class__ is dict:
                     tally.tool_calls += 1
-                    append(legacy_call.get("name") or "")
+                    append(_text(legacy_call.get("name")))
                     append(_json_text(legacy_call.get("arguments") or ""))
                 refusal = message.get("refusal")
                 if refusal.__class__ is str:
                     append(refusal)
             name = message.get("name")
-            if name:
+            if name and name.__class__ is str:
                 tally.names += 1
                 append(name)
-    for tool in body.get("tools") or ():
+    for tool in _list(body.get("tools")):
         function = tool.get("function") if isinstance(tool, dict) else None
         if isinstance(function, dict):
             tally.tools.append(
-                (
-                    function.get("name") or "",
-                    function.get("description"),
-                    function.get("parameters"),
+                _tool_def(
+                    function.get("name"), function.get("description"), function.get("parameters")
                 )
             )
         elif isinstance(tool, dict):
             tally.uncertain_texts.append(_json_text(tool))
-    for function in body.get("functions") or ():
+    for function in _list(body.get("functions")):
         if isinstance(function, dict):
             tally.tools.append(
-                (
-                    function.get("name") or "",
-                    function.get("description"),
-                    function.get("parameters"),
+                _tool_def(
+                    function.get("name"), function.get("description"), function.get("parameters")
                 )
             )
     response_format = body.get("response_format")
@@ -143,10 +159,10 @@ def _anthropic_blocks(blocks: list[Any], tally: Tally, thinking: list[str] | Non
             continue
         kind = block.get("type")
         if kind == "text":
-            append(block.get("text") or "")
+            append(_text(block.get("text")))
         elif kind == "tool_use" or kind == "server_tool_use":
             tally.tool_calls += 1
-            append(block.get("name") or "")
+            append(_text(block.get("name")))
             append(_json_text(block.get("input") or {}))
         elif kind == "tool_result":
             tally.tool_results += 1
@@ -158,12 +174,12 @@ def _anthropic_blocks(blocks: list[Any], tally: Tally, thinking: list[str] | Non
         elif kind == "image" or kind == "document":
             source = block.get("source")
             if isinstance(source, dict) and source.get("type") == "text":
-                append(source.get("data") or "")
+                append(_text(source.get("data")))
             else:
                 tally.images += 1
         elif kind == "thinking":
             if thinking is not None:
-                thinking.append(block.get("thinking") or "")
+                thinking.append(_text(block.get("thinking")))
         elif kind == "redacted_thinking":
             pass
         else:
@@ -197,16 +213,16 @@ def tally_anthropic_messages(body: Mapping[str, Any]) -> Tally:
             else:
                 _anthropic_blocks(content, tally, None)
     tally.texts.extend(last_thinking)
-    for tool in body.get("tools") or ():
+    for tool in _list(body.get("tools")):
         if not isinstance(tool, dict):
             continue
         if "input_schema" in tool or "type" not in tool or tool.get("type") == "custom":
             tally.tools.append(
-                (tool.get("name") or "", tool.get("description"), tool.get("input_schema"))
+                _tool_def(tool.get("name"), tool.get("description"), tool.get("input_schema"))
             )
         else:
             # A server tool (web search, code execution...): its definition is the vendor's.
-            append(tool.get("name") or "")
+            append(_text(tool.get("name")))
     return tally
 
 
