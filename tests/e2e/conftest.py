@@ -145,6 +145,7 @@ def gateway_document(
                 "max_retries": overrides.pop("max_retries", 0),
                 "backoff_base_s": 0.01,
                 "backoff_max_s": 0.05,
+                "circuit_breaker": {"min_requests": overrides.pop("breaker_min_requests", 10)},
             },
         },
         "logging": {"access_log": False},

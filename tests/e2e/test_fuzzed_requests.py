@@ -103,7 +103,10 @@ def paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]
 def mutated(base: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     body: dict[str, Any] = json.loads(json.dumps(base))
     for _ in range(rng.randint(1, 3)):
-        path = rng.choice([p for p in paths(body) if p])
+        candidates = [p for p in paths(body) if p]
+        if not candidates:
+            break
+        path = rng.choice(candidates)
         parent: Any = body
         for key in path[:-1]:
             parent = parent[key]

@@ -193,6 +193,9 @@ class AnthropicFake(FakeUpstream):
     def _not_found_reply(self, request: web.Request) -> wire.HttpReply:
         return self._error(404, "not_found_error", "Not Found")
 
+    def _invalid_request_reply(self, message: str) -> wire.HttpReply:
+        return self._error(400, "invalid_request_error", message)
+
     def _prefill_rejection(self, summary: RequestSummary) -> wire.HttpReply:
         return self._error(
             400,

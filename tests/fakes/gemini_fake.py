@@ -293,6 +293,9 @@ class GeminiFake(FakeUpstream):
     def _not_found_reply(self, request: web.Request) -> wire.HttpReply:
         return google_error(404, "NOT_FOUND", f"Method not found: {request.path}")
 
+    def _invalid_request_reply(self, message: str) -> wire.HttpReply:
+        return google_error(400, "INVALID_ARGUMENT", message)
+
     def _prefill_rejection(self, summary: RequestSummary) -> wire.HttpReply:
         # Gemini itself continues a trailing model turn; this stand-in in its
         # shape lets a gateway's prefill learning be tested against Gemini too.

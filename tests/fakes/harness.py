@@ -279,6 +279,10 @@ class FakeUpstream(ABC):
     def _prefill_rejection(self, summary: RequestSummary) -> wire.HttpReply: ...
 
     @abstractmethod
+    def _invalid_request_reply(self, message: str) -> wire.HttpReply:
+        """The vendor's 400 for a request body it cannot read."""
+
+    @abstractmethod
     def _render_body(self, plan: ReplyPlan, summary: RequestSummary) -> dict[str, Any]: ...
 
     @abstractmethod
@@ -390,6 +394,11 @@ class FakeUpstream(ABC):
         except Rejection as rejection:
             record.behaviour = rejection.behaviour
             return await self._send(request, record, rejection.reply, None)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            # A field of the wrong shape somewhere: the vendors answer that with a 400.
+            record.behaviour = "invalid"
+            reply = self._invalid_request_reply(f"invalid request body: {exc}")
+            return await self._send(request, record, reply, None)
 
         fault = self._script.take(summary.model, stream=summary.stream)
         if fault is not None:

@@ -233,6 +233,9 @@ class OpenAIFake(FakeUpstream):
         message = f"Invalid URL ({request.method} {request.path})"
         return openai_error(404, message, type="invalid_request_error")
 
+    def _invalid_request_reply(self, message: str) -> wire.HttpReply:
+        return openai_error(400, message, type="invalid_request_error")
+
     def _prefill_rejection(self, summary: RequestSummary) -> wire.HttpReply:
         # OpenAI has no such error; this is a stand-in in its shape so that a
         # gateway's "model rejects prefill" learning can be tested here too.

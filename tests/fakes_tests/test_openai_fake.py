@@ -529,3 +529,11 @@ def test_malformed_json_body(openai_fake: OpenAIFake) -> None:
     with pytest.raises(json.JSONDecodeError):
         client(openai_fake).chat.completions.create(model=MODEL, messages=USER)
     assert openai_fake.last_request.status == 200
+
+
+def test_a_body_of_the_wrong_shape_gets_openais_400(openai_fake: OpenAIFake) -> None:
+    messages = [{"role": "assistant", "content": None, "tool_calls": True}]
+    with pytest.raises(openai.BadRequestError) as caught:
+        client(openai_fake).chat.completions.create(model=MODEL, messages=messages)  # type: ignore[arg-type]
+    assert caught.value.status_code == 400
+    assert "invalid request body" in caught.value.message

@@ -11,6 +11,7 @@ from switchpoint.chat.response import ChatResponse
 from switchpoint.chat.usage import Usage
 from switchpoint.protocols.anthropic import PROTOCOL
 from switchpoint.protocols.stop_reasons import ANTHROPIC_TO_INTERNAL, INTERNAL_TO_ANTHROPIC
+from switchpoint.protocols.token_counts import token_count
 from switchpoint.protocols.tool_arguments import arguments_object, arguments_text
 
 
@@ -19,8 +20,7 @@ class MalformedResponse(ValueError):
 
 
 def _count(usage: dict[str, Any], key: str) -> int | None:
-    value = usage.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return token_count(usage.get(key))
 
 
 class AnthropicUsage:

@@ -29,6 +29,7 @@ from switchpoint.chat.usage import Usage
 from switchpoint.protocols.anthropic.response import AnthropicUsage, encode_usage, message_id
 from switchpoint.protocols.stop_reasons import ANTHROPIC_TO_INTERNAL, INTERNAL_TO_ANTHROPIC
 from switchpoint.protocols.stream_error import StreamErrorEvent
+from switchpoint.protocols.wire_text import wire_text
 from switchpoint.transport.sse import SSEEvent
 
 
@@ -123,10 +124,10 @@ class StreamDecoder:
             text = block.get("text")
             return [TextDelta(text)] if isinstance(text, str) and text else []
         if kind == "thinking":
-            text = block.get("thinking")
-            signature = block.get("signature")
+            text = wire_text(block.get("thinking") or "")
+            signature = wire_text(block.get("signature") or "")
             if text or signature:
-                return [ThinkingDelta(str(text or ""), signature=signature or None)]
+                return [ThinkingDelta(text, signature=signature or None)]
             return []
         if kind == "redacted_thinking":
             return [ThinkingDelta("", redacted_data=str(block.get("data", "")))]
@@ -136,18 +137,18 @@ class StreamDecoder:
         delta = payload["delta"]
         kind = delta.get("type")
         if kind == "text_delta":
-            text = delta["text"]
+            text = wire_text(delta["text"])
             return [TextDelta(text)] if text else []
         if kind == "input_json_delta":
-            fragment = delta["partial_json"]
+            fragment = wire_text(delta["partial_json"])
             block = self._blocks.get(int(payload["index"]))
             if not fragment or block is None or block[0] != "tool":
                 return []
             return [ToolCallDelta(block[1], fragment)]
         if kind == "thinking_delta":
-            return [ThinkingDelta(delta["thinking"])]
+            return [ThinkingDelta(wire_text(delta["thinking"]))]
         if kind == "signature_delta":
-            return [ThinkingDelta("", signature=delta["signature"])]
+            return [ThinkingDelta("", signature=wire_text(delta["signature"]))]
         return []  # citations_delta and future delta types
 
     def _message_delta(self, payload: dict[str, Any]) -> list[StreamEvent]:

@@ -12,6 +12,7 @@ from switchpoint.chat.response import ChatResponse, StopReason
 from switchpoint.chat.usage import Usage
 from switchpoint.protocols.gemini import PROTOCOL
 from switchpoint.protocols.stop_reasons import GEMINI_TO_INTERNAL
+from switchpoint.protocols.token_counts import token_count
 from switchpoint.protocols.tool_arguments import arguments_text
 
 
@@ -70,8 +71,8 @@ class CallIds:
 
 
 def _count(meta: dict[str, Any], key: str) -> int:
-    value = meta.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+    # Zero counts are omitted on the wire; a count that is not one counts for nothing.
+    return token_count(meta.get(key, 0)) or 0
 
 
 def decode_usage(meta: object) -> Usage | None:
@@ -108,7 +109,7 @@ def decode_part(part: object, ids: CallIds) -> Block | None:
 
 def stop_reason(finish: object, has_tool_calls: bool) -> StopReason:
     """Raises `FailedToolCall` for a turn Gemini ended for want of a valid tool call."""
-    if finish in FAILED_TOOL_CALL_REASONS:
+    if finish.__class__ is str and finish in FAILED_TOOL_CALL_REASONS:
         raise FailedToolCall(str(finish))
     reason = GEMINI_TO_INTERNAL.get(finish, "end_turn") if isinstance(finish, str) else "end_turn"
     # Gemini finishes a function-calling turn with a plain STOP.

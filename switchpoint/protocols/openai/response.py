@@ -12,6 +12,7 @@ from switchpoint.chat.response import ChatResponse
 from switchpoint.chat.usage import Usage
 from switchpoint.protocols.openai import PROTOCOL
 from switchpoint.protocols.stop_reasons import INTERNAL_TO_OPENAI, OPENAI_TO_INTERNAL
+from switchpoint.protocols.token_counts import token_count
 
 
 class MalformedResponse(ValueError):
@@ -19,15 +20,18 @@ class MalformedResponse(ValueError):
 
 
 def decode_usage(usage: object) -> Usage | None:
+    """None when absent or when a count is not one (the usage is then estimated, rather
+    than billed from garbage)."""
     if not isinstance(usage, dict):
         return None
     details = usage.get("prompt_tokens_details")
     cached = details.get("cached_tokens") if isinstance(details, dict) else None
-    return Usage(
-        input_tokens=int(usage.get("prompt_tokens") or 0),
-        output_tokens=int(usage.get("completion_tokens") or 0),
-        cached_input_tokens=int(cached or 0),
-    )
+    prompt = token_count(usage.get("prompt_tokens") or 0)
+    completion = token_count(usage.get("completion_tokens") or 0)
+    cached_count = token_count(cached or 0)
+    if prompt is None or completion is None or cached_count is None:
+        return None
+    return Usage(input_tokens=prompt, output_tokens=completion, cached_input_tokens=cached_count)
 
 
 def decode_response(raw: bytes) -> ChatResponse:
@@ -46,17 +50,30 @@ def decode_response(raw: bytes) -> ChatResponse:
     text = message.get("content")
     if isinstance(text, str) and text:
         content.append(Text(text))
-    for call in message.get("tool_calls") or ():
-        function = call.get("function") or {}
-        content.append(
-            ToolCall(call.get("id", ""), function.get("name", ""), function.get("arguments", ""))
-        )
+    calls = message.get("tool_calls")
+    if calls is not None and not isinstance(calls, list):
+        raise MalformedResponse("choices[0].message.tool_calls is not an array")
+    for index, call in enumerate(calls or ()):
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict):
+            raise MalformedResponse(f"choices[0].message.tool_calls[{index}] is not a call")
+        name = function.get("name")
+        arguments = function.get("arguments", "")
+        if not isinstance(name, str) or not isinstance(arguments, str):
+            raise MalformedResponse(
+                f"choices[0].message.tool_calls[{index}] has no name or its arguments "
+                "are not a string"
+            )
+        call_id = call.get("id", "")
+        content.append(ToolCall(call_id if isinstance(call_id, str) else "", name, arguments))
     finish = choice.get("finish_reason") or "stop"
     return ChatResponse(
         id=str(body.get("id", "")),
         model=str(body.get("model", "")),
         content=content,
-        stop_reason=OPENAI_TO_INTERNAL.get(finish, "end_turn"),
+        stop_reason=OPENAI_TO_INTERNAL.get(finish, "end_turn")
+        if isinstance(finish, str)
+        else "end_turn",
         usage=decode_usage(body.get("usage")),
         raw=raw,
         raw_protocol=PROTOCOL,

@@ -22,6 +22,7 @@ from switchpoint.chat.usage import Usage
 from switchpoint.protocols.openai.response import decode_usage, encode_usage
 from switchpoint.protocols.stop_reasons import INTERNAL_TO_OPENAI, OPENAI_TO_INTERNAL
 from switchpoint.protocols.stream_error import StreamErrorEvent
+from switchpoint.protocols.wire_text import wire_text
 from switchpoint.transport.sse import SSEEvent
 
 
@@ -85,13 +86,13 @@ class StreamDecoder:
             delta = choice.get("delta") or {}
             content = delta.get("content")
             if content:
-                out.append(TextDelta(content if type(content) is str else str(content)))
+                out.append(TextDelta(wire_text(content)))
             # Most deltas hold their content alone: the rarer keys are looked up only
             # when there is something else.
             if content is None or len(delta) > 1:
                 reasoning = delta.get("reasoning_content")
                 if reasoning:
-                    out.append(ThinkingDelta(str(reasoning)))
+                    out.append(ThinkingDelta(wire_text(reasoning)))
                 for call in delta.get("tool_calls") or ():
                     out.extend(self._tool_call(call))
             finish = choice.get("finish_reason")
@@ -105,13 +106,16 @@ class StreamDecoder:
     def _tool_call(self, call: dict[str, Any]) -> list[StreamEvent]:
         upstream_index = int(call.get("index", 0))
         function = call.get("function") or {}
+        # Checked before any state changes: a call of the wrong shape is skipped whole.
+        arguments = function.get("arguments")
+        if arguments:
+            arguments = wire_text(arguments)
         out: list[StreamEvent] = []
         index = self._tool_indexes.get(upstream_index)
         if index is None:
             index = len(self._tool_indexes)
             self._tool_indexes[upstream_index] = index
             out.append(ToolCallStart(index, str(call.get("id", "")), str(function.get("name", ""))))
-        arguments = function.get("arguments")
         if arguments:
             out.append(ToolCallDelta(index, arguments))
         return out
