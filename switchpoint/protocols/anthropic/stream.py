@@ -137,7 +137,9 @@ class StreamDecoder:
         delta = payload["delta"]
         kind = delta.get("type")
         if kind == "text_delta":
-            text = wire_text(delta["text"])
+            text = delta["text"]
+            if type(text) is not str:
+                text = wire_text(text)
             return [TextDelta(text)] if text else []
         if kind == "input_json_delta":
             fragment = wire_text(delta["partial_json"])

@@ -86,7 +86,8 @@ class StreamDecoder:
             delta = choice.get("delta") or {}
             content = delta.get("content")
             if content:
-                out.append(TextDelta(wire_text(content)))
+                # The commonest event: the type tested inline, the call only when it fails.
+                out.append(TextDelta(content if type(content) is str else wire_text(content)))
             # Most deltas hold their content alone: the rarer keys are looked up only
             # when there is something else.
             if content is None or len(delta) > 1:
