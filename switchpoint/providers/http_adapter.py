@@ -24,7 +24,7 @@ from switchpoint.providers.redaction import Redactor
 from switchpoint.transport.errors import (
     ConnectError,
     ConnectionDropped,
-    MalformedResponse,
+    InvalidHttpResponse,
     ReadTimeout,
 )
 from switchpoint.transport.http_client import (
@@ -145,7 +145,7 @@ class HttpProviderAdapter(ProviderAdapter):
             raise ProviderError(
                 "timeout", f"{self.name} sent no response within the time limit"
             ) from None
-        except MalformedResponse as exc:
+        except InvalidHttpResponse as exc:
             raise ProviderError("invalid_response", f"{self.name} sent {exc}") from None
         except ConnectionDropped as exc:
             raise ProviderError("dropped", f"{self.name} closed the connection: {exc}") from None

@@ -88,7 +88,10 @@ class HttpProtocol(asyncio.Protocol):
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._write_paused = False
-        self._write_paused_at = 0.0
+        # Since when the client has taken none of what is buffered for it, and how much
+        # that was: a slow client that keeps reading is never cut off.
+        self._write_stalled_at = 0.0
+        self._write_stalled_bytes = 0
         self._drain: asyncio.Future[None] | None = None
         self._last_activity = loop.time()
         self._reset_message()
@@ -120,7 +123,9 @@ class HttpProtocol(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self._write_paused = True
-        self._write_paused_at = self._loop.time()
+        self._write_stalled_at = self._loop.time()
+        transport = self._transport
+        self._write_stalled_bytes = transport.get_write_buffer_size() if transport else 0
 
     def resume_writing(self) -> None:
         self._write_paused = False
@@ -141,7 +146,7 @@ class HttpProtocol(asyncio.Protocol):
         transport = self._transport
         if transport is None:
             return
-        if self._write_paused and now - self._write_paused_at > self._state.write_timeout_s:
+        if self._write_paused and self._write_stalled(transport, now):
             # Also when already closing: a close waits for the buffer to be sent, which a
             # client that does not read never lets happen.
             log.info(
@@ -160,6 +165,17 @@ class HttpProtocol(asyncio.Protocol):
                 self._fail(408, "invalid_request", "the request was not received in time")
         elif not self.busy and now - self._last_activity > self._state.keep_alive_s:
             self._close()
+
+    def _write_stalled(self, transport: asyncio.Transport, now: float) -> bool:
+        """Whether the client has taken none of its buffered response for longer than
+        the write time limit (a whole answer is buffered at once: a client reading it
+        slowly keeps writing paused for as long as it takes, without stalling)."""
+        buffered = transport.get_write_buffer_size()
+        if buffered < self._write_stalled_bytes:
+            self._write_stalled_bytes = buffered
+            self._write_stalled_at = now
+            return False
+        return now - self._write_stalled_at > self._state.write_timeout_s
 
     # --- httptools callbacks --------------------------------------------------------
     def on_message_begin(self) -> None:

@@ -26,7 +26,7 @@ class ConnectionDropped(TransportError):
     """The upstream closed or reset the connection mid-exchange."""
 
 
-class MalformedResponse(ConnectionDropped):
+class InvalidHttpResponse(ConnectionDropped):
     """What the upstream sent is not an HTTP response that can be taken (it does not
     parse, or its head is past the size limit); the connection is closed, as after a
     drop."""

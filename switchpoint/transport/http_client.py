@@ -20,7 +20,7 @@ import httptools
 from switchpoint.transport.errors import (
     ConnectError,
     ConnectionDropped,
-    MalformedResponse,
+    InvalidHttpResponse,
     ReadTimeout,
 )
 from switchpoint.transport.origin import Origin
@@ -81,7 +81,7 @@ class _Connection(asyncio.Protocol):
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
             self._fail(
-                MalformedResponse(
+                InvalidHttpResponse(
                     f"an invalid HTTP response ({exc})",
                     phase="body" if self.headers_done else "headers",
                     received_bytes=self.received,
@@ -116,7 +116,7 @@ class _Connection(asyncio.Protocol):
         if self._head_bytes > MAX_RESPONSE_HEAD_BYTES:
             if self.error is None:
                 self._fail(
-                    MalformedResponse(
+                    InvalidHttpResponse(
                         f"response headers larger than {MAX_RESPONSE_HEAD_BYTES} bytes",
                         phase="headers",
                         received_bytes=self.received,

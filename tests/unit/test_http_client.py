@@ -14,7 +14,7 @@ from aiohttp import web
 from switchpoint.transport.errors import (
     ConnectError,
     ConnectionDropped,
-    MalformedResponse,
+    InvalidHttpResponse,
     ReadTimeout,
 )
 from switchpoint.transport.http_client import (
@@ -402,7 +402,7 @@ async def test_an_endless_response_head_is_refused_past_its_limit() -> None:
     client = HttpClient()
     origin = await raw_upstream(endless_head)
     started = asyncio.get_running_loop().time()
-    with pytest.raises(MalformedResponse, match="response headers larger than 262144 bytes"):
+    with pytest.raises(InvalidHttpResponse, match="response headers larger than 262144 bytes"):
         await send(client, origin, "/", b"{}", response_timeout=10)
     assert asyncio.get_running_loop().time() - started < 2
     client.close()
@@ -415,7 +415,7 @@ async def test_bytes_that_are_not_http_are_a_malformed_response() -> None:
         await asyncio.sleep(5)
 
     client = HttpClient()
-    with pytest.raises(MalformedResponse, match="an invalid HTTP response") as caught:
+    with pytest.raises(InvalidHttpResponse, match="an invalid HTTP response") as caught:
         await send(client, await raw_upstream(garbage), "/", b"{}", response_timeout=10)
     assert caught.value.phase == "headers"
     client.close()
