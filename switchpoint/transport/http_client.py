@@ -10,6 +10,7 @@ streamed bodies with bounded buffering, and cheap timeouts (a timer handle, no t
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 import time
 from collections import deque
@@ -340,6 +341,25 @@ class UpstreamResponse:
             conn.release_on_complete(self._client)
 
 
+def _trust_store() -> ssl.SSLContext:
+    """The CAs upstream certificates are checked against: certifi's bundle (the same on
+    every machine), or, where the standard `SSL_CERT_FILE` / `SSL_CERT_DIR` variables
+    name others, those instead (a company's own CA, a TLS-inspecting egress proxy's)."""
+    cafile = os.environ.get("SSL_CERT_FILE") or None
+    capath = os.environ.get("SSL_CERT_DIR") or None
+    if cafile is None and capath is None:
+        return ssl.create_default_context(cafile=certifi.where())
+    try:
+        return ssl.create_default_context(cafile=cafile, capath=capath)
+    except (OSError, ssl.SSLError) as exc:
+        named = " and ".join(
+            f"{name}={value}"
+            for name, value in (("SSL_CERT_FILE", cafile), ("SSL_CERT_DIR", capath))
+            if value
+        )
+        raise ConnectError(f"cannot load the CA certificates of {named}: {exc}") from None
+
+
 class HttpClient:
     def __init__(self, *, max_idle_per_origin: int = 512, idle_timeout_s: float = 30.0) -> None:
         self._idle: dict[Origin, list[_Connection]] = {}
@@ -350,7 +370,7 @@ class HttpClient:
 
     def _ssl_context(self) -> ssl.SSLContext:
         if self._ssl is None:
-            self._ssl = ssl.create_default_context(cafile=certifi.where())
+            self._ssl = _trust_store()
         return self._ssl
 
     async def _connect(self, origin: Origin, timeout: float) -> _Connection:

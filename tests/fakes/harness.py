@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import ssl
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -106,6 +107,9 @@ class FakeUpstream(ABC):
         self._runner: web.AppRunner | None = None
         self._closing: asyncio.Event | None = None
         self._port: int | None = None
+        self.tls: ssl.SSLContext | None = None
+        """Set before `start()`: serve HTTPS with this context (the origin becomes
+        ``https://127.0.0.1:<port>``)."""
 
     # ------------------------------------------------------------ lifecycle
 
@@ -129,7 +133,7 @@ class FakeUpstream(ABC):
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=self.tls)
         await site.start()
         self._runner = runner
         port: int = runner.addresses[0][1]
@@ -196,8 +200,8 @@ class FakeUpstream(ABC):
 
     @property
     def origin(self) -> str:
-        """``http://127.0.0.1:<port>``, with no path."""
-        return f"http://127.0.0.1:{self.port}"
+        """``http://127.0.0.1:<port>`` (``https`` when serving TLS), with no path."""
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     @property
     @abstractmethod
@@ -325,6 +329,7 @@ class FakeUpstream(ABC):
             raw_body=raw,
             body=body,
             arrived_at=time.monotonic(),
+            peer=_peer(request),
         )
         self._recorder.add(record)
         return record
@@ -496,6 +501,11 @@ class FakeUpstream(ABC):
         if limit is None:
             limit = self.context_windows.get(summary.model, max(0, tokens - 1))
         return max(tokens, limit + 1), limit
+
+
+def _peer(request: web.Request) -> str | None:
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else None
 
 
 def json_reply(

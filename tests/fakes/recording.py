@@ -39,6 +39,8 @@ class RecordedRequest:
     status: int | None = None
     """The status line sent, or ``None`` if no status line was ever sent."""
     finished_at: float | None = None
+    peer: str | None = None
+    """The client's address and port: requests from one connection share it."""
     _disconnected: threading.Event = field(default_factory=threading.Event, repr=False)
     _finished: threading.Event = field(default_factory=threading.Event, repr=False)
 
