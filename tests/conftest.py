@@ -22,3 +22,10 @@ def _working_directory_outside_the_repository(
         yield
     finally:
         os.chdir(previous)
+
+
+# Every upstream in the tests is on 127.0.0.1: a proxy set for the developer's own
+# machine must not carry them (switchpoint honours these variables, as do the SDKs).
+# The tests of egress through a proxy set them themselves.
+for _name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+    os.environ.pop(_name, None)

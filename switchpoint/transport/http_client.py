@@ -18,6 +18,12 @@ from collections import deque
 import certifi
 import httptools
 
+from switchpoint.transport.egress_proxy import (
+    EgressProxy,
+    TunnelOpening,
+    connect_request,
+    proxy_for,
+)
 from switchpoint.transport.errors import (
     ConnectError,
     ConnectionDropped,
@@ -375,8 +381,11 @@ class HttpClient:
 
     async def _connect(self, origin: Origin, timeout: float) -> _Connection:
         loop = asyncio.get_running_loop()
+        proxy = proxy_for(origin)
         try:
             async with asyncio.timeout(timeout):
+                if proxy is not None:
+                    return await self._tunnel(loop, origin, proxy)
                 _, conn = await loop.create_connection(
                     lambda: _Connection(origin, loop),
                     origin.host,
@@ -385,10 +394,41 @@ class HttpClient:
                     server_hostname=origin.host if origin.tls else None,
                 )
         except TimeoutError:
-            raise ConnectError(f"connect to {origin.host_header} timed out") from None
+            via = f" through the egress proxy {proxy.address}" if proxy else ""
+            raise ConnectError(f"connect to {origin.host_header}{via} timed out") from None
         except (OSError, ssl.SSLError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise ConnectError(f"cannot connect to {origin.host_header}: {reason}") from None
+        return conn
+
+    async def _tunnel(
+        self, loop: asyncio.AbstractEventLoop, origin: Origin, proxy: EgressProxy
+    ) -> _Connection:
+        """A connection to `origin` through a CONNECT tunnel, TLS inside it if need be."""
+        opening = TunnelOpening(connect_request(origin, proxy), origin, proxy)
+        try:
+            transport, _ = await loop.create_connection(lambda: opening, proxy.host, proxy.port)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise ConnectError(
+                f"cannot connect to the egress proxy {proxy.address}: {reason}"
+            ) from None
+        try:
+            await opening.opened
+            conn = _Connection(origin, loop)
+            if origin.tls:
+                tls_transport = await loop.start_tls(
+                    transport, conn, self._ssl_context(), server_hostname=origin.host
+                )
+                if tls_transport is None:  # the loop's signature allows it; never seen
+                    raise ConnectError(f"TLS to {origin.host_header} did not start")
+                transport = tls_transport
+            else:
+                transport.set_protocol(conn)
+            conn.connection_made(transport)
+        except BaseException:
+            transport.close()
+            raise
         return conn
 
     def _pooled(self, origin: Origin) -> _Connection | None:

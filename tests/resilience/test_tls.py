@@ -5,9 +5,6 @@ certificate is refused, and the call fails over or ends in a clear 502, never a 
 
 from __future__ import annotations
 
-import ssl
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import openai
@@ -17,31 +14,6 @@ from tests.fakes import OpenAIFake
 from tests.resilience.gateway_thread import GatewayThread
 from tests.resilience.test_retries import USER, ask, client
 from tests.resilience.topology import KEYS, openai_pair
-
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 and its key."""
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return cert, key
-
-
-@pytest.fixture
-def tls_pair(certificate: tuple[Path, Path]) -> Iterator[tuple[OpenAIFake, OpenAIFake]]:
-    """The primary serves HTTPS; the backup plain HTTP."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(*certificate)
-    primary, backup = OpenAIFake(), OpenAIFake()
-    primary.tls = context
-    with primary, backup:
-        yield primary, backup
 
 
 def test_a_vendor_is_reached_over_tls_and_its_connections_are_reused(
