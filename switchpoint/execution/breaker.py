@@ -31,6 +31,7 @@ Key = tuple[str, str]
 NEUTRAL_OUTCOMES = frozenset(
     {
         "bad_request",
+        "unsupported",
         "content_policy",
         "context_length",
         "prefill_rejected",

@@ -24,6 +24,7 @@ _KINDS: dict[str, ErrorKind] = {
     "auth": "upstream_error",
     "quota": "unavailable",
     "bad_request": "invalid_request",
+    "unsupported": "invalid_request",
     "not_found": "not_found",
     "unavailable": "unavailable",
 }

@@ -7,6 +7,8 @@
 - Our key refused, our quota spent, model not found, prefill rejected: the next target.
 - Context length: a larger-context target, never the same model again.
 - Content policy: the provider's error goes back (or the next target, if configured).
+- A request this target cannot honour (an answer shape its protocol lacks): the next
+  target, without calling this one; a 400 if none can.
 - Any other 4xx: the provider's error goes back.
 """
 
@@ -52,6 +54,9 @@ class RetryPolicy:
         kind = error.kind
         if kind == "bad_request":
             return "fail"
+        if kind == "unsupported":
+            # Nothing was sent; a target further down the chain may give what was asked.
+            return "fallback" if self.fallback_enabled else "fail"
         if kind == "content_policy":
             return "fallback" if self.content_policy_fallback and self.fallback_enabled else "fail"
         if kind == "context_length":

@@ -23,6 +23,7 @@ FailureKind = Literal[
     "auth",  # our provider key was refused
     "quota",  # our account with the provider is out of quota
     "bad_request",  # any other 4xx: the client's request is at fault
+    "unsupported",  # this target cannot give what the request asks for; another may
     "not_found",
     "unavailable",  # not configured (e.g. no API key)
 ]

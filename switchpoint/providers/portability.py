@@ -17,9 +17,10 @@ from switchpoint.providers.errors import ProviderError
 
 
 def refuse_unportable(request: ChatRequest, *, honoured: frozenset[str] = frozenset()) -> None:
-    """Raise `bad_request` if `request` asks for an answer that a vendor of another
+    """Raise `unsupported` if `request` asks for an answer that a vendor of another
     protocol than OpenAI's (the caller) cannot give; `honoured` names the fields its
-    encoder translates."""
+    encoder translates. Nothing was sent: the next target of the chain that can give it
+    serves the call, and if none can, the client gets a 400 saying why."""
     if request.protocol != OPENAI:
         return
     fields = [
@@ -27,8 +28,9 @@ def refuse_unportable(request: ChatRequest, *, honoured: frozenset[str] = frozen
     ]
     if fields:
         raise ProviderError(
-            "bad_request",
+            "unsupported",
             f"this model cannot honour {', '.join(fields)}: its vendor's API has no "
             "equivalent; send the request without it, or to a model served over OpenAI's "
             "protocol",
+            status=400,
         )

@@ -8,7 +8,15 @@ from typing import Any
 import openai
 import pytest
 
-from tests.e2e.conftest import CLAUDE_MAX_OUTPUT, CLIENT_KEY, HTTP, MODELS, PROFILES, Stack
+from tests.e2e.conftest import (
+    CLAUDE_MAX_OUTPUT,
+    CLIENT_KEY,
+    HTTP,
+    MODELS,
+    PROFILES,
+    Stack,
+    StackFactory,
+)
 
 PROVIDERS = {"oa": "openai", "an": "anthropic", "ge": "google"}
 SYSTEM = "You are terse."
@@ -523,6 +531,37 @@ def test_an_answer_shape_another_vendor_cannot_give_is_refused_not_dropped(
         assert named in str(caught.value)
         assert MODELS[profile] in str(caught.value)
     assert len(fake.requests) == before  # never sent
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+def test_a_target_that_cannot_give_the_answer_shape_passes_to_one_that_can(
+    make_stack: StackFactory, stream: bool
+) -> None:
+    """Nothing is sent to the target that cannot honour `logprobs`: the chain moves on to
+    one that can (no retry, no breaker penalty), and says so."""
+    stack = make_stack(fallback=True, an_fallbacks=["oa"])
+    client = stack.openai()
+    with client.chat.completions.with_streaming_response.create(
+        model="an",
+        messages=[{"role": "user", "content": QUESTION}],
+        logprobs=True,
+        stream=stream,
+    ) as raw:
+        assert raw.headers["x-switchpoint-provider"] == "openai"
+        assert raw.headers["x-switchpoint-fallback"] == "true"
+        assert "unsupported" in raw.headers["x-switchpoint-fallback-reasons"]
+        raw.read()
+    assert stack.anthropic_fake.request_count() == 0
+    assert stack.openai_fake.last_request.body["logprobs"] is True
+    # Not the target's fault: a dozen such calls leave its breaker closed (it opens on
+    # 15% failures over 10 calls).
+    for _ in range(12):
+        client.chat.completions.create(
+            model="an", messages=[{"role": "user", "content": QUESTION}], logprobs=True
+        )
+    gateway = stack.server.gateway
+    assert gateway is not None
+    assert gateway.executor.breakers.state(("anthropic", MODELS["an"])) == "closed"
 
 
 def test_the_same_fields_reach_a_server_of_openais_protocol(stack: Stack) -> None:

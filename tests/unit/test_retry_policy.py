@@ -29,6 +29,7 @@ POLICY = RetryPolicy(max_retries=2, fallback_enabled=True, backoff_base_s=0.5, b
         ("context_length", "larger_context"),
         ("content_policy", "fail"),
         ("bad_request", "fail"),
+        ("unsupported", "fallback"),
     ],
 )
 def test_steps_by_failure(kind: FailureKind, step: str) -> None:
@@ -44,6 +45,11 @@ def test_retries_run_out_then_fail_over() -> None:
 def test_without_fallback_a_retryable_failure_fails_after_its_retries() -> None:
     policy = RetryPolicy(max_retries=1, fallback_enabled=False, backoff_base_s=0, backoff_max_s=0)
     assert policy.next_step(ProviderError("overloaded", "x"), 1) == "fail"
+
+
+def test_without_fallback_an_unsupported_request_fails_at_once() -> None:
+    policy = RetryPolicy(max_retries=2, fallback_enabled=False, backoff_base_s=0, backoff_max_s=0)
+    assert policy.next_step(ProviderError("unsupported", "x"), 0) == "fail"
 
 
 def test_a_long_retry_after_fails_over() -> None:
