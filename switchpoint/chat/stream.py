@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import final
 
+import orjson
+
 from switchpoint.chat.content import Text, Thinking, ToolCall
 from switchpoint.chat.response import ChatResponse, StopReason
 from switchpoint.chat.usage import Usage
@@ -46,11 +48,16 @@ class ThinkingDelta:
 @final
 @dataclass(slots=True)
 class ToolCallStart:
-    """A tool call begins. `index` counts tool calls within this answer, from 0."""
+    """A tool call begins. `index` counts tool calls within this answer, from 0.
+
+    `valid_json`: the vendor guarantees its arguments form a JSON object (Anthropic's
+    streamed input, Gemini's whole objects); OpenAI's protocol streams whatever text the
+    model wrote, which is not always JSON."""
 
     index: int
     id: str
     name: str
+    valid_json: bool = True
 
 
 @final
@@ -113,7 +120,8 @@ def answer_events(answer: ChatResponse) -> list[StreamEvent]:
         elif type(block) is Thinking:
             events.append(ThinkingDelta(block.text, block.signature, block.redacted_data))
         elif type(block) is ToolCall:
-            events.append(ToolCallStart(tools, block.id, block.name))
+            valid = not block.arguments or _is_json_object(block.arguments)
+            events.append(ToolCallStart(tools, block.id, block.name, valid_json=valid))
             if block.arguments:
                 events.append(ToolCallDelta(tools, block.arguments))
             tools += 1
@@ -122,3 +130,10 @@ def answer_events(answer: ChatResponse) -> list[StreamEvent]:
     sequence = answer.extra.get("stop_sequence")
     events.append(Finish(answer.stop_reason, sequence if isinstance(sequence, str) else None))
     return events
+
+
+def _is_json_object(text: str) -> bool:
+    try:
+        return isinstance(orjson.loads(text), dict)
+    except orjson.JSONDecodeError:
+        return False

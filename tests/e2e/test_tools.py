@@ -463,3 +463,44 @@ def test_a_gemini_turn_without_its_tool_call_is_an_error_once_retries_are_spent(
         )
     assert caught.value.status_code == 502
     assert "without the tool call it began (UNEXPECTED_TOOL_CALL)" in str(caught.value)
+
+
+def openai_tool_stream(*fragments: str) -> bytes:
+    """An OpenAI stream of one tool call whose arguments arrive in `fragments`."""
+    head = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "gpt-test"}
+    chunks: list[dict[str, Any]] = []
+    for number, fragment in enumerate(fragments):
+        call: dict[str, Any] = {"index": 0, "function": {"arguments": fragment}}
+        if number == 0:
+            call.update(id="call_1", type="function")
+            call["function"]["name"] = "get_weather"
+        chunks.append({**head, "choices": [{"index": 0, "delta": {"tool_calls": [call]}}]})
+    chunks.append({**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]})
+    return b"".join(f"data: {json.dumps(c)}\n\n".encode() for c in chunks) + b"data: [DONE]\n\n"
+
+
+@pytest.mark.parametrize(
+    ("fragments", "expected"),
+    [
+        (['{"city": ', '"Paris"}'], {"city": "Paris"}),
+        # What a model sometimes writes without strict mode: the Anthropic SDK, which
+        # parses the input as it streams, used to raise on it and lose the whole answer.
+        (['{"city": "Paris"', ", }}"], {}),
+        (["\u0000"], {}),
+    ],
+)
+def test_streamed_openai_tool_arguments_reach_an_anthropic_sdk_as_a_json_object(
+    stack: Stack, fragments: list[str], expected: dict[str, Any]
+) -> None:
+    stack.openai_fake.enqueue(
+        RawResponse(
+            status=200, body=openai_tool_stream(*fragments), content_type="text/event-stream"
+        )
+    )
+    with stack.anthropic().messages.stream(
+        model="oa", max_tokens=100, messages=[{"role": "user", "content": QUESTION}]
+    ) as stream:
+        message = stream.get_final_message()
+    [use] = [block for block in message.content if block.type == "tool_use"]
+    assert use.name == "get_weather" and use.input == expected
+    assert message.stop_reason == "tool_use"

@@ -52,3 +52,15 @@ def test_an_answer_without_usage_reports_none() -> None:
     events = answer_events(answer)
     assert not any(type(event) is UsageUpdate for event in events)
     assert events[-1] == Finish("end_turn")
+
+
+def test_tool_arguments_that_are_not_a_json_object_are_marked_so() -> None:
+    answer = ChatResponse(
+        id="msg-1",
+        model="m",
+        content=[ToolCall(id="c", name="f", arguments='{"path": "a'), ToolCall("d", "g", "[1]")],
+        stop_reason="tool_use",
+        usage=None,
+    )
+    starts = [e for e in answer_events(answer) if type(e) is ToolCallStart]
+    assert [start.valid_json for start in starts] == [False, False]

@@ -29,6 +29,7 @@ from switchpoint.chat.usage import Usage
 from switchpoint.protocols.anthropic.response import AnthropicUsage, encode_usage, message_id
 from switchpoint.protocols.stop_reasons import ANTHROPIC_TO_INTERNAL, INTERNAL_TO_ANTHROPIC
 from switchpoint.protocols.stream_error import StreamErrorEvent
+from switchpoint.protocols.tool_arguments import arguments_object
 from switchpoint.protocols.wire_text import wire_text
 from switchpoint.transport.sse import SSEEvent
 
@@ -192,6 +193,7 @@ class StreamEncoder:
         "_block",
         "_block_kind",
         "_blocks",
+        "_held",
         "_id",
         "_model",
         "_started",
@@ -208,6 +210,11 @@ class StreamEncoder:
         self._block: int | None = None  # the open block's index
         self._block_kind: BlockKind | None = None
         self._tool_blocks: dict[int, int] = {}  # internal tool index -> block index
+        # Block index -> the arguments of a tool call whose vendor does not guarantee
+        # JSON, held until the block closes: an Anthropic SDK parses the input as it
+        # streams and raises on the first fragment that is not JSON, so the input is
+        # sent whole, once checked (`{}` if it is not an object, as for a whole answer).
+        self._held: dict[int, list[str]] = {}
 
     def encode(self, event: StreamEvent) -> bytes:
         if type(event) is TextDelta:
@@ -219,6 +226,10 @@ class StreamEncoder:
             index = self._tool_blocks.get(event.index)
             if index is None or not event.arguments:
                 return b""
+            held = self._held.get(index)
+            if held is not None:
+                held.append(event.arguments)
+                return self._start()
             return self._start() + _event(
                 b"content_block_delta",
                 {
@@ -233,6 +244,8 @@ class StreamEncoder:
             self._blocks += 1
             self._tool_blocks[event.index] = index
             self._block, self._block_kind = index, "tool"
+            if not event.valid_json:
+                self._held[index] = []
             block = {"type": "tool_use", "id": event.id, "name": event.name, "input": {}}
             return head + _event(
                 b"content_block_start",
@@ -275,7 +288,21 @@ class StreamEncoder:
             return b""
         index = self._block
         self._block = self._block_kind = None
-        return _event(b"content_block_stop", {"type": "content_block_stop", "index": index})
+        stop = _event(b"content_block_stop", {"type": "content_block_stop", "index": index})
+        held = self._held.pop(index, None)
+        if not held:
+            return stop
+        arguments = arguments_object("".join(held))
+        if not arguments:
+            return stop
+        delta = {"type": "input_json_delta", "partial_json": orjson.dumps(arguments).decode()}
+        return (
+            _event(
+                b"content_block_delta",
+                {"type": "content_block_delta", "index": index, "delta": delta},
+            )
+            + stop
+        )
 
     def _open(self, kind: BlockKind, block: dict[str, Any]) -> bytes:
         """Start a block of `kind` unless one is already open."""

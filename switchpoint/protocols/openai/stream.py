@@ -116,7 +116,14 @@ class StreamDecoder:
         if index is None:
             index = len(self._tool_indexes)
             self._tool_indexes[upstream_index] = index
-            out.append(ToolCallStart(index, str(call.get("id", "")), str(function.get("name", ""))))
+            out.append(
+                ToolCallStart(
+                    index,
+                    str(call.get("id", "")),
+                    str(function.get("name", "")),
+                    valid_json=False,
+                )
+            )
         if arguments:
             out.append(ToolCallDelta(index, arguments))
         return out
