@@ -11,7 +11,9 @@ import json
 import random
 from typing import Any
 
+import anthropic
 import httpx2
+import openai
 import pytest
 
 from tests.e2e.conftest import CLIENT_KEY, HTTP, PROFILES, Stack, StackFactory
@@ -270,4 +272,43 @@ def test_mutated_answers_never_get_a_500(
     # Breakers off: a run of broken answers would open them, and the rest get 503.
     stack = make_stack(breaker_min_requests=10**9)
     found = failures(stack, profile, stream, 150, f"{profile}-{stream}")
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_mutated_streams_are_read_by_the_sdks_accumulators(
+    make_stack: StackFactory, profile: str
+) -> None:
+    """The official SDKs' stream helpers (which rebuild the message and parse tool input
+    as it streams) get a stream they can read, or an error of their own kind."""
+    stack = make_stack(breaker_min_requests=10**9)
+    rng = random.Random(f"sdk-{profile}")
+    found: list[str] = []
+    for _ in range(150):
+        events = mutated({"events": STREAMED[profile]}, rng).get("events")
+        raw = sse(profile, events if isinstance(events, list) else [events])
+        stack.fake(profile).enqueue(
+            RawResponse(status=200, body=raw, content_type="text/event-stream")
+        )
+        anthropic_client = rng.random() >= 0.5
+        try:
+            if not anthropic_client:
+                with stack.openai().chat.completions.stream(
+                    model=profile, messages=QUESTION
+                ) as openai_stream:
+                    openai_stream.get_final_completion()
+            else:
+                with stack.anthropic().messages.stream(
+                    model=profile, max_tokens=50, messages=QUESTION
+                ) as anthropic_stream:
+                    anthropic_stream.get_final_message()
+        except (openai.APIError, anthropic.APIError):
+            continue  # the stream was broken, and the client was told so
+        except ValueError as exc:
+            # Anthropic's own tool input streams through as it comes (its API guarantees
+            # JSON): input it broke fails in the SDK exactly as it would without us.
+            if not (anthropic_client and profile == "an" and "tool parameter JSON" in str(exc)):
+                found.append(f"ValueError: {exc}\n  answer: {raw.decode()[:700]}")
+        except Exception as exc:
+            found.append(f"{type(exc).__name__}: {exc}\n  answer: {raw.decode()[:700]}")
     assert not found, "\n".join(found)
