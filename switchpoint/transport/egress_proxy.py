@@ -82,11 +82,7 @@ def _parse(url: str) -> EgressProxy:
 
 
 def connect_request(origin: Origin, proxy: EgressProxy) -> bytes:
-    target = (
-        f"{origin.host}:{origin.port}"
-        if ":" not in origin.host
-        else (f"[{origin.host}]:{origin.port}")
-    )
+    target = origin.authority
     lines = [f"CONNECT {target} HTTP/1.1", f"Host: {target}"]
     if proxy.authorization is not None:
         lines.append(f"Proxy-Authorization: {proxy.authorization}")

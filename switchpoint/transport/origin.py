@@ -18,9 +18,18 @@ class Origin:
 
     @property
     def host_header(self) -> str:
+        """`host[:port]`, the port only when it is not the scheme's default."""
         default = 443 if self.tls else 80
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return host if self.port == default else f"{host}:{self.port}"
+        return self._bracketed_host if self.port == default else self.authority
+
+    @property
+    def authority(self) -> str:
+        """`host:port`, always with the port (an IPv6 address in brackets)."""
+        return f"{self._bracketed_host}:{self.port}"
+
+    @property
+    def _bracketed_host(self) -> str:
+        return f"[{self.host}]" if ":" in self.host else self.host
 
 
 def split_base_url(url: str) -> tuple[Origin, str]:

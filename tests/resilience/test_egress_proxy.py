@@ -11,7 +11,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from switchpoint.transport.egress_proxy import EgressProxy, proxy_for
+from switchpoint.transport.egress_proxy import EgressProxy, connect_request, proxy_for
 from switchpoint.transport.errors import ConnectError
 from switchpoint.transport.origin import split_base_url
 from tests.fakes import OpenAIFake
@@ -153,3 +153,12 @@ def test_a_proxy_url_that_cannot_be_used_is_named() -> None:
     origin = split_base_url("https://api.openai.com/v1")[0]
     with pytest.raises(ConnectError, match="only http:// proxies are supported"):
         proxy_for(origin, {"HTTPS_PROXY": "socks5://proxy:1080"})
+
+
+def test_the_connect_request_names_host_and_port_and_the_proxys_credentials() -> None:
+    origin = split_base_url("https://[2001:db8::1]/v1")[0]
+    request = connect_request(origin, EgressProxy("p", 1, "Basic dTpw"))
+    assert request == (
+        b"CONNECT [2001:db8::1]:443 HTTP/1.1\r\nHost: [2001:db8::1]:443\r\n"
+        b"Proxy-Authorization: Basic dTpw\r\n\r\n"
+    )
