@@ -38,6 +38,12 @@ from switchpoint.routing.registry import Registry
 
 log = logging.getLogger("switchpoint.execution")
 
+# An attempt left less than this of the call's deadline cannot complete (a connection on
+# loopback takes about that much): the deadline has in effect passed. Started anyway, it
+# fails as a connect timeout and hides that the call's deadline is the cause.
+MIN_ATTEMPT_S = 0.01
+
+
 T = TypeVar("T")
 AttemptFn = Callable[[Target, AttemptRecord, AttemptLimits], Awaitable[T]]
 # Called once per run when a provider says the request exceeds its model's context
@@ -267,7 +273,7 @@ class Executor:
                 continue
             retries = 0
             while True:
-                if self._clock() >= call_deadline:
+                if self._clock() >= call_deadline - MIN_ATTEMPT_S:
                     self.breakers.release(target.key)
                     raise self.deadline_exceeded(call, target)
                 attempt = self.begin_attempt(call, target, reason, cause)
