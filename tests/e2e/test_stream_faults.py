@@ -235,3 +235,34 @@ def test_a_json_body_where_a_vendor_always_streams_is_an_error(stack: Stack, pro
         openai_stream(stack, profile)
     assert caught.value.status_code == 502
     assert "answered a streaming request with JSON" in str(caught.value)
+
+
+@pytest.mark.parametrize("profile", ["oa", "an", "ge"])
+def test_spaced_chunks_of_every_vendor_reach_both_sdks_whole(stack: Stack, profile: str) -> None:
+    """Chunks one read apart, as a real model's: relayed from the upstream connection's
+    callback (`DirectRead`) in every vendor's protocol, to clients of both protocols."""
+    prepare(stack, profile)
+    fake = stack.fake(profile)
+    fake.stream_chunks = 8
+    fake.chunk_gap = 0.02
+    text, finishes = openai_stream(stack, profile)
+    assert text == TEXT and finishes == ["stop"]
+    message = anthropic_stream(stack, profile)
+    assert message.stop_reason == "end_turn"
+    assert [block.type for block in message.content] == ["text"]
+    assert message.content[0].text == TEXT  # type: ignore[union-attr]
+    assert message.usage.output_tokens > 0
+
+
+@pytest.mark.parametrize("profile", ["an", "ge"])
+def test_a_spaced_stream_cut_mid_answer_is_an_error_not_an_end(
+    stack: Stack, profile: str
+) -> None:
+    prepare(stack, profile)
+    fake = stack.fake(profile)
+    fake.stream_chunks = 8
+    fake.chunk_gap = 0.02
+    fake.enqueue(CutAfter(events=CUT_AFTER[profile] + 3))
+    with pytest.raises(openai.APIError) as caught:
+        openai_stream(stack, profile)
+    assert "stream was cut mid-answer" in str(caught.value)

@@ -419,3 +419,89 @@ async def test_bytes_that_are_not_http_are_a_malformed_response() -> None:
         await send(client, await raw_upstream(garbage), "/", b"{}", response_timeout=10)
     assert caught.value.phase == "headers"
     client.close()
+
+
+async def test_a_direct_reader_takes_every_read_while_its_owner_waits(
+    upstream: tuple[Upstream, Origin],
+) -> None:
+    # Five pieces 10 ms apart, all taken in the connection's callback: the owner's one
+    # wait ends only at the body's end, with nothing left buffered for it.
+    _, origin = upstream
+    client = HttpClient()
+    response = await send(client, origin, "/chunks")
+    taken: list[bytes] = []
+    response.read_directly(taken.append)
+    # What arrived with the headers, before the reader was set, is still the owner's.
+    buffered = []
+    while (chunk := await response.next_chunk(5)) is not None:
+        buffered.append(chunk)
+    assert b"".join(buffered + taken) == b"".join(f"data: {i}\n\n".encode() for i in range(5))
+    assert len(buffered) <= 1
+    assert len(taken) >= 2  # one call per read, not one for the whole body
+    client.close()
+
+
+async def test_what_a_direct_reader_hands_back_comes_before_any_later_read(
+    upstream: tuple[Upstream, Origin],
+) -> None:
+    _, origin = upstream
+    client = HttpClient()
+    response = await send(client, origin, "/chunks")
+    taken: list[bytes] = []
+
+    def hand_back_the_second_read(data: bytes) -> None:
+        taken.append(data)
+        if len(taken) == 2:
+            response.read_directly(None)
+            response.interrupt()
+
+    response.read_directly(hand_back_the_second_read)
+    # What arrived with the headers, before the reader was set, is still the owner's;
+    # then the wait ends for the hand-back (b""), not for the data read after it, which
+    # the connection keeps, in order, for the next read.
+    before = []
+    while (chunk := await response.next_chunk(5)) != b"":
+        assert chunk is not None
+        before.append(chunk)
+    assert len(before) <= 1
+    assert len(taken) == 2
+    rest = []
+    while (chunk := await response.next_chunk(5)) is not None:
+        rest.append(chunk)
+    assert rest
+    whole = b"".join(before + taken + rest)
+    assert whole == b"".join(f"data: {i}\n\n".encode() for i in range(5))
+    client.close()
+
+
+@pytest.mark.parametrize("extends", [True, False])
+async def test_a_direct_reader_that_sees_progress_moves_the_wait_s_deadline(
+    upstream: tuple[Upstream, Origin], extends: bool
+) -> None:
+    # The body takes ~50 ms, one wait is limited to 35 ms: only a reader that extends the
+    # wait on each read lets it reach the end; without, the wait times out as it should.
+    _, origin = upstream
+    client = HttpClient()
+    response = await send(client, origin, "/chunks")
+    taken: list[bytes] = []
+
+    def reader(data: bytes) -> None:
+        taken.append(data)
+        if extends:
+            response.extend_wait(0.035)
+
+    response.read_directly(reader)
+    buffered: list[bytes] = []  # what came with the headers, before the reader was set
+
+    async def to_the_end() -> None:
+        while (chunk := await response.next_chunk(0.035)) is not None:
+            buffered.append(chunk)
+
+    if extends:
+        await to_the_end()
+        assert b"".join(buffered + taken).count(b"data: ") == 5
+    else:
+        with pytest.raises(ReadTimeout):
+            await to_the_end()
+        assert b"".join(buffered + taken).count(b"data: ") < 5
+    client.close()
