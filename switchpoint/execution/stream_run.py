@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from typing import Protocol
 
 from switchpoint.chat.request import ChatRequest
 from switchpoint.chat.stream import (
@@ -56,17 +55,6 @@ _TOOL = frozenset({ToolCallStart, ToolCallDelta})
 _NO_EVENTS: tuple[StreamEvent, ...] = ()
 # Rough characters per token, for usage a cut stream never reported.
 _CHARS_PER_TOKEN = 4
-
-
-class ClientSink(Protocol):
-    """Where the answer's events can go straight to the client, outside `events()`'s
-    consumer (the endpoint that renders them for the client's protocol)."""
-
-    def ready(self) -> bool:
-        """Whether `send` can take events now (the client is taking its bytes)."""
-
-    def send(self, batch: list[StreamEvent]) -> None:
-        """Render and write `batch` to the client, as `events()` would have yielded it."""
 
 
 class StreamFailed(Exception):
@@ -123,10 +111,6 @@ class StreamRun:
         # Usage of the finished attempts whose content is part of the answer.
         self._usage_before = Usage()
         self._relaying = False
-        # Set by the endpoint: while `events()` waits for the current segment's next
-        # batch, the segment's adapter may deliver a read through `_deliver` to it.
-        self.sink: ClientSink | None = None
-        self._live: _Segment | None = None
 
     @property
     def continued(self) -> bool:
@@ -226,24 +210,16 @@ class StreamRun:
                 # (with thousands of streams waiting, every object counts for the collector).
                 del out
                 if not finished:
-                    lane = current.limits.lane
-                    if self.sink is not None:
-                        self._live = current
-                        lane.deliver = self._deliver
-                    try:
-                        async for batch in current.events:
-                            out = []
-                            finished = self._pass_batch(batch, current, out)
-                            if out:
-                                yield out
-                            del batch, out
-                            if finished:
-                                break
-                        else:
-                            raise ProviderError("truncated", "stream ended without finishing")
-                    finally:
-                        lane.deliver = None
-                        self._live = None
+                    async for batch in current.events:
+                        out = []
+                        finished = self._pass_batch(batch, current, out)
+                        if out:
+                            yield out
+                        del batch, out
+                        if finished:
+                            break
+                    else:
+                        raise ProviderError("truncated", "stream ended without finishing")
                 executor.end_attempt(call, current.target, current.attempt, limits=current.limits)
                 if self.continued:
                     executor.bus.resilience(
@@ -268,22 +244,6 @@ class StreamRun:
                 raise
             finally:
                 await _close(current.events)
-
-    def _deliver(self, batch: list[StreamEvent]) -> bool:
-        """The live segment's `StreamLane`: a batch read from the connection's callback
-        while `events()` waits for it, passed and sent to the client here, as `events()`
-        would have. Never the batch that finishes the answer (the adapter hands that back
-        to be relayed as usual). False, having done nothing, when the client cannot take
-        it now."""
-        sink = self.sink
-        segment = self._live
-        if sink is None or segment is None or not sink.ready():
-            return False
-        out: list[StreamEvent] = []
-        self._pass_batch(batch, segment, out)
-        if out:
-            sink.send(out)
-        return True
 
     def _pass_batch(
         self, batch: Sequence[StreamEvent], segment: _Segment, out: list[StreamEvent]

@@ -200,12 +200,9 @@ class ChatEndpoint:
         encoder = self.codec.stream_encoder(parsed, call.request_id)
         answer = _StreamedAnswer(self, call, run, encoder)
         call.ttft_s = _call_ttft(call)
-        response = StreamingResponse(
+        return StreamingResponse(
             200, answer.body(), headers=explain_headers(call), on_close=answer.on_close
         )
-        answer.response = response
-        run.sink = answer
-        return response
 
     def _error(self, call: CallRecord, error: GatewayError) -> Response:
         self._mark_error(call, error)
@@ -256,7 +253,7 @@ class _StreamedAnswer:
     thousands of streams in flight, every object they hold is one more for each garbage
     collection to walk (docs/performance.md)."""
 
-    __slots__ = ("_call", "_encoder", "_endpoint", "_finished", "_run", "response")
+    __slots__ = ("_call", "_encoder", "_endpoint", "_finished", "_run")
 
     def __init__(
         self, endpoint: ChatEndpoint, call: CallRecord, run: StreamRun, encoder: StreamEncoder
@@ -266,24 +263,6 @@ class _StreamedAnswer:
         self._run = run
         self._encoder = encoder
         self._finished = False
-        self.response: StreamingResponse | None = None
-
-    # --- the run's `ClientSink`: a batch delivered outside `body()` ------------------
-    def ready(self) -> bool:
-        response = self.response
-        writer = response.writer if response is not None else None
-        return writer is not None and writer.ready()
-
-    def send(self, batch: list[StreamEvent]) -> None:
-        """Render and write `batch` as `body()` would (never the answer's last batch)."""
-        response = self.response
-        writer = response.writer if response is not None else None
-        if writer is None:
-            return
-        if len(batch) == 1 and not self._run.continued:
-            writer.write(self._encoder.encode(batch[0]))
-        else:
-            writer.write(self._joined(batch))
 
     def _finish(self) -> None:
         if not self._finished:

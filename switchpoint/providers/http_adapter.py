@@ -5,7 +5,6 @@ from __future__ import annotations
 import abc
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from functools import partial
 from typing import Protocol
 
 from switchpoint.chat.request import ChatRequest
@@ -19,7 +18,6 @@ from switchpoint.chat.stream import (
 )
 from switchpoint.config.schema import ModelConfig, ProviderConfig
 from switchpoint.providers.base import ProviderAdapter
-from switchpoint.providers.direct_read import DirectRead
 from switchpoint.providers.errors import ProviderError, parse_retry_after
 from switchpoint.providers.limits import AttemptLimits
 from switchpoint.providers.redaction import Redactor
@@ -248,8 +246,6 @@ class HttpProviderAdapter(ProviderAdapter):
         timing = StreamTiming(limits)
         sse_decoder = SSEDecoder()
         stats = limits.stats
-        lane = limits.lane
-        direct: DirectRead | None = None
         final_usage = False
         body_ended = False
         try:
@@ -261,21 +257,6 @@ class HttpProviderAdapter(ProviderAdapter):
                 until = timing.wait_until()
                 if now >= until:
                     raise timing.expired(self.name, now)
-                if lane.deliver is not None and not decoder.saw_finish_reason:
-                    # The consumer waits for this stream's next batch and can take it from
-                    # the connection's callback: reads are decoded and delivered there,
-                    # and this wait ends only for what they hand back (or a fault).
-                    if direct is None:
-                        direct = DirectRead(
-                            response,
-                            sse_decoder,
-                            decoder,
-                            partial(self._decode_batch, decoder=decoder, stream_error=stream_error),
-                            timing,
-                            stats,
-                            lane,
-                        )
-                    response.read_directly(direct)
                 try:
                     chunk = await response.next_chunk(until - now)
                 except ReadTimeout:
@@ -286,31 +267,22 @@ class HttpProviderAdapter(ProviderAdapter):
                         f"{self.name} stream was cut"
                         + (" mid-answer" if timing.started else " before any content"),
                     ) from None
-                finally:
-                    if direct is not None:
-                        response.read_directly(None)
                 try:
-                    if chunk == b"" and direct is not None:
-                        out, content, usage, failure = direct.take()
+                    if chunk is None:
+                        body_ended = True
+                        batch = sse_decoder.flush()
                     else:
-                        if chunk is None:
-                            body_ended = True
-                            batch = sse_decoder.flush()
-                        else:
-                            batch = sse_decoder.feed(chunk)
-                        if not batch:
-                            continue
-                        out, content, usage, failure = self._decode_batch(
-                            batch, decoder, stream_error
-                        )
-                        # Neither list is held while the next read is awaited: with
-                        # thousands of streams waiting, each is one more object for every
-                        # garbage collection.
-                        del batch
+                        batch = sse_decoder.feed(chunk)
                 except SSEEventTooLarge as exc:
                     raise ProviderError(
                         "invalid_response", f"{self.name} stream is broken: {exc}"
                     ) from None
+                if not batch:
+                    continue
+                out, content, usage, failure = self._decode_batch(batch, decoder, stream_error)
+                # Neither list is held while the next read is awaited: with thousands of
+                # streams waiting, each is one more object for every garbage collection.
+                del batch
                 if decoder.invalid_events:
                     stats.malformed_events = decoder.invalid_events
                 if content:

@@ -376,8 +376,6 @@ class HttpProtocol(asyncio.Protocol):
                     pending = data
                     continue
                 transport.write(data)
-                if response.writer is None:
-                    response.writer = _PieceWriter(self, chunked)
                 if self._write_paused:
                     await self._wait_drain()
         except (ConnectionError, asyncio.CancelledError):
@@ -391,8 +389,6 @@ class HttpProtocol(asyncio.Protocol):
             self._write_pending(pending)
             self._close()
             return
-        finally:
-            response.writer = None
         if chunked:
             self._write_pending((pending or b"") + b"0\r\n\r\n")
         else:
@@ -447,25 +443,6 @@ class HttpProtocol(asyncio.Protocol):
         self._closing = True
         if self._transport is not None and not self._transport.is_closing():
             self._transport.close()
-
-
-class _PieceWriter:
-    """A streamed response's `writer`, once its head is out (`PieceWriter`)."""
-
-    __slots__ = ("_chunked", "_protocol")
-
-    def __init__(self, protocol: HttpProtocol, chunked: bool) -> None:
-        self._protocol = protocol
-        self._chunked = chunked
-
-    def ready(self) -> bool:
-        protocol = self._protocol
-        return not (protocol._closing or protocol._write_paused or protocol._transport is None)
-
-    def write(self, piece: bytes) -> None:
-        transport = self._protocol._transport
-        if transport is not None and piece:
-            transport.write(b"%x\r\n%b\r\n" % (len(piece), piece) if self._chunked else piece)
 
 
 def plain_error_renderer(status: int, kind: str, message: str, path: str) -> Response:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from http import HTTPStatus
-from typing import Protocol
 
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
 _REASONS[529] = "Overloaded"
@@ -47,17 +46,6 @@ class FinalPiece(bytes):
     __slots__ = ()
 
 
-class PieceWriter(Protocol):
-    """Writes a streamed body's pieces while the server relays it, for a body's owner
-    that has a piece outside the body's iteration (`StreamingResponse.writer`)."""
-
-    def ready(self) -> bool:
-        """Whether a piece written now goes out: the client is there and taking its bytes."""
-
-    def write(self, piece: bytes) -> None:
-        """Send `piece` as the server would send it, had the body yielded it."""
-
-
 class StreamingResponse:
     """`body` yields the chunks; each is written (and flushed) as soon as it is yielded,
     except a `FinalPiece`, which leaves with the end of the response.
@@ -67,7 +55,7 @@ class StreamingResponse:
     (an async generator that never started does not run its `finally` on close).
     """
 
-    __slots__ = ("body", "content_type", "headers", "on_close", "status", "writer")
+    __slots__ = ("body", "content_type", "headers", "on_close", "status")
 
     def __init__(
         self,
@@ -84,10 +72,6 @@ class StreamingResponse:
         # Emptied once the head is rendered (`sent_head`).
         self.headers: Sequence[tuple[str, str]] = headers or ()
         self.on_close = on_close
-        # Set by the server while it relays the body, once the head is out: a piece may be
-        # written through it between two of the body's pieces, which it must not overtake
-        # (the owner writes only while the body waits for its own next piece).
-        self.writer: PieceWriter | None = None
 
     def sent_head(self) -> None:
         """The head is rendered: its headers are not needed for the rest of the stream (which

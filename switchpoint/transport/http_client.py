@@ -14,7 +14,6 @@ import os
 import ssl
 import time
 from collections import deque
-from collections.abc import Callable
 
 import certifi
 import httptools
@@ -76,11 +75,6 @@ class _Connection(asyncio.Protocol):
         self._buffered = 0
         self._paused = False
         self._waiter: asyncio.Future[None] | None = None
-        # A reader that takes the body in this connection's callback, once per read, while
-        # its owner waits (`UpstreamResponse.read_directly`); `interrupted`: it gave
-        # something back to the owner and woke it.
-        self.direct_reader: Callable[[bytes], None] | None = None
-        self.interrupted = False
         self._pending_release: HttpClient | None = None
         self._release_timer: asyncio.TimerHandle | None = None
 
@@ -101,11 +95,6 @@ class _Connection(asyncio.Protocol):
                 )
             )
             self.close()
-            return
-        # Everything this read brought, in one piece, after the parser is done with it.
-        reader = self.direct_reader
-        if reader is not None and self.chunks and self.error is None:
-            reader(self.take_all())
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -160,8 +149,6 @@ class _Connection(asyncio.Protocol):
         if self._buffered > _HIGH_WATER and not self._paused and self.transport is not None:
             self._paused = True
             self.transport.pause_reading()
-        if self.direct_reader is not None:
-            return  # handed to the reader once the whole read is parsed
         # `_wake`, inline: this runs for every chunk of a chunked body.
         waiter = self._waiter
         if waiter is not None and not waiter.done():
@@ -204,17 +191,6 @@ class _Connection(asyncio.Protocol):
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-
-    def interrupt(self) -> None:
-        """The direct reader has something for the owner: wake its wait."""
-        self.interrupted = True
-        self._wake()
-
-    def extend_wait(self, timeout: float) -> None:
-        """Move the current wait's deadline to `timeout` from now (the direct reader saw
-        progress); the timer re-arms itself when it fires before the new deadline."""
-        if self._deadline is not None:
-            self._deadline = self._loop.time() + timeout
 
     def _fail(self, exc: Exception) -> None:
         self.error = exc
@@ -283,7 +259,6 @@ class _Connection(asyncio.Protocol):
 
     def close(self) -> None:
         self.closed = True
-        self.direct_reader = None
         self._cancel_pending_release()
         if self._timer is not None:
             self._timer.cancel()
@@ -328,40 +303,20 @@ class UpstreamResponse:
         return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
     async def next_chunk(self, timeout: float | None) -> bytes | None:
-        """The next piece of body, or None at its end. ReadTimeout after `timeout` idle.
-        With a direct reader set, b"" when the reader interrupted the wait."""
+        """The next piece of body, or None at its end. ReadTimeout after `timeout` idle."""
         conn = self._conn
         try:
             # The buffer looked at directly: a stream comes here once per read, and finds
             # it empty every time but the last (the reader took all of it the time before).
-            while True:
-                # An interruption first: what the reader handed back came before anything
-                # buffered since (the reader stops taking reads when it hands one back).
-                if conn.interrupted:
-                    conn.interrupted = False
-                    return b""
-                if conn.chunks:
-                    return conn.take_all()
+            while not conn.chunks:
                 if conn.complete:
                     self._finish()
                     return None
                 await conn.wait(timeout, "body")
+            return conn.take_all()
         except BaseException:
             self.close()
             raise
-
-    def read_directly(self, reader: Callable[[bytes], None] | None) -> None:
-        """Hand the body, from now on, to `reader` in the connection's callback (once per
-        read, with all it brought) instead of buffering it for `next_chunk`; None stops.
-        While set, a wait in `next_chunk` ends only when the reader calls `interrupt()`,
-        at the body's end, on an error or at its deadline, which `extend_wait` moves."""
-        self._conn.direct_reader = reader
-
-    def interrupt(self) -> None:
-        self._conn.interrupt()
-
-    def extend_wait(self, timeout: float) -> None:
-        self._conn.extend_wait(timeout)
 
     @property
     def received_bytes(self) -> int:
@@ -373,7 +328,6 @@ class UpstreamResponse:
             self._client.release(self._conn)
 
     def close(self) -> None:
-        self._conn.direct_reader = None
         if not self._done:
             self._done = True
             self._conn.close()
@@ -383,11 +337,10 @@ class UpstreamResponse:
         more. The connection is reused if its exchange ends cleanly: at once if the body's
         end is already in, else when it arrives within a short grace period. Streams end
         this way on every call, so reuse here is what keeps connects off the hot path."""
-        conn = self._conn
-        conn.direct_reader = None
         if self._done:
             return
         self._done = True
+        conn = self._conn
         if conn.complete or conn.error is not None or conn.closed:
             self._client.release(conn)
         else:
