@@ -239,8 +239,8 @@ def test_a_json_body_where_a_vendor_always_streams_is_an_error(stack: Stack, pro
 
 @pytest.mark.parametrize("profile", ["oa", "an", "ge"])
 def test_spaced_chunks_of_every_vendor_reach_both_sdks_whole(stack: Stack, profile: str) -> None:
-    """Chunks one read apart, as a real model's: relayed from the upstream connection's
-    callback (`DirectRead`) in every vendor's protocol, to clients of both protocols."""
+    """Chunks one read apart, as a real model's, in every vendor's protocol, relayed
+    whole to clients of both protocols."""
     prepare(stack, profile)
     fake = stack.fake(profile)
     fake.stream_chunks = 8
