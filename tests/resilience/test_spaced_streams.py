@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from typing import Any
 
 import orjson
 import pytest
 
+from switchpoint.execution.records import CallRecord
 from switchpoint.server.protocol import HttpProtocol
 from tests.fakes import CutAfter, InvalidEvent, StallAfter, StreamErrorEvent
 from tests.resilience.gateway_thread import GatewayThread
@@ -20,6 +22,7 @@ from tests.resilience.test_streams import (
     ANSWER,
     USER,
     Pair,
+    Received,
     prefill,
     prepare,
     stream,
@@ -36,12 +39,17 @@ def spaced(pair: Pair) -> None:
         fake.chunk_gap = GAP_S
 
 
-def test_a_spaced_stream_is_relayed_whole_and_in_order(pair: Pair) -> None:
+def streamed(pair: Pair, models: dict[str, Any] | None = None) -> tuple[Received, CallRecord]:
+    """One streamed call through a gateway over `pair`: what the client got, and the
+    call's record."""
     primary, backup = pair
+    with GatewayThread(openai_pair(primary.base_url, backup.base_url, models=models), KEYS) as gw:
+        return stream(gw), gw.recorder.calls[-1]
+
+
+def test_a_spaced_stream_is_relayed_whole_and_in_order(pair: Pair) -> None:
     spaced(pair)
-    with GatewayThread(openai_pair(primary.base_url, backup.base_url), KEYS) as gw:
-        got = stream(gw)
-        call = gw.recorder.calls[-1]
+    got, call = streamed(pair)
     assert got.error is None
     assert got.text == ANSWER and got.finish == "stop"
     assert got.usage is not None and got.usage.completion_tokens == len(ANSWER.split())
@@ -51,12 +59,10 @@ def test_a_spaced_stream_is_relayed_whole_and_in_order(pair: Pair) -> None:
 def test_a_stream_longer_than_the_idle_limit_is_not_a_stall(pair: Pair) -> None:
     # Chunks 0.2 s apart for ~1.6 s against an idle limit of 1 s: every chunk of content
     # moves the wait's deadline on.
-    primary, backup = pair
+    primary = pair[0]
     prepare(*pair)
     primary.chunk_gap = 0.2
-    with GatewayThread(openai_pair(primary.base_url, backup.base_url), KEYS) as gw:
-        got = stream(gw)
-        call = gw.recorder.calls[-1]
+    got, call = streamed(pair)
     assert got.text == ANSWER and got.finish == "stop"
     assert [attempt.outcome for attempt in call.attempts] == ["ok"]
     assert got.seconds > 1.0
@@ -66,13 +72,10 @@ def test_a_stream_longer_than_the_idle_limit_is_not_a_stall(pair: Pair) -> None:
 def test_a_cut_between_spaced_chunks_is_continued_from_exactly_the_text_sent(
     pair: Pair, events: int
 ) -> None:
-    primary, backup = pair
+    primary = pair[0]
     spaced(pair)
     primary.enqueue(CutAfter(events=events))
-    document = openai_pair(primary.base_url, backup.base_url, models=prefill(True, None))
-    with GatewayThread(document, KEYS) as gw:
-        got = stream(gw)
-        call = gw.recorder.calls[-1]
+    got, call = streamed(pair, prefill(True, None))
     assert got.text == ANSWER and got.finish == "stop"
     sent = trailing_assistant(primary, 1)
     assert sent is not None and ANSWER.startswith(sent) and 0 < len(sent) < len(ANSWER)
@@ -81,37 +84,29 @@ def test_a_cut_between_spaced_chunks_is_continued_from_exactly_the_text_sent(
 
 def test_a_stall_between_spaced_chunks_is_detected_at_the_idle_limit(pair: Pair) -> None:
     # Each chunk moves the wait's deadline on; a stall must still end it.
-    primary, backup = pair
+    primary = pair[0]
     spaced(pair)
     primary.enqueue(StallAfter(events=6))
-    document = openai_pair(primary.base_url, backup.base_url, models=prefill(True, True))
-    with GatewayThread(document, KEYS) as gw:
-        got = stream(gw)
-        call = gw.recorder.calls[-1]
+    got, call = streamed(pair, prefill(True, True))
     assert got.text == ANSWER and got.finish == "stop"
     assert call.attempts[0].outcome == "stalled"
     assert got.seconds < 1.0 + 5  # the idle limit, plus a loaded machine's margin
 
 
 def test_an_error_event_between_spaced_chunks_is_continued(pair: Pair) -> None:
-    primary, backup = pair
+    primary = pair[0]
     spaced(pair)
     primary.enqueue(StreamErrorEvent(after=6, kind="server_error"))
-    document = openai_pair(primary.base_url, backup.base_url, models=prefill(True, True))
-    with GatewayThread(document, KEYS) as gw:
-        got = stream(gw)
-        call = gw.recorder.calls[-1]
+    got, call = streamed(pair, prefill(True, True))
     assert got.text == ANSWER and got.finish == "stop"
     assert call.attempts[0].outcome == "stream_error"
 
 
 def test_malformed_events_between_spaced_chunks_are_skipped_and_counted(pair: Pair) -> None:
-    primary, backup = pair
+    primary = pair[0]
     spaced(pair)
     primary.enqueue(InvalidEvent(after=5, payload='{"choices": [7]}'))
-    with GatewayThread(openai_pair(primary.base_url, backup.base_url), KEYS) as gw:
-        got = stream(gw)
-        call = gw.recorder.calls[-1]
+    got, call = streamed(pair)
     assert got.text == ANSWER and got.finish == "stop"
     assert call.malformed_events == 1
 
