@@ -143,13 +143,12 @@ def test_a_client_that_stops_reading_gets_the_rest_in_order_once_it_reads_again(
     primary.stream_chunks = 300
     primary.chunk_gap = 0.002
     with GatewayThread(openai_pair(primary.base_url, backup.base_url), KEYS) as gw:
-        host, port = gw.base_url.split("//")[1].split("/")[0].split(":")
         body = orjson.dumps({"model": "main", "messages": USER, "stream": True})
         with socket.socket() as client:
             # A small receive window, set before connecting (it is agreed on then).
             client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             client.settimeout(30)
-            client.connect((host, int(port)))
+            client.connect((gw.server.host, gw.server.port))
             client.sendall(
                 b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\n"
                 b"content-type: application/json\r\n"
