@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from switchpoint.config import Config, ConfigError, load_config
 
@@ -35,7 +36,13 @@ def load_or_exit(path: Path | None) -> Config:
     try:
         return load_config(config_path(path))
     except ConfigError as exc:
-        err.print(f"[bold red]{exc.source} is invalid[/] ({len(exc.problems)} problem(s)):")
+        # One line each, however long (a path, a message), so that they can be grepped.
+        err.print(
+            f"[bold red]{escape(exc.source)} is invalid[/] ({len(exc.problems)} problem(s)):",
+            soft_wrap=True,
+        )
         for problem in exc.problems:
-            err.print(f"  [red]-[/] {problem}", markup=False, highlight=False)
+            # The problem's own text is escaped, not read as markup: it quotes keys like
+            # `profiles[0]` and the user's values.
+            err.print(f"  [red]-[/] {escape(str(problem))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None

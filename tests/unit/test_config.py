@@ -194,6 +194,17 @@ def test_check_command_prints_every_problem_and_fails(tmp_path: Path) -> None:
     assert "routing.fallback.max_retries" in result.stderr
     assert "routing.cost.metric" in result.stderr
     assert "Traceback" not in result.stderr
+    # Each problem is a plain line: no console markup left in it.
+    assert "[red]" not in result.stderr
+    assert "  - routing.fallback.max_retries" in result.stderr
+
+
+def test_check_command_prints_brackets_in_a_problem_as_they_are(tmp_path: Path) -> None:
+    """A key the user wrote with brackets in it is quoted back whole, not read as markup."""
+    result = run_cli("check", "--config", str(write(tmp_path, "routing:\n  bogus[red]: 1\n")))
+    assert result.returncode != 0
+    assert "  - routing.bogus[red]: unknown key" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_check_command_accepts_the_seed_template(tmp_path: Path) -> None:
