@@ -15,6 +15,7 @@ import uvloop
 from switchpoint.cli.config_option import ConfigPath, load_or_exit
 from switchpoint.config.schema import Config
 from switchpoint.observability.logging_setup import configure_logging
+from switchpoint.server.open_files import raise_open_file_limit, report_open_file_limit
 
 if TYPE_CHECKING:
     from switchpoint.observability.worker_share import WorkerShare
@@ -39,6 +40,8 @@ def serve(
     )
     cfg = cfg.model_copy(update={"server": server})
     configure_logging(cfg.logging.level, cfg.logging.format)
+    # Before any worker starts: they inherit it.
+    report_open_file_limit(*raise_open_file_limit(), server.max_in_flight)
     if server.workers == 1:
         raise typer.Exit(run_worker(cfg, reuse_port=False))
     from switchpoint.observability.worker_share import (

@@ -26,8 +26,8 @@ from switchpoint.config.schema import FallbackConfig
 State = Literal["closed", "open", "half_open"]
 Key = tuple[str, str]
 
-# Outcomes that say nothing about the provider's health (the request was at fault, or
-# the client went away).
+# Outcomes that say nothing about the provider's health (the request was at fault, the
+# client went away, or the gateway could not even open a connection).
 NEUTRAL_OUTCOMES = frozenset(
     {
         "bad_request",
@@ -38,6 +38,7 @@ NEUTRAL_OUTCOMES = frozenset(
         "not_found",
         "cancelled",
         "unavailable",
+        "local_resources",
     }
 )
 

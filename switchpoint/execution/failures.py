@@ -27,6 +27,7 @@ _KINDS: dict[str, ErrorKind] = {
     "unsupported": "invalid_request",
     "not_found": "not_found",
     "unavailable": "unavailable",
+    "local_resources": "overloaded",
 }
 
 # Statuses that describe our gateway's relation with the provider, not the client's
@@ -47,6 +48,8 @@ _GATEWAY_SIDE = {
     "stalled": 504,
     "prefill_rejected": 502,
     "unavailable": 503,
+    # The gateway's own overload: 503 and Retry-After, which every SDK retries.
+    "local_resources": 503,
 }
 
 

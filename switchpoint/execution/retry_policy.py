@@ -10,6 +10,8 @@
 - A request this target cannot honour (an answer shape its protocol lacks): the next
   target, without calling this one; a 400 if none can.
 - Any other 4xx: the provider's error goes back.
+- The gateway could not open a connection (out of file descriptors or ports): a 503
+  with Retry-After at once; no other target, and the breaker is not told.
 """
 
 from __future__ import annotations
@@ -52,7 +54,9 @@ class RetryPolicy:
 
     def next_step(self, error: ProviderError, retries_done: int) -> Step:
         kind = error.kind
-        if kind == "bad_request":
+        if kind in ("bad_request", "local_resources"):
+            # The gateway's own exhaustion: every target needs the same descriptor, and
+            # the client, told to retry after a moment, is the one to try again.
             return "fail"
         if kind == "unsupported":
             # Nothing was sent; a target further down the chain may give what was asked.

@@ -26,6 +26,7 @@ FailureKind = Literal[
     "unsupported",  # this target cannot give what the request asks for; another may
     "not_found",
     "unavailable",  # not configured (e.g. no API key)
+    "local_resources",  # the gateway could not open a connection (out of descriptors)
 ]
 
 RETRYABLE: frozenset[str] = frozenset(

@@ -25,6 +25,7 @@ from switchpoint.transport.errors import (
     ConnectError,
     ConnectionDropped,
     InvalidHttpResponse,
+    LocalResourcesExhausted,
     ReadTimeout,
 )
 from switchpoint.transport.http_client import (
@@ -38,6 +39,9 @@ from switchpoint.transport.sse import SSEDecoder, SSEEvent, SSEEventTooLarge
 
 # Error bodies are read only this far: enough for any vendor's message.
 _MAX_ERROR_BODY = 64 * 1024
+# When the gateway itself cannot open a connection, the client is told to come back
+# after this long (descriptors are freed as other calls end).
+_LOCAL_RETRY_AFTER_S = 1.0
 # A whole answer is a few hundred KB of text and tool calls, a few MB with inline images;
 # past this it is not an answer, and holding it would take the memory of every other call
 # on the worker (the body is held whole to be decoded).
@@ -139,6 +143,10 @@ class HttpProviderAdapter(ProviderAdapter):
                 connect_timeout=limits.bounded(limits.connect_s, time.perf_counter()),
                 response_timeout=limits.bounded(header_timeout, time.perf_counter()),
             )
+        except LocalResourcesExhausted as exc:
+            raise ProviderError(
+                "local_resources", self.redact(str(exc)), retry_after_s=_LOCAL_RETRY_AFTER_S
+            ) from None
         except ConnectError as exc:
             raise ProviderError("connect", self.redact(str(exc))) from None
         except ReadTimeout:

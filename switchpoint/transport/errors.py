@@ -18,6 +18,12 @@ class ConnectError(TransportError):
         super().__init__(message, phase="connect")
 
 
+class LocalResourcesExhausted(ConnectError):
+    """The gateway itself could not open a connection: it is out of file descriptors,
+    ephemeral ports or socket memory. Nothing reached the upstream, and nothing about
+    the upstream's health can be read from it."""
+
+
 class ReadTimeout(TransportError):
     """No data within the allowed time (first byte, or idle gap in a stream)."""
 

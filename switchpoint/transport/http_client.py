@@ -18,6 +18,7 @@ from collections import deque
 import certifi
 import httptools
 
+from switchpoint.log_throttle import LogThrottle
 from switchpoint.transport.egress_proxy import (
     EgressProxy,
     TunnelOpening,
@@ -30,6 +31,7 @@ from switchpoint.transport.errors import (
     InvalidHttpResponse,
     ReadTimeout,
 )
+from switchpoint.transport.local_resources import local_exhaustion
 from switchpoint.transport.origin import Origin
 
 # Stop reading from the upstream while this much body is buffered and unread.
@@ -40,6 +42,7 @@ MAX_RESPONSE_HEAD_BYTES = 256 * 1024
 _RELEASE_GRACE_S = 1.0
 # The event loop's clock resolution (uvloop counts milliseconds).
 _CLOCK_STEP_S = 0.001
+_EXHAUSTION_LOG_EVERY_S = 10.0
 
 
 class _Connection(asyncio.Protocol):
@@ -373,6 +376,7 @@ class HttpClient:
         self._idle_timeout = idle_timeout_s
         self._ssl: ssl.SSLContext | None = None
         self._closed = False
+        self._exhaustion_log = LogThrottle(_EXHAUSTION_LOG_EVERY_S)
 
     def _ssl_context(self) -> ssl.SSLContext:
         if self._ssl is None:
@@ -397,6 +401,9 @@ class HttpClient:
             via = f" through the egress proxy {proxy.address}" if proxy else ""
             raise ConnectError(f"connect to {origin.host_header}{via} timed out") from None
         except (OSError, ssl.SSLError) as exc:
+            local = local_exhaustion(exc, origin.host_header, self._exhaustion_log)
+            if local is not None:
+                raise local from None
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise ConnectError(f"cannot connect to {origin.host_header}: {reason}") from None
         return conn
@@ -409,6 +416,9 @@ class HttpClient:
         try:
             transport, _ = await loop.create_connection(lambda: opening, proxy.host, proxy.port)
         except OSError as exc:
+            local = local_exhaustion(exc, proxy.address, self._exhaustion_log)
+            if local is not None:
+                raise local from None
             reason = exc.strerror or str(exc)
             raise ConnectError(
                 f"cannot connect to the egress proxy {proxy.address}: {reason}"

@@ -69,6 +69,20 @@ def test_client_faults_do_not_count() -> None:
     assert cb.state(KEY) == "closed"
 
 
+def test_the_gateways_own_exhaustion_does_not_count() -> None:
+    """Out of file descriptors, the gateway could not even connect: the provider is not
+    to blame, and opening its breaker would refuse every call for the open period."""
+    cb, _, transitions = breakers()
+    for _ in range(50):
+        cb.record(KEY, "local_resources", 0.0)
+    cb.record(KEY, "ok", 0.1)
+    assert cb.state(KEY) == "closed"
+    assert transitions == []
+    for _ in range(10):
+        cb.record(KEY, "connect", 0.0)
+    assert cb.state(KEY) == "open"
+
+
 def test_half_open_probes_then_close() -> None:
     cb, clock, moves = breakers()
     for _ in range(4):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import gc
+import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -15,6 +17,7 @@ from switchpoint.transport.errors import (
     ConnectError,
     ConnectionDropped,
     InvalidHttpResponse,
+    LocalResourcesExhausted,
     ReadTimeout,
 )
 from switchpoint.transport.http_client import (
@@ -418,4 +421,35 @@ async def test_bytes_that_are_not_http_are_a_malformed_response() -> None:
     with pytest.raises(InvalidHttpResponse, match="an invalid HTTP response") as caught:
         await send(client, await raw_upstream(garbage), "/", b"{}", response_timeout=10)
     assert caught.value.phase == "headers"
+    client.close()
+
+
+async def test_a_connect_the_gateway_has_no_descriptor_for_is_its_own_failure(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Out of descriptors, the connect fails before anything reaches the upstream: that
+    is said as such (and logged once for many), not as the upstream refusing."""
+    loop = asyncio.get_running_loop()
+    failure = OSError(errno.EMFILE, "Too many open files")
+
+    async def no_descriptor(*args: object, **kwargs: object) -> None:
+        raise failure
+
+    monkeypatch.setattr(loop, "create_connection", no_descriptor)
+    client = HttpClient()
+    origin = Origin("http", "127.0.0.1", 9)
+    with caplog.at_level(logging.ERROR, logger="switchpoint.transport"):
+        for _ in range(5):
+            with pytest.raises(LocalResourcesExhausted) as caught:
+                await send(client, origin, "/x", connect_timeout=2, response_timeout=2)
+    assert "Too many open files" in str(caught.value)
+    assert "not the provider's" in str(caught.value)
+    lines = [r.getMessage() for r in caplog.records if r.name == "switchpoint.transport"]
+    assert len(lines) == 1
+    assert "open-file limit is" in lines[0]
+    # Refused is the upstream's answer, not the gateway's exhaustion.
+    failure = ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
+    with pytest.raises(ConnectError) as refused:
+        await send(client, origin, "/x", connect_timeout=2, response_timeout=2)
+    assert not isinstance(refused.value, LocalResourcesExhausted)
     client.close()

@@ -30,6 +30,8 @@ POLICY = RetryPolicy(max_retries=2, fallback_enabled=True, backoff_base_s=0.5, b
         ("content_policy", "fail"),
         ("bad_request", "fail"),
         ("unsupported", "fallback"),
+        # The gateway out of descriptors: every target would need one too.
+        ("local_resources", "fail"),
     ],
 )
 def test_steps_by_failure(kind: FailureKind, step: str) -> None:

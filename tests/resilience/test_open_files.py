@@ -1,0 +1,213 @@
+"""`switchpoint serve` as a real process under a real open-file limit.
+
+At start-up the gateway raises its soft limit to the hard one. At the hard limit, a call
+it cannot open an upstream connection for gets a 503 with Retry-After at once, and the
+provider's circuit breaker is not told: the provider did nothing wrong, and once
+descriptors are free again calls go through, where an opened breaker would have refused
+them all for its open period.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import openai
+import yaml
+
+from tests.fakes.openai_fake import OpenAIFake
+
+REPO = Path(__file__).resolve().parents[2]
+# Applies the limit, then becomes the gateway (same pid): no `preexec_fn` in a test
+# process whose other threads (the fakes') could deadlock a fork.
+_LIMITED = (
+    "import os, resource, sys; "
+    "resource.setrlimit(resource.RLIMIT_NOFILE, (int(sys.argv[1]), int(sys.argv[2]))); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'switchpoint', *sys.argv[3:]])"
+)
+
+
+class Gateway:
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.messages: list[str] = []
+        self.url = ""
+        self.ready = threading.Event()
+
+    def read_logs(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            with contextlib.suppress(ValueError):
+                message = str(json.loads(line).get("message", ""))
+                self.messages.append(message)
+                if message.startswith("switchpoint listening on "):
+                    self.url = message.split()[3]
+                    self.ready.set()
+
+    def open_files(self) -> int:
+        return len(os.listdir(f"/proc/{self.process.pid}/fd"))
+
+    def logged(self, text: str) -> list[str]:
+        return [m for m in self.messages if text in m]
+
+
+def config_file(tmp_path: Path, fake: OpenAIFake) -> Path:
+    document = {
+        "server": {"host": "127.0.0.1", "port": 0},
+        "providers": {
+            "oa": {"type": "openai", "base_url": fake.base_url, "api_key_env": "FAKE_OPENAI_KEY"}
+        },
+        "routing": {
+            "default_profile": "only",
+            "profiles": {
+                "only": {
+                    "model": "gpt-4o",
+                    "provider": "oa",
+                    "max_context": 100_000,
+                    "cost_weight": 1.0,
+                }
+            },
+            # A breaker that two failed connects in three calls would open, were they
+            # counted against the provider.
+            "fallback": {
+                "circuit_breaker_threshold": 0.5,
+                "circuit_breaker": {"min_requests": 2, "open_s": 60},
+                "backoff_base_s": 0.01,
+            },
+        },
+        "logging": {"format": "json", "access_log": False},
+    }
+    path = tmp_path / "switchpoint.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+@contextlib.contextmanager
+def gateway(config: Path, fake: OpenAIFake, soft: int, hard: int) -> Iterator[Gateway]:
+    process = subprocess.Popen(
+        [sys.executable, "-c", _LIMITED, str(soft), str(hard), "serve", "--config", str(config)],
+        cwd=config.parent,
+        env={**os.environ, "FAKE_OPENAI_KEY": fake.api_key, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    running = Gateway(process)
+    threading.Thread(target=running.read_logs, daemon=True).start()
+    try:
+        assert running.ready.wait(30), f"the gateway did not start: {running.messages}"
+        yield running
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(15)
+
+
+def limits_of(pid: int) -> tuple[int, int]:
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+        if line.startswith("Max open files"):
+            soft, hard = line.split()[3:5]
+            return int(soft), int(hard)
+    raise AssertionError("no open-file limit in /proc/<pid>/limits")
+
+
+def call(base_url: str) -> str:
+    client = openai.OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0)
+    answer = client.chat.completions.create(
+        model="only", messages=[{"role": "user", "content": "hi"}]
+    )
+    client.close()
+    return answer.choices[0].message.content or ""
+
+
+def test_the_soft_limit_is_raised_to_the_hard_one(tmp_path: Path, openai_fake: OpenAIFake) -> None:
+    with gateway(config_file(tmp_path, openai_fake), openai_fake, soft=128, hard=4096) as running:
+        assert limits_of(running.process.pid) == (4096, 4096)
+        assert running.logged("open-file limit raised from 128 to 4096")
+        # 4096 leaves room for some 2,000 calls: nothing to warn about.
+        assert not running.logged("leaves room for about")
+        assert call(running.url) == "Hello from gpt-4o."
+
+
+def send_raw(sock: socket.socket, host: str) -> None:
+    body = json.dumps({"model": "only", "messages": [{"role": "user", "content": "hi"}]})
+    sock.sendall(
+        (
+            f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            f"Connection: close\r\n\r\n{body}"
+        ).encode()
+    )
+
+
+def read_raw(sock: socket.socket) -> tuple[int, dict[str, str], dict[str, object]]:
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, json.loads(body)
+
+
+def test_out_of_descriptors_is_a_503_and_not_the_providers_failure(
+    tmp_path: Path, openai_fake: OpenAIFake
+) -> None:
+    limit = 80
+    with gateway(config_file(tmp_path, openai_fake), openai_fake, limit, limit) as running:
+        assert limits_of(running.process.pid) == (limit, limit)
+        assert running.logged("leaves room for about 8 concurrent calls")
+        host, port = running.url.removeprefix("http://").split(":")
+        # One call first: what the gateway opens lazily is open, and one upstream
+        # connection waits in the pool.
+        assert call(running.url) == "Hello from gpt-4o."
+        # The upstream answers slowly, so the pooled connection stays taken by the first
+        # call below and the others each need a new one.
+        openai_fake.header_delay = 0.5
+        held: list[socket.socket] = []
+        try:
+            # Idle client connections until the gateway holds `limit` descriptors, each
+            # one accepted before the next is opened.
+            taken = running.open_files()
+            while taken < limit:
+                held.append(socket.create_connection((host, int(port)), timeout=10))
+                settle = time.monotonic() + 5
+                while (now := running.open_files()) <= taken and time.monotonic() < settle:
+                    time.sleep(0.005)
+                assert now > taken, "the gateway did not accept the connection"
+                taken = now
+            senders = held[-3:]
+            for sock in senders:
+                send_raw(sock, running.url)
+            answers = [read_raw(sock) for sock in senders]
+        finally:
+            for sock in held:
+                sock.close()
+        statuses = sorted(status for status, _, _ in answers)
+        assert statuses.count(503) >= 2, answers
+        assert set(statuses) <= {200, 503}, answers
+        for status, headers, body in answers:
+            if status == 503:
+                assert headers["retry-after"] == "1"
+                error = body["error"]
+                assert isinstance(error, dict)
+                assert error["code"] == "overloaded"
+                assert "Too many open files" in error["message"]
+                assert "not the provider's" in error["message"]
+        assert running.logged("Too many open files")
+        # Descriptors are free again, and the provider was never blamed: the next call
+        # goes through at once.
+        openai_fake.header_delay = 0.0
+        assert call(running.url) == "Hello from gpt-4o."
+        assert not running.logged("circuit breaker")
