@@ -35,6 +35,10 @@ class ServerConfig(Strict):
     # its upstream connection, and an unread answer its memory, until the client's host
     # went away.
     client_write_timeout_s: float = Field(60.0, gt=0)
+    # After SIGTERM, calls in flight get this long to finish (the ledger's own flush,
+    # `ledger.shutdown_timeout_s`, comes after it). Keep the two under what the process
+    # manager waits before SIGKILL: `docker stop` 10 s, Kubernetes 30 s, systemd 90 s.
+    shutdown_grace_s: float = Field(30.0, ge=0, le=3600)
     # Load shedding, off by default: a worker refuses new chat calls (503, or 529 to
     # Anthropic clients, with `Retry-After`) while it already has `max_in_flight` of them,
     # or while its event loop runs more than `max_loop_lag_ms` late. Past saturation,

@@ -418,6 +418,17 @@ class HttpProtocol(asyncio.Protocol):
         if not self.busy:
             self._close()
 
+    def cut(self) -> asyncio.Task[None] | None:
+        """Close now, busy or not (the shutdown's grace is over): the request's handler
+        is cancelled as when its client goes away, and a stream ends without its last
+        chunk. Returns the handler's task, whose cancellation still has to run."""
+        self._queue.clear()
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel()
+        self._close()
+        return task
+
     # --- failures -------------------------------------------------------------------
     def _fail(self, status: int, kind: str, message: str) -> None:
         """Answer a request we cannot parse or accept, then close the connection."""

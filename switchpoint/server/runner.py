@@ -17,9 +17,6 @@ from switchpoint.server.protocol import HttpProtocol, ServerState
 
 log = logging.getLogger("switchpoint.server")
 
-# In-flight requests get this long to finish after a shutdown signal.
-SHUTDOWN_GRACE_S = 30.0
-
 
 def listening_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -81,7 +78,7 @@ async def serve(
         housekeeping.cancel()
         if preload is not None:
             preload.cancel()
-        await _drain(state)
+        await _drain(state, config.shutdown_grace_s)
         with contextlib.suppress(Exception):
             await server.wait_closed()
         await gateway.aclose()
@@ -110,9 +107,16 @@ async def _housekeeping(state: ServerState) -> None:
         state.sweep(loop.time())
 
 
-async def _drain(state: ServerState) -> None:
+# How long handlers cut at shutdown get to run their cancellation.
+_CUT_WAIT_S = 5.0
+
+
+async def _drain(state: ServerState, grace_s: float) -> None:
+    """Close idle connections at once and busy ones as their calls end, for up to
+    `grace_s`; then close whatever is left (a stream cut there ends without its last
+    chunk, so its client sees it incomplete)."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + SHUTDOWN_GRACE_S
+    deadline = loop.time() + grace_s
     while loop.time() < deadline:
         busy = [c for c in state.connections if c.busy]
         for connection in state.connections - set(busy):
@@ -120,9 +124,11 @@ async def _drain(state: ServerState) -> None:
         if not busy:
             return
         await asyncio.sleep(0.05)
-    log.warning(
-        "shutting down with %d request(s) still in flight",
-        sum(1 for c in state.connections if c.busy),
-    )
-    for connection in list(state.connections):
-        connection.shutdown()
+    in_flight = sum(1 for c in state.connections if c.busy)
+    if in_flight:
+        log.warning("shutting down with %d request(s) still in flight: cut", in_flight)
+    handlers = [task for c in list(state.connections) if (task := c.cut()) is not None]
+    if handlers:
+        # Their cancellation closes their upstream calls and records them (outcome
+        # `cancelled`); it must run before the gateway closes the ledger, not after.
+        await asyncio.wait(handlers, timeout=_CUT_WAIT_S)
