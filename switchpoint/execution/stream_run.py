@@ -234,6 +234,9 @@ class StreamRun:
                 segment = await self._resume(current, error)
             except BaseException:
                 if current.attempt.duration_s == 0.0:
+                    # Cut (the client went away, or the gateway stopped): what was
+                    # generated until then is billed all the same.
+                    self._estimate_usage(current)
                     executor.end_attempt(
                         call,
                         current.target,
@@ -378,17 +381,30 @@ class StreamRun:
         attempt = cut.attempt
         if not attempt.delivered:
             return
-        if attempt.usage is None or attempt.usage.output_tokens == 0:
-            estimated = Usage(
-                input_tokens=attempt.usage.input_tokens if attempt.usage else 0,
-                output_tokens=max(1, -(-cut.sent_chars // _CHARS_PER_TOKEN)),
-            )
-            if not estimated.input_tokens:
-                estimated.input_tokens = self._call.context_tokens
-            attempt.usage = estimated
-            attempt.usage_estimated = True
+        estimated = self._estimate_usage(cut)
+        if estimated is not None:
             attempt.cost_usd = self._executor.prices.cost_usd(attempt.model, estimated)
-        self._usage_before.add(attempt.usage)
+        if attempt.usage is not None:
+            self._usage_before.add(attempt.usage)
+
+    def _estimate_usage(self, segment: _Segment) -> Usage | None:
+        """Estimate the usage of an attempt that delivered content but ended before the
+        provider reported its output (it reports usage last): the prompt as the gateway
+        counted it, the output from the text sent. None if there is nothing to estimate."""
+        attempt = segment.attempt
+        if not attempt.delivered:
+            return None
+        if attempt.usage is not None and attempt.usage.output_tokens:
+            return None
+        estimated = Usage(
+            input_tokens=attempt.usage.input_tokens if attempt.usage else 0,
+            output_tokens=max(1, -(-segment.sent_chars // _CHARS_PER_TOKEN)),
+        )
+        if not estimated.input_tokens:
+            estimated.input_tokens = self._call.context_tokens
+        attempt.usage = estimated
+        attempt.usage_estimated = True
+        return estimated
 
 
 def _client_start(segment: _Segment) -> MessageStart:

@@ -319,6 +319,15 @@ def test_client_disconnect_mid_stream_abandons_the_upstream(server: BackgroundSe
     assert call.served is not None and call.served.outcome == "cancelled"
     # The simulated stream takes 30 x 20 ms; it was abandoned well before that.
     assert call.duration_s < 0.5
+    # What was generated before the client left is billed all the same. The provider
+    # reports usage last, so the gateway's estimate stands in: the prompt as it counted
+    # it, the output from the text it sent.
+    served = call.served
+    assert served.usage_estimated
+    assert served.usage is not None
+    assert served.usage.output_tokens >= 1
+    assert served.usage.input_tokens == call.context_tokens > 0
+    assert call.usage.input_tokens == call.context_tokens
 
 
 # Answers far larger than what the kernel's socket buffers hold.
