@@ -59,7 +59,8 @@ def report_open_file_limit(before: int, now: int, max_in_flight: int | None) -> 
         )
         log.warning(
             "the open-file limit (%d) leaves room for about %d concurrent calls per worker, "
-            "and %s: raise the limit (LimitNOFILE, ulimit -n); calls past it get a 503",
+            "and %s: raise the limit (LimitNOFILE, ulimit -n); past it, calls get a 503 "
+            "or their connection is closed at once",
             now,
             calls,
             what,
