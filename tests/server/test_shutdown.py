@@ -20,6 +20,9 @@ CHUNKS = 40
 CHUNK_DELAY_MS = 50
 
 
+PROFILE = {"model": "sim-model", "provider": "sim", "max_context": 100_000, "cost_weight": 1.0}
+
+
 def ledger_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path}/ledger.db"
 
@@ -38,17 +41,7 @@ def server(tmp_path: Path, grace_s: float) -> BackgroundServer:
                     },
                 }
             },
-            "routing": {
-                "default_profile": "only",
-                "profiles": {
-                    "only": {
-                        "model": "sim-model",
-                        "provider": "sim",
-                        "max_context": 100_000,
-                        "cost_weight": 1.0,
-                    }
-                },
-            },
+            "routing": {"default_profile": "only", "profiles": {"only": PROFILE}},
             "ledger": {"url": ledger_url(tmp_path)},
             "logging": {"access_log": False},
         }
