@@ -4,24 +4,20 @@ loses nothing."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
 import pytest
 import yaml
 
+from tests.gateway_process import gateway_process
 from tests.ledger.gateway_setup import ledger_rows
 
-REPO = Path(__file__).resolve().parents[2]
 FLUSH_INTERVAL_S = 0.2
 # Generous: the machine is shared; what matters is the bound, not the exact figure.
 SLACK_S = 1.5
@@ -56,35 +52,8 @@ def config_file(tmp_path: Path, url: str) -> Path:
     return path
 
 
-@contextlib.contextmanager
-def gateway_process(config: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "switchpoint", "serve", "--config", str(config)],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    found: list[str] = []
-    ready = threading.Event()
-
-    def read_logs() -> None:
-        assert process.stderr is not None
-        for line in process.stderr:
-            with contextlib.suppress(ValueError):
-                message = json.loads(line).get("message", "")
-                if message.startswith("switchpoint listening on "):
-                    found.append(message.split()[3])
-                    ready.set()
-
-    threading.Thread(target=read_logs, daemon=True).start()
-    try:
-        assert ready.wait(30), "the gateway did not start"
-        yield process, found[0]
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(30)
+def serve(config: Path) -> list[str]:
+    return [sys.executable, "-m", "switchpoint", "serve", "--config", str(config)]
 
 
 class Traffic:
@@ -150,8 +119,9 @@ def check_consistency(url: str) -> None:
 
 def test_kill_9_loses_at_most_the_last_unflushed_batch(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    with gateway_process(config_file(tmp_path, url)) as (process, base_url):
-        traffic = Traffic(base_url).start().warmed_up()
+    with gateway_process(serve(config_file(tmp_path, url))) as running:
+        process = running.process
+        traffic = Traffic(running.url).start().warmed_up()
         time.sleep(3.0)
         os.kill(process.pid, signal.SIGKILL)
         killed_at = time.monotonic()
@@ -174,8 +144,9 @@ def test_kill_9_loses_at_most_the_last_unflushed_batch(tmp_path: Path) -> None:
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["term", "int"])
 def test_a_clean_shutdown_loses_nothing(tmp_path: Path, stop_signal: signal.Signals) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    with gateway_process(config_file(tmp_path, url)) as (process, base_url):
-        traffic = Traffic(base_url).start().warmed_up()
+    with gateway_process(serve(config_file(tmp_path, url))) as running:
+        process = running.process
+        traffic = Traffic(running.url).start().warmed_up()
         time.sleep(1.0)
         process.send_signal(stop_signal)
         assert process.wait(60) == 0

@@ -13,9 +13,7 @@ import contextlib
 import json
 import os
 import socket
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,8 +22,9 @@ import openai
 import yaml
 
 from tests.fakes.openai_fake import OpenAIFake
+from tests.gateway_process import REPO, GatewayProcess, gateway_process
+from tests.raw_http import post, read_response
 
-REPO = Path(__file__).resolve().parents[2]
 # Applies the limit, then becomes the gateway (same pid): no `preexec_fn` in a test
 # process whose other threads (the fakes') could deadlock a fork.
 _LIMITED = (
@@ -35,28 +34,8 @@ _LIMITED = (
 )
 
 
-class Gateway:
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        self.process = process
-        self.messages: list[str] = []
-        self.url = ""
-        self.ready = threading.Event()
-
-    def read_logs(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            with contextlib.suppress(ValueError):
-                message = str(json.loads(line).get("message", ""))
-                self.messages.append(message)
-                if message.startswith("switchpoint listening on "):
-                    self.url = message.split()[3]
-                    self.ready.set()
-
-    def open_files(self) -> int:
-        return len(os.listdir(f"/proc/{self.process.pid}/fd"))
-
-    def logged(self, text: str) -> list[str]:
-        return [m for m in self.messages if text in m]
+def open_files(running: GatewayProcess) -> int:
+    return len(os.listdir(f"/proc/{running.process.pid}/fd"))
 
 
 def config_file(tmp_path: Path, fake: OpenAIFake) -> Path:
@@ -91,36 +70,20 @@ def config_file(tmp_path: Path, fake: OpenAIFake) -> Path:
 
 
 @contextlib.contextmanager
-def gateway(config: Path, fake: OpenAIFake, soft: int, hard: int) -> Iterator[Gateway]:
-    process = subprocess.Popen(
-        [sys.executable, "-c", _LIMITED, str(soft), str(hard), "serve", "--config", str(config)],
-        cwd=config.parent,
-        env={**os.environ, "FAKE_OPENAI_KEY": fake.api_key, "PYTHONPATH": str(REPO)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    running = Gateway(process)
-    threading.Thread(target=running.read_logs, daemon=True).start()
-    try:
-        assert running.ready.wait(30), f"the gateway did not start: {running.messages}"
+def gateway(config: Path, fake: OpenAIFake, soft: int, hard: int) -> Iterator[GatewayProcess]:
+    argv = [sys.executable, "-c", _LIMITED, str(soft), str(hard), "serve", "--config", str(config)]
+    env = {**os.environ, "FAKE_OPENAI_KEY": fake.api_key, "PYTHONPATH": str(REPO)}
+    with gateway_process(argv, cwd=config.parent, env=env) as running:
         yield running
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(15)
 
 
-def settled_open_files(running: Gateway) -> int:
+def settled_open_files(running: GatewayProcess) -> int:
     """The gateway's descriptor count once it has stopped moving (a client connection
     just closed is let go a moment later)."""
-    last = running.open_files()
+    last = open_files(running)
     while True:
         time.sleep(0.1)
-        now = running.open_files()
+        now = open_files(running)
         if now == last:
             return now
         last = now
@@ -152,30 +115,9 @@ def test_the_soft_limit_is_raised_to_the_hard_one(tmp_path: Path, openai_fake: O
         assert call(running.url) == "Hello from gpt-4o."
 
 
-def send_raw(sock: socket.socket, host: str) -> None:
-    """A call on a kept-alive connection: answering it frees no descriptor, so every
-    call but one (which finds the pooled upstream connection) needs a new one."""
-    body = json.dumps({"model": "only", "messages": [{"role": "user", "content": "hi"}]})
-    sock.sendall(
-        (
-            f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n{body}"
-        ).encode()
-    )
-
-
-def read_raw(sock: socket.socket) -> tuple[int, dict[str, str], dict[str, object]]:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"the connection closed before the answer: {data!r}"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {k.lower(): v for k, v in (line.split(": ", 1) for line in lines[1:])}
-    while len(body) < int(headers["content-length"]):
-        body += sock.recv(65536)
-    return int(lines[0].split()[1]), headers, json.loads(body)
+# A call on a kept-alive connection: answering it frees no descriptor, so every call but
+# one (which finds the pooled upstream connection) needs a new one.
+CALL = json.dumps({"model": "only", "messages": [{"role": "user", "content": "hi"}]}).encode()
 
 
 def test_out_of_descriptors_is_a_503_and_not_the_providers_failure(
@@ -198,20 +140,19 @@ def test_out_of_descriptors_is_a_503_and_not_the_providers_failure(
             # waited for until accepted (other descriptors may come and go meanwhile:
             # the count is a floor, not an exact tally).
             base = settled_open_files(running)
-            while running.open_files() < limit:
+            while open_files(running) < limit:
                 assert len(held) < limit, "the gateway does not take the connections"
                 held.append(socket.create_connection((host, int(port)), timeout=10))
                 settle = time.monotonic() + 2
                 while (
-                    running.open_files() < min(limit, base + len(held))
-                    and time.monotonic() < settle
+                    open_files(running) < min(limit, base + len(held)) and time.monotonic() < settle
                 ):
                     time.sleep(0.005)
             # The first ones, accepted while descriptors were still free.
             senders = held[:4]
             for sock in senders:
-                send_raw(sock, running.url)
-            answers = [read_raw(sock) for sock in senders]
+                sock.sendall(post("/v1/chat/completions", CALL))
+            answers = [read_response(sock) for sock in senders]
         finally:
             for sock in held:
                 sock.close()
@@ -221,8 +162,7 @@ def test_out_of_descriptors_is_a_503_and_not_the_providers_failure(
         for status, headers, body in answers:
             if status == 503:
                 assert headers["retry-after"] == "1"
-                error = body["error"]
-                assert isinstance(error, dict)
+                error = json.loads(body)["error"]
                 assert error["code"] == "overloaded"
                 assert "Too many open files" in error["message"]
                 assert "not the provider's" in error["message"]

@@ -15,6 +15,7 @@ from switchpoint.config.loader import parse_config
 from switchpoint.events import Listener
 from switchpoint.execution.records import CallRecord
 from switchpoint.server.background import BackgroundServer
+from tests.raw_http import Reader, post, read_response
 
 SIMULATED = {
     "server": {"max_body_bytes": 4096, "request_read_timeout_s": 1.0},
@@ -46,65 +47,6 @@ def server() -> Iterator[BackgroundServer]:
 def connect(server: BackgroundServer) -> socket.socket:
     sock = socket.create_connection((server.host, server.port), timeout=10)
     return sock
-
-
-class Reader:
-    """Reads whole responses (content-length or chunked) off a socket, keeping whatever
-    arrived beyond the current one for the next."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.buffer = b""
-
-    def _fill(self) -> None:
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise ConnectionError(f"connection closed; have {self.buffer!r}")
-        self.buffer += chunk
-
-    def _take(self, size: int) -> bytes:
-        while len(self.buffer) < size:
-            self._fill()
-        data, self.buffer = self.buffer[:size], self.buffer[size:]
-        return data
-
-    def _line(self) -> bytes:
-        while b"\r\n" not in self.buffer:
-            self._fill()
-        line, _, self.buffer = self.buffer.partition(b"\r\n")
-        return line
-
-    def response(self) -> tuple[int, dict[str, str], bytes]:
-        while b"\r\n\r\n" not in self.buffer:
-            self._fill()
-        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split()[1])
-        headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        if "content-length" in headers:
-            return status, headers, self._take(int(headers["content-length"]))
-        body = b""
-        while True:
-            size = int(self._line(), 16)
-            if size == 0:
-                self._line()
-                return status, headers, body
-            body += self._take(size)
-            self._take(2)
-
-
-def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    return Reader(sock).response()
-
-
-def post(path: str, body: bytes, extra: str = "") -> bytes:
-    return (
-        f"POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
-        f"content-length: {len(body)}\r\n{extra}\r\n"
-    ).encode() + body
 
 
 CHAT = orjson.dumps({"model": "cost_sensitive", "messages": [{"role": "user", "content": "hi"}]})

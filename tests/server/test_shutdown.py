@@ -107,7 +107,7 @@ def test_past_the_grace_a_stream_is_cut_and_its_client_knows(
     # The grace, not the stream's two seconds (the ledger's final flush comes after).
     assert stopped_in < grace_s + 1.5
     assert reader.finish_reason is None
-    assert isinstance(reader.error, openai.APIConnectionError | openai.APIError)
+    assert isinstance(reader.error, openai.APIError)  # a connection error included
     # Cut, yet accounted for: the call's row is there, not marked as a success.
     (row,) = ledger_rows(ledger_url(tmp_path), "SELECT status, error_kind FROM requests")
     assert row[0] != "ok"
