@@ -85,9 +85,12 @@ class ToolSpec:
 
 @dataclass(slots=True)
 class JsonOutput:
-    """The answer must be a JSON value, one matching `schema` when there is one."""
+    """The answer must be a JSON value, one matching `schema` when there is one.
+    `name` and `strict` are OpenAI's (its schema format requires a name)."""
 
     schema: dict[str, Any] | None = None
+    name: str | None = None
+    strict: bool | None = None
 
 
 @dataclass(slots=True)

@@ -35,6 +35,18 @@ class Conversation:
 Decoder = Callable[[dict[str, Any]], Conversation]
 
 
+def append_turn(messages: list[Message], message: Message) -> None:
+    """Append `message`, merged into the last turn when it has the same role: the
+    internal shape alternates roles, as Anthropic and Gemini require (OpenAI's separate
+    `tool` messages, or a Responses call and its parallel siblings, become one turn)."""
+    if messages and messages[-1].role == message.role:
+        last = messages[-1]
+        last.content.extend(message.content)
+        last.keep = last.keep or message.keep
+    else:
+        messages.append(message)
+
+
 class ChatRequest:
     """One request as the gateway holds it between ingress and the provider adapter.
 

@@ -7,7 +7,7 @@ from typing import Any
 from switchpoint.chat.request import Conversation
 from switchpoint.chat.response import ChatResponse
 from switchpoint.errors import GatewayError, invalid_request
-from switchpoint.ingress.codec import ParsedBody
+from switchpoint.ingress.codec import ParsedBody, strip_flag
 from switchpoint.protocols.anthropic import PROTOCOL
 from switchpoint.protocols.anthropic.errors import error_body
 from switchpoint.protocols.anthropic.request import (
@@ -102,12 +102,7 @@ class AnthropicMessagesCodec:
         return ParsedBody(model=model, stream=bool(stream), include_usage=True)
 
     def strip_extensions(self, body: dict[str, Any]) -> bool:
-        found = False
-        for message in body.get("messages") or ():
-            if isinstance(message, dict) and KEEP_FLAG in message:
-                del message[KEEP_FLAG]
-                found = True
-        return found
+        return strip_flag(body.get("messages"), KEEP_FLAG)
 
     def vendor_headers(self, headers: dict[bytes, bytes]) -> dict[str, str]:
         """`anthropic-beta`: without it, Anthropic refuses the beta fields of the body."""
@@ -119,7 +114,7 @@ class AnthropicMessagesCodec:
             raise invalid_request("the anthropic-beta header is malformed", "anthropic-beta")
         return {"anthropic-beta": value} if value else {}
 
-    def encode_response(self, response: ChatResponse, request_id: str) -> bytes:
+    def encode_response(self, response: ChatResponse, parsed: ParsedBody, request_id: str) -> bytes:
         return encode_response(response, request_id)
 
     def stream_encoder(self, parsed: ParsedBody, request_id: str) -> StreamEncoder:

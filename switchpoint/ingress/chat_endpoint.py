@@ -170,7 +170,7 @@ class ChatEndpoint:
                 handed_over = True
                 return streamed
             answer = await gateway.executor.complete(call, chat_request, recover=recover)
-            payload = self.codec.encode_response(answer, call.request_id)
+            payload = self.codec.encode_response(answer, parsed, call.request_id)
             answered = Response(
                 200, payload, headers=explain_headers(call), after_sent=self._finisher(call)
             )

@@ -19,6 +19,19 @@ class ParsedBody:
     stream: bool
     # Protocol-specific rendering options (e.g. OpenAI's `stream_options.include_usage`).
     include_usage: bool = False
+    # The request's parameters a protocol repeats in its answer (OpenAI Responses').
+    echo: dict[str, Any] | None = None
+
+
+def strip_flag(items: object, flag: str) -> bool:
+    """Remove switchpoint's `flag` from each object of a body's list of messages or
+    items (it must not reach a vendor); True if any had it."""
+    found = False
+    for item in items if isinstance(items, list) else ():
+        if isinstance(item, dict) and flag in item:
+            del item[flag]
+            found = True
+    return found
 
 
 class StreamEncoder(Protocol):
@@ -42,7 +55,9 @@ class IngressCodec(Protocol):
     def vendor_headers(self, headers: dict[bytes, bytes]) -> dict[str, str]:
         """Headers of this protocol that a same-protocol vendor needs (never credentials)."""
 
-    def encode_response(self, response: ChatResponse, request_id: str) -> bytes: ...
+    def encode_response(
+        self, response: ChatResponse, parsed: ParsedBody, request_id: str
+    ) -> bytes: ...
 
     def stream_encoder(self, parsed: ParsedBody, request_id: str) -> StreamEncoder: ...
 

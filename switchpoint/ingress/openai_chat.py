@@ -7,7 +7,7 @@ from typing import Any
 from switchpoint.chat.request import Conversation
 from switchpoint.chat.response import ChatResponse
 from switchpoint.errors import GatewayError, invalid_request
-from switchpoint.ingress.codec import ParsedBody
+from switchpoint.ingress.codec import ParsedBody, strip_flag
 from switchpoint.protocols.fields import expect, optional_number, optional_positive_int
 from switchpoint.protocols.openai import PROTOCOL
 from switchpoint.protocols.openai.errors import error_body
@@ -65,17 +65,12 @@ class OpenAIChatCodec:
         return ParsedBody(model=model, stream=bool(stream), include_usage=include_usage)
 
     def strip_extensions(self, body: dict[str, Any]) -> bool:
-        found = False
-        for message in body.get("messages") or ():
-            if isinstance(message, dict) and KEEP_FLAG in message:
-                del message[KEEP_FLAG]
-                found = True
-        return found
+        return strip_flag(body.get("messages"), KEEP_FLAG)
 
     def vendor_headers(self, headers: dict[bytes, bytes]) -> dict[str, str]:
         return {}
 
-    def encode_response(self, response: ChatResponse, request_id: str) -> bytes:
+    def encode_response(self, response: ChatResponse, parsed: ParsedBody, request_id: str) -> bytes:
         return encode_response(response)
 
     def stream_encoder(self, parsed: ParsedBody, request_id: str) -> StreamEncoder:

@@ -1,7 +1,8 @@
 """`POST /v1/route`: the routing decision for a request, without calling any provider.
 
 The body is either a bare `{workload, estimated_context_tokens, budget, strategy}` or a
-full chat request (OpenAI's shape, or Anthropic's with `"protocol": "anthropic"`), whose
+full chat request (OpenAI Chat's shape, Anthropic's with `"protocol": "anthropic"`, or
+OpenAI Responses', recognised by its `input`), whose
 context is then counted as a call's would be (always fully: no small-body shortcut) and,
 when it needs summarizing, planned: the answer's `context` says what would be
 summarized, kept and sent, without a summarizer being called.
@@ -25,6 +26,7 @@ from switchpoint.ingress.call_options import context_strategy, parse_call_option
 from switchpoint.ingress.chat_endpoint import parse_json_object
 from switchpoint.ingress.codec import IngressCodec
 from switchpoint.ingress.openai_chat import OpenAIChatCodec
+from switchpoint.ingress.openai_responses import OpenAIResponsesCodec
 from switchpoint.protocols.fields import expect
 from switchpoint.routing.decision import RoutingDecision
 from switchpoint.routing.resolve import rejected_error
@@ -34,12 +36,13 @@ from switchpoint.server.response import Response
 _CODECS: dict[str, IngressCodec] = {
     "openai": OpenAIChatCodec(),
     "anthropic": AnthropicMessagesCodec(),
+    "openai_responses": OpenAIResponsesCodec(),
 }
 _KEEP_MARKER = "switchpoint_keep"
 
 
 def _chat_request(body: dict[str, Any]) -> ChatRequest:
-    protocol = body.get("protocol", "openai")
+    protocol = body.get("protocol", "openai" if "messages" in body else "openai_responses")
     codec = _CODECS.get(protocol) if isinstance(protocol, str) else None
     if codec is None:
         raise invalid_request(
@@ -48,7 +51,8 @@ def _chat_request(body: dict[str, Any]) -> ChatRequest:
         )
     parsed = codec.parse(body)
     request = ChatRequest(codec.protocol, body, stream=parsed.stream, decoder=codec.decode)
-    if any(isinstance(m, dict) and _KEEP_MARKER in m for m in body["messages"]):
+    items = body.get("messages", body.get("input"))
+    if isinstance(items, list) and any(isinstance(m, dict) and _KEEP_MARKER in m for m in items):
         request.conversation()  # the keep flags are read when decoding
     return request
 
@@ -64,7 +68,7 @@ async def decision_body(
 ) -> dict[str, Any]:
     """The decision for either a bare `{workload, estimated_context_tokens, budget}` or
     a full chat request (whose context size is then counted)."""
-    is_chat = "messages" in body
+    is_chat = "messages" in body or "input" in body
     workload = body.get("workload")
     if workload is not None:
         expect(workload, str, "workload")
@@ -90,7 +94,6 @@ async def decision_body(
         expect(model, str, "model")
     request = None
     if is_chat:
-        expect(body["messages"], list, "messages")
         request = _chat_request(body)
     assessment = await gateway.assess(
         request,

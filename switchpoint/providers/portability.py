@@ -10,22 +10,31 @@ JSON output).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from switchpoint.chat.request import ChatRequest
-from switchpoint.protocols.openai import PROTOCOL as OPENAI
-from switchpoint.protocols.openai.request import answer_shape_fields
+from switchpoint.protocols import openai, openai_responses
+from switchpoint.protocols.openai import request as openai_request
+from switchpoint.protocols.openai_responses import request as responses_request
 from switchpoint.providers.errors import ProviderError
+
+# The client protocols that can ask for an answer of a shape others cannot give.
+_ANSWER_SHAPE_FIELDS: dict[str, Callable[[dict[str, Any]], dict[str, str]]] = {
+    openai.PROTOCOL: openai_request.answer_shape_fields,
+    openai_responses.PROTOCOL: responses_request.answer_shape_fields,
+}
 
 
 def refuse_unportable(request: ChatRequest, *, honoured: frozenset[str] = frozenset()) -> None:
-    """Raise `unsupported` if `request` asks for an answer that a vendor of another
-    protocol than OpenAI's (the caller) cannot give; `honoured` names the fields its
+    """Raise `unsupported` if `request` asks for an answer that the caller, a vendor of
+    another protocol than OpenAI's, cannot give; `honoured` names the fields its
     encoder translates. Nothing was sent: the next target of the chain that can give it
     serves the call, and if none can, the client gets a 400 saying why."""
-    if request.protocol != OPENAI:
+    shape_fields = _ANSWER_SHAPE_FIELDS.get(request.protocol)
+    if shape_fields is None:
         return
-    fields = [
-        text for key, text in answer_shape_fields(request.body).items() if key not in honoured
-    ]
+    fields = [text for key, text in shape_fields(request.body).items() if key not in honoured]
     if fields:
         raise ProviderError(
             "unsupported",

@@ -13,6 +13,7 @@ from switchpoint.ingress.count_tokens_endpoint import CountTokensEndpoint
 from switchpoint.ingress.info_endpoints import InfoEndpoints
 from switchpoint.ingress.key_endpoints import KeyEndpoints
 from switchpoint.ingress.openai_chat import OpenAIChatCodec
+from switchpoint.ingress.openai_responses import OpenAIResponsesCodec
 from switchpoint.ingress.outcome_endpoint import OutcomeEndpoint
 from switchpoint.ingress.report_endpoint import ReportEndpoint
 from switchpoint.ingress.route_endpoint import RouteEndpoint
@@ -26,6 +27,7 @@ from switchpoint.server.router import Router
 
 OPENAI = OpenAIChatCodec()
 ANTHROPIC = AnthropicMessagesCodec()
+RESPONSES = OpenAIResponsesCodec()
 
 # Ingress protocols by the path prefix their errors are recognised by.
 CODECS_BY_PREFIX: list[tuple[str, IngressCodec]] = [("/v1/messages", ANTHROPIC)]
@@ -61,6 +63,8 @@ def build_router(gateway: Gateway) -> Router:
     router = Router(respond_error)
     router.add("POST", "/v1/chat/completions", ChatEndpoint(gateway, OPENAI))
     router.add("POST", "/chat/completions", ChatEndpoint(gateway, OPENAI))
+    router.add("POST", "/v1/responses", ChatEndpoint(gateway, RESPONSES))
+    router.add("POST", "/responses", ChatEndpoint(gateway, RESPONSES))
     router.add("POST", "/v1/messages", ChatEndpoint(gateway, ANTHROPIC))
     router.add("POST", "/v1/messages/count_tokens", CountTokensEndpoint(gateway))
     info = InfoEndpoints(gateway)

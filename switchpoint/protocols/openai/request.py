@@ -16,7 +16,7 @@ from switchpoint.chat.content import (
     ToolResult,
     ToolSpec,
 )
-from switchpoint.chat.request import Conversation
+from switchpoint.chat.request import Conversation, append_turn
 from switchpoint.errors import invalid_request
 from switchpoint.protocols.fields import (
     expect,
@@ -63,12 +63,12 @@ def decode_request(body: dict[str, Any]) -> Conversation:
             system.extend(Text(t) for t in _texts(raw.get("content"), f"{param}.content"))
         elif role == "user":
             content = _user_content(raw.get("content"), f"{param}.content")
-            _append(messages, Message("user", content, keep=bool(raw.get(KEEP_FLAG))))
+            append_turn(messages, Message("user", content, keep=bool(raw.get(KEEP_FLAG))))
         elif role == "assistant":
-            _append(messages, _assistant(raw, param))
+            append_turn(messages, _assistant(raw, param))
         elif role in ("tool", "function"):
             result = _tool_result(raw, param, role)
-            _append(messages, Message("user", [result], keep=bool(raw.get(KEEP_FLAG))))
+            append_turn(messages, Message("user", [result], keep=bool(raw.get(KEEP_FLAG))))
         else:
             raise invalid_request(
                 f"'{param}.role' must be one of system, developer, user, assistant, tool; "
@@ -115,19 +115,11 @@ def _json_output(response_format: object) -> JsonOutput | None:
         )
     path = "response_format.json_schema"
     spec = required(fields, "json_schema", dict, path)
-    optional(spec, "name", str, f"{path}.name")  # checked as OpenAI does; no other vendor takes one
-    return JsonOutput(schema=optional(spec, "schema", dict, f"{path}.schema"))
-
-
-def _append(messages: list[Message], message: Message) -> None:
-    """Consecutive same-role messages merge: the internal shape alternates roles, as
-    Anthropic and Gemini require (OpenAI's separate `tool` messages become one turn)."""
-    if messages and messages[-1].role == message.role:
-        last = messages[-1]
-        last.content.extend(message.content)
-        last.keep = last.keep or message.keep
-    else:
-        messages.append(message)
+    return JsonOutput(
+        schema=optional(spec, "schema", dict, f"{path}.schema"),
+        name=optional(spec, "name", str, f"{path}.name"),
+        strict=optional(spec, "strict", bool, f"{path}.strict"),
+    )
 
 
 def _texts(content: object, param: str) -> list[str]:
@@ -157,13 +149,14 @@ def _user_content(content: object, param: str) -> list[Block]:
             blocks.append(Text(required(part, "text", str, f"{p}.text")))
         elif kind == "image_url":
             image = required(part, "image_url", dict, f"{p}.image_url")
-            blocks.append(_image(required(image, "url", str, f"{p}.image_url.url")))
+            blocks.append(image_from_url(required(image, "url", str, f"{p}.image_url.url")))
         else:
             raise invalid_request(f"'{p}.type' {kind!r} is not supported", f"{p}.type")
     return blocks
 
 
-def _image(url: str) -> Image:
+def image_from_url(url: str) -> Image:
+    """An `image_url`: a data: URL inline, any other URL by reference."""
     if url.startswith("data:"):
         header, _, data = url.partition(",")
         media_type = header[5:].split(";", 1)[0] or None
@@ -289,6 +282,8 @@ def encode_request(
             }
             for t in conversation.tools
         ]
+    if conversation.json_output is not None:
+        body["response_format"] = _response_format(conversation.json_output)
     choice = conversation.tool_choice
     if choice is not None:
         if choice.mode == "tool":
@@ -298,6 +293,15 @@ def encode_request(
         if choice.parallel is not None and conversation.tools:
             body["parallel_tool_calls"] = choice.parallel
     return body
+
+
+def _response_format(output: JsonOutput) -> dict[str, Any]:
+    if output.schema is None:
+        return {"type": "json_object"}
+    spec: dict[str, Any] = {"name": output.name or "answer", "schema": output.schema}
+    if output.strict is not None:
+        spec["strict"] = output.strict
+    return {"type": "json_schema", "json_schema": spec}
 
 
 def _encode_message(message: Message) -> list[dict[str, Any]]:

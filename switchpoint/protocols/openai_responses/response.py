@@ -1,0 +1,185 @@
+"""`ChatResponse` -> an OpenAI Responses `response` object.
+
+The object repeats the request's parameters (`echo`), lists the answer as output items
+(a `message` for each run of text, a `function_call` for each tool call) and says
+whether the answer is `completed` or `incomplete` (cut by the output limit or a content
+filter). Reasoning is not rendered, as on the Chat Completions ingress. Ids derive from
+switchpoint's request id, so that a client's log line leads to the gateway's.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from switchpoint.chat.content import Block, Text, ToolCall
+from switchpoint.chat.response import ChatResponse, StopReason
+from switchpoint.chat.usage import Usage
+
+
+def response_echo(body: dict[str, Any]) -> dict[str, Any]:
+    """The request's parameters, as a response object repeats them (OpenAI's defaults
+    where the client left one out). `store` is false: switchpoint keeps no response."""
+    text = body.get("text")
+    return {
+        "instructions": body.get("instructions"),
+        "max_output_tokens": body.get("max_output_tokens"),
+        "metadata": body.get("metadata") or {},
+        "parallel_tool_calls": body.get("parallel_tool_calls", True),
+        "previous_response_id": None,
+        "reasoning": body.get("reasoning") or {"effort": None, "summary": None},
+        "store": False,
+        "temperature": body.get("temperature", 1.0),
+        "text": text if isinstance(text, dict) and text else {"format": {"type": "text"}},
+        "tool_choice": body.get("tool_choice", "auto"),
+        "tools": body.get("tools") or [],
+        "top_p": body.get("top_p", 1.0),
+        "truncation": body.get("truncation") or "disabled",
+        "user": body.get("user"),
+    }
+
+
+def response_id(request_id: str) -> str:
+    return f"resp_{request_id}"
+
+
+def message_item_id(request_id: str, output_index: int) -> str:
+    return f"msg_{request_id}_{output_index}"
+
+
+def call_item_id(request_id: str, output_index: int) -> str:
+    return f"fc_{request_id}_{output_index}"
+
+
+def call_id(block_id: str, request_id: str, output_index: int) -> str:
+    """The vendor's id for the call, which the client sends back with the output; one
+    made up when the vendor gave none."""
+    return block_id or f"call_{request_id}_{output_index}"
+
+
+def status_of(stop_reason: StopReason) -> tuple[str, dict[str, str] | None]:
+    """The response's `status` and `incomplete_details`."""
+    if stop_reason == "max_tokens":
+        return "incomplete", {"reason": "max_output_tokens"}
+    if stop_reason == "content_filter":
+        return "incomplete", {"reason": "content_filter"}
+    return "completed", None
+
+
+def message_item(item_id: str, text: str, status: str) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "id": item_id,
+        "status": status,
+        "role": "assistant",
+        "content": [output_text_part(text)],
+    }
+
+
+def output_text_part(text: str) -> dict[str, Any]:
+    return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+
+
+def call_item(item_id: str, call: str, name: str, arguments: str, status: str) -> dict[str, Any]:
+    return {
+        "type": "function_call",
+        "id": item_id,
+        "call_id": call,
+        "name": name,
+        "arguments": arguments,
+        "status": status,
+    }
+
+
+def encode_usage(usage: Usage) -> dict[str, Any]:
+    return {
+        "input_tokens": usage.input_tokens,
+        "input_tokens_details": {
+            "cached_tokens": usage.cached_input_tokens,
+            "cache_write_tokens": usage.cache_write_tokens,
+        },
+        "output_tokens": usage.output_tokens,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": usage.input_tokens + usage.output_tokens,
+    }
+
+
+def response_object(
+    request_id: str,
+    *,
+    created_at: int,
+    model: str,
+    status: str,
+    output: list[dict[str, Any]],
+    echo: dict[str, Any],
+    usage: Usage | None = None,
+    incomplete_details: dict[str, str] | None = None,
+    error: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": response_id(request_id),
+        "object": "response",
+        "created_at": created_at,
+        "status": status,
+        "error": error,
+        "incomplete_details": incomplete_details,
+        "model": model,
+        "output": output,
+        "usage": encode_usage(usage) if usage is not None else None,
+        **echo,
+    }
+    if status == "completed":
+        body["completed_at"] = int(time.time())
+    return body
+
+
+def output_items(content: list[Block], request_id: str, status: str) -> list[dict[str, Any]]:
+    """A message item for each run of text, a function_call item for each tool call.
+    Only the last item was being written when the answer ended: it alone takes an
+    `incomplete` status."""
+    items: list[dict[str, Any]] = []
+    texts: list[str] = []
+
+    def end_text() -> None:
+        if texts:
+            item_id = message_item_id(request_id, len(items))
+            items.append(message_item(item_id, "".join(texts), "completed"))
+            texts.clear()
+
+    for block in content:
+        if type(block) is Text:
+            texts.append(block.text)
+        elif type(block) is ToolCall:
+            end_text()
+            index = len(items)
+            items.append(
+                call_item(
+                    call_item_id(request_id, index),
+                    call_id(block.id, request_id, index),
+                    block.name,
+                    block.arguments,
+                    "completed",
+                )
+            )
+    end_text()
+    if items:
+        items[-1]["status"] = status
+    return items
+
+
+def encode_response(response: ChatResponse, request_id: str, echo: dict[str, Any]) -> bytes:
+    status, incomplete = status_of(response.stop_reason)
+    return orjson.dumps(
+        response_object(
+            request_id,
+            created_at=int(time.time()),
+            model=response.model,
+            status=status,
+            output=output_items(response.content, request_id, status),
+            echo=echo,
+            usage=response.usage,
+            incomplete_details=incomplete,
+        )
+    )

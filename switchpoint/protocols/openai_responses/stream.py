@@ -1,0 +1,268 @@
+"""Internal stream events -> the SSE stream an OpenAI Responses client expects.
+
+The stream is a lifecycle: `response.created` and `response.in_progress`, then each
+output item opened (`response.output_item.added`), filled (text or argument deltas) and
+closed (`...done` events), then exactly one terminal event: `response.completed`,
+`response.incomplete` (cut by the output limit or a content filter) or, when the
+upstream failed mid-answer, `error` and `response.failed`. Every event carries a
+`sequence_number`, from 0. OpenAI's SDKs check the lifecycle (an item's events only
+between its added and done), so items are closed in order before the terminal event.
+
+Reasoning is not rendered, as on the Chat Completions ingress.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from switchpoint.chat.stream import (
+    Finish,
+    MessageStart,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    UsageUpdate,
+    merge_usage,
+)
+from switchpoint.chat.usage import Usage
+from switchpoint.protocols.openai_responses.response import (
+    call_id,
+    call_item,
+    call_item_id,
+    message_item,
+    message_item_id,
+    output_text_part,
+    response_object,
+    status_of,
+)
+
+# OpenAI's codes for a failed response (`response.error.code`).
+_FAILED_CODES = {"rate_limit_error": "rate_limit_exceeded"}
+
+
+class _OpenItem:
+    """An output item between its `added` and `done` events."""
+
+    __slots__ = ("call", "delta_head", "index", "item_id", "name", "pieces")
+
+    def __init__(self, index: int, item_id: str, *, name: str = "", call: str = "") -> None:
+        self.index = index
+        self.item_id = item_id
+        self.name = name
+        self.call = call  # a function call's call_id; "" for a message
+        self.pieces: list[str] = []
+        self.delta_head = b""
+
+
+class StreamEncoder:
+    __slots__ = (
+        "_calls",
+        "_created_at",
+        "_echo",
+        "_items",
+        "_model",
+        "_open",
+        "_request_id",
+        "_sequence",
+        "_started",
+        "_text",
+        "_usage",
+    )
+
+    def __init__(self, request_id: str, echo: dict[str, Any]) -> None:
+        self._request_id = request_id
+        self._echo = echo
+        self._created_at = int(time.time())
+        self._model = ""
+        self._sequence = 0
+        self._started = False
+        # Every item opened so far, in output order, as it last stood.
+        self._items: list[dict[str, Any]] = []
+        self._open: list[_OpenItem] = []
+        self._text: _OpenItem | None = None
+        self._calls: dict[int, _OpenItem] = {}
+        self._usage: Usage | None = None
+
+    def _event(self, kind: str, fields: dict[str, Any]) -> bytes:
+        sequence = self._sequence
+        self._sequence += 1
+        payload = {"type": kind, **fields, "sequence_number": sequence}
+        return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
+
+    def encode(self, event: StreamEvent) -> bytes:
+        if type(event) is TextDelta:
+            if not event.text:
+                return b""
+            text = self._text
+            opened = b""
+            if text is None:
+                opened = self._open_message()
+                text = self._text
+                assert text is not None
+            text.pieces.append(event.text)
+            sequence = self._sequence
+            self._sequence += 1
+            return b"".join(
+                (
+                    opened,
+                    text.delta_head,
+                    orjson.dumps(event.text),
+                    b',"sequence_number":',
+                    str(sequence).encode(),
+                    b"}\n\n",
+                )
+            )
+        if type(event) is MessageStart:
+            self._model = event.model
+            return self._start()
+        if type(event) is ToolCallStart:
+            return self._open_call(event)
+        if type(event) is ToolCallDelta:
+            call = self._calls.get(event.index)
+            if call is None or not event.arguments:
+                return b""
+            call.pieces.append(event.arguments)
+            return self._event(
+                "response.function_call_arguments.delta",
+                {"item_id": call.item_id, "output_index": call.index, "delta": event.arguments},
+            )
+        if type(event) is UsageUpdate:
+            self._usage = merge_usage(self._usage, event.usage)
+            return b""
+        if type(event) is Finish:
+            status, incomplete = status_of(event.stop_reason)
+            closed = self._start() + self._close_all(status)
+            kind = "response.completed" if status == "completed" else "response.incomplete"
+            response = self._response(status, usage=self._usage, incomplete_details=incomplete)
+            return closed + self._event(kind, {"response": response})
+        return b""  # reasoning is not rendered
+
+    def encode_error(self, error_body: dict[str, Any]) -> bytes:
+        """`error` (on which OpenAI's Python SDK raises: it reads the nested `error`)
+        then `response.failed`, the terminal event, with the items as they stood."""
+        error = error_body.get("error")
+        details: dict[str, Any] = error if isinstance(error, dict) else {}
+        message = str(details.get("message") or "the upstream failed mid-answer")
+        kind = details.get("type")
+        out = [self._start()]
+        out.append(
+            self._event(
+                "error",
+                {
+                    "code": details.get("code"),
+                    "message": message,
+                    "param": details.get("param"),
+                    "error": details,
+                },
+            )
+        )
+        for item in self._open:
+            self._items[item.index] = self._final_item(item, "incomplete")
+        self._open = []
+        code = _FAILED_CODES.get(kind, "server_error") if isinstance(kind, str) else "server_error"
+        failure = {"code": code, "message": message}
+        response = self._response("failed", usage=self._usage, error=failure)
+        out.append(self._event("response.failed", {"response": response}))
+        return b"".join(out)
+
+    def _response(self, status: str, **fields: Any) -> dict[str, Any]:
+        return response_object(
+            self._request_id,
+            created_at=self._created_at,
+            model=self._model,
+            status=status,
+            output=list(self._items),
+            echo=self._echo,
+            **fields,
+        )
+
+    def _start(self) -> bytes:
+        if self._started:
+            return b""
+        self._started = True
+        response = self._response("in_progress")
+        return self._event("response.created", {"response": response}) + self._event(
+            "response.in_progress", {"response": response}
+        )
+
+    def _open_message(self) -> bytes:
+        index = len(self._items)
+        item = _OpenItem(index, message_item_id(self._request_id, index))
+        item.delta_head = (
+            b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta",'
+            b'"item_id":'
+            + orjson.dumps(item.item_id)
+            + b',"output_index":'
+            + str(index).encode()
+            + b',"content_index":0,"logprobs":[],"delta":'
+        )
+        added = message_item(item.item_id, "", "in_progress")
+        added["content"] = []
+        self._items.append(added)
+        self._open.append(item)
+        self._text = item
+        common = {"item_id": item.item_id, "output_index": index, "content_index": 0}
+        return self._event(
+            "response.output_item.added", {"output_index": index, "item": added}
+        ) + self._event("response.content_part.added", {**common, "part": output_text_part("")})
+
+    def _open_call(self, event: ToolCallStart) -> bytes:
+        # Text before a call is a message of its own; text after it, another.
+        closed = self._close(self._text, "completed") if self._text is not None else b""
+        index = len(self._items)
+        item = _OpenItem(
+            index,
+            call_item_id(self._request_id, index),
+            name=event.name,
+            call=call_id(event.id, self._request_id, index),
+        )
+        added = call_item(item.item_id, item.call, item.name, "", "in_progress")
+        self._items.append(added)
+        self._open.append(item)
+        self._calls[event.index] = item
+        return closed + self._event(
+            "response.output_item.added", {"output_index": index, "item": added}
+        )
+
+    def _final_item(self, item: _OpenItem, status: str) -> dict[str, Any]:
+        content = "".join(item.pieces)
+        if item.call:
+            return call_item(item.item_id, item.call, item.name, content, status)
+        return message_item(item.item_id, content, status)
+
+    def _close(self, item: _OpenItem, status: str) -> bytes:
+        self._open.remove(item)
+        if item is self._text:
+            self._text = None
+        final = self._final_item(item, status)
+        self._items[item.index] = final
+        common = {"item_id": item.item_id, "output_index": item.index}
+        if item.call:
+            done = self._event(
+                "response.function_call_arguments.done",
+                {**common, "name": item.name, "arguments": final["arguments"]},
+            )
+        else:
+            text = final["content"][0]["text"]
+            done = self._event(
+                "response.output_text.done",
+                {**common, "content_index": 0, "text": text, "logprobs": []},
+            ) + self._event(
+                "response.content_part.done",
+                {**common, "content_index": 0, "part": output_text_part(text)},
+            )
+        return done + self._event(
+            "response.output_item.done", {"output_index": item.index, "item": final}
+        )
+
+    def _close_all(self, status: str) -> bytes:
+        """Close the open items in order. Only the last was being written when the
+        answer ended, so only it takes an `incomplete` status."""
+        items = list(self._open)
+        return b"".join(
+            self._close(item, status if item is items[-1] else "completed") for item in items
+        )
