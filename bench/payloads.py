@@ -58,3 +58,17 @@ def chat_body(model: str, *, stream: bool = False, size_bytes: int = 0,
         turn += 1
     doc["messages"] = [system, *messages, question]
     return orjson.dumps(doc)
+
+
+def responses_body(chat: bytes) -> bytes:
+    """The same conversation as an OpenAI Responses body: system prompt as
+    `instructions`, the other messages as `input`, `max_output_tokens`."""
+    doc = orjson.loads(chat)
+    messages = doc.pop("messages")
+    system = [m["content"] for m in messages if m["role"] == "system"]
+    doc["instructions"] = "\n\n".join(system)
+    doc["input"] = [m for m in messages if m["role"] != "system"]
+    doc["max_output_tokens"] = doc.pop("max_tokens")
+    doc.pop("stream_options", None)
+    return orjson.dumps(doc)
+

@@ -7,8 +7,9 @@ body; the gateway's CPU time is read from /proc before and after each run. Runs
 alternate between checkouts so that machine load affects them alike.
 
     python -m bench.request_cpu --root . --root /tmp/main-checkout --size 1024 --repeats 5
+    python -m bench.request_cpu --root . --api chat --api responses   # the two OpenAI APIs
 
-Prints, per checkout, the median and the range of µs of CPU per request.
+Prints, per checkout (and API), the median and the range of µs of CPU per request.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 import orjson
 
 from bench import fake_upstream, wrk
-from bench.payloads import chat_body
+from bench.payloads import chat_body, responses_body
 from bench.procfs import tree_cpu_precise_s
 from bench.procs import ManagedProcess, free_port, install_cleanup, stop_all
 
@@ -74,11 +75,16 @@ def _gateway(root: Path, upstream_port: int, logs: Path) -> tuple[ManagedProcess
     return process, port
 
 
-def measure(root: Path, upstream_port: int, body: bytes, seconds: float, logs: Path) -> float:
+_PATHS = {"chat": "/v1/chat/completions", "responses": "/v1/responses"}
+
+
+def measure(
+    root: Path, upstream_port: int, body: bytes, seconds: float, logs: Path, api: str = "chat"
+) -> float:
     """µs of gateway CPU per completed request."""
     process, port = _gateway(root, upstream_port, logs)
     try:
-        url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        url = f"http://127.0.0.1:{port}{_PATHS[api]}"
         headers = {"Content-Type": "application/json", "Authorization": "Bearer x"}
         wrk.run(url, body, connections=16, duration_s=2, headers=headers, cpus={0})  # warm-up
         before = tree_cpu_precise_s(process.pid)
@@ -97,25 +103,32 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1024, help="request body bytes")
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--api", action="append", choices=sorted(_PATHS), help="chat (default), responses"
+    )
     args = parser.parse_args()
     install_cleanup()
-    body = chat_body("chat", size_bytes=args.size)
-    results: dict[str, list[float]] = {root: [] for root in args.root}
+    chat = chat_body("chat", size_bytes=args.size)
+    bodies = {"chat": chat, "responses": responses_body(chat)}
+    runs = [(root, api) for root in args.root for api in args.api or ["chat"]]
+    results: dict[tuple[str, str], list[float]] = {run: [] for run in runs}
     with tempfile.TemporaryDirectory(prefix="bench-request-cpu-") as tmp:
         logs = Path(tmp)
         _upstream, upstream_port = fake_upstream.start(logs / "upstream.log", {0})
         try:
             for _ in range(args.repeats):
-                for root in args.root:
-                    us = measure(Path(root).resolve(), upstream_port, body, args.seconds, logs)
-                    results[root].append(us)
-                    print(f"{root}: {us:.1f} µs/request", flush=True)
+                for root, api in runs:
+                    us = measure(
+                        Path(root).resolve(), upstream_port, bodies[api], args.seconds, logs, api
+                    )
+                    results[(root, api)].append(us)
+                    print(f"{root} {api}: {us:.1f} µs/request", flush=True)
         finally:
             stop_all()
-    print(f"\nbody {len(body)} bytes, {args.repeats} runs of {args.seconds:g} s each")
-    for root, values in results.items():
+    print(f"\nchat body {len(chat)} bytes, {args.repeats} runs of {args.seconds:g} s each")
+    for (root, api), values in results.items():
         print(
-            f"{root}: median {statistics.median(values):.1f} µs CPU/request "
+            f"{root} {api}: median {statistics.median(values):.1f} µs CPU/request "
             f"(range {min(values):.1f}-{max(values):.1f})"
         )
 

@@ -30,7 +30,7 @@ from switchpoint.tokens.counter import PreparedRequest, TokenCount, TokenCounter
 from switchpoint.tokens.tokenizers import Tokenizer, tokenizer_for
 
 # Content parts that hold only text (a tool result only if its content does).
-_TEXT_PARTS: Final = frozenset({"text", "input_text", "refusal", "tool_use"})
+_TEXT_PARTS: Final = frozenset({"text", "input_text", "output_text", "refusal", "tool_use"})
 # o200k tokens (estimate, upper end of its bound) one body byte can stand for: text is at
 # most one token a byte, its estimate's bound adds a quarter, framing (messages, tool
 # calls, schemas) well under a token per 20 bytes of JSON.
@@ -134,7 +134,7 @@ def _text_only(body: dict[str, Any]) -> bool:
     """Whether every message (and an Anthropic system prompt) holds only text."""
     messages = body.get("messages")
     if messages.__class__ is not list:
-        return False
+        return messages is None and _items_text_only(body.get("input"))
     for message in messages:
         content = message.get("content") if message.__class__ is dict else None
         if content.__class__ is not str and content is not None and not _text_parts(content):
@@ -153,6 +153,24 @@ def _text_parts(parts: object) -> bool:
         if kind.__class__ is not str or kind not in _TEXT_PARTS:
             inner = part.get("content")
             if kind != "tool_result" or not (inner.__class__ is str or _text_parts(inner)):
+                return False
+    return True
+
+
+def _items_text_only(items: object) -> bool:
+    """An OpenAI Responses `input`: a string, or items whose content (a message's) or
+    output (a function call's) holds only text. Function calls and replayed reasoning
+    are text, and `instructions` is a string."""
+    if items.__class__ is str:
+        return True
+    if items.__class__ is not list:
+        return False
+    for item in items:
+        if item.__class__ is not dict:
+            return False
+        for key in ("content", "output"):
+            parts = item.get(key)
+            if parts is not None and parts.__class__ is not str and not _text_parts(parts):
                 return False
     return True
 

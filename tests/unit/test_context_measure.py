@@ -22,6 +22,8 @@ from switchpoint.config import load_config
 from switchpoint.execution.records import AttemptRecord, CallRecord
 from switchpoint.protocols.anthropic import PROTOCOL as ANTHROPIC
 from switchpoint.protocols.openai import PROTOCOL as OPENAI
+from switchpoint.protocols.openai_responses import PROTOCOL as RESPONSES
+from switchpoint.protocols.openai_responses.request import decode_request as decode_responses
 from switchpoint.routing.registry import Registry
 from switchpoint.tokens.calibration import Calibrator
 from switchpoint.tokens.counter import TokenCounter
@@ -111,6 +113,19 @@ def test_the_small_level_s_figure_is_within_its_stated_range() -> None:
         },
         {"messages": [{"role": "user", "content": "x" * 20_000}]},
         {"system": [{"type": "document"}], "messages": [{"role": "user", "content": "hi"}]},
+        # OpenAI Responses bodies: an image in a message, in a function call's output.
+        {"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "u"}]}]},
+        {
+            "input": [
+                {"role": "user", "content": "look"},
+                {
+                    "type": "function_call_output",
+                    "call_id": "c",
+                    "output": [{"type": "input_image"}],
+                },
+            ]
+        },
+        {"input": {"role": "user"}},
     ],
 )
 def test_media_non_ascii_or_large_bodies_are_counted(body: dict[str, Any]) -> None:
@@ -129,6 +144,45 @@ def test_text_tool_rounds_are_small() -> None:
         ]
     }
     assert meter().small(body, orjson.dumps(body)) is not None
+
+
+def as_responses(body: dict[str, Any]) -> dict[str, Any]:
+    messages = body["messages"]
+    return {
+        "model": "auto",
+        "instructions": "".join(m["content"] for m in messages if m["role"] == "system"),
+        "input": [
+            {"role": "user", "content": [{"type": "input_text", "text": "list files"}]},
+            {"type": "reasoning", "id": "rs", "summary": [], "encrypted_content": "e" * 300},
+            {"type": "function_call", "call_id": "c", "name": "shell", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c", "output": "a.py"},
+            *(
+                {"role": m["role"], "content": m["content"]}
+                for m in messages
+                if m["role"] in ("user", "assistant") and isinstance(m.get("content"), str)
+            ),
+        ],
+    }
+
+
+def test_small_responses_bodies_keep_the_small_level_s_promise() -> None:
+    m = meter()
+    counter = TokenCounter()
+    checked = 0
+    for chat in small_bodies():
+        body = as_responses(chat)
+        raw = orjson.dumps(body)
+        if len(raw) > m.small_bytes:
+            continue
+        assert isinstance(m.small(body, raw), SmallSize), raw[:80]
+        request = ChatRequest(RESPONSES, body, stream=False, decoder=decode_responses)
+        for profile in REGISTRY.profiles.values():
+            count = counter.count(
+                request, model=profile.model, provider_type=TYPES[profile.provider]
+            )
+            assert count.upper <= m.min_boundary
+        checked += 1
+    assert checked >= 8
 
 
 def test_a_large_request_near_a_limit_is_refined_for_every_profile() -> None:
