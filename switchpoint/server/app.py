@@ -17,6 +17,7 @@ from switchpoint.ingress.openai_responses import OpenAIResponsesCodec
 from switchpoint.ingress.outcome_endpoint import OutcomeEndpoint
 from switchpoint.ingress.report_endpoint import ReportEndpoint
 from switchpoint.ingress.route_endpoint import RouteEndpoint
+from switchpoint.ingress.stored_responses import stored_response
 from switchpoint.ingress.task_endpoint import TaskEndpoint
 from switchpoint.observability.dashboard_endpoints import DashboardEndpoints
 from switchpoint.observability.ledger_panel import LedgerPanel
@@ -65,6 +66,8 @@ def build_router(gateway: Gateway) -> Router:
     router.add("POST", "/chat/completions", ChatEndpoint(gateway, OPENAI))
     router.add("POST", "/v1/responses", ChatEndpoint(gateway, RESPONSES))
     router.add("POST", "/responses", ChatEndpoint(gateway, RESPONSES))
+    router.add("GET", "/v1/responses/{response_id}", stored_response)
+    router.add("DELETE", "/v1/responses/{response_id}", stored_response)
     router.add("POST", "/v1/messages", ChatEndpoint(gateway, ANTHROPIC))
     router.add("POST", "/v1/messages/count_tokens", CountTokensEndpoint(gateway))
     info = InfoEndpoints(gateway)

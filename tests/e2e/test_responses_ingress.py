@@ -10,7 +10,7 @@ from typing import Any
 import openai
 import pytest
 
-from tests.e2e.conftest import CLIENT_KEY, HTTP, MODELS, PROFILES, Stack
+from tests.e2e.conftest import CLIENT_KEY, HTTP, MODELS, PROFILES, Stack, StackFactory
 from tests.e2e.test_tools import RESULT, SCHEMA, WEATHER, arm, assert_result_reached_vendor
 from tests.e2e.test_translation import (
     QUESTION,
@@ -20,7 +20,7 @@ from tests.e2e.test_translation import (
     hello,
     system_as_sent,
 )
-from tests.fakes import CutAfter, StreamErrorEvent
+from tests.fakes import CutAfter, ServerError, StreamErrorEvent
 
 TOOLS: list[Any] = [
     {
@@ -194,6 +194,31 @@ def test_in_stream_rate_limit_is_reported_as_such(stack: Stack) -> None:
     assert "overloaded" in str(caught.value).lower()
 
 
+def test_upstream_failure_before_the_answer(make_stack: StackFactory) -> None:
+    """Without a fallback: an HTTP error in OpenAI's shape, streamed or not. With one:
+    the fallback serves the stream, and the headers say so."""
+    stack = make_stack()
+    for stream in (False, True):
+        stack.anthropic_fake.enqueue(ServerError())
+        with pytest.raises(openai.APIStatusError) as caught:
+            if stream:
+                list(stack.openai().responses.create(model="an", input=QUESTION, stream=True))
+            else:
+                stack.openai().responses.create(model="an", input=QUESTION)
+        assert caught.value.status_code == 502
+        assert MODELS["an"] in caught.value.message
+    stack = make_stack(fallback=True, an_fallbacks=["oa"])
+    stack.anthropic_fake.enqueue(ServerError())
+    with stack.openai().responses.with_streaming_response.create(
+        model="an", input=QUESTION, stream=True
+    ) as raw:
+        assert raw.headers["x-switchpoint-fallback"] == "true"
+        assert raw.headers["x-switchpoint-model"] == MODELS["oa"]
+        events = list(raw.parse())
+    assert events[-1].type == "response.completed"
+    assert events[-1].response.output_text == hello("oa")
+
+
 def test_json_output(stack: Stack) -> None:
     fake_reply = json.dumps({"city": "Paris"})
     text = {"format": {"type": "json_schema", "name": "place", "schema": SCHEMA, "strict": True}}
@@ -275,6 +300,14 @@ def test_sdk_sees_a_bad_request(stack: Stack) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
         stack.openai().responses.create(model="oa", input=QUESTION, previous_response_id="r")
     assert "does not store responses" in caught.value.message
+
+
+def test_stored_responses_are_not_found_and_say_why(stack: Stack) -> None:
+    with pytest.raises(openai.NotFoundError) as caught:
+        stack.openai().responses.retrieve("resp_sp-123")
+    assert "does not store responses" in caught.value.message
+    with pytest.raises(openai.NotFoundError):
+        stack.openai().responses.delete("resp_sp-123")
 
 
 def test_route_endpoint_reads_a_responses_body(stack: Stack) -> None:
