@@ -20,7 +20,12 @@ from tests.context.checks import (
     turn,
 )
 from tests.context.conftest import CLIENT_KEY, HTTP, SUMMARY, ContextStack, StackFactory
-from tests.data.transcripts import anthropic_body, cached_transcript, openai_body
+from tests.data.transcripts import (
+    anthropic_body,
+    cached_transcript,
+    openai_body,
+    responses_body,
+)
 
 # The main profile's context, less the reply's reservation (`cost.reserve_output_tokens`).
 MAIN_BUDGET = 100_000 - 1024
@@ -82,6 +87,32 @@ def test_a_long_conversation_is_summarized_to_fit_with_its_structure_intact(
     assert headers["x-switchpoint-attempts"] == str(len(calls) + 1)
     assert call.summarization is not None and call.summarization.trigger == "routing"
     assert call.decision is not None and call.decision.rules == ["context_summarized"]
+
+
+def test_a_responses_client_is_summarized_like_a_chat_one(stack: ContextStack) -> None:
+    """Codex-style: /v1/responses with the whole history as items, over the context."""
+    body = responses_body(cached_transcript(150_000, 0), model="main", keep_marks=True)
+    kept = next(item for item in body["input"] if item.get("switchpoint_keep"))
+    raw = stack.openai().responses.with_raw_response.create(**body)
+    assert raw.parse().output_text == "Hello from gpt-main."
+    headers = headers_of(raw)
+    assert headers["x-switchpoint-context"] == "summarized"
+    assert headers["x-switchpoint-profile"] == "main"
+    assert int(headers["x-switchpoint-context-tokens-before"]) > 140_000
+    sent = stack.main.last_request.body["messages"]
+    assert exact_tokens(stack.main.last_request.body) <= MAIN_BUDGET
+    assert sent[0] == {"role": "system", "content": body["instructions"]}
+    assert len([m for m in sent if text_of(m).startswith(SUMMARY_MARK)]) == 1
+    assert any(kept["content"] in text_of(m) for m in sent[1:3])
+    assert not any("switchpoint_keep" in m for m in sent)
+    assert tool_pairs_problems(sent) == []
+    # The newest items arrive as they were sent: the last call's output among them.
+    outputs = [i for i in body["input"] if i.get("type") == "function_call_output"]
+    assert {
+        "role": "tool",
+        "tool_call_id": outputs[-1]["call_id"],
+        "content": outputs[-1]["output"],
+    } in sent[-12:]
 
 
 def test_an_agent_loop_pays_for_each_summary_once(stack: ContextStack) -> None:

@@ -420,6 +420,39 @@ def openai_body(
     return {"model": model, "messages": messages, "tools": tools}
 
 
+def responses_body(
+    t: Transcript, *, model: str = "gpt-5.4", keep_marks: bool = False
+) -> dict[str, Any]:
+    """OpenAI Responses shape: the system prompt as `instructions`, each call and each
+    result an item of its own."""
+    items: list[dict[str, Any]] = []
+    for turn in t.turns:
+        if turn.role == "tool":
+            items.append(
+                {"type": "function_call_output", "call_id": turn.call_id, "output": turn.text}
+            )
+            continue
+        message: dict[str, Any] = {"role": turn.role, "content": turn.text}
+        if keep_marks and turn.keep:
+            message["switchpoint_keep"] = True
+        if turn.text or not turn.calls:
+            items.append(message)
+        items.extend(
+            {"type": "function_call", "call_id": c.id, "name": c.name, "arguments": c.arguments}
+            for c in turn.calls
+        )
+    tools = [
+        {
+            "type": "function",
+            "name": s.name,
+            "description": s.description,
+            "parameters": s.parameters,
+        }
+        for s in t.tools
+    ]
+    return {"model": model, "instructions": t.system, "input": items, "tools": tools}
+
+
 def anthropic_body(
     t: Transcript,
     *,
