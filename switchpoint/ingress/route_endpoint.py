@@ -2,10 +2,10 @@
 
 The body is either a bare `{workload, estimated_context_tokens, budget, strategy}` or a
 full chat request (OpenAI Chat's shape, Anthropic's with `"protocol": "anthropic"`, or
-OpenAI Responses', recognised by its `input`), whose
-context is then counted as a call's would be (always fully: no small-body shortcut) and,
-when it needs summarizing, planned: the answer's `context` says what would be
-summarized, kept and sent, without a summarizer being called.
+OpenAI Responses', recognised by its `input`), whose context is then counted as a call's
+would be (always fully: no small-body shortcut) and, when it needs summarizing, planned:
+the answer's `context` says what would be summarized, kept and sent, without a
+summarizer being called.
 """
 
 from __future__ import annotations

@@ -129,7 +129,7 @@ def test_string_input_and_parse() -> None:
 def test_input_of_only_instructions_is_refused() -> None:
     with pytest.raises(GatewayError) as caught:
         decode_request({"input": [{"role": "system", "content": "only this"}]})
-    assert caught.value.param == "input" and "user message" in caught.value.message
+    assert caught.value.param == "input" and "other than system" in caught.value.message
 
 
 def answer(stop: Any, content: list[Any]) -> ChatResponse:
@@ -243,3 +243,16 @@ def test_stream_error_before_any_event_still_opens_the_lifecycle() -> None:
     ]
     assert out[2]["message"] == "slow down" and out[2]["error"] == error["error"]
     assert out[3]["response"]["error"] == {"code": "rate_limit_exceeded", "message": "slow down"}
+
+
+def test_an_empty_assistant_message_is_left_out() -> None:
+    conversation = decode_request(
+        {
+            "input": [
+                {"role": "user", "content": "a"},
+                {"role": "assistant", "content": [{"type": "output_text", "text": ""}]},
+                {"role": "user", "content": "b"},
+            ]
+        }
+    )
+    assert conversation.messages == [Message("user", [Text("a"), Text("b")])]

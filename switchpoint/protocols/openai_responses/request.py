@@ -106,7 +106,9 @@ def decode_request(body: dict[str, Any]) -> Conversation:
         for i, item in enumerate(required(body, "input", list)):
             _decode_item(item, f"input[{i}]", system, messages)
     if not messages:
-        raise invalid_request("'input' must contain at least one user message", "input")
+        raise invalid_request(
+            "'input' must contain a message other than system and developer ones", "input"
+        )
     return Conversation(
         messages=messages,
         system=system,
@@ -132,8 +134,9 @@ def _decode_item(item: Any, param: str, system: list[Text], messages: list[Messa
             content = _user_content(item.get("content"), f"{param}.content")
             append_turn(messages, Message("user", content, keep=keep))
         elif role == "assistant":
-            texts = _texts(item.get("content"), f"{param}.content")
-            append_turn(messages, Message("assistant", [Text(t) for t in texts], keep=keep))
+            texts = [t for t in _texts(item.get("content"), f"{param}.content") if t]
+            if texts:  # an empty assistant turn is refused by Anthropic and Gemini
+                append_turn(messages, Message("assistant", [Text(t) for t in texts], keep=keep))
         else:
             raise invalid_request(
                 f"'{param}.role' must be one of user, assistant, system, developer; got {role!r}",
