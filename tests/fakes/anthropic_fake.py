@@ -333,7 +333,7 @@ class AnthropicFake(FakeUpstream):
         frames.append(_event("message_stop", {"type": "message_stop"}, "sentinel"))
         return frames
 
-    def _stream_error_frame(self, kind: str, summary: RequestSummary) -> bytes:
+    def _stream_error_frame(self, kind: str, summary: RequestSummary, events_before: int) -> bytes:
         if kind == "overloaded":
             error = {"details": None, "type": "overloaded_error", "message": "Overloaded"}
         else:

@@ -116,7 +116,8 @@ class RawResponse(HttpFault):
 
 @dataclass(frozen=True)
 class Refusal(Fault):
-    """A 200 answer in which the model refuses: OpenAI ``message.refusal``;
+    """A 200 answer in which the model refuses: OpenAI ``message.refusal`` (Responses:
+    a ``refusal`` content part, status ``incomplete`` for ``content_filter``);
     Anthropic ``stop_reason: "refusal"``; Gemini ``finishReason: SAFETY`` with
     no text."""
 
@@ -204,8 +205,10 @@ class MissingSentinel(StreamFault):
     sentinel (OpenAI ``data: [DONE]``, Anthropic ``message_stop``). With
     ``keep_finish=False`` the events carrying the finish reason are dropped as
     well (OpenAI finish chunk and usage chunk, Anthropic ``message_delta``,
-    Gemini's final ``finishReason``). Gemini has no sentinel, so with
-    ``keep_finish=True`` its stream is unchanged."""
+    Gemini's final ``finishReason``, the Responses API's terminal
+    ``response.completed``/``response.incomplete``). Gemini and the Responses
+    API have no sentinel, so with ``keep_finish=True`` their streams are
+    unchanged."""
 
     keep_finish: bool = True
 
@@ -225,8 +228,9 @@ class IgnoresStream(StreamFault):
 @dataclass(frozen=True)
 class StreamErrorEvent(StreamFault):
     """After ``after`` good events, send the vendor's in-stream error event
-    (Anthropic ``event: error``, OpenAI/Gemini ``data: {"error": ...}``) and
-    close, as the vendors do when a stream fails after its 200."""
+    (Anthropic and OpenAI Responses ``event: error``, OpenAI chat and Gemini
+    ``data: {"error": ...}``) and close, as the vendors do when a stream fails
+    after its 200."""
 
     after: int = 1
     kind: StreamErrorKind = "overloaded"

@@ -473,7 +473,7 @@ class GeminiFake(FakeUpstream):
             return "text/event-stream"
         return "application/json; charset=UTF-8"
 
-    def _stream_error_frame(self, kind: str, summary: RequestSummary) -> bytes:
+    def _stream_error_frame(self, kind: str, summary: RequestSummary, events_before: int) -> bytes:
         if kind == "overloaded":
             error = {
                 "code": 503,

@@ -295,8 +295,9 @@ class FakeUpstream(ABC):
     ) -> list[wire.Frame]: ...
 
     @abstractmethod
-    def _stream_error_frame(self, kind: str, summary: RequestSummary) -> bytes:
-        """The vendor's in-stream error event."""
+    def _stream_error_frame(self, kind: str, summary: RequestSummary, events_before: int) -> bytes:
+        """The vendor's in-stream error event. ``events_before`` is how many events
+        precede it: OpenAI's Responses API numbers its events, the error included."""
 
     def _invalid_frame(self, payload: str, summary: RequestSummary) -> bytes:
         return f"data: {payload}\n\n".encode()
@@ -481,7 +482,7 @@ class FakeUpstream(ABC):
             ),
             invalid_after=fault.after if isinstance(fault, InvalidEvent) else 0,
             error_frame=(
-                self._stream_error_frame(fault.kind, summary)
+                self._stream_error_frame(fault.kind, summary, min(fault.after, len(frames)))
                 if isinstance(fault, StreamErrorEvent)
                 else None
             ),

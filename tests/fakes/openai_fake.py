@@ -1,11 +1,16 @@
-"""Fake OpenAI Chat Completions upstream (``POST /v1/chat/completions``).
+"""Fake OpenAI upstream: Chat Completions (``POST /v1/chat/completions``) and the
+Responses API (``POST /v1/responses``), on one fake as on one OpenAI account.
 
-Wire format as the OpenAI API sends it: ``chat.completion`` bodies,
+Chat wire format as the OpenAI API sends it: ``chat.completion`` bodies,
 ``chat.completion.chunk`` SSE events ending in ``data: [DONE]``, the usage-only
 final chunk with empty ``choices`` when ``stream_options.include_usage`` is set
 (every other chunk then carries ``"usage": null``), the per-chunk
 ``obfuscation`` padding unless ``stream_options.include_obfuscation`` is false,
 and ``{"error": {"message", "type", "param", "code"}}`` error bodies.
+
+Responses requests share the scripting, faults, recording and authentication;
+their summarising and rendering live in ``openai_responses_wire``, and this
+module picks between the two APIs by the summary's type.
 """
 
 from __future__ import annotations
@@ -28,6 +33,15 @@ from tests.fakes.faults import (
     ServiceUnavailable,
 )
 from tests.fakes.harness import FakeUpstream, Rejection, json_reply
+from tests.fakes.openai_responses_wire import (
+    ResponseIds,
+    ResponsesSummary,
+    error_event,
+    invalid_event,
+    render_events,
+    response_object,
+    summarize_responses,
+)
 from tests.fakes.recording import RecordedRequest
 from tests.fakes.reply import ReplyPlan, RequestSummary, Usage, compact_json, split_even
 
@@ -38,6 +52,11 @@ CLOUDFLARE_502 = (
 )
 
 _FINISH = {"end": "stop", "tool": "tool_calls", "length": "length", "refusal": "stop"}
+
+_STREAM_ERROR_MESSAGES = {
+    "overloaded": "The server is overloaded or not ready yet.",
+    "server_error": "The server had an error while processing your request. Sorry about that!",
+}
 
 
 def openai_error(
@@ -102,6 +121,7 @@ class OpenAIFake(FakeUpstream):
 
     def _add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._chat_completions)
+        app.router.add_post("/v1/responses", self._responses)
         app.router.add_get("/v1/models", self._list_models)
 
     def _base_headers(self) -> dict[str, str]:
@@ -114,6 +134,13 @@ class OpenAIFake(FakeUpstream):
 
     def _tool_call_id(self) -> str:
         return f"call_fake{self.next_id():08d}"
+
+    def _response_ids(self) -> ResponseIds:
+        return ResponseIds(
+            response=f"resp_fake{self.next_id():08d}",
+            message=f"msg_fake{self.next_id():08d}",
+            function_call=f"fc_fake{self.next_id():08d}",
+        )
 
     # ------------------------------------------------------------ requests
 
@@ -132,6 +159,10 @@ class OpenAIFake(FakeUpstream):
     async def _chat_completions(self, request: web.Request) -> web.StreamResponse:
         record = await self._record(request)
         return await self._serve_model_request(request, record, self._summarize)
+
+    async def _responses(self, request: web.Request) -> web.StreamResponse:
+        record = await self._record(request)
+        return await self._serve_model_request(request, record, self._summarize_responses)
 
     def _authenticate(self, record: RecordedRequest) -> None:
         header = record.headers.get("authorization")
@@ -155,8 +186,7 @@ class OpenAIFake(FakeUpstream):
             reply = openai_error(401, message, type="invalid_request_error", code="invalid_api_key")
             raise Rejection(reply, "auth")
 
-    def _summarize(self, record: RecordedRequest) -> RequestSummary:
-        self._authenticate(record)
+    def _json_body(self, record: RecordedRequest) -> dict[str, Any]:
         body = record.body
         if not isinstance(body, dict):
             message = (
@@ -167,6 +197,11 @@ class OpenAIFake(FakeUpstream):
                 "help.openai.com.)"
             )
             raise Rejection(openai_error(400, message, type="invalid_request_error"), "invalid")
+        return body
+
+    def _summarize(self, record: RecordedRequest) -> RequestSummary:
+        self._authenticate(record)
+        body = self._json_body(record)
         model = body.get("model")
         if not isinstance(model, str) or not model:
             reply = openai_error(
@@ -175,14 +210,7 @@ class OpenAIFake(FakeUpstream):
             raise Rejection(reply, "invalid")
         messages = body.get("messages")
         if not isinstance(messages, list):
-            reply = openai_error(
-                400,
-                "Missing required parameter: 'messages'.",
-                type="invalid_request_error",
-                param="messages",
-                code="missing_required_parameter",
-            )
-            raise Rejection(reply, "invalid")
+            raise Rejection(_missing_parameter("messages"), "invalid")
         if not messages:
             reply = openai_error(
                 400,
@@ -223,9 +251,39 @@ class OpenAIFake(FakeUpstream):
             max_output_tokens=limit if isinstance(limit, int) else None,
         )
 
+    def _summarize_responses(self, record: RecordedRequest) -> ResponsesSummary:
+        self._authenticate(record)
+        body = self._json_body(record)
+        model = body.get("model")
+        if not isinstance(model, str) or not model:
+            raise Rejection(_missing_parameter("model"), "invalid")
+        raw_input = body.get("input")
+        if raw_input is None:
+            raise Rejection(_missing_parameter("input"), "invalid")
+        if not isinstance(raw_input, str | list):
+            reply = openai_error(
+                400,
+                "Invalid type for 'input': expected one of a string or array of input items, "
+                f"but got {type(raw_input).__name__} instead.",
+                type="invalid_request_error",
+                param="input",
+                code="invalid_type",
+            )
+            raise Rejection(reply, "invalid")
+        return summarize_responses(model, body)
+
     # ------------------------------------------------------------ rendering
 
     def _unknown_model_reply(self, summary: RequestSummary) -> wire.HttpReply:
+        if isinstance(summary, ResponsesSummary):
+            # The Responses API answers an unknown model with a 400, not chat's 404.
+            return openai_error(
+                400,
+                f"The requested model '{summary.model}' does not exist.",
+                type="invalid_request_error",
+                param="model",
+                code="model_not_found",
+            )
         message = f"The model `{summary.model}` does not exist or you do not have access to it."
         return openai_error(404, message, type="invalid_request_error", code="model_not_found")
 
@@ -244,7 +302,7 @@ class OpenAIFake(FakeUpstream):
             "This model does not support a final assistant message. "
             "The conversation must end with a user message.",
             type="invalid_request_error",
-            param="messages",
+            param="input" if isinstance(summary, ResponsesSummary) else "messages",
         )
 
     def _error_reply(self, fault: HttpFault, summary: RequestSummary) -> wire.HttpReply:
@@ -276,6 +334,16 @@ class OpenAIFake(FakeUpstream):
         if isinstance(fault, Overloaded | ServiceUnavailable):
             return openai_error(
                 503, "The server is overloaded or not ready yet.", type="server_error"
+            )
+        if isinstance(fault, ContextLengthExceeded) and isinstance(summary, ResponsesSummary):
+            # The Responses API quotes no numbers, unlike chat.
+            return openai_error(
+                400,
+                "Your input exceeds the context window of this model. "
+                "Please adjust your input and try again.",
+                type="invalid_request_error",
+                param="input",
+                code="context_length_exceeded",
             )
         if isinstance(fault, ContextLengthExceeded):
             tokens, limit = self._context_numbers(fault, summary)
@@ -328,6 +396,9 @@ class OpenAIFake(FakeUpstream):
         return message
 
     def _render_body(self, plan: ReplyPlan, summary: RequestSummary) -> dict[str, Any]:
+        if isinstance(summary, ResponsesSummary):
+            ids = self._response_ids()
+            return response_object(plan, summary, ids, int(time.time()), final=True)
         return {
             "id": f"chatcmpl-fake{self.next_id():08d}",
             "object": "chat.completion",
@@ -349,6 +420,9 @@ class OpenAIFake(FakeUpstream):
     def _render_frames(
         self, plan: ReplyPlan, summary: RequestSummary, request: RecordedRequest
     ) -> list[wire.Frame]:
+        if isinstance(summary, ResponsesSummary):
+            ids = self._response_ids()
+            return render_events(plan, summary, ids, int(time.time()), self.stream_chunks)
         body = request.body if isinstance(request.body, dict) else {}
         options = body.get("stream_options") or {}
         include_usage = options.get("include_usage") is True
@@ -408,13 +482,28 @@ class OpenAIFake(FakeUpstream):
         frames.append(wire.Frame(b"data: [DONE]\n\n", "sentinel"))
         return frames
 
-    def _stream_error_frame(self, kind: str, summary: RequestSummary) -> bytes:
-        if kind == "overloaded":
-            message = "The server is overloaded or not ready yet."
-        else:
-            message = "The server had an error while processing your request. Sorry about that!"
+    def _stream_error_frame(self, kind: str, summary: RequestSummary, events_before: int) -> bytes:
+        message = _STREAM_ERROR_MESSAGES[kind]
+        if isinstance(summary, ResponsesSummary):
+            # Responses events are numbered, so the error takes the next number.
+            return error_event(kind, message, events_before)
         error = {"message": message, "type": "server_error", "param": None, "code": None}
         return _sse({"error": error})
+
+    def _invalid_frame(self, payload: str, summary: RequestSummary) -> bytes:
+        if isinstance(summary, ResponsesSummary):
+            return invalid_event(payload)
+        return super()._invalid_frame(payload, summary)
+
+
+def _missing_parameter(name: str) -> wire.HttpReply:
+    return openai_error(
+        400,
+        f"Missing required parameter: '{name}'.",
+        type="invalid_request_error",
+        param=name,
+        code="missing_required_parameter",
+    )
 
 
 def _call_start(call_id: str, name: str) -> dict[str, Any]:
