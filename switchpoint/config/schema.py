@@ -12,7 +12,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
-ProviderType = Literal["openai", "anthropic", "google", "openai_compatible", "simulated"]
+ProviderType = Literal[
+    "openai", "openai_responses", "anthropic", "google", "openai_compatible", "simulated"
+]
 SummarizationStrategy = Literal["hierarchical", "none", "reject"]
 
 

@@ -16,6 +16,7 @@ _BY_VENDOR = {
     "google": True,
     "simulated": True,
     "openai": False,
+    "openai_responses": False,
     "openai_compatible": False,
 }
 

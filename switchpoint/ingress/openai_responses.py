@@ -1,9 +1,10 @@
 """The OpenAI Responses ingress (`POST /v1/responses`).
 
-No vendor is reached over this protocol: every request is decoded to the internal shape
-and sent to the routed model in its vendor's own protocol, and the answer is rendered
-back as a Responses object or event stream. Errors take OpenAI's shape, as the SDKs
-read them on both of OpenAI's APIs.
+A request routed to a model served over this same API (a provider of type
+`openai_responses`) is forwarded as sent; for any other it is decoded to the internal
+shape and sent in that vendor's protocol, and the answer is rendered back as a Responses
+object or event stream. Errors take OpenAI's shape, as the SDKs read them on both of
+OpenAI's APIs.
 """
 
 from __future__ import annotations

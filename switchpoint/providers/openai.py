@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
@@ -21,7 +21,7 @@ from switchpoint.protocols.openai.response import MalformedResponse, decode_resp
 from switchpoint.protocols.openai.stream import StreamDecoder
 from switchpoint.protocols.stream_error import StreamErrorEvent
 from switchpoint.providers.errors import ProviderError, is_prefill_rejection, kind_for_status
-from switchpoint.providers.http_adapter import HttpProviderAdapter
+from switchpoint.providers.http_adapter import HttpProviderAdapter, SSEStreamDecoder
 from switchpoint.providers.limits import AttemptLimits
 
 # Fields of an OpenAI client's body that the internal shape lacks: kept when the
@@ -102,9 +102,13 @@ class OpenAIAdapter(HttpProviderAdapter):
         )
         return self._decode(await self.read_body(response, limits))
 
+    # The API's answer body and event stream (OpenAI's Responses API has its own).
+    decode_response = staticmethod(decode_response)
+    stream_decoder: Callable[[], SSEStreamDecoder] = StreamDecoder
+
     def _decode(self, raw: bytes) -> ChatResponse:
         try:
-            return decode_response(raw)
+            return self.decode_response(raw)
         except MalformedResponse as exc:
             raise ProviderError("invalid_response", f"{self.name}: {exc}") from None
 
@@ -116,7 +120,7 @@ class OpenAIAdapter(HttpProviderAdapter):
             self._path,
             body,
             limits,
-            StreamDecoder(),
+            self.stream_decoder(),
             self._stream_error,
             # Servers of OpenAI's protocol other than OpenAI's own may not stream.
             whole_answer=self._answer_events,

@@ -12,11 +12,13 @@ from switchpoint.providers.base import ProviderAdapter
 from switchpoint.providers.google import GoogleAdapter
 from switchpoint.providers.http_adapter import HttpProviderAdapter
 from switchpoint.providers.openai import OpenAIAdapter, OpenAICompatibleAdapter
+from switchpoint.providers.openai_responses import OpenAIResponsesAdapter
 from switchpoint.providers.simulated import SimulatedAdapter
 from switchpoint.transport.http_client import HttpClient
 
 HTTP_ADAPTERS: dict[str, type[HttpProviderAdapter]] = {
     OpenAIAdapter.type: OpenAIAdapter,
+    OpenAIResponsesAdapter.type: OpenAIResponsesAdapter,
     OpenAICompatibleAdapter.type: OpenAICompatibleAdapter,
     AnthropicAdapter.type: AnthropicAdapter,
     GoogleAdapter.type: GoogleAdapter,
@@ -24,7 +26,7 @@ HTTP_ADAPTERS: dict[str, type[HttpProviderAdapter]] = {
 
 # Vendors that refuse every request without a key. A compatible server (a local vLLM)
 # may well need none.
-_KEY_REQUIRED = frozenset({"openai", "anthropic", "google"})
+_KEY_REQUIRED = frozenset({"openai", "openai_responses", "anthropic", "google"})
 
 
 @dataclass(frozen=True, slots=True)

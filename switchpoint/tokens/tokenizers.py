@@ -191,7 +191,7 @@ def tokenizer_for(model: str, provider_type: str) -> Tokenizer:
     """
     lowered = model.lower()
     encoding = openai_encoding(model)
-    if provider_type == "openai":
+    if provider_type == "openai" or provider_type == "openai_responses":
         return _openai(encoding or "o200k_base")
     if provider_type == "anthropic" or (provider_type != "google" and "claude" in lowered):
         version = claude_version(model)

@@ -25,9 +25,19 @@ from switchpoint.errors import GatewayError
 from switchpoint.ingress.openai_responses import OpenAIResponsesCodec
 from switchpoint.protocols.openai.request import encode_request
 from switchpoint.protocols.openai_responses.request import decode_request
-from switchpoint.protocols.openai_responses.response import encode_response, response_echo
-from switchpoint.protocols.openai_responses.stream import StreamEncoder
-from switchpoint.transport.sse import SSEDecoder
+from switchpoint.protocols.openai_responses.request import (
+    encode_request as encode_responses_request,
+)
+from switchpoint.protocols.openai_responses.response import (
+    MalformedResponse,
+    decode_response,
+    encode_response,
+    message_item,
+    response_echo,
+)
+from switchpoint.protocols.openai_responses.stream import StreamDecoder, StreamEncoder
+from switchpoint.protocols.stream_error import StreamErrorEvent
+from switchpoint.transport.sse import SSEDecoder, SSEEvent
 
 CODEX_LIKE: dict[str, Any] = {
     "model": "coder",
@@ -256,3 +266,129 @@ def test_an_empty_assistant_message_is_left_out() -> None:
         }
     )
     assert conversation.messages == [Message("user", [Text("a"), Text("b")])]
+
+
+# --- the other direction: a model served over the Responses API ------------------------
+
+
+def test_conversation_encoded_as_items() -> None:
+    conversation = decode_request(CODEX_LIKE)
+    body = encode_responses_request(conversation, "gpt-codex", stream=True)
+    assert body["store"] is False and body["stream"] is True
+    assert body["instructions"] == "You are a coding agent.\n\nBe brief."
+    kinds = [item.get("type", item.get("role")) for item in body["input"]]
+    assert kinds == [
+        "user",
+        "function_call",
+        "function_call",
+        "function_call_output",
+        "function_call_output",
+        "assistant",
+        "user",
+    ]
+    assert body["input"][1] == {
+        "type": "function_call",
+        "call_id": "c1",
+        "name": "shell",
+        "arguments": '{"cmd":"ls"}',
+    }
+    assert body["input"][4]["output"] == "/w"
+    assert body["input"][-1]["content"][1] == {
+        "type": "input_image",
+        "image_url": "data:image/png;base64,AAAA",
+        "detail": "auto",
+    }
+    assert body["tools"] == [
+        {"type": "function", "name": "shell", "parameters": {"type": "object"}, "strict": False}
+    ]
+    assert body["tool_choice"] == {"type": "function", "name": "shell"}
+    assert body["max_output_tokens"] == 256
+
+
+def test_a_failed_tool_result_says_so() -> None:
+    conversation = decode_request({"input": "go"})
+    conversation.messages.append(
+        Message("user", [ToolResult("c9", [Text("no such file")], is_error=True)])
+    )
+    body = encode_responses_request(conversation, "m", stream=False)
+    assert body["input"][-1] == {
+        "type": "function_call_output",
+        "call_id": "c9",
+        "output": "Error: no such file",
+    }
+    assert "stream" not in body
+
+
+def test_response_object_decoded() -> None:
+    raw = encode_response(
+        answer("tool_use", [Text("Checking."), ToolCall("call_1", "shell", '{"a":1}')]),
+        "rq",
+        {},
+    )
+    decoded = decode_response(raw)
+    assert decoded.content == [Text("Checking."), ToolCall("call_1", "shell", '{"a":1}')]
+    assert decoded.stop_reason == "tool_use"
+    assert decoded.usage == Usage(10, 5, 2, 0)  # cache writes are not billed separately
+    assert decoded.raw == raw and decoded.raw_protocol == "openai_responses"
+    cut = decode_response(encode_response(answer("max_tokens", [Text("a b")]), "rq", {}))
+    assert cut.stop_reason == "max_tokens"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"{}", b"not json", b'{"output": {}}', b'{"status": "failed", "output": []}'],
+)
+def test_malformed_response_objects(raw: bytes) -> None:
+    with pytest.raises(MalformedResponse):
+        decode_response(raw)
+
+
+ROUND_TRIP: list[StreamEvent] = [
+    MessageStart("up", "model-x"),
+    TextDelta("Let me "),
+    TextDelta("look."),
+    ToolCallStart(0, "call_a", "shell", valid_json=False),
+    ToolCallDelta(0, '{"cmd":'),
+    ToolCallDelta(0, '"ls"}'),
+    UsageUpdate(Usage(12, 7, 3, 0)),
+    Finish("tool_use"),
+]
+
+
+def test_stream_round_trip() -> None:
+    """What the encoder sends a client, the decoder reads back as the same events."""
+    encoder = StreamEncoder("rq", {})
+    raw = b"".join(encoder.encode(event) for event in ROUND_TRIP)
+    decoder = StreamDecoder()
+    events: list[StreamEvent] = []
+    for sse in SSEDecoder().feed(raw):
+        events.extend(decoder.decode(sse))
+    assert decoder.finished and decoder.saw_finish_reason
+    assert events[0] == MessageStart("resp_rq", "model-x")
+    assert events[1:] == ROUND_TRIP[1:]
+    assert decoder.invalid_events == 0
+
+
+def test_stream_errors_and_items_without_deltas() -> None:
+    decoder = StreamDecoder()
+    done = {
+        "type": "response.output_item.done",
+        "output_index": 0,
+        "item": message_item("m", "whole text", "completed"),
+    }
+    assert decoder.decode(sse_of(done)) == [MessageStart("", ""), TextDelta("whole text")]
+    assert decoder.decode(SSEEvent("x", b"{not json")) == []
+    assert decoder.invalid_events == 1
+    failed = {"type": "response.failed", "response": {"error": {"message": "boom"}}}
+    with pytest.raises(StreamErrorEvent) as caught:
+        decoder.decode(sse_of(failed))
+    assert caught.value.error == {"message": "boom"}
+    nested = {"type": "error", "error": {"type": "rate_limit_error", "message": "slow"}}
+    with pytest.raises(StreamErrorEvent) as caught:
+        StreamDecoder().decode(sse_of(nested))
+    assert caught.value.error == nested["error"]
+    assert not decoder.finished and decoder.finish() == [Finish("end_turn")]
+
+
+def sse_of(payload: dict[str, Any]) -> SSEEvent:
+    return SSEEvent(payload["type"], json.dumps(payload).encode())

@@ -324,7 +324,7 @@ def _encode_message(message: Message) -> list[dict[str, Any]]:
                 {
                     "role": "tool",
                     "tool_call_id": block.tool_call_id,
-                    "content": _result_text(block),
+                    "content": result_text(block),
                 }
             )
         elif isinstance(block, Text):
@@ -339,7 +339,8 @@ def _encode_message(message: Message) -> list[dict[str, Any]]:
     return encoded
 
 
-def _result_text(result: ToolResult) -> str:
+def result_text(result: ToolResult) -> str:
+    """A tool result's text; an error said in it, as OpenAI's APIs have no flag for it."""
     text = "".join(b.text for b in result.content if isinstance(b, Text))
     if result.is_error and not text.startswith("Error"):
         return f"Error: {text}"

@@ -16,7 +16,8 @@ from switchpoint.protocols.token_counts import token_count
 
 
 class MalformedResponse(ValueError):
-    """The provider answered 200 with a body that is not a chat completion."""
+    """The provider answered 200 with a body that is not the answer its API promises
+    (a chat completion, a completed Responses object)."""
 
 
 def decode_usage(usage: object) -> Usage | None:

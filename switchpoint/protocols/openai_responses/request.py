@@ -35,7 +35,7 @@ from switchpoint.protocols.fields import (
     optional_positive_int,
     required,
 )
-from switchpoint.protocols.openai.request import image_from_url
+from switchpoint.protocols.openai.request import image_from_url, result_text
 
 KEEP_FLAG = "switchpoint_keep"
 
@@ -157,9 +157,9 @@ def _decode_item(item: Any, param: str, system: list[Text], messages: list[Messa
         )
         append_turn(messages, Message("user", [result], keep=keep))
     elif kind == "reasoning":
-        # The model's own reasoning, replayed: only OpenAI reads it back (encrypted), and
-        # no vendor is reached over this protocol, so it is left out as Chat Completions
-        # leaves it out.
+        # The model's own reasoning, replayed: only OpenAI's Responses API reads it back
+        # (encrypted). A body forwarded as sent to a model served over that API keeps
+        # it; translated for any other, it is left out, as Chat Completions leaves it.
         return
     elif kind == "item_reference":
         raise invalid_request(
@@ -300,3 +300,120 @@ def _json_output(text: object) -> JsonOutput | None:
         f"'text.format.type' must be text, json_object or json_schema; got {kind!r}",
         "text.format.type",
     )
+
+
+# --- encoding: a conversation for a model served over the Responses API ---------------
+
+
+def encode_request(conversation: Conversation, model: str, *, stream: bool) -> dict[str, Any]:
+    """A Responses body. `store` is false: switchpoint keeps no state between calls and
+    sends each one whole, so nothing needs keeping at the vendor either."""
+    body: dict[str, Any] = {
+        "model": model,
+        "input": [item for message in conversation.messages for item in _encode_items(message)],
+        "store": False,
+    }
+    if conversation.system:
+        body["instructions"] = conversation.system_text()
+    if stream:
+        body["stream"] = True
+    if conversation.max_tokens is not None:
+        body["max_output_tokens"] = conversation.max_tokens
+    if conversation.temperature is not None:
+        body["temperature"] = conversation.temperature
+    if conversation.top_p is not None:
+        body["top_p"] = conversation.top_p
+    if conversation.user is not None:
+        body["user"] = conversation.user
+    if conversation.tools:
+        body["tools"] = [
+            {
+                "type": "function",
+                "name": t.name,
+                **({"description": t.description} if t.description else {}),
+                "parameters": t.parameters,
+                "strict": False,
+            }
+            for t in conversation.tools
+        ]
+    choice = conversation.tool_choice
+    if choice is not None:
+        if choice.mode == "tool":
+            body["tool_choice"] = {"type": "function", "name": choice.name}
+        else:
+            body["tool_choice"] = choice.mode
+        if choice.parallel is not None and conversation.tools:
+            body["parallel_tool_calls"] = choice.parallel
+    output = conversation.json_output
+    if output is not None:
+        if output.schema is None:
+            body["text"] = {"format": {"type": "json_object"}}
+        else:
+            spec: dict[str, Any] = {
+                "type": "json_schema",
+                "name": output.name or "answer",
+                "schema": output.schema,
+            }
+            if output.strict is not None:
+                spec["strict"] = output.strict
+            body["text"] = {"format": spec}
+    return body
+
+
+def _encode_items(message: Message) -> list[dict[str, Any]]:
+    """A turn as items, in its blocks' order: text and images as one message per run,
+    each tool call and each tool result an item of its own (reasoning is left out)."""
+    items: list[dict[str, Any]] = []
+    parts: list[dict[str, Any]] = []
+    assistant = message.role == "assistant"
+
+    def end_parts() -> None:
+        if parts:
+            if assistant:
+                text = "".join(p["text"] for p in parts)
+                items.append({"role": "assistant", "content": text})
+            else:
+                items.append({"role": "user", "content": list(parts)})
+            parts.clear()
+
+    for block in message.content:
+        if isinstance(block, Text):
+            parts.append({"type": "output_text" if assistant else "input_text", "text": block.text})
+        elif isinstance(block, Image) and not assistant:
+            parts.append(_image_part(block))
+        elif isinstance(block, ToolCall):
+            end_parts()
+            items.append(
+                {
+                    "type": "function_call",
+                    "call_id": block.id,
+                    "name": block.name,
+                    "arguments": block.arguments,
+                }
+            )
+        elif isinstance(block, ToolResult):
+            end_parts()
+            items.append(
+                {
+                    "type": "function_call_output",
+                    "call_id": block.tool_call_id,
+                    "output": _output(block),
+                }
+            )
+    end_parts()
+    return items
+
+
+def _image_part(image: Image) -> dict[str, Any]:
+    url = image.url or f"data:{image.media_type or 'image/png'};base64,{image.data}"
+    return {"type": "input_image", "image_url": url, "detail": "auto"}
+
+
+def _output(result: ToolResult) -> str | list[dict[str, Any]]:
+    """A tool's result: its text, or parts when it holds an image."""
+    if any(isinstance(b, Image) for b in result.content):
+        return [
+            _image_part(b) if isinstance(b, Image) else {"type": "input_text", "text": b.text}
+            for b in result.content
+        ]
+    return result_text(result)

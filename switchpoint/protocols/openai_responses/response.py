@@ -1,4 +1,4 @@
-"""`ChatResponse` -> an OpenAI Responses `response` object.
+"""`ChatResponse` <-> an OpenAI Responses `response` object.
 
 The object repeats the request's parameters (`echo`), lists the answer as output items
 (a `message` for each run of text, a `function_call` for each tool call) and says
@@ -14,9 +14,12 @@ from typing import Any
 
 import orjson
 
-from switchpoint.chat.content import Block, Text, ToolCall
+from switchpoint.chat.content import Block, Text, Thinking, ToolCall
 from switchpoint.chat.response import ChatResponse, StopReason
 from switchpoint.chat.usage import Usage
+from switchpoint.protocols.openai.response import MalformedResponse
+from switchpoint.protocols.openai_responses import PROTOCOL
+from switchpoint.protocols.token_counts import token_count
 
 
 def response_echo(body: dict[str, Any]) -> dict[str, Any]:
@@ -170,6 +173,8 @@ def output_items(content: list[Block], request_id: str, status: str) -> list[dic
 
 
 def encode_response(response: ChatResponse, request_id: str, echo: dict[str, Any]) -> bytes:
+    if response.raw is not None and response.raw_protocol == PROTOCOL:
+        return response.raw  # served over the same API: the vendor's own object
     status, incomplete = status_of(response.stop_reason)
     return orjson.dumps(
         response_object(
@@ -182,4 +187,81 @@ def encode_response(response: ChatResponse, request_id: str, echo: dict[str, Any
             usage=response.usage,
             incomplete_details=incomplete,
         )
+    )
+
+
+# --- decoding: a response object from a model served over the Responses API -----------
+
+
+def decode_usage(usage: object) -> Usage | None:
+    """None when absent or when a count is not one (the usage is then estimated)."""
+    if not isinstance(usage, dict):
+        return None
+    details = usage.get("input_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    counts = [token_count(usage.get(k) or 0) for k in ("input_tokens", "output_tokens")]
+    cached_count = token_count(cached or 0)
+    if counts[0] is None or counts[1] is None or cached_count is None:
+        return None
+    return Usage(input_tokens=counts[0], output_tokens=counts[1], cached_input_tokens=cached_count)
+
+
+def stop_reason_of(response: dict[str, Any], called: bool) -> StopReason:
+    """The internal stop reason of a finished response (`called`: it holds a tool call)."""
+    details = response.get("incomplete_details")
+    reason = details.get("reason") if isinstance(details, dict) else None
+    if response.get("status") == "incomplete" or reason is not None:
+        return "content_filter" if reason == "content_filter" else "max_tokens"
+    return "tool_use" if called else "end_turn"
+
+
+def decode_response(raw: bytes) -> ChatResponse:
+    try:
+        body = orjson.loads(raw)
+        output = body["output"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        raise MalformedResponse("not a response object") from None
+    if not isinstance(output, list):
+        raise MalformedResponse("'output' is not an array")
+    if body.get("status") == "failed":
+        error = body.get("error")
+        message = error.get("message") if isinstance(error, dict) else None
+        raise MalformedResponse(f"the response failed: {message or 'no reason given'}")
+    content: list[Block] = []
+    refused = False
+    for index, item in enumerate(output):
+        if not isinstance(item, dict):
+            raise MalformedResponse(f"output[{index}] is not an object")
+        kind = item.get("type")
+        if kind == "message":
+            for part in item.get("content") or ():
+                if not isinstance(part, dict):
+                    continue
+                refusal = part.get("type") == "refusal"
+                text = part.get("refusal") if refusal else part.get("text")
+                if isinstance(text, str) and text:
+                    refused = refused or refusal
+                    content.append(Text(text))
+        elif kind == "function_call":
+            name, arguments = item.get("name"), item.get("arguments", "")
+            if not isinstance(name, str) or not isinstance(arguments, str):
+                raise MalformedResponse(f"output[{index}] is a function call without a name")
+            call = item.get("call_id")
+            content.append(ToolCall(call if isinstance(call, str) else "", name, arguments))
+        elif kind == "reasoning":
+            summary = "".join(
+                part.get("text", "") for part in item.get("summary") or () if isinstance(part, dict)
+            )
+            if summary:
+                content.append(Thinking(summary))
+    stop = stop_reason_of(body, any(type(b) is ToolCall for b in content))
+    return ChatResponse(
+        id=str(body.get("id", "")),
+        model=str(body.get("model", "")),
+        content=content,
+        # A refusal is a completed answer in this API; in the internal shape, a filter.
+        stop_reason="content_filter" if refused and stop == "end_turn" else stop,
+        usage=decode_usage(body.get("usage")),
+        raw=raw,
+        raw_protocol=PROTOCOL,
     )

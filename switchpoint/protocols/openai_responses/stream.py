@@ -1,4 +1,6 @@
-"""Internal stream events -> the SSE stream an OpenAI Responses client expects.
+"""Internal stream events <-> OpenAI Responses event streams.
+
+Encoding, for a Responses client:
 
 The stream is a lifecycle: `response.created` and `response.in_progress`, then each
 output item opened (`response.output_item.added`), filled (text or argument deltas) and
@@ -8,7 +10,8 @@ upstream failed mid-answer, `error` and `response.failed`. Every event carries a
 `sequence_number`, from 0. OpenAI's SDKs check the lifecycle (an item's events only
 between its added and done), so items are closed in order before the terminal event.
 
-Reasoning is not rendered, as on the Chat Completions ingress.
+Reasoning is not rendered, as on the Chat Completions ingress. Decoding, from a model
+served over the Responses API: `StreamDecoder`.
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ from typing import Any
 
 import orjson
 
+from switchpoint.chat.response import StopReason
 from switchpoint.chat.stream import (
     Finish,
     MessageStart,
     StreamEvent,
     TextDelta,
+    ThinkingDelta,
     ToolCallDelta,
     ToolCallStart,
     UsageUpdate,
@@ -33,12 +38,17 @@ from switchpoint.protocols.openai_responses.response import (
     call_id,
     call_item,
     call_item_id,
+    decode_usage,
     message_item,
     message_item_id,
     output_text_part,
     response_object,
     status_of,
+    stop_reason_of,
 )
+from switchpoint.protocols.stream_error import StreamErrorEvent
+from switchpoint.protocols.wire_text import wire_text
+from switchpoint.transport.sse import SSEEvent
 
 # OpenAI's codes for a failed response (`response.error.code`).
 _FAILED_CODES = {"rate_limit_error": "rate_limit_exceeded"}
@@ -266,3 +276,128 @@ class StreamEncoder:
         return b"".join(
             self._close(item, status if item is items[-1] else "completed") for item in items
         )
+
+
+class StreamDecoder:
+    """Turns an upstream Responses event stream into internal events.
+
+    The terminal event (`response.completed` or `response.incomplete`) carries the usage
+    and ends the stream: there is no sentinel after it. `response.failed` and `error`
+    are the vendor's in-stream errors. A server that skips the deltas and sends only the
+    finished item (`response.output_item.done`) still has its text and arguments relayed.
+    """
+
+    __slots__ = (
+        "_calls",
+        "_filled",
+        "_refused",
+        "_started",
+        "finished",
+        "invalid_events",
+        "stop_reason",
+    )
+
+    def __init__(self) -> None:
+        self._started = False
+        self._refused = False
+        self.finished = False
+        self.invalid_events = 0
+        self.stop_reason: StopReason | None = None
+        # Tool calls by their item's output index, numbered in order from 0.
+        self._calls: dict[int, int] = {}
+        # Output indexes whose text or arguments came as deltas.
+        self._filled: set[int] = set()
+
+    @property
+    def saw_finish_reason(self) -> bool:
+        return self.stop_reason is not None
+
+    def decode(self, event: SSEEvent) -> list[StreamEvent]:
+        try:
+            data = orjson.loads(event.data)
+        except orjson.JSONDecodeError:
+            self.invalid_events += 1
+            return []
+        if not isinstance(data, dict):
+            self.invalid_events += 1
+            return []
+        kind = data.get("type")
+        if kind == "response.output_text.delta" or kind == "response.refusal.delta":
+            self._filled.add(data["output_index"])
+            self._refused = self._refused or kind == "response.refusal.delta"
+            return self._started_with([TextDelta(wire_text(data["delta"]))])
+        if kind == "response.function_call_arguments.delta":
+            index = data["output_index"]
+            self._filled.add(index)
+            delta = ToolCallDelta(self._calls[index], wire_text(data["delta"]))
+            return self._started_with([delta])
+        if kind == "response.output_item.added" or kind == "response.output_item.done":
+            return self._started_with(self._item(data["output_index"], data["item"], kind))
+        if (
+            kind == "response.reasoning_summary_text.delta"
+            or kind == "response.reasoning_text.delta"
+        ):
+            return self._started_with([ThinkingDelta(wire_text(data["delta"]))])
+        if kind == "response.created":
+            response = data["response"]
+            return self._started_with([], response.get("id"), response.get("model"))
+        if kind == "response.completed" or kind == "response.incomplete":
+            return self._started_with(self._terminal(data["response"]))
+        if kind == "response.failed":
+            response = data.get("response")
+            error = response.get("error") if isinstance(response, dict) else None
+            raise StreamErrorEvent(error or {"message": "the response failed"})
+        if kind == "error":
+            raise StreamErrorEvent(data.get("error") or data)
+        return []  # lifecycle and `...done` events repeat what the deltas carried
+
+    def _started_with(
+        self, events: list[StreamEvent], id_: object = None, model: object = None
+    ) -> list[StreamEvent]:
+        if self._started:
+            return events
+        self._started = True
+        return [MessageStart(str(id_ or ""), str(model or "")), *events]
+
+    def _item(self, output_index: int, item: dict[str, Any], kind: str) -> list[StreamEvent]:
+        item_type = item.get("type")
+        if item_type == "function_call":
+            out: list[StreamEvent] = []
+            index = self._calls.get(output_index)
+            if index is None:
+                index = self._calls[output_index] = len(self._calls)
+                name = wire_text(item.get("name", ""))
+                out.append(
+                    ToolCallStart(index, str(item.get("call_id", "")), name, valid_json=False)
+                )
+            arguments = item.get("arguments")
+            if kind.endswith(".done") and arguments and output_index not in self._filled:
+                self._filled.add(output_index)
+                out.append(ToolCallDelta(index, wire_text(arguments)))
+            return out
+        if item_type == "message" and kind.endswith(".done") and output_index not in self._filled:
+            self._filled.add(output_index)
+            texts = [
+                part.get("text") or part.get("refusal") or "" for part in item.get("content") or ()
+            ]
+            text = "".join(wire_text(t) for t in texts)
+            return [TextDelta(text)] if text else []
+        return []
+
+    def _terminal(self, response: dict[str, Any]) -> list[StreamEvent]:
+        out: list[StreamEvent] = []
+        usage = decode_usage(response.get("usage"))
+        if usage is not None:
+            out.append(UsageUpdate(usage))
+        stop = stop_reason_of(response, bool(self._calls))
+        # A refusal is a completed answer in this API; in the internal shape, a filter.
+        self.stop_reason = "content_filter" if self._refused and stop == "end_turn" else stop
+        out.extend(self.finish())
+        return out
+
+    def finish(self) -> list[StreamEvent]:
+        """Close the stream. Only a stream that reached its terminal event is complete."""
+        if self.finished:
+            return []
+        self.finished = True
+        return [Finish(self.stop_reason or "end_turn")]

@@ -1,0 +1,58 @@
+"""OpenAI's Responses API as a provider: for the models OpenAI serves only there (its
+newest coding and reasoning models), configured as a provider of type `openai_responses`
+beside the `openai` one (same key, same errors).
+
+A Responses client's body is forwarded as sent (its reasoning items included, which
+only this API reads back), with `model` replaced and `store` off; anything else goes
+through the internal conversation. Stop sequences have no equivalent here: a request
+with them is refused for this target, and the next one of the chain serves it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from switchpoint.chat.request import ChatRequest
+from switchpoint.protocols.openai_responses import PROTOCOL
+from switchpoint.protocols.openai_responses.request import encode_request
+from switchpoint.protocols.openai_responses.response import decode_response
+from switchpoint.protocols.openai_responses.stream import StreamDecoder
+from switchpoint.providers.errors import ProviderError
+from switchpoint.providers.openai import OpenAIAdapter
+from switchpoint.providers.portability import refuse_unportable
+
+# The JSON output the encoder translates (`text.format`).
+_HONOURED = frozenset({"response_format"})
+
+
+class OpenAIResponsesAdapter(OpenAIAdapter):
+    type = "openai_responses"
+    decode_response = staticmethod(decode_response)
+    stream_decoder = StreamDecoder
+
+    @property
+    def _path(self) -> str:
+        return f"{self.base_path}/responses"
+
+    def _body(self, request: ChatRequest, model: str, stream: bool) -> bytes:
+        if request.native and request.protocol == PROTOCOL:
+            body: dict[str, Any] = dict(request.body)
+            body["model"] = model
+            body["store"] = False
+            if stream:
+                body["stream"] = True
+            else:
+                body.pop("stream", None)
+            return orjson.dumps(body)
+        refuse_unportable(request, honoured=_HONOURED)
+        conversation = request.conversation()
+        if conversation.stop:
+            raise ProviderError(
+                "unsupported",
+                f"{self.name} serves this model over OpenAI's Responses API, which has no "
+                "stop sequences; send the request without 'stop', or to another model",
+                status=400,
+            )
+        return orjson.dumps(encode_request(conversation, model, stream=stream))
