@@ -154,6 +154,10 @@ class OpenAIAdapter(HttpProviderAdapter):
         failure = kind_for_status(status)
         if status == 429 and ("insufficient_quota" in lowered or "quota" in (code or "")):
             failure = "quota"
+        elif code == "model_not_found":
+            # The Responses API says so with a 400, Chat Completions with a 404: either
+            # way this target cannot serve the call, and the next one may.
+            failure = "not_found"
         elif status in (400, 413, 422) and any(m in lowered for m in _CONTEXT_MARKERS):
             failure = "context_length"
         elif status == 400 and any(m in lowered for m in _POLICY_MARKERS):

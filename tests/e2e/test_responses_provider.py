@@ -266,3 +266,16 @@ def test_failure_before_content_fails_over(make_rstack: Any) -> None:
     assert events[-1].response.output_text == "Hello from claude-test."
     [attempt, served] = stack.recorder.attempts
     assert (attempt.outcome, served.outcome) == ("server_error", "ok")
+
+
+def test_an_unknown_model_fails_over(make_rstack: Any) -> None:
+    """The Responses API answers an unknown model with a 400 (`model_not_found`), where
+    Chat Completions answers 404: either way, the chain's next model serves the call."""
+    stack: Stack = make_rstack(rs_fallbacks=("an",), fallback=True)
+    stack.openai_fake.known_models = {"gpt-test"}
+    raw = stack.openai().chat.completions.with_raw_response.create(
+        model="rs", messages=[{"role": "user", "content": QUESTION}]
+    )
+    assert raw.headers["x-switchpoint-fallback-reasons"] == "not_found"
+    assert raw.parse().choices[0].message.content == "Hello from claude-test."
+    assert stack.openai_fake.last_request.path == "/v1/responses"
