@@ -47,6 +47,10 @@ _CARRIED_FIELDS = (
     "web_search_options",
 )
 
+# What an operator must do when a model served as `openai` exists only on OpenAI's
+# Responses API (OpenAI answers a 404 saying so).
+_RESPONSES_ONLY_HINT = "switchpoint: serve this model through a provider of type openai_responses"
+
 _CONTEXT_MARKERS = (
     "context_length_exceeded",
     "maximum context length",
@@ -158,6 +162,8 @@ class OpenAIAdapter(HttpProviderAdapter):
             # The Responses API says so with a 400, Chat Completions with a 404: either
             # way this target cannot serve the call, and the next one may.
             failure = "not_found"
+        if "only supported in v1/responses" in lowered:
+            text += f" ({_RESPONSES_ONLY_HINT})"
         elif status in (400, 413, 422) and any(m in lowered for m in _CONTEXT_MARKERS):
             failure = "context_length"
         elif status == 400 and any(m in lowered for m in _POLICY_MARKERS):

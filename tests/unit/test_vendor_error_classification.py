@@ -1,5 +1,5 @@
-"""How the Anthropic and Google adapters classify their vendors' failures, and the
-requests they build (URLs, headers, max_tokens)."""
+"""How the Anthropic, Google and OpenAI adapters classify their vendors' failures, and
+the requests they build (URLs, headers, max_tokens)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from switchpoint.chat.request import ChatRequest, Conversation
 from switchpoint.config.schema import ModelConfig, ProviderConfig
 from switchpoint.providers.anthropic import DEFAULT_MAX_TOKENS, AnthropicAdapter
 from switchpoint.providers.google import GoogleAdapter
+from switchpoint.providers.openai import OpenAIAdapter
 from switchpoint.transport.http_client import HttpClient
 
 ANTHROPIC_KEY = "sk-ant-api03-secretsecret"
@@ -233,3 +234,26 @@ def test_google_paths() -> None:
         == "/prefix/v1/models/gemini-2.5-pro:generateContent"
     )
     assert f"x-goog-api-key: {GOOGLE_KEY}" in adapter._static_headers.decode()
+
+
+def test_a_responses_only_model_tells_the_operator_what_to_configure() -> None:
+    adapter = OpenAIAdapter(
+        "openai", ProviderConfig(type="openai"), {}, client=HttpClient(), api_key="sk-x"
+    )
+    body = {
+        "error": {
+            "message": "This model is only supported in v1/responses and not in "
+            "v1/chat/completions.",
+            "type": "invalid_request_error",
+            "param": "model",
+            "code": None,
+        }
+    }
+    error = adapter.classify_error(404, json.dumps(body).encode(), {})
+    assert error.kind == "not_found"  # the chain's next model serves the call
+    assert error.message.endswith("a provider of type openai_responses)")
+    chat_404 = {"error": {"message": "The model `x` does not exist", "code": "model_not_found"}}
+    assert (
+        "openai_responses"
+        not in adapter.classify_error(404, json.dumps(chat_404).encode(), {}).message
+    )
