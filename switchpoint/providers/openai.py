@@ -162,14 +162,14 @@ class OpenAIAdapter(HttpProviderAdapter):
             # The Responses API says so with a 400, Chat Completions with a 404: either
             # way this target cannot serve the call, and the next one may.
             failure = "not_found"
-        if "only supported in v1/responses" in lowered:
-            text += f" ({_RESPONSES_ONLY_HINT})"
         elif status in (400, 413, 422) and any(m in lowered for m in _CONTEXT_MARKERS):
             failure = "context_length"
         elif status == 400 and any(m in lowered for m in _POLICY_MARKERS):
             failure = "content_policy"
         elif status in (400, 422) and is_prefill_rejection(text):
             failure = "prefill_rejected"
+        if "only supported in v1/responses" in lowered:
+            text += f" ({_RESPONSES_ONLY_HINT})"
         return ProviderError(
             failure, self.redact(text), status=status, vendor_type=code or vendor_type
         )
