@@ -19,6 +19,8 @@ from switchpoint.protocols.openai.errors import parse_error
 from switchpoint.protocols.openai.request import encode_request
 from switchpoint.protocols.openai.response import MalformedResponse, decode_response
 from switchpoint.protocols.openai.stream import StreamDecoder
+from switchpoint.protocols.openai_responses import PROTOCOL as RESPONSES
+from switchpoint.protocols.openai_responses.request import chat_settings
 from switchpoint.protocols.stream_error import StreamErrorEvent
 from switchpoint.providers.errors import ProviderError, is_prefill_rejection, kind_for_status
 from switchpoint.providers.http_adapter import HttpProviderAdapter, SSEStreamDecoder
@@ -89,6 +91,8 @@ class OpenAIAdapter(HttpProviderAdapter):
             for key in _CARRIED_FIELDS:
                 if key in request.body:
                     encoded[key] = request.body[key]
+        elif request.protocol == RESPONSES:
+            encoded.update(chat_settings(request.body))
         return orjson.dumps(encoded)
 
     @property

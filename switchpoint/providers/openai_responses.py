@@ -15,8 +15,9 @@ from typing import Any
 import orjson
 
 from switchpoint.chat.request import ChatRequest
+from switchpoint.protocols.openai import PROTOCOL as OPENAI_CHAT
 from switchpoint.protocols.openai_responses import PROTOCOL
-from switchpoint.protocols.openai_responses.request import encode_request
+from switchpoint.protocols.openai_responses.request import add_chat_settings, encode_request
 from switchpoint.protocols.openai_responses.response import decode_response
 from switchpoint.protocols.openai_responses.stream import StreamDecoder
 from switchpoint.providers.errors import ProviderError
@@ -55,4 +56,7 @@ class OpenAIResponsesAdapter(OpenAIAdapter):
                 "stop sequences; send the request without 'stop', or to another model",
                 status=400,
             )
-        return orjson.dumps(encode_request(conversation, model, stream=stream))
+        encoded = encode_request(conversation, model, stream=stream)
+        if request.protocol == OPENAI_CHAT:
+            add_chat_settings(encoded, request.body)
+        return orjson.dumps(encoded)

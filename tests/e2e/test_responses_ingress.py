@@ -320,3 +320,13 @@ def test_route_endpoint_reads_a_responses_body(stack: Stack) -> None:
     decision = response.json()
     assert decision["profile"] == "an"
     assert decision["estimated_context_tokens"] > 0
+
+
+def test_reasoning_effort_and_verbosity_reach_an_openai_chat_model(stack: Stack) -> None:
+    stack.openai().responses.create(
+        model="oa", input=QUESTION, reasoning={"effort": "high"}, text={"verbosity": "low"}
+    )
+    sent = stack.openai_fake.last_request.body
+    assert (sent["reasoning_effort"], sent["verbosity"]) == ("high", "low")
+    stack.openai().responses.create(model="oa", input=QUESTION)
+    assert "reasoning_effort" not in stack.openai_fake.last_request.body

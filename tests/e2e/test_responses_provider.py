@@ -279,3 +279,16 @@ def test_an_unknown_model_fails_over(make_rstack: Any) -> None:
     assert raw.headers["x-switchpoint-fallback-reasons"] == "not_found"
     assert raw.parse().choices[0].message.content == "Hello from claude-test."
     assert stack.openai_fake.last_request.path == "/v1/responses"
+
+
+def test_a_chat_client_s_reasoning_effort_and_verbosity_carry_over(rstack: Stack) -> None:
+    rstack.openai().chat.completions.create(
+        model="rs",
+        messages=[{"role": "user", "content": QUESTION}],
+        reasoning_effort="low",
+        verbosity="high",
+        response_format={"type": "json_object"},
+    )
+    sent = upstream(rstack)
+    assert sent["reasoning"] == {"effort": "low"}
+    assert sent["text"] == {"format": {"type": "json_object"}, "verbosity": "high"}

@@ -417,3 +417,33 @@ def _output(result: ToolResult) -> str | list[dict[str, Any]]:
             for b in result.content
         ]
     return result_text(result)
+
+
+# --- OpenAI's settings under the other API's names --------------------------------------
+# Reasoning effort and verbosity mean the same on both of OpenAI's APIs, under other
+# names; they carry over when a client of one is served over the other.
+
+
+def chat_settings(body: dict[str, Any]) -> dict[str, Any]:
+    """A Responses body's `reasoning.effort` and `text.verbosity` as Chat Completions
+    fields (`reasoning_effort`, `verbosity`)."""
+    settings: dict[str, Any] = {}
+    reasoning, text = body.get("reasoning"), body.get("text")
+    effort = reasoning.get("effort") if isinstance(reasoning, dict) else None
+    if isinstance(effort, str):
+        settings["reasoning_effort"] = effort
+    verbosity = text.get("verbosity") if isinstance(text, dict) else None
+    if isinstance(verbosity, str):
+        settings["verbosity"] = verbosity
+    return settings
+
+
+def add_chat_settings(encoded: dict[str, Any], chat_body: dict[str, Any]) -> None:
+    """A Chat Completions body's `reasoning_effort` and `verbosity`, set on a Responses
+    body as `reasoning.effort` and `text.verbosity`."""
+    effort = chat_body.get("reasoning_effort")
+    if isinstance(effort, str):
+        encoded["reasoning"] = {"effort": effort}
+    verbosity = chat_body.get("verbosity")
+    if isinstance(verbosity, str):
+        encoded.setdefault("text", {})["verbosity"] = verbosity
