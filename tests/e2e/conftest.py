@@ -163,12 +163,15 @@ def make_stack(
 ) -> Iterator[StackFactory]:
     stacks: list[Stack] = []
 
-    def make(**overrides: Any) -> Stack:
-        config = parse_config(
-            gateway_document(
-                openai_fake.base_url, anthropic_fake.base_url, gemini_fake.base_url, **overrides
-            )
+    def make(*, edit: Callable[[dict[str, Any]], None] | None = None, **overrides: Any) -> Stack:
+        """`overrides` as `gateway_document` takes them; `edit` changes the document
+        further (a profile or provider of a test's own) before it is parsed."""
+        document = gateway_document(
+            openai_fake.base_url, anthropic_fake.base_url, gemini_fake.base_url, **overrides
         )
+        if edit is not None:
+            edit(document)
+        config = parse_config(document)
         environ = {
             "TEST_OPENAI_KEY": openai_fake.api_key,
             "TEST_ANTHROPIC_KEY": anthropic_fake.api_key,

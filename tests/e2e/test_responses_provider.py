@@ -5,26 +5,16 @@ back (whole and streamed, tool loops, output limits), and faults mid-answer."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import anthropic
 import openai
 import pytest
 
-from switchpoint.config.loader import parse_config
-from switchpoint.server.background import BackgroundServer
-from tests.e2e.conftest import CLIENT_KEY, Recorder, Stack, gateway_document
+from tests.e2e.conftest import CLIENT_KEY, Stack, StackFactory
 from tests.e2e.test_tools import ANTHROPIC_TOOLS, OPENAI_TOOLS, RESULT, WEATHER
-from tests.fakes import (
-    AnthropicFake,
-    CutAfter,
-    GeminiFake,
-    MissingSentinel,
-    OpenAIFake,
-    ServerError,
-    StreamErrorEvent,
-)
+from tests.fakes import CutAfter, MissingSentinel, ServerError, StreamErrorEvent
 
 MODEL = "gpt-rs-test"
 HELLO = f"Hello from {MODEL}."
@@ -33,49 +23,32 @@ SYSTEM = "You are terse."
 
 
 @pytest.fixture
-def make_rstack(
-    openai_fake: OpenAIFake, anthropic_fake: AnthropicFake, gemini_fake: GeminiFake
-) -> Iterator[Any]:
+def make_rstack(make_stack: StackFactory) -> Callable[..., Stack]:
     """The e2e stack plus a profile `rs` whose model the OpenAI fake serves over the
     Responses API."""
-    servers: list[BackgroundServer] = []
 
     def make(*, rs_fallbacks: tuple[str, ...] = (), fallback: bool = False) -> Stack:
-        document = gateway_document(
-            openai_fake.base_url, anthropic_fake.base_url, gemini_fake.base_url, fallback=fallback
-        )
-        document["providers"]["openai_responses"] = {
-            **document["providers"]["openai"],
-            "type": "openai_responses",
-        }
-        document["routing"]["profiles"]["rs"] = {
-            "model": MODEL,
-            "provider": "openai_responses",
-            "max_context": 100_000,
-            "cost_weight": 0.5,
-            "fallbacks": list(rs_fallbacks),
-        }
-        environ = {
-            "TEST_OPENAI_KEY": openai_fake.api_key,
-            "TEST_ANTHROPIC_KEY": anthropic_fake.api_key,
-            "TEST_GEMINI_KEY": gemini_fake.api_key,
-        }
-        server = BackgroundServer(parse_config(document), environ=environ).start()
-        servers.append(server)
-        recorder = Recorder()
-        assert server.gateway is not None
-        server.gateway.bus.subscribe(recorder)
-        return Stack(openai_fake, anthropic_fake, gemini_fake, server, recorder)
+        def add_rs(document: dict[str, Any]) -> None:
+            document["providers"]["openai_responses"] = {
+                **document["providers"]["openai"],
+                "type": "openai_responses",
+            }
+            document["routing"]["profiles"]["rs"] = {
+                "model": MODEL,
+                "provider": "openai_responses",
+                "max_context": 100_000,
+                "cost_weight": 0.5,
+                "fallbacks": list(rs_fallbacks),
+            }
 
-    yield make
-    for server in servers:
-        server.stop()
+        return make_stack(edit=add_rs, fallback=fallback)
+
+    return make
 
 
 @pytest.fixture
-def rstack(make_rstack: Any) -> Stack:
-    stack: Stack = make_rstack()
-    return stack
+def rstack(make_rstack: Callable[..., Stack]) -> Stack:
+    return make_rstack()
 
 
 def upstream(stack: Stack) -> dict[str, Any]:
@@ -199,8 +172,8 @@ def test_chat_client_tools_and_length(rstack: Stack) -> None:
     assert cut.choices[0].message.content == "a b c"
 
 
-def test_stop_sequences_are_refused_not_dropped(make_rstack: Any) -> None:
-    stack: Stack = make_rstack()
+def test_stop_sequences_are_refused_not_dropped(make_rstack: Callable[..., Stack]) -> None:
+    stack = make_rstack()
     with pytest.raises(openai.BadRequestError) as caught:
         stack.openai().chat.completions.create(
             model="rs", messages=[{"role": "user", "content": QUESTION}], stop=["\n"]
@@ -253,8 +226,8 @@ def test_stream_without_its_terminal_event_is_an_error(rstack: Stack) -> None:
     assert "ended before the answer was complete" in str(caught.value)
 
 
-def test_failure_before_content_fails_over(make_rstack: Any) -> None:
-    stack: Stack = make_rstack(rs_fallbacks=("an",), fallback=True)
+def test_failure_before_content_fails_over(make_rstack: Callable[..., Stack]) -> None:
+    stack = make_rstack(rs_fallbacks=("an",), fallback=True)
     stack.openai_fake.enqueue(ServerError())
     with stack.openai().responses.with_streaming_response.create(
         model="rs", input=QUESTION, stream=True
@@ -268,10 +241,10 @@ def test_failure_before_content_fails_over(make_rstack: Any) -> None:
     assert (attempt.outcome, served.outcome) == ("server_error", "ok")
 
 
-def test_an_unknown_model_fails_over(make_rstack: Any) -> None:
+def test_an_unknown_model_fails_over(make_rstack: Callable[..., Stack]) -> None:
     """The Responses API answers an unknown model with a 400 (`model_not_found`), where
     Chat Completions answers 404: either way, the chain's next model serves the call."""
-    stack: Stack = make_rstack(rs_fallbacks=("an",), fallback=True)
+    stack = make_rstack(rs_fallbacks=("an",), fallback=True)
     stack.openai_fake.known_models = {"gpt-test"}
     raw = stack.openai().chat.completions.with_raw_response.create(
         model="rs", messages=[{"role": "user", "content": QUESTION}]

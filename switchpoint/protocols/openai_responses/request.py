@@ -93,7 +93,8 @@ def answer_shape_fields(body: dict[str, Any]) -> dict[str, str]:
 
 
 def decode_request(body: dict[str, Any]) -> Conversation:
-    check_unsupported(body)
+    """The conversation of a body the codec's `parse` (which refuses the unsupported
+    fields, `check_unsupported`) has accepted."""
     system: list[Text] = []
     instructions = optional(body, "instructions", str)
     if instructions:
