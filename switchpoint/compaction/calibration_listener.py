@@ -24,7 +24,8 @@ class CalibrationListener(Listener):
         if count is None or count.exact:
             return
         served = call.served
-        if served is None or served.usage is None or call.continuations:
+        # An estimated usage may hold the gateway's own count: nothing to learn from.
+        if served is None or served.usage is None or served.usage_estimated or call.continuations:
             return
         if call.token_count_target != (served.provider, served.model):
             return

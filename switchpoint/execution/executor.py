@@ -21,6 +21,7 @@ from typing import TypeVar
 
 from switchpoint.chat.request import ChatRequest
 from switchpoint.chat.response import ChatResponse
+from switchpoint.chat.usage import Usage
 from switchpoint.config.schema import BreakerStoreConfig, Config
 from switchpoint.errors import GatewayError
 from switchpoint.events import EventBus
@@ -200,6 +201,8 @@ class Executor:
                 self.bus.resilience("prefill_unsupported", target.provider, target.model)
         elif outcome is not None:
             attempt.outcome = outcome
+            if outcome == "cancelled" and attempt.usage is None and limits is not None:
+                self._estimate_cancelled(call, attempt, limits)
         if limits is not None and limits.stats.malformed_events:
             attempt.malformed_events = limits.stats.malformed_events
             self.bus.resilience(
@@ -213,6 +216,19 @@ class Executor:
         latency = attempt.ttft_s if attempt.ttft_s is not None else attempt.duration_s
         self.breakers.record(target.key, attempt.outcome, latency)
         self.bus.attempt(call, attempt)
+
+    @staticmethod
+    def _estimate_cancelled(
+        call: CallRecord, attempt: AttemptRecord, limits: AttemptLimits
+    ) -> None:
+        """An attempt abandoned after its request reached the vendor (the client left, or
+        the gateway stopped) and before any usage report: the vendor bills the prompt it
+        read all the same, so the prompt as the gateway counted it is recorded, flagged as
+        an estimate. Output it may have generated is unknown and not guessed; a stream's
+        relayed text is estimated by the stream itself, before this."""
+        if limits.stats.request_sent and call.context_tokens:
+            attempt.usage = Usage(input_tokens=call.context_tokens)
+            attempt.usage_estimated = True
 
     def skip_open(
         self, call: CallRecord, target: Target, cause: str | None, *, summarizing: bool = False

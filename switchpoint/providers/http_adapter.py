@@ -142,6 +142,7 @@ class HttpProviderAdapter(ProviderAdapter):
                 body,
                 connect_timeout=limits.bounded(limits.connect_s, time.perf_counter()),
                 response_timeout=limits.bounded(header_timeout, time.perf_counter()),
+                progress=limits.stats,
             )
         except LocalResourcesExhausted as exc:
             raise ProviderError(

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from switchpoint.transport.http_client import RequestProgress
+
 
 @dataclass(slots=True)
-class AttemptStats:
-    """What an adapter noticed during one attempt (read by execution for accounting)."""
+class AttemptStats(RequestProgress):
+    """What an adapter noticed during one attempt (read by execution for accounting),
+    including whether its request reached the vendor (`request_sent`)."""
 
     # Stream events that could not be decoded, skipped rather than passed on.
     malformed_events: int = 0

@@ -91,6 +91,7 @@ class SimulatedAdapter(ProviderAdapter):
     async def complete(
         self, request: ChatRequest, model: str, limits: AttemptLimits
     ) -> ChatResponse:
+        limits.stats.request_sent = True  # the simulated vendor has it at once
         await asyncio.sleep(self.latency_s * (0.5 + self._random.random()))
         self._fail_maybe()
         text, input_tokens = self._answer(request)
@@ -105,6 +106,7 @@ class SimulatedAdapter(ProviderAdapter):
     async def stream(
         self, request: ChatRequest, model: str, limits: AttemptLimits
     ) -> AsyncIterator[StreamEvent]:
+        limits.stats.request_sent = True
         await asyncio.sleep(self.latency_s * (0.5 + self._random.random()))
         self._fail_maybe()
         text, input_tokens = self._answer(request)

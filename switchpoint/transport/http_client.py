@@ -14,6 +14,7 @@ import os
 import ssl
 import time
 from collections import deque
+from dataclasses import dataclass
 
 import certifi
 import httptools
@@ -369,6 +370,15 @@ def _trust_store() -> ssl.SSLContext:
         raise ConnectError(f"cannot load the CA certificates of {named}: {exc}") from None
 
 
+@dataclass(slots=True)
+class RequestProgress:
+    """How far a request got, for a caller cancelled while it waits: a vendor bills a
+    request it received whether or not its answer is read."""
+
+    # The request was written to a connection (as far as this process can tell).
+    request_sent: bool = False
+
+
 class HttpClient:
     def __init__(self, *, max_idle_per_origin: int = 512, idle_timeout_s: float = 30.0) -> None:
         self._idle: dict[Origin, list[_Connection]] = {}
@@ -472,26 +482,34 @@ class HttpClient:
         *,
         connect_timeout: float,
         response_timeout: float | None,
+        progress: RequestProgress | None = None,
     ) -> UpstreamResponse:
         """Send `head` (request line and headers, ending in a blank line) and `body`; return
         once the response headers are in. A pooled connection that turns out to be stale
-        (closed by the server with nothing received) is replaced once, transparently."""
+        (closed by the server with nothing received) is replaced once, transparently.
+        `progress`, if given, records that the request was written."""
         data = head + body
         conn = self._pooled(origin)
         if conn is not None:
             try:
-                return await self._exchange(conn, data, response_timeout)
+                return await self._exchange(conn, data, response_timeout, progress)
             except ConnectionDropped as exc:
                 if exc.received_bytes:
                     raise
         conn = await self._connect(origin, connect_timeout)
-        return await self._exchange(conn, data, response_timeout)
+        return await self._exchange(conn, data, response_timeout, progress)
 
     async def _exchange(
-        self, conn: _Connection, data: bytes, timeout: float | None
+        self,
+        conn: _Connection,
+        data: bytes,
+        timeout: float | None,
+        progress: RequestProgress | None,
     ) -> UpstreamResponse:
         try:
             conn.send(data)
+            if progress is not None:
+                progress.request_sent = True
             while not conn.headers_done:
                 await conn.wait(timeout, "headers")
         except BaseException:

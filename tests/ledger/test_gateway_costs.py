@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from switchpoint.config.loader import parse_config
 from switchpoint.providers.registry import HTTP_ADAPTERS
 from switchpoint.server.background import BackgroundServer
 from tests.fakes import (
+    AcceptThenSilent,
     AnthropicFake,
     CutAfter,
     FakeUpstream,
@@ -305,6 +307,40 @@ def test_a_stream_cut_after_content_began_is_recorded_at_its_estimated_cost(
     assert cost == pytest.approx(usd("gpt-5.5", tokens_in, tokens_out))
     [(attempt_estimated,)] = ledger_rows(sqlite_url, "SELECT usage_estimated FROM attempts")
     assert bool(attempt_estimated)
+
+
+def test_a_call_whose_client_left_before_the_answer_is_billed_for_its_prompt(
+    sqlite_url: str, openai_fake: OpenAIFake
+) -> None:
+    # The vendor read the prompt (and bills it) but the client hung up before the answer:
+    # the prompt as the gateway counted it is recorded, flagged as an estimate, and it
+    # counts against the task's spend. Output is unknown and not guessed.
+    config = gateway_config(openai_fake, sqlite_url)
+    with serving(config, openai_fake) as server:
+        openai_fake.enqueue(AcceptThenSilent())
+        with pytest.raises(openai.APITimeoutError):
+            client(server, timeout=0.5).chat.completions.create(
+                model="auto",
+                messages=[{"role": "user", "content": "count these words please " * 50}],
+                extra_headers={"X-Switchpoint-Task-Id": "left"},
+            )
+        assert openai_fake.requests[0].wait_disconnected(5)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            flush(server)
+            if ledger_rows(sqlite_url, "SELECT 1 FROM requests"):
+                break
+            time.sleep(0.05)
+    [(status, estimated, tokens_in, tokens_out, cost)] = ledger_rows(
+        sqlite_url,
+        "SELECT status, usage_estimated, input_tokens, output_tokens, cost_usd FROM requests",
+    )
+    assert status == "cancelled"
+    assert bool(estimated)
+    assert tokens_in > 200 and tokens_out == 0
+    assert cost == pytest.approx(usd("gpt-5.5", tokens_in, 0))
+    [(task_cost,)] = ledger_rows(sqlite_url, "SELECT cost_usd FROM tasks")
+    assert task_cost == pytest.approx(cost)
 
 
 def test_an_answer_without_a_usage_report_has_unknown_cost_not_zero(

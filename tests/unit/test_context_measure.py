@@ -282,6 +282,12 @@ def test_calibration_learns_from_billed_usage() -> None:
     other.token_count_target = ("anthropic", "claude-sonnet-4-6")
     listener.on_call(other)
     assert calibrator.get("anthropic", "claude-opus-4-7").samples == 25
+    # An estimated usage (a cancelled or cut call) may be the gateway's own count.
+    guessed = call_served("anthropic", "claude-opus-4-7", billed=999_999, predicted=3000)
+    assert guessed.served is not None
+    guessed.served.usage_estimated = True
+    listener.on_call(guessed)
+    assert calibrator.get("anthropic", "claude-opus-4-7").samples == 25
 
 
 def test_an_openai_count_at_a_boundary_is_refined_until_decided() -> None:

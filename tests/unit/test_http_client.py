@@ -22,6 +22,7 @@ from switchpoint.transport.errors import (
 )
 from switchpoint.transport.http_client import (
     HttpClient,
+    RequestProgress,
     UpstreamResponse,
     encode_head,
     encode_headers,
@@ -108,7 +109,8 @@ async def upstream() -> AsyncIterator[tuple[Upstream, Origin]]:
     app.router.add_post("/big_then_hang", state.big_then_hang)
     app.router.add_post("/done_then_hang", state.done_then_hang)
     app.router.add_post("/done_then_end", state.done_then_end)
-    runner = web.AppRunner(app, handle_signals=False)
+    # Handlers that hang on purpose are cut at once when the test ends, not waited for.
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.1)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -129,6 +131,7 @@ async def send(
     *,
     connect_timeout: float = 5,
     response_timeout: float = 5,
+    progress: RequestProgress | None = None,
 ) -> UpstreamResponse:
     """POST `body` to `path`; the response once its headers are in."""
     return await client.request(
@@ -137,6 +140,7 @@ async def send(
         body,
         connect_timeout=connect_timeout,
         response_timeout=response_timeout,
+        progress=progress,
     )
 
 
@@ -230,6 +234,30 @@ async def test_refused_connection_is_a_connect_error() -> None:
     client = HttpClient()
     with pytest.raises(ConnectError):
         await send(client, origin, "/x", connect_timeout=2, response_timeout=2)
+
+
+async def test_progress_says_whether_the_request_was_written(
+    upstream: tuple[Upstream, Origin],
+) -> None:
+    # Cancelled while it waits for the answer, the request has reached the upstream (a
+    # vendor bills it); refused at connect, it has not.
+    _, origin = upstream
+    client = HttpClient()
+    progress = RequestProgress()
+    waiting = asyncio.ensure_future(send(client, origin, "/slow", b"{}", progress=progress))
+    await asyncio.sleep(0.2)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert progress.request_sent
+    client.close()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = Origin("http", "127.0.0.1", probe.getsockname()[1])
+    refused = RequestProgress()
+    with pytest.raises(ConnectError):
+        await send(HttpClient(), closed, "/x", connect_timeout=2, progress=refused)
+    assert not refused.request_sent
 
 
 async def test_streamed_body_arrives_in_pieces_and_decodes_as_sse(
