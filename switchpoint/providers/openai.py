@@ -58,8 +58,10 @@ _CONTEXT_MARKERS = (
     "maximum context length",
     "context window",
     "too many tokens",
-    "string_above_max_length",
 )
+# A single string over its field's limit (a tool description past 1,024 characters,
+# say): not the context, so summarizing would not help; another target may take it.
+_FIELD_LIMIT_CODE = "string_above_max_length"
 _POLICY_MARKERS = ("content_policy", "content_filter", "safety system")
 
 
@@ -166,6 +168,8 @@ class OpenAIAdapter(HttpProviderAdapter):
             # The Responses API says so with a 400, Chat Completions with a 404: either
             # way this target cannot serve the call, and the next one may.
             failure = "not_found"
+        elif code == _FIELD_LIMIT_CODE:
+            failure = "unsupported"
         elif status in (400, 413, 422) and any(m in lowered for m in _CONTEXT_MARKERS):
             failure = "context_length"
         elif status == 400 and any(m in lowered for m in _POLICY_MARKERS):

@@ -625,3 +625,133 @@ def test_a_malformed_response_format_for_another_vendor_is_a_400(stack: Stack) -
         )
         assert response.status_code == 400, response.text
         assert words in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_an_openai_refusal_reaches_other_clients_as_theirs(stack: Stack, stream: bool) -> None:
+    # OpenAI says why it refused in `refusal`, apart from the content, and ends with
+    # "stop": an Anthropic client gets the text and its own refusal stop, not an empty
+    # answer that looks complete.
+    from tests.fakes import Refusal
+    from tests.fakes.reply import REFUSAL_TEXT
+
+    stack.openai_fake.enqueue(Refusal())
+    request: dict[str, Any] = {
+        "model": "oa",
+        "max_tokens": 50,
+        "messages": [{"role": "user", "content": QUESTION}],
+    }
+    if stream:
+        with stack.anthropic().messages.stream(**request) as events:
+            message = events.get_final_message()
+    else:
+        message = stack.anthropic().messages.create(**request)
+    assert message.stop_reason == "refusal"
+    assert "".join(b.text for b in message.content if b.type == "text") == REFUSAL_TEXT
+
+
+def test_an_openai_client_streamed_from_openai_sees_the_refusal(stack: Stack) -> None:
+    from tests.fakes import Refusal
+    from tests.fakes.reply import REFUSAL_TEXT
+
+    stack.openai_fake.enqueue(Refusal())
+    chunks = list(
+        stack.openai().chat.completions.create(
+            model="oa", messages=[{"role": "user", "content": QUESTION}], stream=True
+        )
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    finish = [c.choices[0].finish_reason for c in chunks if c.choices][-1]
+    assert (text, finish) == (REFUSAL_TEXT, "content_filter")
+
+
+def test_a_tool_choice_without_tools_is_not_sent_to_openai(stack: Stack) -> None:
+    # Chat Completions refuses `tool_choice` without `tools`; Anthropic accepts it.
+    stack.anthropic().messages.create(
+        model="oa",
+        max_tokens=50,
+        tool_choice={"type": "auto"},
+        messages=[{"role": "user", "content": QUESTION}],
+    )
+    sent = stack.openai_fake.last_request.body
+    assert "tool_choice" not in sent and "tools" not in sent
+
+
+def test_images_a_tool_returned_reach_openai_after_the_results(stack: Stack) -> None:
+    # A tool message holds text only: the images follow in the user turn, not dropped.
+    pixel = (
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg=="
+    )
+    stack.anthropic().messages.create(
+        model="oa",
+        max_tokens=50,
+        tools=[{"name": "shot", "input_schema": {"type": "object"}}],
+        messages=[
+            {"role": "user", "content": "take a screenshot"},
+            {
+                "role": "assistant",
+                "content": [{"type": "tool_use", "id": "toolu_1", "name": "shot", "input": {}}],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "toolu_1",
+                        "content": [
+                            {"type": "text", "text": "here it is"},
+                            {
+                                "type": "image",
+                                "source": {
+                                    "type": "base64",
+                                    "media_type": "image/png",
+                                    "data": pixel,
+                                },
+                            },
+                        ],
+                    },
+                    {"type": "text", "text": "what do you see?"},
+                ],
+            },
+        ],
+    )
+    messages = stack.openai_fake.last_request.body["messages"]
+    assert messages[-2] == {"role": "tool", "tool_call_id": "toolu_1", "content": "here it is"}
+    last = messages[-1]
+    assert last["role"] == "user"
+    assert [p["type"] for p in last["content"]] == ["text", "image_url", "text"]
+    assert "toolu_1" in last["content"][0]["text"]
+    assert last["content"][1]["image_url"]["url"] == f"data:image/png;base64,{pixel}"
+    assert last["content"][2]["text"] == "what do you see?"
+
+
+def test_separate_text_blocks_stay_separate_for_openai(stack: Stack) -> None:
+    # Joined, "First paragraph." and "Second paragraph." would run into each other.
+    stack.anthropic().messages.create(
+        model="oa",
+        max_tokens=50,
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "First paragraph."},
+                    {"type": "text", "text": "Second paragraph."},
+                ],
+            },
+            {
+                "role": "assistant",
+                "content": [{"type": "text", "text": "A1."}, {"type": "text", "text": "A2."}],
+            },
+            {"role": "user", "content": "go on"},
+        ],
+    )
+    messages = stack.openai_fake.last_request.body["messages"]
+    assert messages[0]["content"] == [
+        {"type": "text", "text": "First paragraph."},
+        {"type": "text", "text": "Second paragraph."},
+    ]
+    assert messages[1]["content"] == [
+        {"type": "text", "text": "A1."},
+        {"type": "text", "text": "A2."},
+    ]
+    assert messages[2]["content"] == "go on"

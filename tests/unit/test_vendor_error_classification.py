@@ -257,3 +257,25 @@ def test_a_responses_only_model_tells_the_operator_what_to_configure() -> None:
         "openai_responses"
         not in adapter.classify_error(404, json.dumps(chat_404).encode(), {}).message
     )
+
+
+def test_a_string_over_its_field_limit_is_not_a_context_overflow() -> None:
+    # Summarizing the conversation cannot shorten a tool description: the call passes to
+    # a target that may take it (Anthropic allows longer descriptions), code kept.
+    adapter = OpenAIAdapter(
+        "openai", ProviderConfig(type="openai"), {}, client=HttpClient(), api_key="sk-x"
+    )
+    body = {
+        "error": {
+            "message": "Invalid 'tools[0].function.description': string too long. Expected a "
+            "string with maximum length 1024, but got a string with length 1500 instead.",
+            "type": "invalid_request_error",
+            "param": "tools[0].function.description",
+            "code": "string_above_max_length",
+        }
+    }
+    error = adapter.classify_error(400, json.dumps(body).encode(), {})
+    assert error.kind == "unsupported"
+    assert error.vendor_type == "string_above_max_length"
+    overflow = {"error": {"message": "maximum context length is 128000 tokens", "code": None}}
+    assert adapter.classify_error(400, json.dumps(overflow).encode(), {}).kind == "context_length"

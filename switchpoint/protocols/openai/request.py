@@ -164,6 +164,11 @@ def image_from_url(url: str) -> Image:
     return Image(url=url)
 
 
+def url_of(image: Image) -> str:
+    """The inverse of `image_from_url`: its URL, or its data inline as a data: URL."""
+    return image.url or f"data:{image.media_type or 'image/png'};base64,{image.data}"
+
+
 def _assistant(raw: dict[str, Any], param: str) -> Message:
     blocks: list[Block] = []
     reasoning = raw.get("reasoning_content")
@@ -285,12 +290,13 @@ def encode_request(
     if conversation.json_output is not None:
         body["response_format"] = _response_format(conversation.json_output)
     choice = conversation.tool_choice
-    if choice is not None:
+    # Without tools there is nothing to choose, and the API refuses a choice alone.
+    if choice is not None and conversation.tools:
         if choice.mode == "tool":
             body["tool_choice"] = {"type": "function", "function": {"name": choice.name}}
         else:
             body["tool_choice"] = choice.mode
-        if choice.parallel is not None and conversation.tools:
+        if choice.parallel is not None:
             body["parallel_tool_calls"] = choice.parallel
     return body
 
@@ -306,8 +312,8 @@ def _response_format(output: JsonOutput) -> dict[str, Any]:
 
 def _encode_message(message: Message) -> list[dict[str, Any]]:
     if message.role == "assistant":
-        text = "".join(b.text for b in message.content if isinstance(b, Text))
-        out: dict[str, Any] = {"role": "assistant", "content": text or None}
+        texts = [b.text for b in message.content if isinstance(b, Text) and b.text]
+        out: dict[str, Any] = {"role": "assistant", "content": _text_content(texts)}
         calls = [
             {"id": b.id, "type": "function", "function": {"name": b.name, "arguments": b.arguments}}
             for b in message.content
@@ -327,16 +333,34 @@ def _encode_message(message: Message) -> list[dict[str, Any]]:
                     "content": result_text(block),
                 }
             )
+            images = [b for b in block.content if isinstance(b, Image)]
+            if images:
+                # A tool message holds text only: the images it returned follow, in the
+                # user turn after the results, said to be the call's.
+                note = f"(the images returned by tool call {block.tool_call_id})"
+                parts.append({"type": "text", "text": note})
+                parts.extend(_image_part(image) for image in images)
         elif isinstance(block, Text):
             parts.append({"type": "text", "text": block.text})
         elif isinstance(block, Image):
-            url = block.url or f"data:{block.media_type or 'image/png'};base64,{block.data}"
-            parts.append({"type": "image_url", "image_url": {"url": url}})
+            parts.append(_image_part(block))
     if parts:
         only_text = all(p["type"] == "text" for p in parts)
-        content: Any = "".join(p["text"] for p in parts) if only_text else parts
+        content: Any = _text_content([p["text"] for p in parts]) if only_text else parts
         encoded.append({"role": "user", "content": content})
     return encoded
+
+
+def _image_part(image: Image) -> dict[str, Any]:
+    return {"type": "image_url", "image_url": {"url": url_of(image)}}
+
+
+def _text_content(texts: list[str]) -> str | list[dict[str, str]] | None:
+    """One text as a string; several as separate parts, as the client sent them (joined,
+    they would run into each other); none as null."""
+    if len(texts) > 1:
+        return [{"type": "text", "text": text} for text in texts]
+    return texts[0] if texts else None
 
 
 def result_text(result: ToolResult) -> str:

@@ -51,6 +51,13 @@ def decode_response(raw: bytes) -> ChatResponse:
     text = message.get("content")
     if isinstance(text, str) and text:
         content.append(Text(text))
+    refusal = message.get("refusal")
+    refused = False
+    if isinstance(refusal, str) and refusal:
+        refused = True
+        # OpenAI says why it refused apart from the content; other protocols have no
+        # place for it but the text, with their own refusal stop.
+        content.append(Text(refusal))
     calls = message.get("tool_calls")
     if calls is not None and not isinstance(calls, list):
         raise MalformedResponse("choices[0].message.tool_calls is not an array")
@@ -68,17 +75,16 @@ def decode_response(raw: bytes) -> ChatResponse:
         call_id = call.get("id", "")
         content.append(ToolCall(call_id if isinstance(call_id, str) else "", name, arguments))
     finish = choice.get("finish_reason") or "stop"
+    stop = OPENAI_TO_INTERNAL.get(finish, "end_turn") if isinstance(finish, str) else "end_turn"
     return ChatResponse(
         id=str(body.get("id", "")),
         model=str(body.get("model", "")),
         content=content,
-        stop_reason=OPENAI_TO_INTERNAL.get(finish, "end_turn")
-        if isinstance(finish, str)
-        else "end_turn",
+        # A refusal ends with "stop" in this API; in the internal shape, a filter.
+        stop_reason="content_filter" if refused and stop == "end_turn" else stop,
         usage=decode_usage(body.get("usage")),
         raw=raw,
         raw_protocol=PROTOCOL,
-        extra={"refusal": message.get("refusal")} if message.get("refusal") else {},
     )
 
 

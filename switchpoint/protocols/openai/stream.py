@@ -34,6 +34,7 @@ class StreamDecoder:
     """
 
     __slots__ = (
+        "_refused",
         "_started",
         "_tool_indexes",
         "finished",
@@ -48,6 +49,7 @@ class StreamDecoder:
         self.finished = False
         self.invalid_events = 0
         self.saw_usage = False
+        self._refused = False
         self._tool_indexes: dict[int, int] = {}
 
     def decode(self, event: SSEEvent) -> list[StreamEvent]:
@@ -94,6 +96,12 @@ class StreamDecoder:
                 reasoning = delta.get("reasoning_content")
                 if reasoning:
                     out.append(ThinkingDelta(wire_text(reasoning)))
+                refusal = delta.get("refusal")
+                if refusal:
+                    # Why the model refused, streamed apart from the content: for other
+                    # protocols, text with their refusal stop (see `finish`).
+                    self._refused = True
+                    out.append(TextDelta(wire_text(refusal)))
                 for call in delta.get("tool_calls") or ():
                     out.extend(self._tool_call(call))
             finish = choice.get("finish_reason")
@@ -137,7 +145,10 @@ class StreamDecoder:
         if self.finished:
             return []
         self.finished = True
-        return [Finish(self.stop_reason or "end_turn")]
+        stop = self.stop_reason or "end_turn"
+        if self._refused and stop == "end_turn":
+            stop = "content_filter"
+        return [Finish(stop)]
 
 
 _FINISH_REASON = b',"logprobs":null,"finish_reason":'

@@ -35,7 +35,7 @@ from switchpoint.protocols.fields import (
     optional_positive_int,
     required,
 )
-from switchpoint.protocols.openai.request import image_from_url, result_text
+from switchpoint.protocols.openai.request import image_from_url, result_text, url_of
 
 KEEP_FLAG = "switchpoint_keep"
 
@@ -338,12 +338,13 @@ def encode_request(conversation: Conversation, model: str, *, stream: bool) -> d
             for t in conversation.tools
         ]
     choice = conversation.tool_choice
-    if choice is not None:
+    # Without tools there is nothing to choose (and "required" could not be met).
+    if choice is not None and conversation.tools:
         if choice.mode == "tool":
             body["tool_choice"] = {"type": "function", "name": choice.name}
         else:
             body["tool_choice"] = choice.mode
-        if choice.parallel is not None and conversation.tools:
+        if choice.parallel is not None:
             body["parallel_tool_calls"] = choice.parallel
     output = conversation.json_output
     if output is not None:
@@ -406,8 +407,7 @@ def _encode_items(message: Message) -> list[dict[str, Any]]:
 
 
 def _image_part(image: Image) -> dict[str, Any]:
-    url = image.url or f"data:{image.media_type or 'image/png'};base64,{image.data}"
-    return {"type": "input_image", "image_url": url, "detail": "auto"}
+    return {"type": "input_image", "image_url": url_of(image), "detail": "auto"}
 
 
 def _output(result: ToolResult) -> str | list[dict[str, Any]]:
