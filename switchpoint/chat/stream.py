@@ -96,6 +96,7 @@ def merge_usage(current: Usage | None, update: Usage) -> Usage:
             update.output_tokens,
             update.cached_input_tokens,
             update.cache_write_tokens,
+            update.reasoning_tokens,
         )
     if update.input_tokens:
         current.input_tokens = update.input_tokens
@@ -105,6 +106,8 @@ def merge_usage(current: Usage | None, update: Usage) -> Usage:
         current.cached_input_tokens = update.cached_input_tokens
     if update.cache_write_tokens:
         current.cache_write_tokens = update.cache_write_tokens
+    if update.reasoning_tokens:
+        current.reasoning_tokens = update.reasoning_tokens
     return current
 
 

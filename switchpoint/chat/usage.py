@@ -11,13 +11,16 @@ class Usage:
 
     `input_tokens` is the whole prompt, cached part included (OpenAI's convention);
     `cached_input_tokens` is the part read from the provider's prompt cache and
-    `cache_write_tokens` the part written to it (Anthropic bills those separately).
+    `cache_write_tokens` the part written to it (Anthropic bills those separately);
+    `reasoning_tokens` is the part of the output spent thinking, where the vendor says
+    (0 when it does not).
     """
 
     input_tokens: int = 0
     output_tokens: int = 0
     cached_input_tokens: int = 0
     cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -28,3 +31,4 @@ class Usage:
         self.output_tokens += other.output_tokens
         self.cached_input_tokens += other.cached_input_tokens
         self.cache_write_tokens += other.cache_write_tokens
+        self.reasoning_tokens += other.reasoning_tokens

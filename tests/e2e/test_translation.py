@@ -444,6 +444,33 @@ def test_gemini_thinking_tokens_count_as_output(stack: Stack) -> None:
     )
     assert completion.usage is not None
     assert completion.usage.completion_tokens == 17
+    # ... of which the thinking, as OpenAI reports it.
+    assert completion.usage.completion_tokens_details is not None
+    assert completion.usage.completion_tokens_details.reasoning_tokens == 12
+
+
+@pytest.mark.parametrize("profile", ["ge", "oa"])
+def test_reasoning_tokens_are_reported_when_the_vendor_says(stack: Stack, profile: str) -> None:
+    fake = stack.fake(profile)
+    fake.output_tokens, fake.reasoning_tokens = 5, 12
+    chunks = list(
+        stack.openai().chat.completions.create(
+            model=profile,
+            messages=[{"role": "user", "content": QUESTION}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    usage = chunks[-1].usage
+    assert usage is not None and usage.completion_tokens == 17
+    assert usage.completion_tokens_details is not None
+    assert usage.completion_tokens_details.reasoning_tokens == 12
+    # Anthropic does not say how much of its output was thinking: not reported as 0.
+    stack.anthropic_fake.reasoning_tokens = 12
+    answer = stack.openai().chat.completions.create(
+        model="an", messages=[{"role": "user", "content": QUESTION}]
+    )
+    assert answer.usage is not None and answer.usage.completion_tokens_details is None
 
 
 def test_refusals_keep_their_meaning(stack: Stack) -> None:
@@ -679,9 +706,7 @@ def test_a_tool_choice_without_tools_is_not_sent_to_openai(stack: Stack) -> None
 
 def test_images_a_tool_returned_reach_openai_after_the_results(stack: Stack) -> None:
     # A tool message holds text only: the images follow in the user turn, not dropped.
-    pixel = (
-        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg=="
-    )
+    pixel = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg=="
     stack.anthropic().messages.create(
         model="oa",
         max_tokens=50,

@@ -249,8 +249,13 @@ def test_decode_response() -> None:
     ]
     # Gemini ends a function-calling turn with STOP.
     assert response.stop_reason == "tool_use"
+    # Thinking is billed as output, and said to be thinking.
     assert response.usage == Usage(
-        input_tokens=120, output_tokens=42, cached_input_tokens=100, cache_write_tokens=0
+        input_tokens=120,
+        output_tokens=42,
+        cached_input_tokens=100,
+        cache_write_tokens=0,
+        reasoning_tokens=12,
     )
 
 

@@ -81,10 +81,12 @@ def decode_usage(meta: object) -> Usage | None:
     wire (proto3 JSON)."""
     if not isinstance(meta, dict):
         return None
+    thoughts = _count(meta, "thoughtsTokenCount")
     return Usage(
         input_tokens=_count(meta, "promptTokenCount") + _count(meta, "toolUsePromptTokenCount"),
-        output_tokens=_count(meta, "candidatesTokenCount") + _count(meta, "thoughtsTokenCount"),
+        output_tokens=_count(meta, "candidatesTokenCount") + thoughts,
         cached_input_tokens=_count(meta, "cachedContentTokenCount"),
+        reasoning_tokens=thoughts,
     )
 
 

@@ -32,7 +32,12 @@ def decode_usage(usage: object) -> Usage | None:
     cached_count = token_count(cached or 0)
     if prompt is None or completion is None or cached_count is None:
         return None
-    return Usage(input_tokens=prompt, output_tokens=completion, cached_input_tokens=cached_count)
+    decoded = Usage(input_tokens=prompt, output_tokens=completion, cached_input_tokens=cached_count)
+    output_details = usage.get("completion_tokens_details")
+    if isinstance(output_details, dict):
+        # Part of the output: a bad figure here is dropped, the billed counts stand.
+        decoded.reasoning_tokens = token_count(output_details.get("reasoning_tokens") or 0) or 0
+    return decoded
 
 
 def decode_response(raw: bytes) -> ChatResponse:
@@ -89,12 +94,16 @@ def decode_response(raw: bytes) -> ChatResponse:
 
 
 def encode_usage(usage: Usage) -> dict[str, Any]:
-    return {
+    encoded: dict[str, Any] = {
         "prompt_tokens": usage.input_tokens,
         "completion_tokens": usage.output_tokens,
         "total_tokens": usage.input_tokens + usage.output_tokens,
         "prompt_tokens_details": {"cached_tokens": usage.cached_input_tokens},
     }
+    if usage.reasoning_tokens:
+        # Only when known: a vendor that does not say (Anthropic) is not reported as 0.
+        encoded["completion_tokens_details"] = {"reasoning_tokens": usage.reasoning_tokens}
+    return encoded
 
 
 def encode_response(response: ChatResponse) -> bytes:
