@@ -104,7 +104,8 @@ def encode_usage(usage: Usage) -> dict[str, Any]:
             "cache_write_tokens": usage.cache_write_tokens,
         },
         "output_tokens": usage.output_tokens,
-        "output_tokens_details": {"reasoning_tokens": 0},
+        # Required by the API: 0 also where the vendor does not say.
+        "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
         "total_tokens": usage.input_tokens + usage.output_tokens,
     }
 
@@ -139,9 +140,10 @@ def response_object(
 
 
 def output_items(content: list[Block], request_id: str, status: str) -> list[dict[str, Any]]:
-    """A message item for each run of text, a function_call item for each tool call.
-    Only the last item was being written when the answer ended: it alone takes an
-    `incomplete` status."""
+    """A message item for each run of text, a function_call item for each tool call, in
+    the answer's order, as the stream encoder sends them (empty text and reasoning make
+    no item). Only the last item was being written when the answer ended: it alone
+    takes an `incomplete` status."""
     items: list[dict[str, Any]] = []
     texts: list[str] = []
 
@@ -153,7 +155,8 @@ def output_items(content: list[Block], request_id: str, status: str) -> list[dic
 
     for block in content:
         if type(block) is Text:
-            texts.append(block.text)
+            if block.text:
+                texts.append(block.text)
         elif type(block) is ToolCall:
             end_text()
             index = len(items)
@@ -203,7 +206,14 @@ def decode_usage(usage: object) -> Usage | None:
     cached_count = token_count(cached or 0)
     if counts[0] is None or counts[1] is None or cached_count is None:
         return None
-    return Usage(input_tokens=counts[0], output_tokens=counts[1], cached_input_tokens=cached_count)
+    decoded = Usage(
+        input_tokens=counts[0], output_tokens=counts[1], cached_input_tokens=cached_count
+    )
+    output_details = usage.get("output_tokens_details")
+    if isinstance(output_details, dict):
+        # Part of the output: a bad figure here is dropped, the billed counts stand.
+        decoded.reasoning_tokens = token_count(output_details.get("reasoning_tokens") or 0) or 0
+    return decoded
 
 
 def stop_reason_of(response: dict[str, Any], called: bool) -> StopReason:

@@ -8,7 +8,8 @@ closed (`...done` events), then exactly one terminal event: `response.completed`
 `response.incomplete` (cut by the output limit or a content filter) or, when the
 upstream failed mid-answer, `error` and `response.failed`. Every event carries a
 `sequence_number`, from 0. OpenAI's SDKs check the lifecycle (an item's events only
-between its added and done), so items are closed in order before the terminal event.
+between its added and done), and OpenAI sends one item at a time (each done before the
+next is added), which some clients rely on: `StreamEncoder` keeps to both.
 
 Reasoning is not rendered, as on the Chat Completions ingress. Decoding, from a model
 served over the Responses API: `StreamDecoder`.
@@ -54,28 +55,77 @@ from switchpoint.transport.sse import SSEEvent
 _FAILED_CODES = {"rate_limit_error": "rate_limit_exceeded"}
 
 
-class _OpenItem:
-    """An output item between its `added` and `done` events."""
+class _Item:
+    """An output item, from the event that began it to its `done` events.
 
-    __slots__ = ("call", "delta_head", "index", "item_id", "name", "pieces")
+    `opened`: its `added` event was sent (it is the head of the output, or was); until
+    then its content is only buffered. `valid_json`: a call whose vendor guarantees a
+    JSON object, so a complete one cannot change any more."""
 
-    def __init__(self, index: int, item_id: str, *, name: str = "", call: str = "") -> None:
+    __slots__ = (
+        "call",
+        "delta_head",
+        "done",
+        "index",
+        "item_id",
+        "name",
+        "opened",
+        "pieces",
+        "valid_json",
+    )
+
+    def __init__(
+        self, index: int, item_id: str, *, name: str = "", call: str = "", valid_json: bool = False
+    ) -> None:
         self.index = index
         self.item_id = item_id
         self.name = name
         self.call = call  # a function call's call_id; "" for a message
+        self.valid_json = valid_json
         self.pieces: list[str] = []
         self.delta_head = b""
+        self.opened = False
+        self.done = False
+
+    def settled(self) -> bool:
+        """Whether nothing more can be added, given that an item follows it. Text after
+        a call starts a message of its own, so a message is settled once followed. A
+        call's arguments may still arrive interleaved with a later call's (OpenAI's chat
+        streams parallel calls by index); only a complete JSON object from a vendor that
+        promises one is known to be finished."""
+        if not self.call:
+            return True
+        return self.valid_json and _is_json_object("".join(self.pieces))
+
+
+def _is_json_object(text: str) -> bool:
+    try:
+        return isinstance(orjson.loads(text), dict)
+    except orjson.JSONDecodeError:
+        return False
 
 
 class StreamEncoder:
+    """Renders internal events as the Responses lifecycle, one output item at a time.
+
+    OpenAI sends an item's `added`, its deltas and its `done` events before the next
+    item's `added`, and clients that track "the current item" (Codex CLI) rely on it.
+    Internal events do not say when a call's arguments end, and some vendors interleave
+    the deltas of parallel calls. So only the first unfinished item (the head) streams
+    live; items after it are buffered, and each is sent whole once the head is settled
+    (see `_Item.settled`) or the answer ends. Every event stays valid whatever the
+    vendor's order, at the cost of later calls arriving at the end when their vendor
+    cannot promise their arguments are finished.
+    """
+
     __slots__ = (
         "_calls",
         "_created_at",
         "_echo",
+        "_head",
         "_items",
         "_model",
-        "_open",
+        "_output",
         "_request_id",
         "_sequence",
         "_started",
@@ -90,11 +140,14 @@ class StreamEncoder:
         self._model = ""
         self._sequence = 0
         self._started = False
-        # Every item opened so far, in output order, as it last stood.
-        self._items: list[dict[str, Any]] = []
-        self._open: list[_OpenItem] = []
-        self._text: _OpenItem | None = None
-        self._calls: dict[int, _OpenItem] = {}
+        # Every item so far, in output order; those before `_head` are done.
+        self._items: list[_Item] = []
+        self._head = 0
+        # The items sent so far, as they last stood (the response object's `output`).
+        self._output: list[dict[str, Any]] = []
+        # The message that text goes to: the last item, when it is a message.
+        self._text: _Item | None = None
+        self._calls: dict[int, _Item] = {}
         self._usage: Usage | None = None
 
     def _event(self, kind: str, fields: dict[str, Any]) -> bytes:
@@ -108,17 +161,18 @@ class StreamEncoder:
             if not event.text:
                 return b""
             text = self._text
-            opened = b""
+            added = b""
             if text is None:
-                opened = self._open_message()
-                text = self._text
-                assert text is not None
+                text = self._text = self._new_message()
+                added = self._add(text)
             text.pieces.append(event.text)
+            if not text.opened:
+                return added  # behind an unsettled call: sent whole later
             sequence = self._sequence
             self._sequence += 1
             return b"".join(
                 (
-                    opened,
+                    added,
                     text.delta_head,
                     orjson.dumps(event.text),
                     b',"sequence_number":',
@@ -130,16 +184,9 @@ class StreamEncoder:
             self._model = event.model
             return self._start()
         if type(event) is ToolCallStart:
-            return self._open_call(event)
+            return self._add_call(event)
         if type(event) is ToolCallDelta:
-            call = self._calls.get(event.index)
-            if call is None or not event.arguments:
-                return b""
-            call.pieces.append(event.arguments)
-            return self._event(
-                "response.function_call_arguments.delta",
-                {"item_id": call.item_id, "output_index": call.index, "delta": event.arguments},
-            )
+            return self._call_delta(event)
         if type(event) is UsageUpdate:
             self._usage = merge_usage(self._usage, event.usage)
             return b""
@@ -153,7 +200,8 @@ class StreamEncoder:
 
     def encode_error(self, error_body: dict[str, Any]) -> bytes:
         """`error` (on which OpenAI's Python SDK raises: it reads the nested `error`)
-        then `response.failed`, the terminal event, with the items as they stood."""
+        then `response.failed`, the terminal event, with the items sent as they stood
+        (buffered ones were never announced, so they are left out)."""
         error = error_body.get("error")
         details: dict[str, Any] = error if isinstance(error, dict) else {}
         message = str(details.get("message") or "the upstream failed mid-answer")
@@ -170,9 +218,10 @@ class StreamEncoder:
                 },
             )
         )
-        for item in self._open:
-            self._items[item.index] = self._final_item(item, "incomplete")
-        self._open = []
+        head = self._items[self._head] if self._head < len(self._items) else None
+        if head is not None and head.opened:
+            self._output[head.index] = self._final_item(head, "incomplete")
+        self._head = len(self._items)
         code = _FAILED_CODES.get(kind, "server_error") if isinstance(kind, str) else "server_error"
         failure = {"code": code, "message": message}
         response = self._response("failed", usage=self._usage, error=failure)
@@ -185,7 +234,7 @@ class StreamEncoder:
             created_at=self._created_at,
             model=self._model,
             status=status,
-            output=list(self._items),
+            output=list(self._output),
             echo=self._echo,
             **fields,
         )
@@ -199,9 +248,9 @@ class StreamEncoder:
             "response.in_progress", {"response": response}
         )
 
-    def _open_message(self) -> bytes:
+    def _new_message(self) -> _Item:
         index = len(self._items)
-        item = _OpenItem(index, message_item_id(self._request_id, index))
+        item = _Item(index, message_item_id(self._request_id, index))
         item.delta_head = (
             b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta",'
             b'"item_id":'
@@ -210,46 +259,98 @@ class StreamEncoder:
             + str(index).encode()
             + b',"content_index":0,"logprobs":[],"delta":'
         )
-        added = message_item(item.item_id, "", "in_progress")
-        added["content"] = []
-        self._items.append(added)
-        self._open.append(item)
-        self._text = item
-        common = {"item_id": item.item_id, "output_index": index, "content_index": 0}
-        return self._event(
-            "response.output_item.added", {"output_index": index, "item": added}
-        ) + self._event("response.content_part.added", {**common, "part": output_text_part("")})
+        return item
 
-    def _open_call(self, event: ToolCallStart) -> bytes:
-        # Text before a call is a message of its own; text after it, another.
-        closed = self._close(self._text, "completed") if self._text is not None else b""
+    def _add_call(self, event: ToolCallStart) -> bytes:
         index = len(self._items)
-        item = _OpenItem(
+        item = _Item(
             index,
             call_item_id(self._request_id, index),
             name=event.name,
             call=call_id(event.id, self._request_id, index),
+            valid_json=event.valid_json,
         )
-        added = call_item(item.item_id, item.call, item.name, "", "in_progress")
-        self._items.append(added)
-        self._open.append(item)
         self._calls[event.index] = item
-        return closed + self._event(
-            "response.output_item.added", {"output_index": index, "item": added}
-        )
+        self._text = None  # text after a call is a message of its own
+        return self._add(item)
 
-    def _final_item(self, item: _OpenItem, status: str) -> dict[str, Any]:
+    def _call_delta(self, event: ToolCallDelta) -> bytes:
+        call = self._calls.get(event.index)
+        # A call is closed early only once its JSON object is complete: what follows
+        # can only be whitespace, which the client does not miss.
+        if call is None or call.done or not event.arguments:
+            return b""
+        call.pieces.append(event.arguments)
+        if not call.opened:
+            return b""  # behind the head: sent whole later
+        delta = self._event(
+            "response.function_call_arguments.delta",
+            {"item_id": call.item_id, "output_index": call.index, "delta": event.arguments},
+        )
+        return delta + self._advance()
+
+    def _add(self, item: _Item) -> bytes:
+        self._items.append(item)
+        return self._advance()
+
+    def _advance(self) -> bytes:
+        """Open the head if it is not yet, and while it is settled and another item
+        follows, close it and open the next, with what was buffered for it."""
+        out: list[bytes] = []
+        while self._head < len(self._items):
+            head = self._items[self._head]
+            if not head.opened:
+                out.append(self._open(head))
+            if self._head + 1 == len(self._items) or not head.settled():
+                break
+            out.append(self._close(head, "completed"))
+        return b"".join(out)
+
+    def _open(self, item: _Item) -> bytes:
+        """`added`, then what was buffered for the item, as one delta."""
+        item.opened = True
+        content = "".join(item.pieces)
+        index = item.index
+        common = {"item_id": item.item_id, "output_index": index}
+        if item.call:
+            added = call_item(item.item_id, item.call, item.name, "", "in_progress")
+            self._output.append(added)
+            out = self._event("response.output_item.added", {"output_index": index, "item": added})
+            if content:
+                out += self._event(
+                    "response.function_call_arguments.delta", {**common, "delta": content}
+                )
+            return out
+        added = message_item(item.item_id, "", "in_progress")
+        added["content"] = []
+        self._output.append(added)
+        out = self._event(
+            "response.output_item.added", {"output_index": index, "item": added}
+        ) + self._event(
+            "response.content_part.added",
+            {**common, "content_index": 0, "part": output_text_part("")},
+        )
+        if content:
+            out += self._event(
+                "response.output_text.delta",
+                {**common, "content_index": 0, "logprobs": [], "delta": content},
+            )
+        return out
+
+    def _final_item(self, item: _Item, status: str) -> dict[str, Any]:
         content = "".join(item.pieces)
         if item.call:
             return call_item(item.item_id, item.call, item.name, content, status)
         return message_item(item.item_id, content, status)
 
-    def _close(self, item: _OpenItem, status: str) -> bytes:
-        self._open.remove(item)
+    def _close(self, item: _Item, status: str) -> bytes:
+        """The head's `done` events; the next item becomes the head."""
+        item.done = True
+        self._head = item.index + 1
         if item is self._text:
             self._text = None
         final = self._final_item(item, status)
-        self._items[item.index] = final
+        self._output[item.index] = final
         common = {"item_id": item.item_id, "output_index": item.index}
         if item.call:
             done = self._event(
@@ -270,12 +371,15 @@ class StreamEncoder:
         )
 
     def _close_all(self, status: str) -> bytes:
-        """Close the open items in order. Only the last was being written when the
-        answer ended, so only it takes an `incomplete` status."""
-        items = list(self._open)
-        return b"".join(
-            self._close(item, status if item is items[-1] else "completed") for item in items
-        )
+        """Open and close every remaining item, in order. Only the last was being
+        written when the answer ended, so only it takes an `incomplete` status."""
+        out: list[bytes] = []
+        last = len(self._items) - 1
+        for item in self._items[self._head :]:
+            if not item.opened:
+                out.append(self._open(item))
+            out.append(self._close(item, status if item.index == last else "completed"))
+        return b"".join(out)
 
 
 class StreamDecoder:
