@@ -57,12 +57,16 @@ class ChatRequest:
     `vendor_headers` are headers of the client's protocol that a vendor speaking the same
     protocol needs to understand the body (Anthropic's `anthropic-beta`); never a
     credential.
+
+    `continues_prefill`: in the client's protocol, a trailing assistant turn is text the
+    answer continues (Anthropic's prefill), not an earlier answer (OpenAI's).
     """
 
     __slots__ = (
         "_conversation",
         "_decoder",
         "body",
+        "continues_prefill",
         "native",
         "protocol",
         "stream",
@@ -78,11 +82,13 @@ class ChatRequest:
         decoder: Decoder | None = None,
         conversation: Conversation | None = None,
         vendor_headers: dict[str, str] | None = None,
+        continues_prefill: bool = False,
     ) -> None:
         self.protocol = protocol
         self.body = body
         self.stream = stream
         self.vendor_headers = vendor_headers or {}
+        self.continues_prefill = continues_prefill
         self._decoder = decoder
         self._conversation = conversation
         self.native = conversation is None
@@ -102,6 +108,7 @@ class ChatRequest:
             stream=self.stream,
             conversation=conversation,
             vendor_headers=self.vendor_headers,
+            continues_prefill=self.continues_prefill,
         )
         request._decoder = self._decoder
         return request

@@ -26,6 +26,7 @@ from switchpoint.config.schema import BreakerStoreConfig, Config
 from switchpoint.errors import GatewayError
 from switchpoint.events import EventBus
 from switchpoint.execution.breaker import BreakerStore, CircuitBreakers, Key
+from switchpoint.execution.client_prefill import prefill_join, strip_repeated_prefill
 from switchpoint.execution.failures import all_open_error, exhausted_error, gateway_error_for
 from switchpoint.execution.prefill import PrefillSupport
 from switchpoint.execution.records import SUMMARIZE, AttemptRecord, CallRecord
@@ -396,6 +397,9 @@ class Executor:
         response, target, attempt, limits = await self.run_attempts(
             call, attempt_fn, recover=on_context_length if recover is not None else None
         )
+        join = prefill_join(current, target_continues=self.prefill.supports(*target.key))
+        if join is not None:
+            strip_repeated_prefill(response, join)
         attempt.usage = response.usage
         attempt.delivered = True
         self.end_attempt(call, target, attempt, limits=limits)

@@ -38,6 +38,7 @@ from switchpoint.chat.stream import (
 )
 from switchpoint.chat.usage import Usage
 from switchpoint.errors import GatewayError
+from switchpoint.execution.client_prefill import prefill_join
 from switchpoint.execution.continuation import Join, continuation_request
 from switchpoint.execution.executor import Executor, RequestRecovery
 from switchpoint.execution.failures import gateway_error_for
@@ -138,7 +139,10 @@ class StreamRun:
         (events, buffer), target, attempt, limits = await self._executor.run_attempts(
             self._call, attempt_fn, recover=on_context_length if recover is not None else None
         )
-        self._segment = _Segment(events, target, attempt, limits, buffer, None)
+        join = prefill_join(
+            self._request, target_continues=self._executor.prefill.supports(*target.key)
+        )
+        self._segment = _Segment(events, target, attempt, limits, buffer, join)
         self.served = attempt
         self._call.served = attempt
 
@@ -288,7 +292,7 @@ class StreamRun:
         if type(event) is MessageStart:
             return  # the client has had its one
         if type(event) is ThinkingDelta:
-            if join is not None:
+            if self.continued:
                 return  # a continuation's reasoning would restart the client's
             self._sent(segment, 0)
             out.append(event)

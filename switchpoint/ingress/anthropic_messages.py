@@ -81,6 +81,7 @@ def check_common(body: dict[str, Any]) -> str | None:
 
 class AnthropicMessagesCodec:
     protocol = PROTOCOL
+    continues_prefill = True
 
     def decode(self, body: dict[str, Any]) -> Conversation:
         return decode_request(body)

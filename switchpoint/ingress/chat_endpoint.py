@@ -132,6 +132,7 @@ class ChatEndpoint:
                 stream=parsed.stream,
                 decoder=self.codec.decode,
                 vendor_headers=self.codec.vendor_headers(request.headers),
+                continues_prefill=self.codec.continues_prefill,
             )
             if _KEEP_MARKER in request.body:
                 chat_request.conversation()  # decode while the keep flags are still there

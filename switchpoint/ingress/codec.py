@@ -42,6 +42,8 @@ class StreamEncoder(Protocol):
 
 class IngressCodec(Protocol):
     protocol: str
+    # A trailing assistant turn is text the answer continues (a prefill).
+    continues_prefill: bool
 
     def decode(self, body: dict[str, Any]) -> Conversation:
         """The whole conversation in the internal shape (validating it)."""

@@ -20,6 +20,7 @@ _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "functio
 
 class OpenAIChatCodec:
     protocol = PROTOCOL
+    continues_prefill = False
 
     def decode(self, body: dict[str, Any]) -> Conversation:
         return decode_request(body)

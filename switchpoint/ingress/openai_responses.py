@@ -29,6 +29,7 @@ from switchpoint.protocols.openai_responses.stream import StreamEncoder
 
 class OpenAIResponsesCodec:
     protocol = PROTOCOL
+    continues_prefill = False
 
     def decode(self, body: dict[str, Any]) -> Conversation:
         return decode_request(body)

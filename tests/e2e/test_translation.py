@@ -780,3 +780,37 @@ def test_separate_text_blocks_stay_separate_for_openai(stack: Stack) -> None:
         {"type": "text", "text": "A2."},
     ]
     assert messages[2]["content"] == "go on"
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_an_anthropic_prefill_is_not_repeated_by_a_model_that_answers_anew(
+    stack: Stack, stream: bool
+) -> None:
+    # The client appends the answer to its prefill: OpenAI starts over with it, so the
+    # repeat is cut ({"a": 1}, not {{"a": 1}); Gemini continues it (as its fake does),
+    # so nothing is cut. Either way the client ends up with {"a": 1}.
+    request: dict[str, Any] = {
+        "max_tokens": 50,
+        "messages": [
+            {"role": "user", "content": "give me JSON"},
+            {"role": "assistant", "content": "{"},
+        ],
+    }
+    for profile in ("oa", "ge"):
+        stack.fake(profile).reply_text = '{"a": 1}'
+        if stream:
+            with stack.anthropic().messages.stream(model=profile, **request) as events:
+                message = events.get_final_message()
+        else:
+            message = stack.anthropic().messages.create(model=profile, **request)
+        text = "".join(b.text for b in message.content if b.type == "text")
+        assert "{" + text == '{"a": 1}', profile
+    # An OpenAI client's trailing assistant turn is an earlier answer, not a prefill.
+    completion = stack.openai().chat.completions.create(
+        model="oa",
+        messages=[
+            {"role": "user", "content": "give me JSON"},
+            {"role": "assistant", "content": "{"},
+        ],
+    )
+    assert completion.choices[0].message.content == '{"a": 1}'
