@@ -38,11 +38,14 @@ class TextDelta:
 @dataclass(slots=True)
 class ThinkingDelta:
     """Reasoning text. `signature` closes a thinking block (Anthropic's signature_delta);
-    `redacted_data` is a whole encrypted block of its own (Anthropic's redacted_thinking)."""
+    `redacted_data` is a whole encrypted block of its own (Anthropic's redacted_thinking).
+    `signed`: the vendor signs its reasoning, so a signature will close this block and
+    it may be relayed as it comes (unsigned reasoning cannot be replayed to Anthropic)."""
 
     text: str
     signature: str | None = None
     redacted_data: str | None = None
+    signed: bool = False
 
 
 @final

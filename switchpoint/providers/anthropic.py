@@ -20,7 +20,7 @@ from switchpoint.chat.response import ChatResponse
 from switchpoint.chat.stream import StreamEvent
 from switchpoint.protocols.anthropic import PROTOCOL
 from switchpoint.protocols.anthropic.errors import parse_error
-from switchpoint.protocols.anthropic.request import encode_request
+from switchpoint.protocols.anthropic.request import encode_request, without_unsigned_thinking
 from switchpoint.protocols.anthropic.response import MalformedResponse, decode_response
 from switchpoint.protocols.anthropic.stream import StreamDecoder
 from switchpoint.protocols.stream_error import StreamErrorEvent
@@ -91,22 +91,19 @@ class AnthropicAdapter(HttpProviderAdapter):
         return request.vendor_headers if request.protocol == PROTOCOL else None
 
     def _body(self, request: ChatRequest, model: str, stream: bool) -> bytes:
-        refuse_unportable(request)
         if request.protocol == PROTOCOL and request.native:
-            body: dict[str, Any] = dict(request.body)
-            body["model"] = model
-            if stream:
-                body["stream"] = True
-            else:
-                body.pop("stream", None)
-            return orjson.dumps(body)
+            return orjson.dumps(_native_body(request.body, model, stream))
+        if request.protocol != PROTOCOL:
+            # Other protocols' JSON output is refused, though the encoder could write it
+            # as `output_config.format`: Claude models before 4.5 lack structured outputs,
+            # and other clients' schemas seldom meet its rules (`additionalProperties:
+            # false` on every object), so the chain's next target serves it instead.
+            refuse_unportable(request)
         encoded = encode_request(
             request.conversation(), model, stream=stream, max_tokens=self.max_tokens_for(model)
         )
         if request.protocol == PROTOCOL:
-            for key in _CARRIED_FIELDS:
-                if key in request.body:
-                    encoded[key] = request.body[key]
+            _carry(encoded, request.body)
         return orjson.dumps(encoded)
 
     async def complete(
@@ -175,3 +172,31 @@ class AnthropicAdapter(HttpProviderAdapter):
         elif status == 400 and any(m in lowered for m in _PREFILL_MARKERS):
             failure = "prefill_rejected"
         return ProviderError(failure, self.redact(text), status=status, vendor_type=vendor_type)
+
+
+def _native_body(client_body: dict[str, Any], model: str, stream: bool) -> dict[str, Any]:
+    """An Anthropic client's body as it came, for `model`: only thinking Anthropic would
+    refuse (another vendor's, unsigned, replayed by the client) is taken out."""
+    body = dict(client_body)
+    body["model"] = model
+    if stream:
+        body["stream"] = True
+    else:
+        body.pop("stream", None)
+    messages = without_unsigned_thinking(body.get("messages"))
+    if messages is not None:
+        body["messages"] = messages
+    return body
+
+
+def _carry(encoded: dict[str, Any], client_body: dict[str, Any]) -> None:
+    """Put back the fields of an Anthropic client's body that translation dropped."""
+    translated = encoded.get("output_config")
+    for key in _CARRIED_FIELDS:
+        if key in client_body:
+            encoded[key] = client_body[key]
+    output = client_body.get("output_config")
+    if translated is not None and isinstance(output, dict):
+        # The beta's `output_format` became `output_config.format`: keep it beside the
+        # client's other output settings (`effort`).
+        encoded["output_config"] = {**output, **translated}

@@ -5,7 +5,8 @@ equivalent for. Most change only how the answer is produced; those that change t
 answer's shape (several choices, log-probabilities, enforced JSON) would leave the client
 with an answer other than the one it asked for, without being told, so such a request
 is refused for that target instead, unless its encoder translates the field (Gemini's
-JSON output).
+JSON output). A request of the vendor's own protocol keeps its fields, so its adapter
+need not ask.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from switchpoint.chat.request import ChatRequest
-from switchpoint.protocols import openai, openai_responses
+from switchpoint.protocols import anthropic, openai, openai_responses
+from switchpoint.protocols.anthropic import request as anthropic_request
 from switchpoint.protocols.openai import request as openai_request
 from switchpoint.protocols.openai_responses import request as responses_request
 from switchpoint.providers.errors import ProviderError
@@ -23,12 +25,13 @@ from switchpoint.providers.errors import ProviderError
 _ANSWER_SHAPE_FIELDS: dict[str, Callable[[dict[str, Any]], dict[str, str]]] = {
     openai.PROTOCOL: openai_request.answer_shape_fields,
     openai_responses.PROTOCOL: responses_request.answer_shape_fields,
+    anthropic.PROTOCOL: anthropic_request.answer_shape_fields,
 }
 
 
 def refuse_unportable(request: ChatRequest, *, honoured: frozenset[str] = frozenset()) -> None:
     """Raise `unsupported` if `request` asks for an answer that the caller, a vendor of
-    another protocol than OpenAI's, cannot give; `honoured` names the fields its
+    another protocol than the request's, cannot give; `honoured` names the fields its
     encoder translates. Nothing was sent: the next target of the chain that can give it
     serves the call, and if none can, the client gets a 400 saying why."""
     shape_fields = _ANSWER_SHAPE_FIELDS.get(request.protocol)
@@ -38,8 +41,8 @@ def refuse_unportable(request: ChatRequest, *, honoured: frozenset[str] = frozen
     if fields:
         raise ProviderError(
             "unsupported",
-            f"this model cannot honour {', '.join(fields)}: its vendor's API has no "
-            "equivalent; send the request without it, or to a model served over OpenAI's "
-            "protocol",
+            f"this model cannot honour {', '.join(fields)}: the gateway does not translate "
+            "it for its vendor's API; send the request without it, or to a model served "
+            "over the protocol of the request",
             status=400,
         )

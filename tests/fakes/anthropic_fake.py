@@ -10,6 +10,7 @@ blocks, the SSE sequence ``message_start``, ``content_block_start``, ``ping``,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -155,6 +156,7 @@ class AnthropicFake(FakeUpstream):
         if not isinstance(model, str) or not isinstance(messages, list) or not messages:
             raise self._invalid("messages: at least one message is required")
 
+        _check_thinking(messages, self._invalid)
         texts = [_text_of(body.get("system"))]
         texts.extend(_text_of(m.get("content")) for m in messages if isinstance(m, dict))
         last = messages[-1] if isinstance(messages[-1], dict) else {}
@@ -345,6 +347,19 @@ class AnthropicFake(FakeUpstream):
         # Without an event name the SDK would skip the frame unread, so the
         # junk travels under a real event name, as a corrupted delta would.
         return f"event: content_block_delta\ndata: {payload}\n\n".encode()
+
+
+def _check_thinking(messages: list[Any], invalid: Callable[[str], Rejection]) -> None:
+    """The API checks the signature of every thinking block replayed to it; one that is
+    missing or empty (another vendor's reasoning) gets a 400."""
+    for i, message in enumerate(messages):
+        content = message.get("content") if isinstance(message, dict) else None
+        for j, block in enumerate(content if isinstance(content, list) else ()):
+            if not isinstance(block, dict) or block.get("type") != "thinking":
+                continue
+            signature = block.get("signature")
+            if not isinstance(signature, str) or not signature:
+                raise invalid(f"messages.{i}.content.{j}: Invalid `signature` in `thinking` block")
 
 
 def _refusal_details() -> dict[str, Any]:

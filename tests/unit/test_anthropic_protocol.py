@@ -384,8 +384,8 @@ VENDOR_STREAM = [
 INTERNAL_STREAM: list[StreamEvent] = [
     MessageStart("msg_7", "claude-x"),
     UsageUpdate(Usage(40, 1, 30, 0)),
-    ThinkingDelta("hm"),
-    ThinkingDelta("", signature="S"),
+    ThinkingDelta("hm", signed=True),
+    ThinkingDelta("", signature="S", signed=True),
     ThinkingDelta("", redacted_data="R"),
     TextDelta("Hi"),
     ToolCallStart(0, "toolu_2", "f"),
@@ -430,6 +430,23 @@ def encoded_events(events: list[StreamEvent]) -> list[tuple[str, dict[str, Any]]
         assert payload["type"] == event.event
         out.append((event.event, payload))
     return out
+
+
+def test_signed_reasoning_is_relayed_as_it_comes() -> None:
+    # Claude's thinking reaches the client live (Claude Code shows it as it is written);
+    # reasoning no vendor will sign is held, and dropped if no signature comes.
+    encoder = StreamEncoder(fallback_id="msg_fallback")
+    encoder.encode(MessageStart("msg_1", "claude-x"))
+    live = SSEDecoder().feed(encoder.encode(ThinkingDelta("thinking...", signed=True)))
+    assert [e.event for e in live][-2:] == ["content_block_start", "content_block_delta"]
+    assert json.loads(live[-1].data)["delta"] == {
+        "type": "thinking_delta",
+        "thinking": "thinking...",
+    }
+    unsigned = StreamEncoder(fallback_id="msg_fallback")
+    unsigned.encode(MessageStart("msg_2", "gemini-x"))
+    assert b"thinking" not in unsigned.encode(ThinkingDelta("thoughts"))
+    assert b"thinking" not in unsigned.encode(TextDelta("answer"))
 
 
 def test_stream_encoder_renders_the_anthropic_sequence() -> None:

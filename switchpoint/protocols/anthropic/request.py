@@ -8,6 +8,7 @@ from typing import Any
 from switchpoint.chat.content import (
     Block,
     Image,
+    JsonOutput,
     Message,
     Text,
     Thinking,
@@ -40,6 +41,15 @@ def required_max_tokens(body: dict[str, Any]) -> int:
     if value < 1:
         raise invalid_request(f"'max_tokens' must be at least 1, got {value}", "max_tokens")
     return value
+
+
+def answer_shape_fields(body: dict[str, Any]) -> dict[str, str]:
+    """The fields that ask for an answer of a shape a vendor's protocol may not give,
+    keyed as OpenAI Chat's are (see `protocols.openai.request.answer_shape_fields`)."""
+    spec, param = _output_format(body)
+    if spec is None:
+        return {}
+    return {"response_format": f"'{param}' (JSON output)"}
 
 
 def decode_request(body: dict[str, Any]) -> Conversation:
@@ -79,7 +89,33 @@ def decode_request(body: dict[str, Any]) -> Conversation:
         top_p=optional_number(body, "top_p", low=0, high=1),
         stop=[expect(s, str, f"stop_sequences[{k}]") for k, s in enumerate(stops or ())],
         user=user,
+        json_output=_json_output(body),
     )
+
+
+def _output_format(body: dict[str, Any]) -> tuple[object, str]:
+    """The structured-output request and where it was: `output_config.format`, or the
+    top-level `output_format` of the beta it replaced (still accepted by Anthropic)."""
+    config = body.get("output_config")
+    if isinstance(config, dict) and config.get("format") is not None:
+        return config["format"], "output_config.format"
+    return body.get("output_format"), "output_format"
+
+
+def _json_output(body: dict[str, Any]) -> JsonOutput | None:
+    optional(body, "output_config", dict)
+    found, param = _output_format(body)
+    if found is None:
+        return None
+    spec: dict[str, Any] = expect(found, dict, param)
+    kind = required(spec, "type", str, f"{param}.type")
+    if kind != "json_schema":
+        raise invalid_request(
+            f"'{param}.type' must be 'json_schema', got {kind!r}", f"{param}.type"
+        )
+    # No `strict`: Anthropic always enforces the schema, but OpenAI's strict mode also
+    # wants every property required, which Anthropic does not; asking it could fail.
+    return JsonOutput(schema=required(spec, "schema", dict, f"{param}.schema"))
 
 
 def _system(system: object) -> list[Text]:
@@ -288,6 +324,11 @@ def encode_request(
         choice = conversation.tool_choice
         if choice is not None:
             body["tool_choice"] = _encode_tool_choice(choice)
+    output = conversation.json_output
+    if output is not None and output.schema is not None:
+        # Anthropic's structured outputs take a schema; OpenAI's bare JSON mode has no
+        # equivalent (the adapter refuses it rather than send it without).
+        body["output_config"] = {"format": {"type": "json_schema", "schema": output.schema}}
     return body
 
 
@@ -373,7 +414,7 @@ def _encode_block(block: Block, role: str) -> dict[str, Any] | None:
     # Thinking: only blocks Anthropic signed can go back to it; others are dropped.
     if role != "assistant":
         return None
-    if block.redacted_data is not None:
+    if block.redacted_data:
         return {"type": "redacted_thinking", "data": block.redacted_data}
     if block.signature:
         return {"type": "thinking", "thinking": block.text, "signature": block.signature}
@@ -423,3 +464,42 @@ def _strip_trailing_prefill(messages: list[dict[str, Any]]) -> None:
             messages[-1]["content"].pop()
             if not messages[-1]["content"]:
                 messages.pop()
+
+
+def without_unsigned_thinking(messages: object) -> list[Any] | None:
+    """`messages` less the thinking blocks Anthropic refuses with a 400 ("Invalid
+    signature in thinking block"): those with no signature, or an empty one, as other
+    vendors' reasoning has (and redacted ones with no data). A turn left empty is left
+    out, as Anthropic refuses empty content. None when there is nothing to drop, the
+    usual case: then nothing is copied."""
+    if not isinstance(messages, list) or not any(map(_has_unsigned_thinking, messages)):
+        return None
+    kept: list[Any] = []
+    for message in messages:
+        if not _has_unsigned_thinking(message):
+            kept.append(message)
+            continue
+        content = [b for b in message["content"] if not _unsigned_thinking(b)]
+        if content:
+            kept.append({**message, "content": content})
+    return kept
+
+
+def _has_unsigned_thinking(message: object) -> bool:
+    if not isinstance(message, dict) or message.get("role") != "assistant":
+        return False
+    content = message.get("content")
+    return isinstance(content, list) and any(map(_unsigned_thinking, content))
+
+
+def _unsigned_thinking(block: object) -> bool:
+    if not isinstance(block, dict):
+        return False
+    kind = block.get("type")
+    if kind == "thinking":
+        proof = block.get("signature")
+    elif kind == "redacted_thinking":
+        proof = block.get("data")
+    else:
+        return False
+    return not (isinstance(proof, str) and proof)

@@ -9,6 +9,8 @@ reports a failure after the 200.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable
 from typing import Any, Literal
 
 import orjson
@@ -128,7 +130,7 @@ class StreamDecoder:
             text = wire_text(block.get("thinking") or "")
             signature = wire_text(block.get("signature") or "")
             if text or signature:
-                return [ThinkingDelta(text, signature=signature or None)]
+                return [ThinkingDelta(text, signature=signature or None, signed=True)]
             return []
         if kind == "redacted_thinking":
             return [ThinkingDelta("", redacted_data=str(block.get("data", "")))]
@@ -149,9 +151,9 @@ class StreamDecoder:
                 return []
             return [ToolCallDelta(block[1], fragment)]
         if kind == "thinking_delta":
-            return [ThinkingDelta(wire_text(delta["thinking"]))]
+            return [ThinkingDelta(wire_text(delta["thinking"]), signed=True)]
         if kind == "signature_delta":
-            return [ThinkingDelta("", signature=wire_text(delta["signature"]))]
+            return [ThinkingDelta("", signature=wire_text(delta["signature"]), signed=True)]
         return []  # citations_delta and future delta types
 
     def _message_delta(self, payload: dict[str, Any]) -> list[StreamEvent]:
@@ -175,6 +177,11 @@ class StreamDecoder:
 
 BlockKind = Literal["text", "thinking", "tool"]
 
+_PING = b'event: ping\ndata: {"type":"ping"}\n\n'
+# While reasoning is held back, a ping this often keeps idle-timing proxies and clients
+# from taking the quiet stream for a dead one.
+KEEPALIVE_S = 10.0
+
 
 def _event(name: bytes, payload: dict[str, Any]) -> bytes:
     return b"".join((b"event: ", name, b"\ndata: ", orjson.dumps(payload), b"\n\n"))
@@ -187,6 +194,11 @@ class StreamEncoder:
     reported right after the start (Anthropic's own) is in it, as Anthropic sends it.
     Usage arriving later (OpenAI's and Gemini's come at the end) goes in `message_delta`,
     which the SDKs read as cumulative totals.
+
+    Reasoning its vendor signs (Anthropic's) is relayed as it comes, its signature
+    closing the block. Other reasoning is held until a signature comes, then sent as one
+    block; reasoning that never gets one (other vendors') is never sent, as for a whole
+    answer: Anthropic refuses unsigned thinking when the client replays it.
     """
 
     __slots__ = (
@@ -196,6 +208,8 @@ class StreamEncoder:
         "_held",
         "_id",
         "_model",
+        "_pinged",
+        "_reasoning",
         "_started",
         "_tool_blocks",
         "_usage",
@@ -215,6 +229,8 @@ class StreamEncoder:
         # streams and raises on the first fragment that is not JSON, so the input is
         # sent whole, once checked (`{}` if it is not an object, as for a whole answer).
         self._held: dict[int, list[str]] = {}
+        self._reasoning: list[str] = []  # unsigned reasoning text, held back
+        self._pinged = 0.0  # when a ping was last sent
 
     def encode(self, event: StreamEvent) -> bytes:
         if type(event) is TextDelta:
@@ -239,6 +255,7 @@ class StreamEncoder:
                 },
             )
         if type(event) is ToolCallStart:
+            self._reasoning.clear()  # other content: that reasoning will not be signed
             head = self._start() + self._close()
             index = self._blocks
             self._blocks += 1
@@ -269,6 +286,7 @@ class StreamEncoder:
         if self._started:
             return b""
         self._started = True
+        self._pinged = time.monotonic()
         message: dict[str, Any] = {
             "id": self._id,
             "type": "message",
@@ -279,9 +297,7 @@ class StreamEncoder:
             "stop_sequence": None,
             "usage": encode_usage(self._usage),
         }
-        return _event(b"message_start", {"type": "message_start", "message": message}) + (
-            b'event: ping\ndata: {"type":"ping"}\n\n'
-        )
+        return _event(b"message_start", {"type": "message_start", "message": message}) + _PING
 
     def _close(self) -> bytes:
         if self._block is None:
@@ -306,6 +322,8 @@ class StreamEncoder:
 
     def _open(self, kind: BlockKind, block: dict[str, Any]) -> bytes:
         """Start a block of `kind` unless one is already open."""
+        if self._reasoning:
+            self._reasoning.clear()  # other content: that reasoning will not be signed
         out = self._start()
         if self._block_kind == kind:
             return out
@@ -326,20 +344,22 @@ class StreamEncoder:
 
     def _thinking(self, event: ThinkingDelta) -> bytes:
         if event.redacted_data is not None:
-            out = self._start() + self._close()
-            index = self._blocks
-            self._blocks += 1
+            self._reasoning.clear()
             block = {"type": "redacted_thinking", "data": event.redacted_data}
-            return (
-                out
-                + _event(
-                    b"content_block_start",
-                    {"type": "content_block_start", "index": index, "content_block": block},
-                )
-                + _event(b"content_block_stop", {"type": "content_block_stop", "index": index})
-            )
-        if not event.text and not event.signature:
-            return b""
+            return self._whole_block(block, ())
+        if event.signed:
+            return self._signed_thinking(event)
+        if event.text:
+            self._reasoning.append(event.text)
+        if not event.signature:
+            return (self._start() + self._keepalive()) if event.text else b""
+        text = "".join(self._reasoning)
+        self._reasoning.clear()
+        deltas = [{"type": "thinking_delta", "thinking": text}] if text else []
+        deltas.append({"type": "signature_delta", "signature": event.signature})
+        return self._whole_block({"type": "thinking", "thinking": "", "signature": ""}, deltas)
+
+    def _signed_thinking(self, event: ThinkingDelta) -> bytes:
         out = self._open("thinking", {"type": "thinking", "thinking": "", "signature": ""})
         if event.text:
             out += self._delta({"type": "thinking_delta", "thinking": event.text})
@@ -348,6 +368,29 @@ class StreamEncoder:
             out += self._delta({"type": "signature_delta", "signature": event.signature})
             out += self._close()
         return out
+
+    def _whole_block(self, block: dict[str, Any], deltas: Iterable[dict[str, Any]]) -> bytes:
+        """A block opened, filled and closed at once, after any open one."""
+        out = self._start() + self._close()
+        index = self._blocks
+        self._blocks += 1
+        out += _event(
+            b"content_block_start",
+            {"type": "content_block_start", "index": index, "content_block": block},
+        )
+        for delta in deltas:
+            out += _event(
+                b"content_block_delta",
+                {"type": "content_block_delta", "index": index, "delta": delta},
+            )
+        return out + _event(b"content_block_stop", {"type": "content_block_stop", "index": index})
+
+    def _keepalive(self) -> bytes:
+        now = time.monotonic()
+        if now - self._pinged < KEEPALIVE_S:
+            return b""
+        self._pinged = now
+        return _PING
 
     def _finish(self, event: Finish) -> bytes:
         out = self._start() + self._close()
