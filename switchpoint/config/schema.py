@@ -18,12 +18,20 @@ ProviderType = Literal[
 SummarizationStrategy = Literal["hierarchical", "none", "reject"]
 
 
+# The most tokens any figure may hold (a trillion: far past any real call). Past it a
+# number is a mistake, and it would overflow the ledger's 64-bit columns.
+MAX_TOKEN_COUNT = 10**12
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # An infinite price or timeout passes every `ge=` bound and then poisons what it
+    # touches (a cost of inf x 0 is NaN): refused with the key named, as any bad value.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ServerConfig(Strict):
-    host: str = "127.0.0.1"
+    # Not empty: "" binds every interface, which a blank template value must not do.
+    host: str = Field("127.0.0.1", min_length=1)
     port: int = Field(8080, ge=0, le=65535)
     workers: int = Field(1, ge=1, le=256)
     max_body_bytes: int = Field(32 * 1024 * 1024, gt=0)
@@ -55,7 +63,7 @@ class SimulationConfig(Strict):
     latency_ms: float = Field(40.0, ge=0)
     error_rate: float = Field(0.0, ge=0, le=1)
     chunk_delay_ms: float = Field(5.0, ge=0)
-    output_tokens: int = Field(60, ge=1)
+    output_tokens: int = Field(60, ge=1, le=MAX_TOKEN_COUNT)
 
 
 class ProviderConfig(Strict):
@@ -106,13 +114,13 @@ class ModelConfig(Strict):
     # a model that rejects a prefill is not asked again, whatever this says.
     supports_prefill: bool | None = None
     # Default `max_tokens` when a protocol that requires it (Anthropic) gets none.
-    max_output_tokens: int | None = Field(None, gt=0)
+    max_output_tokens: int | None = Field(None, gt=0, le=MAX_TOKEN_COUNT)
 
 
 class ProfileConfig(Strict):
     model: str = Field(min_length=1)
     provider: str = Field(min_length=1)
-    max_context: int = Field(gt=0)
+    max_context: int = Field(gt=0, le=MAX_TOKEN_COUNT)
     cost_weight: float = Field(ge=0, le=1)
     fallbacks: tuple[str, ...] = ()
     routing_rationale: str = ""
@@ -144,7 +152,7 @@ class SummaryCacheConfig(Strict):
 
 
 class ContextConfig(Strict):
-    reliability_threshold: int = Field(600_000, gt=0)
+    reliability_threshold: int = Field(600_000, gt=0, le=MAX_TOKEN_COUNT)
     # What to do when a request exceeds the threshold or its model's context:
     # `hierarchical` summarizes the earlier turns, `none` moves to a long-context
     # profile (the seed), `reject` answers a clear error. Per profile and per request
@@ -157,13 +165,13 @@ class ContextConfig(Strict):
     summarizer_profile: str | None = None
     # How much of the most recent conversation is kept verbatim: a number of tokens, or
     # else this share of the budget the conversation is compressed to.
-    keep_recent_tokens: int | None = Field(None, gt=0)
+    keep_recent_tokens: int | None = Field(None, gt=0, le=MAX_TOKEN_COUNT)
     keep_recent_share: float = Field(0.25, gt=0, lt=1)
     # Most tokens one summary may take.
     summary_tokens: int = Field(2000, ge=256, le=32_000)
     # Most transcript tokens sent in one summarizer call (less if the summarizer
     # profile's context is smaller).
-    chunk_tokens: int = Field(100_000, ge=4096)
+    chunk_tokens: int = Field(100_000, ge=4096, le=MAX_TOKEN_COUNT)
     # One summarizer call (its retries and fallbacks included) must answer within this.
     summarizer_timeout_s: float = Field(120.0, gt=0)
     # Summarizer calls made at once for one request.
@@ -179,8 +187,8 @@ class ContextConfig(Strict):
 class TaskBudgetConfig(Strict):
     """A default budget for tasks of one workload (a task's own headers override it)."""
 
-    tokens: int | None = Field(None, gt=0)
-    usd: float | None = Field(None, gt=0, allow_inf_nan=False)
+    tokens: int | None = Field(None, gt=0, le=MAX_TOKEN_COUNT)
+    usd: float | None = Field(None, gt=0)
 
     @model_validator(mode="after")
     def _some_limit(self) -> TaskBudgetConfig:
@@ -203,7 +211,7 @@ class CostConfig(Strict):
     task_budgets: dict[str, TaskBudgetConfig] = Field(default_factory=dict)
     # Output tokens a request is assumed to use when it sets no maximum of its own
     # (what budgets reserve before the call; the actual usage settles it after).
-    reserve_output_tokens: int = Field(1024, ge=1)
+    reserve_output_tokens: int = Field(1024, ge=1, le=MAX_TOKEN_COUNT)
 
 
 class BreakerStoreConfig(Strict):

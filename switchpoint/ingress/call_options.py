@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from switchpoint.config.schema import SummarizationStrategy
+from switchpoint.config.schema import MAX_TOKEN_COUNT, SummarizationStrategy
 from switchpoint.errors import invalid_request
 from switchpoint.server.request import Request
 
@@ -115,6 +115,9 @@ def _non_negative_int(text: str, name: str) -> int:
         ) from None
     if value < 0:
         raise invalid_request(f"{name} must not be negative, got {value}", name)
+    if value > MAX_TOKEN_COUNT:
+        # Past any real call; held, it would overflow the ledger and lose the record.
+        raise invalid_request(f"{name} must be at most {MAX_TOKEN_COUNT} tokens, got {value}", name)
     return value
 
 

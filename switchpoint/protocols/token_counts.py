@@ -4,7 +4,9 @@ from __future__ import annotations
 
 # Far past any real call (a trillion tokens). A count beyond it is garbage, and would
 # overflow the 64-bit integers of JSON encoders and of the ledger's columns.
-MAX_TOKEN_COUNT = 10**12
+from switchpoint.config.schema import MAX_TOKEN_COUNT
+
+__all__ = ["MAX_TOKEN_COUNT", "token_count"]
 
 
 def token_count(value: object) -> int | None:

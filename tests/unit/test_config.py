@@ -145,6 +145,19 @@ def test_extensions_providers_fallbacks_models(tmp_path: Path) -> None:
         ("providers: {x: {type: carrier_pigeon}}", "providers.x.type", "openai"),
         ("routing: {default_profile: ghost}", "routing.default_profile", "unknown profile 'ghost'"),
         ("servr: {port: 1}", "servr", "unknown key"),
+        ('server: {host: ""}', "server.host", "at least 1 character"),
+        # An infinite price passes `ge=0`, then makes every cost NaN.
+        (
+            "models: {gpt-5.5: {input_usd_per_mtok: .inf}}",
+            "models.gpt-5.5.input_usd_per_mtok",
+            "finite",
+        ),
+        ("providers: {openai: {timeout_s: .inf}}", "providers.openai.timeout_s", "finite"),
+        (
+            "routing: {cost: {task_budgets: {cost_sensitive: {tokens: 100000000000000000000}}}}",
+            "routing.cost.task_budgets.cost_sensitive.tokens",
+            "less than or equal to 1000000000000",
+        ),
     ],
 )
 def test_bad_files_name_the_key(tmp_path: Path, text: str, key: str, fragment: str) -> None:
