@@ -12,7 +12,7 @@ The event classes are final: the per-event path dispatches on an event's exact t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import final
+from typing import Any, Literal, final
 
 import orjson
 
@@ -86,8 +86,29 @@ class Finish:
     stop_sequence: str | None = None
 
 
+@final
+@dataclass(slots=True)
+class VendorPart:
+    """Content of a kind the internal shape does not model (Anthropic's server tool
+    calls and their results, citations), kept for a client of the vendor's own protocol
+    and dropped for others. `part` is the vendor's own object: the block a `start` opens,
+    a `delta` to the block open when it comes (its own, or a text block's citations);
+    `stop` closes the block a `start` opened."""
+
+    protocol: str
+    step: Literal["start", "delta", "stop"]
+    part: dict[str, Any] | None = None
+
+
 StreamEvent = (
-    MessageStart | TextDelta | ThinkingDelta | ToolCallStart | ToolCallDelta | UsageUpdate | Finish
+    MessageStart
+    | TextDelta
+    | ThinkingDelta
+    | ToolCallStart
+    | ToolCallDelta
+    | UsageUpdate
+    | Finish
+    | VendorPart
 )
 
 

@@ -34,6 +34,7 @@ from switchpoint.chat.stream import (
     ToolCallDelta,
     ToolCallStart,
     UsageUpdate,
+    VendorPart,
     merge_usage,
 )
 from switchpoint.chat.usage import Usage
@@ -50,8 +51,12 @@ from switchpoint.providers.limits import AttemptLimits
 log = logging.getLogger("switchpoint.execution")
 
 # Exact types (the event classes are final): a set lookup, not a failing isinstance.
-_COMMITTING = frozenset({TextDelta, ToolCallStart, ToolCallDelta, ThinkingDelta, Finish})
-_TOOL = frozenset({ToolCallStart, ToolCallDelta})
+_COMMITTING = frozenset(
+    {TextDelta, ToolCallStart, ToolCallDelta, ThinkingDelta, Finish, VendorPart}
+)
+# Content after which a cut stream cannot be resumed by asking for more text (a vendor's
+# own parts, server tool calls among them, are treated alike).
+_TOOL = frozenset({ToolCallStart, ToolCallDelta, VendorPart})
 # A segment's buffer once relayed: shared and immutable, no object per stream.
 _NO_EVENTS: tuple[StreamEvent, ...] = ()
 # Rough characters per token, for usage a cut stream never reported.

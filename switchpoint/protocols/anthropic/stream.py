@@ -25,15 +25,20 @@ from switchpoint.chat.stream import (
     ToolCallDelta,
     ToolCallStart,
     UsageUpdate,
+    VendorPart,
     merge_usage,
 )
 from switchpoint.chat.usage import Usage
+from switchpoint.protocols.anthropic import PROTOCOL
 from switchpoint.protocols.anthropic.response import AnthropicUsage, encode_usage, message_id
 from switchpoint.protocols.stop_reasons import ANTHROPIC_TO_INTERNAL, INTERNAL_TO_ANTHROPIC
 from switchpoint.protocols.stream_error import StreamErrorEvent
 from switchpoint.protocols.tool_arguments import arguments_object
 from switchpoint.protocols.wire_text import wire_text
 from switchpoint.transport.sse import SSEEvent
+
+# A block of a kind the internal shape does not model, relayed as a `VendorPart`.
+_VENDOR = "vendor"
 
 
 class StreamDecoder:
@@ -88,6 +93,8 @@ class StreamDecoder:
                 return self._message_start(payload)
             if kind == "message_delta":
                 return self._message_delta(payload)
+            if kind == "content_block_stop":
+                return self._block_stop(payload)
         except (KeyError, TypeError, AttributeError, ValueError):
             self.invalid_events += 1
             return []
@@ -134,6 +141,17 @@ class StreamDecoder:
             return []
         if kind == "redacted_thinking":
             return [ThinkingDelta("", redacted_data=str(block.get("data", "")))]
+        if isinstance(kind, str) and isinstance(block, dict):
+            # A server tool's call or result, or a block type newer than this code: an
+            # Anthropic client gets it as sent.
+            self._blocks[index] = (_VENDOR, -1)
+            return [VendorPart(PROTOCOL, "start", block)]
+        return []
+
+    def _block_stop(self, payload: dict[str, Any]) -> list[StreamEvent]:
+        block = self._blocks.get(int(payload["index"]))
+        if block is not None and block[0] == _VENDOR:
+            return [VendorPart(PROTOCOL, "stop")]
         return []
 
     def _delta(self, payload: dict[str, Any]) -> list[StreamEvent]:
@@ -145,8 +163,10 @@ class StreamDecoder:
                 text = wire_text(text)
             return [TextDelta(text)] if text else []
         if kind == "input_json_delta":
-            fragment = wire_text(delta["partial_json"])
             block = self._blocks.get(int(payload["index"]))
+            if block is not None and block[0] == _VENDOR:
+                return [VendorPart(PROTOCOL, "delta", delta)]
+            fragment = wire_text(delta["partial_json"])
             if not fragment or block is None or block[0] != "tool":
                 return []
             return [ToolCallDelta(block[1], fragment)]
@@ -154,7 +174,11 @@ class StreamDecoder:
             return [ThinkingDelta(wire_text(delta["thinking"]), signed=True)]
         if kind == "signature_delta":
             return [ThinkingDelta("", signature=wire_text(delta["signature"]), signed=True)]
-        return []  # citations_delta and future delta types
+        block = self._blocks.get(int(payload["index"]))
+        if isinstance(kind, str) and block is not None and block[0] in (_VENDOR, "text"):
+            # A text block's citations, a server tool block's content, a newer delta.
+            return [VendorPart(PROTOCOL, "delta", delta)]
+        return []
 
     def _message_delta(self, payload: dict[str, Any]) -> list[StreamEvent]:
         delta = payload.get("delta") or {}
@@ -175,7 +199,7 @@ class StreamDecoder:
         return [Finish(self.stop_reason or "end_turn", self.stop_sequence)]
 
 
-BlockKind = Literal["text", "thinking", "tool"]
+BlockKind = Literal["text", "thinking", "tool", "vendor"]
 
 _PING = b'event: ping\ndata: {"type":"ping"}\n\n'
 # While reasoning is held back, a ping this often keeps idle-timing proxies and clients
@@ -280,6 +304,25 @@ class StreamEncoder:
             return b""
         if type(event) is Finish:
             return self._finish(event)
+        if type(event) is VendorPart:
+            return self._vendor_part(event)
+        return b""
+
+    def _vendor_part(self, event: VendorPart) -> bytes:
+        """Anthropic's own content (a server tool's call or result, citations) as it
+        came, in this stream's block numbering; another vendor's is dropped."""
+        if event.protocol != PROTOCOL:
+            return b""
+        if event.step == "start" and event.part is not None:
+            self._block_kind = None  # a block of its own, whatever is open
+            return self._open("vendor", event.part)
+        if event.step == "delta" and event.part is not None:
+            if event.part.get("type") == "citations_delta" and self._block_kind != "text":
+                # Citations come before their block's first text: they open it.
+                return self._open("text", {"type": "text", "text": ""}) + self._delta(event.part)
+            return self._delta(event.part) if self._block is not None else b""
+        if event.step == "stop" and self._block_kind == "vendor":
+            return self._close()
         return b""
 
     def _start(self) -> bytes:

@@ -1,0 +1,127 @@
+"""Anthropic content the internal shape does not model (server tool calls and their
+results, citations) reaches an Anthropic client as Claude sent it, streamed as whole;
+clients of other protocols get the answer without it, never a broken stream."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.e2e.conftest import Stack
+from tests.fakes import RawResponse
+
+QUESTION = [{"role": "user", "content": "What is the weather in Paris?"}]
+WEB_SEARCH = [{"type": "web_search_20250305", "name": "web_search", "max_uses": 1}]
+CITATION = {
+    "type": "web_search_result_location",
+    "cited_text": "sunny",
+    "url": "https://w.example",
+    "title": "Weather",
+    "encrypted_index": "x",
+}
+RESULT = {
+    "type": "web_search_result",
+    "title": "Weather",
+    "url": "https://w.example",
+    "encrypted_content": "abc",
+    "page_age": None,
+}
+
+
+def claude_stream() -> RawResponse:
+    events: list[dict[str, Any]] = [
+        {
+            "type": "message_start",
+            "message": {
+                "id": "msg_ws",
+                "type": "message",
+                "role": "assistant",
+                "model": "claude-test",
+                "content": [],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": {"input_tokens": 30, "output_tokens": 1},
+            },
+        },
+        {
+            "type": "content_block_start",
+            "index": 0,
+            "content_block": {
+                "type": "server_tool_use",
+                "id": "srvtoolu_1",
+                "name": "web_search",
+                "input": {},
+            },
+        },
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "input_json_delta", "partial_json": '{"query": "paris weather"}'},
+        },
+        {"type": "content_block_stop", "index": 0},
+        {
+            "type": "content_block_start",
+            "index": 1,
+            "content_block": {
+                "type": "web_search_tool_result",
+                "tool_use_id": "srvtoolu_1",
+                "content": [RESULT],
+            },
+        },
+        {"type": "content_block_stop", "index": 1},
+        {
+            "type": "content_block_start",
+            "index": 2,
+            "content_block": {"type": "text", "text": "", "citations": []},
+        },
+        {
+            "type": "content_block_delta",
+            "index": 2,
+            "delta": {"type": "citations_delta", "citation": CITATION},
+        },
+        {
+            "type": "content_block_delta",
+            "index": 2,
+            "delta": {"type": "text_delta", "text": "It is sunny."},
+        },
+        {"type": "content_block_stop", "index": 2},
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+            "usage": {"output_tokens": 9, "server_tool_use": {"web_search_requests": 1}},
+        },
+        {"type": "message_stop"},
+    ]
+    body = b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
+    return RawResponse(status=200, body=body, content_type="text/event-stream")
+
+
+def test_server_tool_blocks_and_citations_stream_to_an_anthropic_client(stack: Stack) -> None:
+    stack.anthropic_fake.enqueue(claude_stream())
+    with stack.anthropic().messages.stream(
+        model="an", max_tokens=100, messages=QUESTION, tools=WEB_SEARCH
+    ) as events:
+        message = events.get_final_message()
+    assert [b.type for b in message.content] == [
+        "server_tool_use",
+        "web_search_tool_result",
+        "text",
+    ]
+    call, result, text = message.content
+    assert call.type == "server_tool_use" and call.input == {"query": "paris weather"}
+    assert result.type == "web_search_tool_result"
+    assert result.tool_use_id == "srvtoolu_1"
+    assert text.type == "text" and text.text == "It is sunny."
+    assert text.citations is not None and len(text.citations) == 1
+    assert text.citations[0].cited_text == "sunny"
+    assert message.stop_reason == "end_turn"
+
+
+def test_an_openai_client_gets_the_text_without_them(stack: Stack) -> None:
+    stack.anthropic_fake.enqueue(claude_stream())
+    chunks = list(
+        stack.openai().chat.completions.create(model="an", messages=QUESTION, stream=True)
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    finish = [c.choices[0].finish_reason for c in chunks if c.choices][-1]
+    assert (text, finish) == ("It is sunny.", "stop")
