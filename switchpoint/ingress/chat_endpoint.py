@@ -27,6 +27,7 @@ from switchpoint.execution.stream_run import StreamFailed, StreamRun
 from switchpoint.gateway import Gateway
 from switchpoint.ingress.call_options import CallOptions, parse_call_options
 from switchpoint.ingress.codec import IngressCodec, ParsedBody, StreamEncoder
+from switchpoint.ingress.nesting import nesting_error
 from switchpoint.ingress.request_ids import new_request_id
 from switchpoint.protocols.anthropic import PROTOCOL as ANTHROPIC_PROTOCOL
 from switchpoint.routing.decision import RoutingDecision
@@ -181,7 +182,12 @@ class ChatEndpoint:
             refused = self._error(call, error)
             handed_over = True
             return refused
-        except BaseException:
+        except BaseException as exc:
+            too_deep = nesting_error(exc)
+            if too_deep is not None:
+                refused = self._error(call, too_deep)
+                handed_over = True
+                return refused
             call.status = "cancelled"
             call.http_status = 499
             raise

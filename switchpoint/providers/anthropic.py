@@ -28,6 +28,7 @@ from switchpoint.providers.errors import ProviderError, kind_for_status
 from switchpoint.providers.http_adapter import HttpProviderAdapter
 from switchpoint.providers.limits import AttemptLimits
 from switchpoint.providers.portability import refuse_unportable
+from switchpoint.providers.request_body import request_bytes
 
 DEFAULT_API_VERSION = "2023-06-01"
 
@@ -92,7 +93,7 @@ class AnthropicAdapter(HttpProviderAdapter):
 
     def _body(self, request: ChatRequest, model: str, stream: bool) -> bytes:
         if request.protocol == PROTOCOL and request.native:
-            return orjson.dumps(_native_body(request.body, model, stream))
+            return request_bytes(_native_body(request.body, model, stream))
         if request.protocol != PROTOCOL:
             # Other protocols' JSON output is refused, though the encoder could write it
             # as `output_config.format`: Claude models before 4.5 lack structured outputs,
@@ -104,7 +105,7 @@ class AnthropicAdapter(HttpProviderAdapter):
         )
         if request.protocol == PROTOCOL:
             _carry(encoded, request.body)
-        return orjson.dumps(encoded)
+        return request_bytes(encoded)
 
     async def complete(
         self, request: ChatRequest, model: str, limits: AttemptLimits

@@ -36,6 +36,7 @@ from switchpoint.providers.errors import ProviderError, kind_for_status
 from switchpoint.providers.http_adapter import HttpProviderAdapter
 from switchpoint.providers.limits import AttemptLimits
 from switchpoint.providers.portability import refuse_unportable
+from switchpoint.providers.request_body import request_bytes
 from switchpoint.transport.http_client import HttpClient
 
 DEFAULT_API_VERSION = "v1beta"
@@ -125,7 +126,7 @@ class GoogleAdapter(HttpProviderAdapter):
             signatures=self.signatures,
             signature_placeholder=_wants_signature(model),
         )
-        return orjson.dumps(encoded)
+        return request_bytes(encoded)
 
     async def complete(
         self, request: ChatRequest, model: str, limits: AttemptLimits

@@ -25,6 +25,7 @@ from switchpoint.protocols.stream_error import StreamErrorEvent
 from switchpoint.providers.errors import ProviderError, is_prefill_rejection, kind_for_status
 from switchpoint.providers.http_adapter import HttpProviderAdapter, SSEStreamDecoder
 from switchpoint.providers.limits import AttemptLimits
+from switchpoint.providers.request_body import request_bytes
 
 # Fields of an OpenAI client's body that the internal shape lacks: kept when the
 # conversation was rewritten (e.g. compressed) but still goes to a server of OpenAI's
@@ -85,7 +86,7 @@ class OpenAIAdapter(HttpProviderAdapter):
                     **(options if isinstance(options, dict) else {}),
                     "include_usage": True,
                 }
-            return orjson.dumps(body)
+            return request_bytes(body)
         encoded = encode_request(
             request.conversation(), model, stream=stream, legacy_max_tokens=self.legacy_max_tokens
         )
@@ -95,7 +96,7 @@ class OpenAIAdapter(HttpProviderAdapter):
                     encoded[key] = request.body[key]
         elif request.protocol == RESPONSES:
             encoded.update(chat_settings(request.body))
-        return orjson.dumps(encoded)
+        return request_bytes(encoded)
 
     @property
     def _path(self) -> str:

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from switchpoint.chat.request import ChatRequest
 from switchpoint.protocols.openai import PROTOCOL as OPENAI_CHAT
 from switchpoint.protocols.openai_responses import PROTOCOL
@@ -23,6 +21,7 @@ from switchpoint.protocols.openai_responses.stream import StreamDecoder
 from switchpoint.providers.errors import ProviderError
 from switchpoint.providers.openai import OpenAIAdapter
 from switchpoint.providers.portability import refuse_unportable
+from switchpoint.providers.request_body import request_bytes
 
 # The JSON output the encoder translates (`text.format`).
 _HONOURED = frozenset({"response_format"})
@@ -46,7 +45,7 @@ class OpenAIResponsesAdapter(OpenAIAdapter):
                 body["stream"] = True
             else:
                 body.pop("stream", None)
-            return orjson.dumps(body)
+            return request_bytes(body)
         refuse_unportable(request, honoured=_HONOURED)
         conversation = request.conversation()
         if conversation.stop:
@@ -59,4 +58,4 @@ class OpenAIResponsesAdapter(OpenAIAdapter):
         encoded = encode_request(conversation, model, stream=stream)
         if request.protocol == OPENAI_CHAT:
             add_chat_settings(encoded, request.body)
-        return orjson.dumps(encoded)
+        return request_bytes(encoded)

@@ -12,6 +12,7 @@ from switchpoint.ingress.codec import IngressCodec
 from switchpoint.ingress.count_tokens_endpoint import CountTokensEndpoint
 from switchpoint.ingress.info_endpoints import InfoEndpoints
 from switchpoint.ingress.key_endpoints import KeyEndpoints
+from switchpoint.ingress.nesting import refusing_deep_nesting
 from switchpoint.ingress.openai_chat import OpenAIChatCodec
 from switchpoint.ingress.openai_responses import OpenAIResponsesCodec
 from switchpoint.ingress.outcome_endpoint import OutcomeEndpoint
@@ -69,12 +70,14 @@ def build_router(gateway: Gateway) -> Router:
     router.add("GET", "/v1/responses/{response_id}", stored_response)
     router.add("DELETE", "/v1/responses/{response_id}", stored_response)
     router.add("POST", "/v1/messages", ChatEndpoint(gateway, ANTHROPIC))
-    router.add("POST", "/v1/messages/count_tokens", CountTokensEndpoint(gateway))
+    router.add(
+        "POST", "/v1/messages/count_tokens", refusing_deep_nesting(CountTokensEndpoint(gateway))
+    )
     info = InfoEndpoints(gateway)
     router.add("GET", "/v1/models", info.models)
     router.add("GET", "/healthz", info.healthz)
     router.add("GET", "/readyz", info.readyz)
-    router.add("POST", "/v1/route", RouteEndpoint(gateway))
+    router.add("POST", "/v1/route", refusing_deep_nesting(RouteEndpoint(gateway)))
     router.add("POST", "/v1/outcomes", OutcomeEndpoint(gateway))
     router.add("GET", "/v1/tasks/{task_id}", TaskEndpoint(gateway))
     keys = KeyEndpoints(gateway)

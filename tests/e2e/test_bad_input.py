@@ -303,3 +303,31 @@ def test_untranslatable_anthropic_bodies_are_400s(
     response = post_json(stack, ANTHROPIC_PATH, {**body, "model": profile, "stream": stream})
     assert_anthropic_error(response, 400, words)
     assert no_vendor_called(stack)
+
+
+@pytest.mark.parametrize(
+    ("path", "check", "good", "profile"),
+    [
+        (OPENAI_PATH, assert_openai_error, GOOD_OPENAI, "oa"),
+        (ANTHROPIC_PATH, assert_anthropic_error, GOOD_ANTHROPIC, "an"),
+        (ANTHROPIC_PATH, assert_anthropic_error, GOOD_ANTHROPIC, "oa"),
+    ],
+    ids=["openai-native", "anthropic-native", "anthropic-to-openai"],
+)
+def test_a_body_nested_deeper_than_can_be_forwarded_is_a_400(
+    stack: Stack, path: str, check: Any, good: dict[str, Any], profile: str
+) -> None:
+    # JSON parses up to 1,024 levels but is written out to at most 254: such a body
+    # once got a 500 and a traceback in the log. A deep tool schema is the likely case.
+    deep: Any = {"type": "string"}
+    for _ in range(300):
+        deep = {"type": "object", "properties": {"x": deep}}
+    if path == OPENAI_PATH:
+        tools = [{"type": "function", "function": {"name": "f", "parameters": deep}}]
+    else:
+        tools = [{"name": "f", "input_schema": deep}]
+    body = {**good, "model": profile, "tools": tools}
+    check(post_json(stack, path, body), 400, "nested too deeply")
+    if path == ANTHROPIC_PATH:
+        check(post_json(stack, f"{path}/count_tokens", body), 400, "nested too deeply")
+    assert no_vendor_called(stack)
