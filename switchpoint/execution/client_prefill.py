@@ -15,13 +15,16 @@ import dataclasses
 from switchpoint.chat.content import Text
 from switchpoint.chat.request import ChatRequest
 from switchpoint.chat.response import ChatResponse
+from switchpoint.execution.breaker import Key
 from switchpoint.execution.continuation import Join
+from switchpoint.execution.prefill import PrefillSupport
 
 
-def prefill_join(request: ChatRequest, *, target_continues: bool) -> Join | None:
-    """The `Join` for the answer to `request` from a target, if its client's prefill
+def prefill_join(request: ChatRequest, prefill: PrefillSupport, target: Key) -> Join | None:
+    """The `Join` for the answer to `request` from `target`, if its client's prefill
     needs one (the client continues its turn, the target does not)."""
-    if target_continues or not request.continues_prefill:
+    # Most clients' protocols have no prefill: one attribute read, and done.
+    if not request.continues_prefill or prefill.supports(*target):
         return None
     messages = request.conversation().messages
     if not messages or messages[-1].role != "assistant":

@@ -397,7 +397,7 @@ class Executor:
         response, target, attempt, limits = await self.run_attempts(
             call, attempt_fn, recover=on_context_length if recover is not None else None
         )
-        join = prefill_join(current, target_continues=self.prefill.supports(*target.key))
+        join = prefill_join(current, self.prefill, target.key)
         if join is not None:
             strip_repeated_prefill(response, join)
         attempt.usage = response.usage

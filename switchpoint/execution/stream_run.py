@@ -144,9 +144,7 @@ class StreamRun:
         (events, buffer), target, attempt, limits = await self._executor.run_attempts(
             self._call, attempt_fn, recover=on_context_length if recover is not None else None
         )
-        join = prefill_join(
-            self._request, target_continues=self._executor.prefill.supports(*target.key)
-        )
+        join = prefill_join(self._request, self._executor.prefill, target.key)
         self._segment = _Segment(events, target, attempt, limits, buffer, join)
         self.served = attempt
         self._call.served = attempt
