@@ -65,11 +65,13 @@ def serve(
 def _worker_exit(cfg: Config, index: int, count: int, shared: Path) -> None:
     from switchpoint.ingress.request_ids import reseed
     from switchpoint.observability.worker_share import WorkerShare
+    from switchpoint.server.workers import EXIT_STARTUP_FAILED
 
     reseed()
     code = run_worker(cfg, reuse_port=True, share=WorkerShare(shared, index, count))
     if code:
-        raise SystemExit(code)
+        # It could not listen: the supervisor stops rather than restart it.
+        raise SystemExit(EXIT_STARTUP_FAILED)
 
 
 def run_worker(cfg: Config, *, reuse_port: bool, share: WorkerShare | None = None) -> int:

@@ -45,6 +45,9 @@ SyncJob = Callable[[Connection], None]
 
 _BACKOFF_MIN_S = 0.1
 _BACKOFF_MAX_S = 5.0
+# How long `close` waits beyond its timeout for a call in progress to return (the
+# PostgreSQL connection bounds every call; see postgres.py).
+_JOIN_SLACK_S = 5.0
 _DROP_LOG_EVERY_S = 10.0
 # Syncs asked for between scheduled ones (a task or key nobody has seen) are coalesced
 # to at most one per this interval.
@@ -223,7 +226,17 @@ class LedgerWriter:
         self._stop_deadline = time.monotonic() + timeout_s
         self._stopping = True
         self._wake.set()
-        thread.join(timeout_s + 5.0)
+        thread.join(timeout_s + _JOIN_SLACK_S)
+        if thread.is_alive():
+            # Stuck in a database call that never returned: what it holds dies with the
+            # process, so account for it as a down database's records are.
+            self.available = False
+            self.last_error = (
+                f"a database call did not return within {timeout_s + _JOIN_SLACK_S:g} s"
+            )
+            self._give_up()
+            self._release_flush_waiters(everyone=True)
+            self._release_sync_waiters(everyone=True)
 
     async def aclose(self, timeout_s: float = 10.0) -> None:
         await asyncio.to_thread(self.close, timeout_s)

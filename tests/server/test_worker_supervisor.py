@@ -1,0 +1,183 @@
+"""The `--workers N` supervisor: it fails fast when workers cannot start, stops a crash
+loop, still restarts a worker that dies after having run, and its workers do not
+outlive it.
+
+The supervisor installs signal handlers and forks, so each case runs it in a process of
+its own: `switchpoint serve` itself, or `run_workers` with a small worker function."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_python(code: str, timeout_s: float = 30.0) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead too: it only waits for its (new) parent to reap it.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state != "Z"
+
+
+def wait_until(predicate: object, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_serve_with_workers_on_a_port_in_use_exits_at_once(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "providers": {"openai": {"type": "simulated"}},
+                "logging": {"access_log": False, "format": "json"},
+                "ledger": {"enabled": False},
+            }
+        )
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    with socket.create_server(("127.0.0.1", 0)) as holder:
+        port = holder.getsockname()[1]
+        started = time.monotonic()
+        result = subprocess.run(
+            [sys.executable, "-m", "switchpoint", "serve", "-c", str(config),
+             "--port", str(port), "--workers", "2"],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        elapsed = time.monotonic() - started
+    messages = [
+        json.loads(line).get("message", "")
+        for line in result.stderr.splitlines()
+        if line.startswith("{")
+    ]
+    assert result.returncode == 1, result.stderr
+    assert any(f"cannot listen on 127.0.0.1:{port}" in m for m in messages), messages
+    assert any("could not start; stopping" in m for m in messages), messages
+    assert not any("restarting" in m for m in messages), messages
+    # Start-up (imports, forking) and nothing more: no restart pauses.
+    assert elapsed < 15, elapsed
+
+
+def test_a_worker_that_keeps_dying_is_a_crash_loop_and_stops_the_supervisor() -> None:
+    result = run_python(
+        """
+        import logging, sys, time
+        from switchpoint.server import workers
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        workers._RESTART_PAUSE_S = 0.05
+
+        def worker(index):
+            if index == 0:
+                raise RuntimeError("boom")
+            time.sleep(60)
+
+        started = time.monotonic()
+        code = workers.run_workers(2, worker)
+        print(code, round(time.monotonic() - started, 1))
+        """
+    )
+    code, elapsed = result.stdout.split()
+    assert code == "1", result.stderr
+    assert float(elapsed) < 10  # the healthy worker was stopped, not waited for
+    assert result.stderr.count("exited with 1; restarting") == 4, result.stderr
+    assert "exited with 1, 5 times within 30 s: a crash loop; stopping" in result.stderr
+
+
+def test_a_worker_that_dies_after_running_is_restarted(tmp_path: Path) -> None:
+    marker = tmp_path / "died-once"
+    result = run_python(
+        f"""
+        import os, signal, sys, time
+        from pathlib import Path
+        from switchpoint.server import workers
+        workers._RESTART_PAUSE_S = 0.05
+        marker = Path({str(marker)!r})
+
+        def worker(index):
+            if not marker.exists():
+                marker.write_text("")
+                time.sleep(0.2)  # it ran for a while, then died
+                os._exit(9)
+            # The replacement is running: end the test with a normal shutdown.
+            os.kill(os.getppid(), signal.SIGTERM)
+            time.sleep(60)
+
+        print(workers.run_workers(1, worker))
+        """
+    )
+    assert result.stdout.strip() == "0", result.stderr
+    assert marker.exists()
+
+
+def test_workers_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    supervisor = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(
+            f"""
+            import os, time
+            from switchpoint.server import workers
+
+            def worker(index):
+                with open({str(pids)!r}, "a") as out:
+                    out.write(f"{{os.getpid()}}\\n")
+                time.sleep(120)
+
+            workers.run_workers(2, worker)
+            """
+        )],
+        cwd=REPO,
+    )  # fmt: skip
+    try:
+        assert wait_until(lambda: pids.exists() and len(pids.read_text().split()) == 2, 30)
+        children = [int(pid) for pid in pids.read_text().split()]
+        supervisor.kill()
+        supervisor.wait(10)
+        assert wait_until(lambda: not any(alive(pid) for pid in children), 10), children
+    finally:
+        for pid in [int(p) for p in pids.read_text().split()] if pids.exists() else []:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_die_with_parent_asks_for_sigterm_and_sees_a_parent_already_gone() -> None:
+    result = run_python(
+        """
+        import ctypes, os
+        from switchpoint.server.workers import die_with_parent
+        print(die_with_parent(os.getppid()), die_with_parent(os.getppid() + 1_000_000))
+        signum = ctypes.c_int()
+        ctypes.CDLL(None).prctl(2, ctypes.byref(signum), 0, 0, 0)  # PR_GET_PDEATHSIG
+        print(signum.value)
+        """
+    )
+    assert result.stdout.split() == ["True", "False", str(int(signal.SIGTERM))], result.stderr
