@@ -6,12 +6,20 @@ import os
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from switchpoint.cli.config_option import ConfigPath, load_or_exit
 from switchpoint.config.schema import Config
 from switchpoint.pricing import PriceTable
+from switchpoint.url_redaction import redact_url
 
 out = Console()
+
+
+def _add_row(table: Table, *cells: str) -> None:
+    # Text, not markup strings: names, models and URLs come from the configuration
+    # file, and a `[/x]` in one must print as itself rather than crash the command.
+    table.add_row(*(Text(cell) for cell in cells))
 
 
 def check(config: ConfigPath = None) -> None:
@@ -32,7 +40,8 @@ def check(config: ConfigPath = None) -> None:
             )
         else:
             key = "none"
-        providers.add_row(name, provider.type, str(provider.base_url or "-"), key)
+        base_url = redact_url(str(provider.base_url)) if provider.base_url else "-"
+        _add_row(providers, name, provider.type, base_url, key)
     profiles = Table(title="profiles")
     for column in (
         "profile",
@@ -45,7 +54,8 @@ def check(config: ConfigPath = None) -> None:
     ):
         profiles.add_column(column)
     for name, profile in cfg.routing.profiles.items():
-        profiles.add_row(
+        _add_row(
+            profiles,
             name,
             profile.model,
             profile.provider,
@@ -93,7 +103,10 @@ def resilience_table(cfg: Config) -> Table:
         ),
         (
             "breaker store",
-            "this process" if store.type == "memory" else f"redis {store.url} ({store.key_prefix})",
+            "this process"
+            if store.type == "memory"
+            # Never the password a Redis URL may hold.
+            else f"redis {redact_url(str(store.url))} ({store.key_prefix})",
         ),
         ("request deadline", f"{fallback.request_deadline_s:g}s"),
         (
@@ -116,5 +129,5 @@ def resilience_table(cfg: Config) -> Table:
             )
         )
     for setting, value in rows:
-        table.add_row(setting, value)
+        _add_row(table, setting, value)
     return table

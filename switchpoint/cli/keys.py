@@ -9,7 +9,9 @@ from typing import Annotated
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from switchpoint.cli.config_option import ConfigPath
 from switchpoint.cli.ledger_option import run_on_ledger
@@ -53,10 +55,10 @@ def create(
     try:
         wanted = check_key_request(team, name, budget_usd, period)
     except ValueError as exc:
-        err.print(f"[red]{exc}[/]")
+        err.print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(2) from None
     _, (record, key) = run_on_ledger(
-        config, lambda _cfg, connection: issue_key(connection, wanted, time.time())
+        config, lambda _cfg, connection: issue_key(connection, wanted, time.time()), create=True
     )
     if output_format == "json":
         typer.echo(orjson.dumps({"key": key, **key_info(record, 0.0)}).decode())
@@ -68,8 +70,13 @@ def create(
         if record.budget_usd is not None
         else "no budget"
     )
-    err.print(f"created virtual key [bold]{record.key_id}[/] for team {record.team} ({budget})")
+    # The secret first: it is shown only this once, so nothing may fail before it.
     typer.echo(key)
+    err.print(
+        f"created virtual key [bold]{escape(record.key_id)}[/] for team "
+        f"{escape(str(record.team))} ({budget})",
+        highlight=False,
+    )
     err.print("[yellow]store it now: it is shown only this once[/]")
 
 
@@ -84,12 +91,13 @@ def list_command(output_format: Format = "table", config: ConfigPath = None) -> 
     for column in ("id", "team", "name", "budget", "period", "spent", "created", "status"):
         table.add_column(column)
     for entry in keys:
+        # Text, not a markup string: teams and names are whatever their creator typed.
         table.add_row(
-            str(entry["id"]),
-            str(entry["team"] or "-"),
-            str(entry["name"] or "-"),
+            Text(str(entry["id"])),
+            Text(str(entry["team"] or "-")),
+            Text(str(entry["name"] or "-")),
             _usd(entry["budget_usd"]),
-            str(entry["period"]),
+            Text(str(entry["period"])),
             _usd(entry["spent_usd"]),
             _when(entry["created_at"]),
             "active" if entry["active"] else f"revoked {_when(entry['revoked_at'])}",
@@ -103,10 +111,14 @@ def revoke(
     config: ConfigPath = None,
 ) -> None:
     """Revoke a key: calls with it are refused from the gateway's next sync on."""
+    # No `create`: a ledger that does not exist holds no key to revoke.
     _, record = run_on_ledger(
         config, lambda _cfg, connection: revoke_key(connection, key_id, time.time())
     )
     if record is None:
-        err.print(f"[red]no virtual key {key_id!r}[/]")
+        err.print(f"[red]no virtual key {escape(repr(key_id))}[/]", highlight=False)
         raise typer.Exit(1)
-    err.print(f"revoked virtual key {record.key_id} (team {record.team})")
+    err.print(
+        f"revoked virtual key {escape(record.key_id)} (team {escape(str(record.team))})",
+        highlight=False,
+    )

@@ -11,7 +11,9 @@ from typing import Annotated
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from switchpoint.cli.config_option import ConfigPath
 from switchpoint.cli.ledger_option import run_on_ledger
@@ -43,7 +45,9 @@ def render_table(report: Report, since_text: str) -> Table:
         if report.metric == "cost_per_completed_outcome"
         else "cost per million tokens"
     )
-    table = Table(title=f"by {by}, last {since_text} (ranked by {headline})")
+    # Text, not markup: `--since` and group keys (teams, workloads) are user-supplied.
+    title = f"by {by}, last {since_text} (ranked by {headline})"
+    table = Table(title=Text(title, style="table.title"))
     columns: list[tuple[str, str]] = [
         (by, "left"),
         ("requests", "right"),
@@ -68,7 +72,7 @@ def render_table(report: Report, since_text: str) -> Table:
     for group in report.groups:
         unpriced = f" (+{group.unpriced_requests} unpriced)" if group.unpriced_requests else ""
         table.add_row(
-            group.key if group.key is not None else "(none)",
+            Text(group.key if group.key is not None else "(none)"),
             _num(group.requests),
             _num(group.tasks),
             _num(group.completed_outcomes),
@@ -111,10 +115,13 @@ def report(
         start = parse_since(since, now)
         grouping = normalise_group_by(by)
     except (BadSince, ValueError) as exc:
-        err.print(f"[red]{exc}[/]")
+        err.print(f"[red]{escape(str(exc))}[/]", highlight=False)
         raise typer.Exit(2) from None
     if output_format not in ("table", "json", "csv"):
-        err.print(f"[red]unknown format {output_format!r} (table, json or csv)[/]")
+        err.print(
+            f"[red]unknown format {escape(repr(output_format))} (table, json or csv)[/]",
+            highlight=False,
+        )
         raise typer.Exit(2)
     _, result = run_on_ledger(
         config,
@@ -128,6 +135,6 @@ def report(
         typer.echo(render_csv(result), nl=False)
     else:
         if not result.groups:
-            err.print(f"no requests in the ledger in the last {since}")
+            err.print(f"no requests in the ledger in the last {escape(since)}", highlight=False)
             return
         out.print(render_table(result, since))

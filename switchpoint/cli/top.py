@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Annotated, Any
 
@@ -17,9 +18,12 @@ import orjson
 import typer
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
+
+from switchpoint.url_redaction import redact_url
 
 _SPARK = "▁▂▃▄▅▆▇█"
 NA = "-"
@@ -31,10 +35,10 @@ class SnapshotError(Exception):
 
 
 def fetch_snapshot(url: str, key: str | None, timeout_s: float = 5.0) -> dict[str, Any]:
-    request = urllib.request.Request(url.rstrip("/") + "/ui/api/snapshot")
-    if key:
-        request.add_header("authorization", f"Bearer {key}")
     try:
+        request = urllib.request.Request(url.rstrip("/") + "/ui/api/snapshot")
+        if key:
+            request.add_header("authorization", f"Bearer {key}")
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
             data: dict[str, Any] = orjson.loads(response.read())
             return data
@@ -49,9 +53,13 @@ def fetch_snapshot(url: str, key: str | None, timeout_s: float = 5.0) -> dict[st
         raise SnapshotError(f"the gateway answered HTTP {error.code}") from None
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
-        raise SnapshotError(f"cannot reach {url}: {reason}") from None
+        raise SnapshotError(f"cannot reach {redact_url(url)}: {reason}") from None
     except orjson.JSONDecodeError:
-        raise SnapshotError(f"{url} did not answer with the dashboard's JSON") from None
+        raise SnapshotError(f"{redact_url(url)} did not answer with the dashboard's JSON") from None
+    except ValueError as error:
+        # urllib's complaint about a URL it cannot use (`top` checks the scheme first;
+        # this is what is left, such as an unbalanced IPv6 bracket or a bad port).
+        raise SnapshotError(f"cannot use the URL {redact_url(url)}: {error}") from None
 
 
 def sparkline(values: list[float | None], width: int = 30) -> str:
@@ -96,7 +104,7 @@ def render(s: dict[str, Any], url: str) -> RenderableType:
     header = Text.assemble(
         ("switchpoint ", "bold"),
         (f"v{s['version']} ", "dim"),
-        (f"{url} ", "cyan"),
+        (f"{redact_url(url)} ", "cyan"),
         (f"up {int(s['uptime_s'])} s   ", "dim"),
         f"req/s {sum(rps[-2:]) / 2:.1f}   ",
         f"in flight {NA if s['in_flight'] is None else s['in_flight']}   ",
@@ -113,7 +121,7 @@ def render(s: dict[str, Any], url: str) -> RenderableType:
     traffic.add_column("now", justify="right")
     traffic.add_column("trend")
     for workload, series in s["traffic"]["by_workload"].items():
-        traffic.add_row(workload, f"{series[-1]:.1f}", sparkline(series))
+        traffic.add_row(Text(workload), f"{series[-1]:.1f}", sparkline(series))
 
     latency = Table(
         title="provider latency (successful attempts, 5 min)", expand=True, title_justify="left"
@@ -124,7 +132,7 @@ def render(s: dict[str, Any], url: str) -> RenderableType:
         )
     for provider, data in s["latency"].items():
         latency.add_row(
-            provider,
+            Text(provider),
             _ms(data["p50_now_ms"]),
             _ms(data["p95_now_ms"]),
             str(data["attempts_now"]),
@@ -137,7 +145,7 @@ def render(s: dict[str, Any], url: str) -> RenderableType:
     for target in s["breakers"]["targets"]:
         state = target["state"]
         breakers.add_row(
-            f"{target['provider']}/{target['model']}",
+            Text(f"{target['provider']}/{target['model']}"),
             Text(state.replace("_", "-"), style=_STATE_STYLE.get(state, "")),
             _clock(target["since"]),
         )
@@ -152,7 +160,7 @@ def render(s: dict[str, Any], url: str) -> RenderableType:
     fallbacks.add_column("reason")
     fallbacks.add_column("count", justify="right")
     for reason, count in s["fallback"]["reasons"].items():
-        fallbacks.add_row(reason, str(count))
+        fallbacks.add_row(Text(reason), str(count))
     if not s["fallback"]["reasons"]:
         fallbacks.add_row(Text("none", style="dim"), "")
 
@@ -161,8 +169,8 @@ def render(s: dict[str, Any], url: str) -> RenderableType:
         costs.add_column(column, justify="right" if column not in ("workload", "model") else "left")
     for row in s["costs"]["since_start"]:
         costs.add_row(
-            row["workload"],
-            row["model"],
+            Text(row["workload"]),
+            Text(row["model"]),
             str(row["requests"]),
             str(row["ok"]),
             _usd(row["cost_usd"]),
@@ -181,7 +189,7 @@ def render(s: dict[str, Any], url: str) -> RenderableType:
             outcomes.add_column(column, justify="left" if column == "workload" else "right")
         for group in ledger.get("by_workload", []):
             outcomes.add_row(
-                group["key"],
+                Text(str(group["key"])),
                 str(group["tasks"]),
                 str(group["completed_outcomes"]),
                 _pct(group["success_rate"]),
@@ -210,9 +218,9 @@ def render(s: dict[str, Any], url: str) -> RenderableType:
         )
         recent.add_row(
             _clock(call["at"]),
-            call["workload"] or NA,
-            f"{call['model']} ({call['provider']})",
-            why,
+            Text(call["workload"] or NA),
+            Text(f"{call['model']} ({call['provider']})"),
+            Text(why),
             status,
             _ms(call["latency_ms"]),
         )
@@ -225,6 +233,22 @@ def render(s: dict[str, Any], url: str) -> RenderableType:
     return Group(Panel(header), grid, costs, ledger_view, recent)
 
 
+def _check_url(url: str) -> None:
+    """A usage error, not urllib's traceback, for a URL that cannot reach a gateway."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        usable = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+        _ = parts.port  # raises on a port that is not a number in range
+    except ValueError:
+        usable = False
+    if not usable:
+        raise typer.BadParameter(
+            f"{redact_url(url)!r} is not a usable http:// or https:// URL "
+            "(for example http://127.0.0.1:8080)",
+            param_hint="'--url'",
+        )
+
+
 def top(
     url: Annotated[str, typer.Option(help="The gateway's base URL.")] = "http://127.0.0.1:8080",
     interval: Annotated[float, typer.Option(min=0.5, help="Seconds between refreshes.")] = 2.0,
@@ -234,13 +258,14 @@ def top(
     once: Annotated[bool, typer.Option("--once", help="Print one frame and exit.")] = False,
 ) -> None:
     """Watch a running gateway: traffic, latency, breakers, fallbacks, cost, decisions."""
+    _check_url(url)
     key = os.environ.get(key_env) or None
     console = Console()
     if once:
         try:
             console.print(render(fetch_snapshot(url, key), url))
         except SnapshotError as error:
-            Console(stderr=True).print(f"[red]{error}[/]")
+            Console(stderr=True).print(f"[red]{escape(str(error))}[/]", highlight=False)
             raise typer.Exit(1) from None
         return
     with Live(console=console, screen=console.is_terminal, auto_refresh=False) as live:

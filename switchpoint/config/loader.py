@@ -46,8 +46,11 @@ def load_config(path: str | Path | None = None) -> Config:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([ConfigProblem("", f"cannot read {file}: {exc.strerror}")]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([ConfigProblem("", _not_utf8(exc))], source=str(file)) from None
     try:
-        document = yaml.safe_load(text)
+        # A SafeLoader (no arbitrary objects) that also refuses duplicate keys.
+        document = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -60,6 +63,43 @@ def load_config(path: str | Path | None = None) -> Config:
             [ConfigProblem("", "the top level must be a mapping of sections")], source=str(file)
         )
     return parse_config(document, source=str(file))
+
+
+def _not_utf8(exc: UnicodeDecodeError) -> str:
+    return f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})"
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping: YAML forbids it,
+    but PyYAML lets the last one win, which hides a copy-paste mistake (a second
+    `server:` section silently replacing the first)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        # Mappings already checked: `flatten_mapping` can see a mapping again after its
+        # merge keys (`<<: *base`) were expanded into it, which are not duplicates.
+        self._checked: set[int] = set()
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        if id(node) not in self._checked:
+            self._checked.add(id(node))
+            self._reject_duplicate_keys(node)
+        super().flatten_mapping(node)
+
+    def _reject_duplicate_keys(self, node: yaml.MappingNode) -> None:
+        first_line: dict[object, int] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                continue  # merges may override; complex keys are refused elsewhere
+            key = self.construct_object(key_node)
+            if key in first_line:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"duplicate key {key!r} (first given at line {first_line[key]})",
+                    key_node.start_mark,
+                )
+            first_line[key] = key_node.start_mark.line + 1
 
 
 def parse_config(document: dict[str, Any], *, source: str = "configuration") -> Config:
