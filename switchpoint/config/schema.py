@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
+from switchpoint.url_redaction import redact_url
+
 ProviderType = Literal[
     "openai", "openai_responses", "anthropic", "google", "openai_compatible", "simulated"
 ]
@@ -146,7 +148,7 @@ class SummaryCacheConfig(Strict):
                 raise ValueError("type redis needs a url (e.g. redis://127.0.0.1:6379/0)")
             if not self.url.startswith(("redis://", "rediss://", "unix://")):
                 raise ValueError(
-                    f"url must start with redis://, rediss:// or unix:// ({self.url!r})"
+                    f"url must start with redis://, rediss:// or unix:// ({redact_url(self.url)!r})"
                 )
         return self
 
@@ -230,7 +232,7 @@ class BreakerStoreConfig(Strict):
                 raise ValueError("type redis needs a url (e.g. redis://127.0.0.1:6379/0)")
             if not self.url.startswith(("redis://", "rediss://", "unix://")):
                 raise ValueError(
-                    f"url must start with redis://, rediss:// or unix:// ({self.url!r})"
+                    f"url must start with redis://, rediss:// or unix:// ({redact_url(self.url)!r})"
                 )
         return self
 

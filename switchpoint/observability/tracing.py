@@ -45,6 +45,7 @@ from switchpoint.events import Listener
 from switchpoint.execution.records import AttemptRecord, CallRecord
 from switchpoint.log_throttle import LogThrottle
 from switchpoint.observability.trace_config import otlp_traces_endpoint
+from switchpoint.url_redaction import redact_url
 
 log = logging.getLogger("switchpoint.tracing")
 
@@ -406,7 +407,7 @@ def otlp_trace_exporter(environ: Mapping[str, str]) -> TraceExporter | None:
     processor = BatchSpanProcessor(
         exporter, schedule_delay_millis=_float(environ, "OTEL_BSP_SCHEDULE_DELAY")
     )
-    log.info("exporting traces to %s", endpoint)
+    log.info("exporting traces to %s", redact_url(endpoint))
     return TraceExporter(
         processor, resource=_resource(environ), sampler=sampler_from(environ), exporter=exporter
     )

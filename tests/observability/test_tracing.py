@@ -321,3 +321,18 @@ def test_sampling_follows_the_standard_variables_and_the_caller() -> None:
         spans_of({"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0"}, None) == 0
     )
     assert spans_of({"OTEL_TRACES_SAMPLER": "nonsense"}, None) == 2
+
+
+def test_the_start_up_log_names_the_collector_without_its_credentials(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from switchpoint.observability.tracing import otlp_trace_exporter
+
+    endpoint = "https://tenant:otelSECRET@collector.example:4318/v1/traces?token=t0ken"
+    with caplog.at_level("INFO", logger="switchpoint"):
+        exporter = otlp_trace_exporter({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": endpoint})
+    assert exporter is not None
+    exporter.processor.shutdown()
+    logged = caplog.text
+    assert "collector.example:4318/v1/traces" in logged
+    assert "otelSECRET" not in logged and "t0ken" not in logged

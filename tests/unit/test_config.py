@@ -146,6 +146,13 @@ def test_extensions_providers_fallbacks_models(tmp_path: Path) -> None:
         ("routing: {default_profile: ghost}", "routing.default_profile", "unknown profile 'ghost'"),
         ("servr: {port: 1}", "servr", "unknown key"),
         ('server: {host: ""}', "server.host", "at least 1 character"),
+        (
+            # A password in a mistyped URL is not repeated in the error.
+            "routing: {fallback: {circuit_breaker: {store: {type: redis, "
+            "url: 'http://:s3cretPw@10.0.0.5:6379/0'}}}}",
+            "routing.fallback.circuit_breaker.store",
+            "'http://10.0.0.5:6379/0'",
+        ),
         # An infinite price passes `ge=0`, then makes every cost NaN.
         (
             "models: {gpt-5.5: {input_usd_per_mtok: .inf}}",
