@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from switchpoint.config.defaults import default_document
 from switchpoint.config.schema import Config
+from switchpoint.url_redaction import redact_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,11 +148,17 @@ def _pydantic_problems(exc: ValidationError) -> Iterable[ConfigProblem]:
             yield ConfigProblem(key, "required key is missing")
         else:
             message = error["msg"].removeprefix("Value error, ")
-            yield ConfigProblem(key, f"{message} (got {_short(error.get('input'))})")
+            shown = _shown(error.get("input"))
+            yield ConfigProblem(key, f"{message} (got {shown})" if shown else message)
 
 
-def _short(value: object) -> str:
-    text = repr(value)
+def _shown(value: object) -> str | None:
+    """The value a problem was found in, short and without credentials; None for a
+    whole section (its validator's message says what is wrong, and the section may hold
+    secrets, a password in a URL)."""
+    if isinstance(value, dict | list):
+        return None
+    text = repr(redact_url(value) if isinstance(value, str) and "://" in value else value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

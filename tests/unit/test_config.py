@@ -173,6 +173,7 @@ def test_bad_files_name_the_key(tmp_path: Path, text: str, key: str, fragment: s
     problems = {problem.key: problem.message for problem in caught.value.problems}
     assert key in problems, problems
     assert fragment in problems[key]
+    assert "s3cretPw" not in str(caught.value)
 
 
 def test_all_problems_are_reported_at_once(tmp_path: Path) -> None:
