@@ -40,6 +40,7 @@ def serve(
     )
     cfg = cfg.model_copy(update={"server": server})
     configure_logging(cfg.logging.level, cfg.logging.format)
+    refuse_unsafe_start(cfg)
     # Before any worker starts: they inherit it.
     report_open_file_limit(*raise_open_file_limit(), server.max_in_flight)
     if server.workers == 1:
@@ -55,11 +56,33 @@ def serve(
     shared = make_share_directory()
     try:
         code = run_workers(
-            server.workers, lambda index: _worker_exit(cfg, index, server.workers, shared)
+            server.workers,
+            lambda index: _worker_exit(cfg, index, server.workers, shared),
+            # The supervisor, killed, cannot remove it: its last workers do.
+            on_orphaned=lambda: remove_share_directory(shared),
         )
     finally:
         remove_share_directory(shared)
     raise typer.Exit(code)
+
+
+def refuse_unsafe_start(cfg: Config) -> None:
+    """Exit (2) on settings that would expose the gateway by mistake rather than by
+    choice: an empty host (every interface; `--host` is not validated like the file),
+    and a master-key variable that is set but empty (an unfilled template, which would
+    run the gateway open; unset, it runs open on purpose, and says so)."""
+    if not cfg.server.host.strip():
+        log.error("the host to listen on is empty: give an address (0.0.0.0 for every one)")
+        raise typer.Exit(2)
+    name = cfg.server.master_key_env
+    value = os.environ.get(name)
+    if value is not None and not value.strip():
+        log.error(
+            "%s is set but empty: set it to the master key, or unset it to run the gateway "
+            "open (admin endpoints without a credential)",
+            name,
+        )
+        raise typer.Exit(2)
 
 
 def _worker_exit(cfg: Config, index: int, count: int, shared: Path) -> None:

@@ -64,7 +64,13 @@ class _CrashLoop:
         return len(deaths) >= self._count
 
 
-def run_workers(count: int, worker_main: Callable[[int], None]) -> int:
+def run_workers(
+    count: int,
+    worker_main: Callable[[int], None],
+    on_orphaned: Callable[[], None] | None = None,
+) -> int:
+    """Run `count` workers and keep them running; the exit status. `on_orphaned` runs in
+    a worker that ends after the supervisor died (killed: it could not clean up)."""
     children: dict[int, int] = {}
     stopping = False
     supervisor = os.getpid()
@@ -84,6 +90,9 @@ def run_workers(count: int, worker_main: Callable[[int], None]) -> int:
                 log.exception("worker %d crashed", index)
                 code = 1
             finally:
+                if on_orphaned is not None and os.getppid() != supervisor:
+                    with contextlib.suppress(Exception):
+                        on_orphaned()
                 sys.stdout.flush()
                 sys.stderr.flush()
                 os._exit(code)

@@ -141,18 +141,25 @@ def test_a_worker_that_dies_after_running_is_restarted(tmp_path: Path) -> None:
 
 def test_workers_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None:
     pids = tmp_path / "pids"
+    orphaned = tmp_path / "orphaned"
     supervisor = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(
             f"""
-            import os, time
+            import os, signal, sys, time
             from switchpoint.server import workers
 
             def worker(index):
+                # As a real worker does: SIGTERM stops it, and its exit path runs.
+                signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
                 with open({str(pids)!r}, "a") as out:
                     out.write(f"{{os.getpid()}}\\n")
                 time.sleep(120)
 
-            workers.run_workers(2, worker)
+            def cleanup():
+                with open({str(orphaned)!r}, "a") as out:
+                    out.write("cleaned\\n")
+
+            workers.run_workers(2, worker, on_orphaned=cleanup)
             """
         )],
         cwd=REPO,
@@ -163,6 +170,9 @@ def test_workers_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None:
         supervisor.kill()
         supervisor.wait(10)
         assert wait_until(lambda: not any(alive(pid) for pid in children), 10), children
+        # What the killed supervisor would have removed (the shared metrics directory),
+        # its orphaned workers do.
+        assert orphaned.read_text().split() == ["cleaned", "cleaned"]
     finally:
         for pid in [int(p) for p in pids.read_text().split()] if pids.exists() else []:
             if alive(pid):
