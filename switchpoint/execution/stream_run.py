@@ -54,9 +54,7 @@ log = logging.getLogger("switchpoint.execution")
 _COMMITTING = frozenset(
     {TextDelta, ToolCallStart, ToolCallDelta, ThinkingDelta, Finish, VendorPart}
 )
-# Content after which a cut stream cannot be resumed by asking for more text (a vendor's
-# own parts, server tool calls among them, are treated alike).
-_TOOL = frozenset({ToolCallStart, ToolCallDelta, VendorPart})
+_TOOL = frozenset({ToolCallStart, ToolCallDelta})
 # A segment's buffer once relayed: shared and immutable, no object per stream.
 _NO_EVENTS: tuple[StreamEvent, ...] = ()
 # Rough characters per token, for usage a cut stream never reported.
@@ -114,6 +112,9 @@ class StreamRun:
         # reasoning were part of it.
         self.text: list[str] = []
         self._sent_tools = False
+        # A vendor's own part (`VendorPart`) was begun and not yet ended: a cut now
+        # would leave it open, which text cannot continue.
+        self._vendor_part_open = False
         # Usage of the finished attempts whose content is part of the answer.
         self._usage_before = Usage()
         self._relaying = False
@@ -309,6 +310,10 @@ class StreamRun:
         if type(event) in _TOOL:
             self._sent_tools = True
             self._sent(segment, 0)
+        elif type(event) is VendorPart:
+            if event.step != "delta":
+                self._vendor_part_open = event.step == "start"
+            self._sent(segment, 0)
         out.append(event)
 
     @staticmethod
@@ -324,9 +329,10 @@ class StreamRun:
         target = cut.target
         failure = gateway_error_for(error, target)
         self._account_cut(cut)
-        if self._sent_tools:
+        if self._sent_tools or self._vendor_part_open:
             executor.bus.resilience("continuation", target.provider, target.model, "impossible")
-            raise StreamFailed(_mid_stream(failure, "tool calls cannot be resumed")) from None
+            what = "tool calls" if self._sent_tools else "a part of the vendor's own"
+            raise StreamFailed(_mid_stream(failure, f"{what} cannot be resumed")) from None
         if call.continuations >= executor.max_continuations:
             executor.bus.resilience("continuation", target.provider, target.model, "failed")
             raise StreamFailed(_mid_stream(failure, "no continuation left")) from None

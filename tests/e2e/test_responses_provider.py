@@ -265,3 +265,102 @@ def test_a_chat_client_s_reasoning_effort_and_verbosity_carry_over(rstack: Stack
     sent = upstream(rstack)
     assert sent["reasoning"] == {"effort": "low"}
     assert sent["text"] == {"format": {"type": "json_object"}, "verbosity": "high"}
+
+
+def reasoning_then_text_stream() -> bytes:
+    """A Responses stream as OpenAI sends it for a reasoning model asked for its
+    encrypted reasoning: a reasoning item, then a message."""
+    reasoning = {
+        "id": "rs_1",
+        "type": "reasoning",
+        "summary": [{"type": "summary_text", "text": "Thinking about Paris."}],
+        "encrypted_content": "gAAAA-opaque",
+    }
+    message = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "status": "completed",
+        "content": [{"type": "output_text", "text": "Sunny.", "annotations": []}],
+    }
+    base = {"id": "resp_1", "object": "response", "model": MODEL, "output": []}
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "response": {**base, "status": "in_progress"}},
+        {
+            "type": "response.output_item.added",
+            "output_index": 0,
+            "item": {**reasoning, "summary": [], "encrypted_content": None},
+        },
+        {
+            "type": "response.reasoning_summary_text.delta",
+            "item_id": "rs_1",
+            "output_index": 0,
+            "summary_index": 0,
+            "delta": "Thinking about Paris.",
+        },
+        {"type": "response.output_item.done", "output_index": 0, "item": reasoning},
+        {
+            "type": "response.output_item.added",
+            "output_index": 1,
+            "item": {**message, "status": "in_progress", "content": []},
+        },
+        {
+            "type": "response.output_text.delta",
+            "item_id": "msg_1",
+            "output_index": 1,
+            "content_index": 0,
+            "delta": "Sunny.",
+        },
+        {"type": "response.output_item.done", "output_index": 1, "item": message},
+        {
+            "type": "response.completed",
+            "response": {
+                **base,
+                "status": "completed",
+                "output": [reasoning, message],
+                "usage": {
+                    "input_tokens": 20,
+                    "output_tokens": 30,
+                    "output_tokens_details": {"reasoning_tokens": 24},
+                    "input_tokens_details": {"cached_tokens": 0},
+                    "total_tokens": 50,
+                },
+            },
+        },
+    ]
+    return b"".join(
+        f"event: {e['type']}\ndata: {json.dumps({**e, 'sequence_number': i})}\n\n".encode()
+        for i, e in enumerate(events)
+    )
+
+
+def test_a_responses_client_streamed_gets_the_model_s_reasoning_items(rstack: Stack) -> None:
+    # Stateless (nothing stored at OpenAI), a client keeps the model's reasoning by
+    # sending its encrypted reasoning items back: a stream must not lose them.
+    from tests.fakes import RawResponse
+
+    rstack.openai_fake.enqueue(
+        RawResponse(status=200, body=reasoning_then_text_stream(), content_type="text/event-stream")
+    )
+    with rstack.openai().responses.stream(
+        model="rs", input=QUESTION, include=["reasoning.encrypted_content"]
+    ) as events:
+        final = events.get_final_response()
+    assert [item.type for item in final.output] == ["reasoning", "message"]
+    reasoning = final.output[0]
+    assert reasoning.type == "reasoning"
+    assert reasoning.encrypted_content == "gAAAA-opaque"
+    assert reasoning.summary[0].text == "Thinking about Paris."
+    assert final.output_text == "Sunny."
+    assert final.usage is not None
+    assert final.usage.output_tokens_details.reasoning_tokens == 24
+    # Clients of other protocols get the answer without it.
+    rstack.openai_fake.enqueue(
+        RawResponse(status=200, body=reasoning_then_text_stream(), content_type="text/event-stream")
+    )
+    chunks = list(
+        rstack.openai().chat.completions.create(
+            model="rs", messages=[{"role": "user", "content": QUESTION}], stream=True
+        )
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Sunny."

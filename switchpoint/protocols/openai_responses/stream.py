@@ -32,9 +32,11 @@ from switchpoint.chat.stream import (
     ToolCallDelta,
     ToolCallStart,
     UsageUpdate,
+    VendorPart,
     merge_usage,
 )
 from switchpoint.chat.usage import Usage
+from switchpoint.protocols.openai_responses import PROTOCOL
 from switchpoint.protocols.openai_responses.response import (
     call_id,
     call_item,
@@ -72,6 +74,7 @@ class _Item:
         "opened",
         "pieces",
         "valid_json",
+        "vendor",
     )
 
     def __init__(
@@ -86,6 +89,9 @@ class _Item:
         self.delta_head = b""
         self.opened = False
         self.done = False
+        # An item of the vendor's own, whole (a reasoning item from a model served over
+        # this API): passed as it came.
+        self.vendor: dict[str, Any] | None = None
 
     def settled(self) -> bool:
         """Whether nothing more can be added, given that an item follows it. Text after
@@ -94,7 +100,7 @@ class _Item:
         streams parallel calls by index); only a complete JSON object from a vendor that
         promises one is known to be finished."""
         if not self.call:
-            return True
+            return True  # a message, or a vendor's whole item
         return self.valid_json and _is_json_object("".join(self.pieces))
 
 
@@ -196,7 +202,20 @@ class StreamEncoder:
             kind = "response.completed" if status == "completed" else "response.incomplete"
             response = self._response(status, usage=self._usage, incomplete_details=incomplete)
             return closed + self._event(kind, {"response": response})
-        return b""  # reasoning is not rendered
+        if type(event) is VendorPart:
+            return self._add_vendor_item(event)
+        return b""  # reasoning of other vendors is not rendered
+
+    def _add_vendor_item(self, event: VendorPart) -> bytes:
+        """A whole item of this API's own (the encrypted reasoning a stateless client
+        must send back to keep the model's reasoning), in its place in the output."""
+        if event.protocol != PROTOCOL or event.step != "start" or event.part is None:
+            return b""
+        index = len(self._items)
+        item = _Item(index, str(event.part.get("id") or ""))
+        item.vendor = event.part
+        self._text = None  # text after it is a message of its own
+        return self._start() + self._add(item)
 
     def encode_error(self, error_body: dict[str, Any]) -> bytes:
         """`error` (on which OpenAI's Python SDK raises: it reads the nested `error`)
@@ -312,6 +331,11 @@ class StreamEncoder:
         content = "".join(item.pieces)
         index = item.index
         common = {"item_id": item.item_id, "output_index": index}
+        if item.vendor is not None:
+            self._output.append(item.vendor)
+            return self._event(
+                "response.output_item.added", {"output_index": index, "item": item.vendor}
+            )
         if item.call:
             added = call_item(item.item_id, item.call, item.name, "", "in_progress")
             self._output.append(added)
@@ -338,6 +362,8 @@ class StreamEncoder:
         return out
 
     def _final_item(self, item: _Item, status: str) -> dict[str, Any]:
+        if item.vendor is not None:
+            return item.vendor
         content = "".join(item.pieces)
         if item.call:
             return call_item(item.item_id, item.call, item.name, content, status)
@@ -352,7 +378,9 @@ class StreamEncoder:
         final = self._final_item(item, status)
         self._output[item.index] = final
         common = {"item_id": item.item_id, "output_index": item.index}
-        if item.call:
+        if item.vendor is not None:
+            done = b""
+        elif item.call:
             done = self._event(
                 "response.function_call_arguments.done",
                 {**common, "name": item.name, "arguments": final["arguments"]},
@@ -479,6 +507,10 @@ class StreamDecoder:
                 self._filled.add(output_index)
                 out.append(ToolCallDelta(index, wire_text(arguments)))
             return out
+        if item_type == "reasoning" and kind.endswith(".done"):
+            # Whole, with its encrypted content when asked for: a Responses client sends it
+            # back to keep the model's reasoning (nothing is stored at OpenAI).
+            return [VendorPart(PROTOCOL, "start", item), VendorPart(PROTOCOL, "stop")]
         if item_type == "message" and kind.endswith(".done") and output_index not in self._filled:
             self._filled.add(output_index)
             texts = [
