@@ -10,6 +10,7 @@ from __future__ import annotations
 import zlib
 
 _GZIP = 16 + zlib.MAX_WBITS
+_GZIP_MAGIC = b"\x1f\x8b"
 # Content-Encoding: deflate is zlib-wrapped by the standard; some clients send it raw.
 _ZLIB_OR_RAW = (zlib.MAX_WBITS, -zlib.MAX_WBITS)
 
@@ -49,13 +50,27 @@ def decode_body(body: bytes, codings: bytes, limit: int) -> bytes:
 
 
 def _inflate(data: bytes, wbits: int, limit: int, name: str) -> bytes:
-    inflater = zlib.decompressobj(wbits)
-    try:
-        out = inflater.decompress(data, limit + 1)
-    except zlib.error:
-        raise MalformedCoding(f"the request body is not valid {name} data") from None
-    if len(out) > limit or inflater.unconsumed_tail:
-        raise CodedBodyTooLarge(f"the request body decompresses past the limit of {limit} bytes")
-    if not inflater.eof:
-        raise MalformedCoding(f"the request body is truncated {name} data")
-    return out
+    """`data` decoded, never past `limit` bytes. A gzip body may hold several members
+    (RFC 1952 §2.2), each decoded in turn; anything else after the data is refused."""
+    out: list[bytes] = []
+    total = 0
+    while True:
+        inflater = zlib.decompressobj(wbits)
+        try:
+            # Never 0 (which would mean no limit): `total` is at most `limit` here.
+            piece = inflater.decompress(data, limit + 1 - total)
+        except zlib.error:
+            raise MalformedCoding(f"the request body is not valid {name} data") from None
+        total += len(piece)
+        if total > limit or inflater.unconsumed_tail:
+            raise CodedBodyTooLarge(
+                f"the request body decompresses past the limit of {limit} bytes"
+            )
+        if not inflater.eof:
+            raise MalformedCoding(f"the request body is truncated {name} data")
+        out.append(piece)
+        data = inflater.unused_data
+        if not data:
+            return out[0] if len(out) == 1 else b"".join(out)
+        if wbits != _GZIP or not data.startswith(_GZIP_MAGIC):
+            raise MalformedCoding(f"the request body has data after its {name} data")

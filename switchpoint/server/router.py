@@ -58,8 +58,10 @@ class Router:
         handler = methods.get(request.method)
         if handler is None:
             if request.method == "HEAD" and "GET" in methods:
-                return await methods["GET"](request)
-            allowed = ", ".join(sorted(methods))
+                # The GET's answer: the server sends its head only (protocol.py).
+                return await self._head(methods["GET"], request)
+            # HEAD is served wherever GET is.
+            allowed = ", ".join(sorted({*methods, "HEAD"} if "GET" in methods else methods))
             response = self._respond_error(
                 request,
                 GatewayError(
@@ -71,5 +73,11 @@ class Router:
             return response
         try:
             return await handler(request)
+        except GatewayError as error:
+            return self._respond_error(request, error)
+
+    async def _head(self, get: Handler, request: Request) -> Response | StreamingResponse:
+        try:
+            return await get(request)
         except GatewayError as error:
             return self._respond_error(request, error)

@@ -33,6 +33,12 @@ class BufferingTransport(asyncio.Transport):
     def close(self) -> None:
         pass
 
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
 
 async def answer(request: Request) -> Response:
     return Response(200, b"{}")

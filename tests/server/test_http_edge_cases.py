@@ -1,0 +1,243 @@
+"""Corners of HTTP/1.1 that real clients reach: upgrades offered, HEAD, trailers, a
+half-closed socket, CRLFs between requests, unsupported versions, gzip with several
+members."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import socket
+from collections.abc import AsyncIterator, Iterator
+
+import orjson
+import pytest
+
+from switchpoint.config.loader import parse_config
+from switchpoint.server.background import BackgroundServer
+from switchpoint.server.content_coding import CodedBodyTooLarge, MalformedCoding, decode_body
+from switchpoint.server.request import Request
+from switchpoint.server.response import Response, StreamingResponse
+from tests.raw_http import Reader, post
+from tests.server.test_http_pipelining import read_response, read_to_end, serving
+
+
+async def echo(request: Request) -> Response:
+    """The request as the handler sees it."""
+    headers = {name.decode(): value.decode() for name, value in request.headers.items()}
+    return Response(
+        200, orjson.dumps({"path": request.path, "headers": headers, "body": request.body.decode()})
+    )
+
+
+# --- Upgrade --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "offer",
+    [
+        b"upgrade: h2c\r\nconnection: Upgrade, HTTP2-Settings\r\nhttp2-settings: AAMAAABk\r\n",
+        b"upgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-version: 13\r\n",
+    ],
+    ids=["h2c", "websocket"],
+)
+async def test_an_upgrade_offer_is_declined_and_the_request_answered(offer: bytes) -> None:
+    """As `curl --http2 http://…` sends it: answered over HTTP/1.1, body and all, and
+    the connection closed after (no keep-alive after an ignored upgrade)."""
+    async with serving(echo) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"POST /chat?x=1 HTTP/1.1\r\nhost: t\r\ncontent-length: 4\r\n" + offer + b"\r\nbody"
+        )
+        status, headers, body = await read_response(reader)
+        assert (status, headers["connection"]) == (200, "close")
+        seen = orjson.loads(body)
+        assert (seen["path"], seen["body"]) == ("/chat", "body")
+        assert "upgrade" not in seen["headers"] and seen["headers"]["host"] == "t"
+        assert await read_to_end(reader) == b""
+        writer.close()
+
+
+async def test_an_upgrade_behind_a_pipelined_request_is_answered_in_turn() -> None:
+    async with serving(echo) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"GET /first HTTP/1.1\r\nhost: t\r\n\r\n"
+            b"GET /second HTTP/1.1\r\nhost: t\r\nupgrade: h2c\r\nconnection: upgrade\r\n\r\n"
+        )
+        paths = [orjson.loads((await read_response(reader))[2])["path"] for _ in range(2)]
+        assert paths == ["/first", "/second"]
+        assert await read_to_end(reader) == b""
+        writer.close()
+
+
+async def test_connect_is_refused() -> None:
+    async with serving(echo) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"CONNECT example.com:443 HTTP/1.1\r\nhost: example.com:443\r\n\r\n")
+        assert (await read_response(reader))[0] == 400
+        writer.close()
+
+
+# --- HEAD -----------------------------------------------------------------------------
+
+
+async def test_head_gets_the_head_and_no_body_and_the_connection_stays_usable() -> None:
+    closed: list[bool] = []
+
+    async def handler(request: Request) -> Response | StreamingResponse:
+        if request.path == "/stream":
+
+            async def body() -> AsyncIterator[bytes]:
+                yield b"never sent"
+
+            async def on_close() -> None:
+                closed.append(True)
+
+            return StreamingResponse(200, body(), on_close=on_close)
+        return Response(200, b"0123456789", headers=[("x-kind", "whole")])
+
+    async with serving(handler) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"HEAD /whole HTTP/1.1\r\nhost: t\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert b"content-length: 10\r\n" in head and b"x-kind: whole" in head
+        writer.write(b"HEAD /stream HTTP/1.1\r\nhost: t\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert head.startswith(b"HTTP/1.1 200 ") and b"transfer-encoding: chunked" in head
+        # Nothing else came: the next answer is the GET's, whole.
+        writer.write(b"GET /whole HTTP/1.1\r\nhost: t\r\n\r\n")
+        assert (await read_response(reader))[2] == b"0123456789"
+        assert closed == [True]  # the stream nobody reads is closed all the same
+        writer.close()
+
+
+SIMULATED = {
+    "providers": {
+        name: {"type": "simulated", "simulation": {"latency_ms": 300}}
+        for name in ("openai", "anthropic", "google")
+    },
+    "logging": {"access_log": False},
+}
+
+
+@pytest.fixture(scope="module")
+def gateway() -> Iterator[BackgroundServer]:
+    with BackgroundServer(parse_config(SIMULATED)) as running:
+        yield running
+
+
+def test_the_gateway_answers_head_like_get_without_the_body(gateway: BackgroundServer) -> None:
+    with socket.create_connection((gateway.host, gateway.port), timeout=10) as sock:
+        sock.sendall(
+            b"HEAD /healthz HTTP/1.1\r\nhost: x\r\n\r\nGET /healthz HTTP/1.1\r\nhost: x\r\n\r\n"
+        )
+        data = b""
+        while data.count(b"HTTP/1.1 200 ") < 2 or not data.endswith(b"}"):
+            data += sock.recv(65536)
+        head, _, rest = data.partition(b"\r\n\r\n")
+        assert b"content-length: 15" in head
+        assert rest.startswith(b"HTTP/1.1 200 ")  # no body between the two answers
+        assert data.count(b'{"status":"ok"}') == 1
+        sock.sendall(b"POST /healthz HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n")
+        status, headers, _ = Reader(sock).response()
+    assert (status, headers["allow"]) == (405, "GET, HEAD")
+
+
+# --- Half-close -----------------------------------------------------------------------
+
+
+def test_a_client_that_sends_its_fin_is_taken_as_gone(gateway: BackgroundServer) -> None:
+    # A half-close (`nc -N`) looks like a client that gave up and closed, and agents
+    # cancel calls by closing: the call is abandoned (its upstream request cancelled,
+    # which stops the vendor's bill) and the connection closed, not answered.
+    chat = orjson.dumps(
+        {"model": "cost_sensitive", "messages": [{"role": "user", "content": "hi"}]}
+    )
+    with socket.create_connection((gateway.host, gateway.port), timeout=10) as sock:
+        sock.sendall(post("/v1/chat/completions", chat))
+        sock.shutdown(socket.SHUT_WR)
+        assert sock.recv(65536) == b""
+
+
+# --- Trailers -------------------------------------------------------------------------
+
+
+CHUNKED = b"POST /chat HTTP/1.1\r\nhost: t\r\ntransfer-encoding: chunked\r\nx-kept: yes\r\n\r\n"
+
+
+async def test_trailer_fields_are_not_merged_into_the_headers() -> None:
+    """A fronting proxy checked the headers; a trailer must not add or extend one."""
+    async with serving(echo) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            CHUNKED + b"4\r\nbody\r\n0\r\nauthorization: Bearer sneaky\r\nx-kept: more\r\n\r\n"
+        )
+        seen = orjson.loads((await read_response(reader))[2])
+        assert seen["body"] == "body"
+        assert "authorization" not in seen["headers"] and seen["headers"]["x-kept"] == "yes"
+        writer.close()
+
+
+async def test_trailers_count_against_the_head_limit() -> None:
+    async with serving(echo) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(CHUNKED + b"0\r\n" + b"x-pad: " + b"a" * 70000 + b"\r\n\r\n")
+        assert (await read_response(reader))[0] == 431
+        writer.close()
+
+
+# --- Timeouts -------------------------------------------------------------------------
+
+
+async def test_crlfs_between_requests_do_not_keep_a_connection_open() -> None:
+    """Empty lines before a request line start no request (and no read timer): they must
+    not count as activity either, or two bytes a minute hold a connection for ever."""
+    async with serving(echo, keep_alive_s=0.3) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        closed = asyncio.get_running_loop().create_task(reader.read())
+        for _ in range(15):
+            if closed.done():
+                break
+            writer.write(b"\r\n")
+            await asyncio.sleep(0.1)
+        # Closed (a reset when a CRLF was in flight as it closed).
+        assert closed.done()
+        assert isinstance(closed.exception(), ConnectionResetError) or closed.result() == b""
+        writer.close()
+
+
+# --- Versions -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", [b"HTTP/2.0", b"HTTP/0.9"])
+async def test_versions_other_than_1_x_are_refused_with_505(version: bytes) -> None:
+    async with serving(echo) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / " + version + b"\r\nhost: t\r\n\r\n")
+        assert (await read_response(reader))[0] == 505
+        writer.close()
+
+
+# --- gzip -----------------------------------------------------------------------------
+
+
+def test_every_gzip_member_is_decoded() -> None:
+    body = gzip.compress(b'{"a":', mtime=0) + gzip.compress(b"1}", mtime=0)
+    assert decode_body(body, b"gzip", 100) == b'{"a":1}'
+
+
+@pytest.mark.parametrize(
+    "trailing",
+    [b"\x00GARBAGE", b"\x1f", b"\x1f\x8bnot gzip"],
+    ids=["junk", "half-magic", "bad-member"],
+)
+def test_data_after_a_gzip_body_is_refused(trailing: bytes) -> None:
+    with pytest.raises(MalformedCoding):
+        decode_body(gzip.compress(b"{}", mtime=0) + trailing, b"gzip", 100)
+
+
+def test_the_limit_holds_over_all_the_members() -> None:
+    member = gzip.compress(b" " * 60, mtime=0)
+    assert len(decode_body(member, b"gzip", 100)) == 60
+    with pytest.raises(CodedBodyTooLarge):
+        decode_body(member * 2, b"gzip", 100)
