@@ -706,7 +706,10 @@ def test_a_tool_choice_without_tools_is_not_sent_to_openai(stack: Stack) -> None
 
 def test_images_a_tool_returned_reach_openai_after_the_results(stack: Stack) -> None:
     # A tool message holds text only: the images follow in the user turn, not dropped.
-    pixel = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg=="
+    pixel = (
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4"
+        "nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg=="
+    )
     stack.anthropic().messages.create(
         model="oa",
         max_tokens=50,

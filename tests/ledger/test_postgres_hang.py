@@ -24,6 +24,7 @@ from switchpoint.ledger.database import Database, DatabaseUnavailable
 from switchpoint.ledger.url import parse_ledger_url
 from switchpoint.ledger.writer import LedgerWriter
 from tests.ledger import records
+from tests.waiting import wait_until
 
 
 class BlackholeProxy:
@@ -95,15 +96,6 @@ def proxy(postgres_url: str) -> Iterator[BlackholeProxy]:
         yield running
 
 
-def wait_for(predicate: object, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def count_rows(url: str) -> int:
     connection = Database(parse_ledger_url(url)).connect()
     try:
@@ -160,7 +152,7 @@ def test_a_database_that_stops_answering_is_marked_unavailable_then_caught_up(
         started = time.monotonic()
         for _ in range(5):
             writer.submit(records.call(task_id="t", key_id="k"))
-        assert wait_for(lambda: not writer.available, timeout_s=10)
+        assert wait_until(lambda: not writer.available, 10)
         elapsed = time.monotonic() - started
         # The client's own deadline (1.5 s here), not the server's, ends the wait.
         assert 1.0 < elapsed < 6.0, elapsed
@@ -168,7 +160,7 @@ def test_a_database_that_stops_answering_is_marked_unavailable_then_caught_up(
         assert "no answer from the database within 1.5 s" in (writer.last_error or "")
         assert writer.queue_depth == 5
         proxy.resume()
-        assert wait_for(lambda: writer.available and writer.queue_depth == 0, timeout_s=30)
+        assert wait_until(lambda: writer.available and writer.queue_depth == 0, 30)
     finally:
         writer.close(timeout_s=2)
     assert count_rows(postgres_url) == 8
@@ -193,7 +185,7 @@ def test_close_accounts_for_records_held_by_a_call_that_never_returns(
     for _ in range(4):
         writer.submit(records.call())
     # The writer has sent its next batch's first statement into the void.
-    assert wait_for(lambda: proxy.swallowed > 0, timeout_s=5)
+    assert wait_until(lambda: proxy.swallowed > 0, 5)
     caplog.set_level(logging.ERROR, "switchpoint.ledger")
     started = time.monotonic()
     writer.close(timeout_s=0.5)

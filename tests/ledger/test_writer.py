@@ -18,6 +18,7 @@ from switchpoint.ledger.url import parse_ledger_url
 from switchpoint.ledger.writer import LedgerWriter
 from tests.ledger import records
 from tests.ledger.tcp_proxy import TcpProxy
+from tests.waiting import wait_until
 
 
 def database(url: str) -> Database:
@@ -51,15 +52,6 @@ def start_writer(
     writer.start()
     writers.append(writer)
     return writer
-
-
-def wait_for(predicate: object, timeout_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_a_call_is_one_request_row_plus_one_row_per_attempt(
@@ -168,7 +160,7 @@ def test_records_are_written_within_the_flush_interval_without_being_asked(
 ) -> None:
     writer = start_writer(writers, sqlite_url, flush_interval_s=0.1)
     writer.submit(records.call())
-    assert wait_for(lambda: writer.written_total == 1, timeout_s=10)
+    assert wait_until(lambda: writer.written_total == 1, 10)
     assert count(sqlite_url) == 1
 
 
@@ -182,7 +174,7 @@ def test_a_full_batch_is_written_before_the_flush_interval(
     time.sleep(0.3)
     assert writer.written_total == 0  # below a batch: waits for the interval
     writer.submit(records.call())
-    assert wait_for(lambda: writer.written_total == 10, timeout_s=10)
+    assert wait_until(lambda: writer.written_total == 10, 10)
     assert count(sqlite_url) == 10
 
 
@@ -286,13 +278,13 @@ def test_disk_full_keeps_records_in_memory_and_writes_them_once_there_is_room(
         for _ in range(50):
             writer.submit(records.call(task_id="t"))
         submitted += 50
-        wait_for(lambda: writer.queue_depth == 0 or not writer.available)
+        wait_until(lambda: writer.queue_depth == 0 or not writer.available)
     assert not writer.available, "the page limit never filled up"
     assert "database or disk is full" in (writer.last_error or "")
     assert any("unavailable" in r.getMessage() for r in caplog.records)
     assert writer.queue_depth > 0
     db.max_pages = 1_000_000  # room again (a reconnect applies it)
-    assert wait_for(lambda: writer.queue_depth == 0, timeout_s=20)
+    assert wait_until(lambda: writer.queue_depth == 0, 20)
     assert writer.available
     assert count(sqlite_url) == submitted
     assert writer.dropped_total == 0
@@ -307,9 +299,9 @@ def test_an_unreachable_sqlite_path_is_retried_until_it_exists(
     writer = start_writer(writers, url, flush_interval_s=0.05)
     for _ in range(5):
         writer.submit(records.call())
-    assert wait_for(lambda: not writer.available, timeout_s=10)
+    assert wait_until(lambda: not writer.available, 10)
     blocker.unlink()
-    assert wait_for(lambda: writer.written_total == 5, timeout_s=20)
+    assert wait_until(lambda: writer.written_total == 5, 20)
     assert count(url) == 5
 
 
@@ -334,10 +326,10 @@ def test_postgres_outage_queues_records_then_writes_each_exactly_once(
         proxy.down()
         for _ in range(20):
             writer.submit(records.call(task_id="t", key_id="k"))
-        assert wait_for(lambda: not writer.available, timeout_s=10)
+        assert wait_until(lambda: not writer.available, 10)
         assert writer.queue_depth == 20
         proxy.up()
-        assert wait_for(lambda: writer.queue_depth == 0 and writer.available, timeout_s=30)
+        assert wait_until(lambda: writer.queue_depth == 0 and writer.available, 30)
     assert count(postgres_url) == 25
     # Rollups count each record once, even for a batch retried after the outage.
     assert query(postgres_url, "SELECT calls FROM tasks") == [(25,)]
@@ -358,7 +350,7 @@ def test_when_the_queue_is_full_records_are_dropped_counted_and_logged(
     assert writer.dropped_full_total == 15
     assert any("queue is full" in r.getMessage() for r in caplog.records)
     blocker.unlink()
-    assert wait_for(lambda: writer.written_total == 10, timeout_s=20)
+    assert wait_until(lambda: writer.written_total == 10, 20)
     assert count(url) == 10
 
 

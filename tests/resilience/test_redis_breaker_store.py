@@ -12,6 +12,7 @@ import redis
 from tests.fakes import OpenAIFake, ServiceUnavailable
 from tests.resilience.gateway_thread import GatewayThread
 from tests.resilience.topology import KEYS, openai_pair
+from tests.waiting import wait_until
 
 USER = [{"role": "user", "content": "hello"}]
 KEY = ("primary", "gpt-a")
@@ -22,15 +23,6 @@ def prefix() -> str:
     name = f"test:switchpoint:breakers:{uuid.uuid4().hex}"
     yield name
     redis.Redis(host="127.0.0.1", port=6379).delete(name)
-
-
-def wait_for(predicate: object, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_one_instance_trips_the_breaker_and_the_other_sees_it(
@@ -64,7 +56,7 @@ def test_one_instance_trips_the_breaker_and_the_other_sees_it(
         for _ in range(4):
             api_a.chat.completions.create(model="main", messages=USER)
         assert a.gateway.executor.breakers.state(KEY) == "open"
-        assert wait_for(lambda: b.gateway.executor.breakers.state(KEY) == "open", 3.0)
+        assert wait_until(lambda: b.gateway.executor.breakers.state(KEY) == "open", 3.0)
         before = primary.request_count()
         raw = api_b.chat.completions.with_raw_response.create(model="main", messages=USER)
         assert raw.headers["x-switchpoint-provider"] == "backup"
@@ -76,7 +68,7 @@ def test_one_instance_trips_the_breaker_and_the_other_sees_it(
         time.sleep(1.6)
         api_a.chat.completions.create(model="main", messages=USER)
         assert a.gateway.executor.breakers.state(KEY) == "closed"
-        assert wait_for(lambda: b.gateway.executor.breakers.state(KEY) == "closed", 3.0)
+        assert wait_until(lambda: b.gateway.executor.breakers.state(KEY) == "closed", 3.0)
 
 
 def _reasons(gw: GatewayThread) -> list[str]:

@@ -22,6 +22,7 @@ from tests.fakes import (
 )
 from tests.resilience.gateway_thread import GatewayThread
 from tests.resilience.topology import KEYS, openai_pair
+from tests.waiting import wait_until
 
 ANSWER = (
     "The quick brown fox jumps over the lazy dog, then rests by the river bank "
@@ -299,12 +300,3 @@ def test_a_client_that_leaves_mid_stream_releases_the_upstream(pair: Pair) -> No
     assert call.status == "cancelled"
     assert call.attempts[0].outcome == "cancelled"
     assert backup.request_count() == 0 and primary.request_count() == 1
-
-
-def wait_until(predicate: Any, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import yaml
 
+from tests.waiting import wait_until
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -43,15 +45,6 @@ def alive(pid: int) -> bool:
     except OSError:
         return True
     return state != "Z"
-
-
-def wait_until(predicate: object, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_serve_with_workers_on_a_port_in_use_exits_at_once(tmp_path: Path) -> None:
