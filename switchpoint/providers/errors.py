@@ -6,6 +6,8 @@ import email.utils
 import time
 from typing import Literal
 
+from switchpoint.protocols.retry_delays import retry_delay
+
 FailureKind = Literal[
     "rate_limited",  # 429: back off, retry
     "overloaded",  # 529 / 503 overloaded: back off, retry
@@ -88,26 +90,28 @@ def kind_for_status(status: int) -> FailureKind:
 
 def parse_retry_after(headers: dict[str, str]) -> float | None:
     """Seconds to wait, from `retry-after-ms` (OpenAI) or `retry-after` (seconds or an
-    HTTP date). Absurd values are ignored rather than obeyed."""
+    HTTP date); None when neither holds one. A long wait is kept (capped at a day): it
+    tells the retry policy to fail over rather than wait."""
     value = headers.get("retry-after-ms")
     if value is not None:
         try:
-            seconds = float(value) / 1000.0
+            delay = retry_delay(float(value) / 1000.0)
         except ValueError:
-            seconds = -1.0
-        if 0 <= seconds <= 3600:
-            return seconds
+            delay = None
+        if delay is not None:
+            return delay
     value = headers.get("retry-after")
-    if value is None:
+    if not value:
         return None
     try:
-        seconds = float(value)
+        return retry_delay(float(value))
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        if parsed is None:
-            return None
-        seconds = parsed.timestamp() - time.time()
-    return seconds if 0 <= seconds <= 3600 else None
+        pass
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None  # neither seconds nor a date: no hint, not a failure of the gateway
+    return retry_delay(max(0.0, parsed.timestamp() - time.time()))
 
 
 # How vendors say that a model does not continue a trailing assistant message.

@@ -113,6 +113,29 @@ def test_long_retry_after_fails_over_instead_of_waiting(pair: Pair) -> None:
     assert headers["x-switchpoint-fallback-reasons"] == "rate_limited"
 
 
+@pytest.mark.parametrize("retry_after", [7200, "86400000"], ids=["two-hours", "a-thousand-days"])
+def test_a_retry_after_of_hours_fails_over_at_once(pair: Pair, retry_after: Any) -> None:
+    # "Not for hours" was once read as absurd and ignored: the target was retried.
+    primary, backup = pair
+    primary.enqueue(RateLimited(retry_after=retry_after))
+    with GatewayThread(openai_pair(primary.base_url, backup.base_url), KEYS) as gw:
+        text, headers, _ = ask(gw)
+    assert text == "Hello from gpt-b."
+    assert primary.request_count() == 1
+    assert headers["x-switchpoint-fallback-reasons"] == "rate_limited"
+
+
+@pytest.mark.parametrize("retry_after", ["soon-ish", "Wed, 99 Foo 2026 25:61:00 GMT", "nan", "-3"])
+def test_a_retry_after_that_is_not_one_is_no_hint(pair: Pair, retry_after: str) -> None:
+    # A garbled header once raised inside the gateway: a 500, no retry, no fallback.
+    primary, _ = pair
+    primary.enqueue(RateLimited(retry_after=retry_after))
+    with GatewayThread(openai_pair(primary.base_url, pair[1].base_url), KEYS) as gw:
+        text, headers, _ = ask(gw)
+    assert text == "Hello from gpt-a."  # retried after the policy's own backoff
+    assert headers["x-switchpoint-retries"] == "1"
+
+
 def test_exponential_backoff_then_fallback(pair: Pair) -> None:
     primary, backup = pair
     primary.down(fault=ServerError())

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from switchpoint.protocols.retry_delays import retry_delay
+
 
 @dataclass(slots=True)
 class GoogleError:
@@ -41,7 +43,7 @@ class GoogleError:
                         seconds = float(delay[:-1])
                     except ValueError:
                         return None
-                    return seconds if 0 <= seconds <= 3600 else None
+                    return retry_delay(seconds)
         return None
 
 
