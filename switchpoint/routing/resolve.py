@@ -85,6 +85,7 @@ def resolve(registry: Registry, request: RoutingRequest) -> RoutingDecision:
     else:
         profile = _ensure_fits(registry, profile, size, rules, notes, request.outlook)
 
+    moved_for_budget = False
     if not request.pinned and budget_fallback.applies(registry, profile, request.budget_constraint):
         target = budget_fallback.budget_target(registry, size)
         if target is not None:
@@ -95,6 +96,7 @@ def resolve(registry: Registry, request: RoutingRequest) -> RoutingDecision:
                 f"above {registry.downgrade_cost_weight_above}: {profile.name} -> {target.name}"
             )
             profile = target
+            moved_for_budget = True
         else:
             rules.append(budget_fallback.BLOCKED)
             notes.append(
@@ -111,6 +113,7 @@ def resolve(registry: Registry, request: RoutingRequest) -> RoutingDecision:
                 f"the task's next call would exceed its budget: {profile.name} -> {cheaper.name}"
             )
             profile = cheaper
+            moved_for_budget = True
         elif profile.name != registry.budget_profile:
             rules.append(task_budget.BLOCKED)
             reason = (
@@ -127,6 +130,9 @@ def resolve(registry: Registry, request: RoutingRequest) -> RoutingDecision:
             )
 
     tokens = size.tokens(profile)
+    chain = fallback_chain(registry, profile, size)
+    if moved_for_budget:
+        chain = budget_fallback.affordable_chain(registry, chain)
     return RoutingDecision(
         profile=profile.name,
         model=profile.model,
@@ -137,7 +143,7 @@ def resolve(registry: Registry, request: RoutingRequest) -> RoutingDecision:
         routing_rationale=profile.routing_rationale,
         rules=rules,
         explanations=notes,
-        chain=fallback_chain(registry, profile, size),
+        chain=chain,
         context_action=action,
         context_strategy=strategy,
         context_tokens=tokens if original is size else original.tokens(profile),

@@ -160,3 +160,21 @@ def test_pinned_model_skips_guard_and_budget_but_not_fit() -> None:
     assert pinned.rules == []
     too_big = resolve(SEED, RoutingRequest("cost_sensitive", 200_000, 1.0, pinned=True))
     assert too_big.model != "gpt-5.4"
+
+
+def test_a_call_moved_for_its_budget_never_falls_back_to_what_it_left() -> None:
+    # Seed: terminal_agent (0.8) with budget 0.3 moves to cost_sensitive, whose own
+    # chain (deep_research 0.9, multi_file_refactor 0.6) would lead a failure back to a
+    # profile the budget rule moves calls away from. Only those within budget remain.
+    moved = decide("terminal_agent", 1_000, 0.3)
+    assert moved.profile == "cost_sensitive"
+    assert moved.chain == ["cost_sensitive", "multi_file_refactor"]
+    assert all(SEED.profiles[name].cost_weight <= 0.7 for name in moved.chain[1:])
+    # Without the move, the whole chain stands.
+    assert "deep_research" in decide("terminal_agent", 1_000, 1.0).chain
+    # A task over its budget is moved the same way, with the same chain.
+    over = resolve(SEED, RoutingRequest("terminal_agent", 1_000, 1.0, over_task_budget=True))
+    assert (over.profile, over.chain) == (
+        "cost_sensitive",
+        ["cost_sensitive", "multi_file_refactor"],
+    )

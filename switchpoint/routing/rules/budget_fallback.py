@@ -4,6 +4,8 @@ As in the seed, a budget constraint below `budget_fallback_trigger` moves a prof
 cost weight is above `downgrade_cost_weight_above` to the budget profile. Unlike the
 seed, the move happens only if the budget profile can hold the request (otherwise it is
 recorded as `budget_fallback_blocked`), and moving a profile to itself is not a fallback.
+A call moved for its budget (by this rule or the task budget's) falls back only to
+profiles this rule would not move it away from: its chain never leads back to them.
 """
 
 from __future__ import annotations
@@ -29,3 +31,13 @@ def budget_target(registry: Registry, size: ContextSize) -> Profile | None:
     assert registry.budget_profile is not None
     target = registry.profiles[registry.budget_profile]
     return target if holds(target, size) else None
+
+
+def affordable_chain(registry: Registry, chain: list[str]) -> list[str]:
+    """`chain` (which starts at the budget profile) less the fallbacks whose cost weight
+    is above `downgrade_cost_weight_above`: the profiles a tight budget was moved away
+    from. A failure of the budget profile is then answered by a profile within budget,
+    or by an error, never by the expensive profile the call left."""
+    limit = registry.downgrade_cost_weight_above
+    profiles = registry.profiles
+    return chain[:1] + [name for name in chain[1:] if profiles[name].cost_weight <= limit]
