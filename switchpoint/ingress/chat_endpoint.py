@@ -149,9 +149,16 @@ class ChatEndpoint:
                 max_output=max_output,
             )
             routing = _Routing(gateway, call, options, context)
-            decision, _ = gateway.admission.admit(
-                call, principal, _task_request(options), routing, max_output
-            )
+            try:
+                decision, _ = gateway.admission.admit(
+                    call, principal, _task_request(options), routing, max_output
+                )
+            except GatewayError:
+                # Refused (too large for any model, over a budget): the size it was
+                # refused for is still the call's, for its headers and its record.
+                requested = gateway.registry.profiles[context.selection.profile]
+                call.context_tokens = context.size.tokens(requested)
+                raise
             call.decision = decision
             call.workload = decision.requested_profile
             call.context_tokens = decision.context_tokens

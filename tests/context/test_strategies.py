@@ -108,6 +108,8 @@ def test_none_moves_and_reject_refuses(stack: ContextStack) -> None:
     assert error["code"] == "context_length_exceeded"
     assert "'reject'" in error["message"] and "main's context of 100000" in error["message"]
     assert rejected.headers["x-switchpoint-context"] == "rejected"
+    # The size it was refused for (it once read 0, while the message gave the count).
+    assert int(rejected.headers["x-switchpoint-context-tokens-before"]) > 100_000
     assert stack.long.request_count() == 1 and stack.main.request_count() == 0
 
     bad = chat(stack, body, **{"x-switchpoint-context-strategy": "truncate"})
