@@ -65,6 +65,12 @@ def gateway_error_for(error: ProviderError, target: Target) -> GatewayError:
     )
 
 
+# Statuses that say "not now" (overloaded, unavailable), and the wait suggested with
+# them when no vendor gave one.
+_TRY_AGAIN_SOON = frozenset({503, 529})
+_DEFAULT_RETRY_AFTER_S = 1.0
+
+
 def exhausted_error(last: ProviderError | None, call: CallRecord) -> GatewayError:
     if last is None:
         return GatewayError(
@@ -79,11 +85,16 @@ def exhausted_error(last: ProviderError | None, call: CallRecord) -> GatewayErro
     where = f"{final.provider} ({final.model})" if final else "the provider"
     skipped = len(call.attempts) - len(tried)
     note = f", {skipped} target(s) skipped (circuit breaker open)" if skipped else ""
+    retry_after_s = last.retry_after_s
+    if retry_after_s is None and status in _TRY_AGAIN_SOON:
+        # Every target is overloaded or unavailable right now: a moment's wait, said so
+        # that clients (and the proxies before them) pace their retries.
+        retry_after_s = _DEFAULT_RETRY_AFTER_S
     return GatewayError(
         kind,
         f"all {len(tried)} attempt(s) failed{note}; last: {where}: {last.message}",
         status=status,
-        retry_after_s=last.retry_after_s,
+        retry_after_s=retry_after_s,
     )
 
 

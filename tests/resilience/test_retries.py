@@ -178,6 +178,18 @@ def test_every_target_failing_gives_a_clean_error(pair: Pair, stream: bool) -> N
     assert "sk-fake" not in error.response.text
 
 
+def test_every_target_unavailable_says_when_to_try_again(pair: Pair) -> None:
+    # No vendor gave a Retry-After: the client's 503 still paces its retries.
+    primary, backup = pair
+    primary.down(fault=ServiceUnavailable())
+    backup.down(fault=ServiceUnavailable())
+    document = openai_pair(primary.base_url, backup.base_url)
+    with GatewayThread(document, KEYS) as gw, pytest.raises(openai.APIStatusError) as caught:
+        client(gw).chat.completions.create(model="main", messages=USER)
+    assert caught.value.status_code == 503
+    assert caught.value.response.headers["retry-after"] == "1"
+
+
 def test_connection_refused_is_retried_then_failed_over(pair: Pair) -> None:
     _, backup = pair
     with closed_port() as port:
