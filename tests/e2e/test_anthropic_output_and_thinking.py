@@ -7,7 +7,6 @@ block the client replays anyway is not forwarded to Anthropic, which would refus
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import anthropic
@@ -15,6 +14,7 @@ import pytest
 
 from tests.e2e.conftest import CLIENT_KEY, HTTP, Stack
 from tests.fakes import RawResponse
+from tests.fakes.raw_streams import sse_body, sse_response
 
 SCHEMA = {
     "type": "object",
@@ -109,8 +109,7 @@ def test_a_malformed_output_format_for_another_vendor_is_a_400(stack: Stack) -> 
 
 
 def sse(chunks: list[dict[str, Any]], end: bytes = b"") -> RawResponse:
-    body = b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + end
-    return RawResponse(status=200, body=body, content_type="text/event-stream")
+    return RawResponse(status=200, body=sse_body(chunks) + end, content_type="text/event-stream")
 
 
 def gemini_thinking_then_call() -> RawResponse:
@@ -283,8 +282,7 @@ def anthropic_signed_thinking() -> RawResponse:
         },
         {"type": "message_stop"},
     ]
-    body = b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
-    return RawResponse(status=200, body=body, content_type="text/event-stream")
+    return sse_response(events, named=True)
 
 
 def test_signed_thinking_still_streams_to_anthropic_clients(stack: Stack) -> None:

@@ -4,11 +4,11 @@ clients of other protocols get the answer without it, never a broken stream."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from tests.e2e.conftest import Stack
 from tests.fakes import RawResponse
+from tests.fakes.raw_streams import sse_response
 
 QUESTION = [{"role": "user", "content": "What is the weather in Paris?"}]
 WEB_SEARCH = [{"type": "web_search_20250305", "name": "web_search", "max_uses": 1}]
@@ -92,8 +92,7 @@ def claude_stream() -> RawResponse:
         },
         {"type": "message_stop"},
     ]
-    body = b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
-    return RawResponse(status=200, body=body, content_type="text/event-stream")
+    return sse_response(events, named=True)
 
 
 def test_server_tool_blocks_and_citations_stream_to_an_anthropic_client(stack: Stack) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from tests.e2e.conftest import PROFILES, Stack
 from tests.fakes import RawResponse
+from tests.fakes.raw_streams import sse_body
 
 CITY = {"city": "Paris é😀"}
 CALLS = [("call_A", "get_weather"), ("call_B", "get_time")]
@@ -26,14 +27,6 @@ TOOLS: list[Any] = [
 ]
 # Arguments in fragments, as vendors stream them.
 FRAGMENTS = ['{"ci', 'ty": "Par', 'is é😀"', "}"]
-
-
-def sse(events: list[dict[str, Any]], *, named: bool = False) -> bytes:
-    out = b""
-    for event in events:
-        head = f"event: {event['type']}\n" if named else ""
-        out += f"{head}data: {json.dumps(event)}\n\n".encode()
-    return out
 
 
 def stream_answer(body: bytes) -> RawResponse:
@@ -84,7 +77,7 @@ def anthropic_stream() -> RawResponse:
         },
         {"type": "message_stop"},
     ]
-    return stream_answer(sse(events, named=True))
+    return stream_answer(sse_body(events, named=True))
 
 
 def openai_chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
@@ -123,7 +116,7 @@ def openai_stream() -> RawResponse:
             for index in range(len(CALLS))
         ]
     chunks.append(openai_chunk({}, finish="tool_calls"))
-    return stream_answer(sse(chunks) + b"data: [DONE]\n\n")
+    return stream_answer(sse_body(chunks) + b"data: [DONE]\n\n")
 
 
 def gemini_answer() -> dict[str, Any]:

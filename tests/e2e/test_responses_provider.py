@@ -15,6 +15,7 @@ import pytest
 from tests.e2e.conftest import CLIENT_KEY, Stack, StackFactory
 from tests.e2e.test_tools import ANTHROPIC_TOOLS, OPENAI_TOOLS, RESULT, WEATHER
 from tests.fakes import CutAfter, MissingSentinel, ServerError, StreamErrorEvent
+from tests.fakes.raw_streams import sse_body
 
 MODEL = "gpt-rs-test"
 HELLO = f"Hello from {MODEL}."
@@ -328,10 +329,7 @@ def reasoning_then_text_stream() -> bytes:
             },
         },
     ]
-    return b"".join(
-        f"event: {e['type']}\ndata: {json.dumps({**e, 'sequence_number': i})}\n\n".encode()
-        for i, e in enumerate(events)
-    )
+    return sse_body([{**e, "sequence_number": i} for i, e in enumerate(events)], named=True)
 
 
 def test_a_responses_client_streamed_gets_the_model_s_reasoning_items(rstack: Stack) -> None:

@@ -1,0 +1,28 @@
+"""Exact upstream event streams, for answers the fakes' scripts cannot produce (a vendor's
+rarer blocks and items, its exact event order)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.fakes.faults import RawResponse
+
+
+def sse_body(events: list[dict[str, Any]], *, named: bool = False) -> bytes:
+    """`events` as one SSE body; `named` adds each event's `type` as its `event:` line,
+    as Anthropic and OpenAI's Responses API send them."""
+    return b"".join(
+        (f"event: {e['type']}\n" if named else "").encode()
+        + b"data: "
+        + json.dumps(e).encode()
+        + b"\n\n"
+        for e in events
+    )
+
+
+def sse_response(events: list[dict[str, Any]], *, named: bool = False) -> RawResponse:
+    """A 200 whose body is `events`, as an event stream."""
+    return RawResponse(
+        status=200, body=sse_body(events, named=named), content_type="text/event-stream"
+    )
