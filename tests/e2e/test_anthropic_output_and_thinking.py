@@ -14,7 +14,7 @@ import pytest
 
 from tests.e2e.conftest import CLIENT_KEY, HTTP, Stack
 from tests.fakes import RawResponse
-from tests.fakes.raw_streams import sse_body, sse_response
+from tests.fakes.raw_streams import anthropic_message_start, sse_body, sse_response
 
 SCHEMA = {
     "type": "object",
@@ -244,19 +244,7 @@ def test_unsigned_thinking_replayed_to_anthropic_is_left_out(stack: Stack) -> No
 
 
 def anthropic_signed_thinking() -> RawResponse:
-    start = {
-        "type": "message_start",
-        "message": {
-            "id": "msg_1",
-            "type": "message",
-            "role": "assistant",
-            "model": "claude-test",
-            "content": [],
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": {"input_tokens": 10, "output_tokens": 1},
-        },
-    }
+    start = anthropic_message_start("msg_1")
 
     def block(index: int, kind: dict[str, Any], *deltas: dict[str, Any]) -> list[Any]:
         return [

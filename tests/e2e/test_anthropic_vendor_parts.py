@@ -8,7 +8,7 @@ from typing import Any
 
 from tests.e2e.conftest import Stack
 from tests.fakes import RawResponse
-from tests.fakes.raw_streams import sse_response
+from tests.fakes.raw_streams import anthropic_message_start, sse_response
 
 QUESTION = [{"role": "user", "content": "What is the weather in Paris?"}]
 WEB_SEARCH = [{"type": "web_search_20250305", "name": "web_search", "max_uses": 1}]
@@ -30,19 +30,7 @@ RESULT = {
 
 def claude_stream() -> RawResponse:
     events: list[dict[str, Any]] = [
-        {
-            "type": "message_start",
-            "message": {
-                "id": "msg_ws",
-                "type": "message",
-                "role": "assistant",
-                "model": "claude-test",
-                "content": [],
-                "stop_reason": None,
-                "stop_sequence": None,
-                "usage": {"input_tokens": 30, "output_tokens": 1},
-            },
-        },
+        anthropic_message_start("msg_ws", input_tokens=30),
         {
             "type": "content_block_start",
             "index": 0,

@@ -12,7 +12,7 @@ import pytest
 
 from tests.e2e.conftest import PROFILES, Stack
 from tests.fakes import RawResponse
-from tests.fakes.raw_streams import sse_body
+from tests.fakes.raw_streams import anthropic_message_start, sse_body
 
 CITY = {"city": "Paris é😀"}
 CALLS = [("call_A", "get_weather"), ("call_B", "get_time")]
@@ -36,19 +36,7 @@ def stream_answer(body: bytes) -> RawResponse:
 def anthropic_stream() -> RawResponse:
     """One block after another, as Anthropic streams them."""
     events: list[dict[str, Any]] = [
-        {
-            "type": "message_start",
-            "message": {
-                "id": "msg_x",
-                "type": "message",
-                "role": "assistant",
-                "model": "claude-test",
-                "content": [],
-                "stop_reason": None,
-                "stop_sequence": None,
-                "usage": {"input_tokens": 10, "output_tokens": 1},
-            },
-        },
+        anthropic_message_start("msg_x"),
         {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
         {
             "type": "content_block_delta",

@@ -26,3 +26,20 @@ def sse_response(events: list[dict[str, Any]], *, named: bool = False) -> RawRes
     return RawResponse(
         status=200, body=sse_body(events, named=named), content_type="text/event-stream"
     )
+
+
+def anthropic_message_start(message_id: str, *, input_tokens: int = 10) -> dict[str, Any]:
+    """The `message_start` event Anthropic opens a stream with (for `claude-test`)."""
+    return {
+        "type": "message_start",
+        "message": {
+            "id": message_id,
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-test",
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": input_tokens, "output_tokens": 1},
+        },
+    }
