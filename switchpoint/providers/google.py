@@ -13,6 +13,7 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import aclosing
+from typing import Any
 from urllib.parse import quote
 
 import orjson
@@ -21,6 +22,7 @@ from switchpoint.chat.request import ChatRequest
 from switchpoint.chat.response import ChatResponse
 from switchpoint.chat.stream import StreamEvent
 from switchpoint.config.schema import ModelConfig, ProviderConfig
+from switchpoint.protocols.anthropic import PROTOCOL as ANTHROPIC
 from switchpoint.protocols.gemini.errors import GoogleError, parse_error
 from switchpoint.protocols.gemini.request import encode_request
 from switchpoint.protocols.gemini.response import (
@@ -31,6 +33,7 @@ from switchpoint.protocols.gemini.response import (
     decode_response,
 )
 from switchpoint.protocols.gemini.stream import StreamDecoder
+from switchpoint.protocols.openai import PROTOCOL as OPENAI
 from switchpoint.protocols.stream_error import StreamErrorEvent
 from switchpoint.providers.errors import ProviderError, kind_for_status
 from switchpoint.providers.http_adapter import HttpProviderAdapter
@@ -87,6 +90,26 @@ class ThoughtSignatures:
 
 # OpenAI request fields of answer shape that the request encoder translates.
 _HONOURED = frozenset({"response_format"})
+# Sampling fields of a client's protocol that the internal shape lacks and Gemini's
+# `generationConfig` has, by the client's protocol.
+_SAMPLING = {
+    OPENAI: (
+        ("seed", "seed"),
+        ("presence_penalty", "presencePenalty"),
+        ("frequency_penalty", "frequencyPenalty"),
+    ),
+    ANTHROPIC: (("top_k", "topK"),),
+}
+
+
+def _carry_sampling(encoded: dict[str, Any], request: ChatRequest) -> None:
+    """Put the client's sampling fields that Gemini takes in its `generationConfig`
+    (numbers only: a value of another type is not sent)."""
+    body = request.body
+    for field, gemini_field in _SAMPLING.get(request.protocol, ()):
+        value = body.get(field)
+        if type(value) is int or type(value) is float:
+            encoded.setdefault("generationConfig", {})[gemini_field] = value
 
 
 class GoogleAdapter(HttpProviderAdapter):
@@ -126,6 +149,7 @@ class GoogleAdapter(HttpProviderAdapter):
             signatures=self.signatures,
             signature_placeholder=_wants_signature(model),
         )
+        _carry_sampling(encoded, request)
         return request_bytes(encoded)
 
     async def complete(

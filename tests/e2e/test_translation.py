@@ -817,3 +817,23 @@ def test_an_anthropic_prefill_is_not_repeated_by_a_model_that_answers_anew(
         ],
     )
     assert completion.choices[0].message.content == '{"a": 1}'
+
+
+def test_sampling_fields_gemini_has_reach_it(stack: Stack) -> None:
+    # The internal shape has no seed, penalties or top_k; Gemini's generationConfig does.
+    stack.openai().chat.completions.create(
+        model="ge",
+        messages=[{"role": "user", "content": QUESTION}],
+        seed=7,
+        presence_penalty=0.5,
+        frequency_penalty=0.25,
+    )
+    config = stack.gemini_fake.last_request.body["generationConfig"]
+    assert (config["seed"], config["presencePenalty"], config["frequencyPenalty"]) == (7, 0.5, 0.25)
+    stack.anthropic().messages.create(
+        model="ge",
+        max_tokens=50,
+        messages=[{"role": "user", "content": QUESTION}],
+        extra_body={"top_k": 5},
+    )
+    assert stack.gemini_fake.last_request.body["generationConfig"]["topK"] == 5
