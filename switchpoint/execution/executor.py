@@ -250,6 +250,7 @@ class Executor:
         targets: list[Target] | None = None,
         reason: str = "first",
         recover: ContextRecovery | None = None,
+        restore: Callable[[], None] | None = None,
     ) -> tuple[T, Target, AttemptRecord, AttemptLimits]:
         """Try `targets` (default: the call's chain) in order until `attempt_fn`
         succeeds on one.
@@ -260,12 +261,14 @@ class Executor:
         A context-length error is handled by the call's summarization strategy, once:
         `recover` (hierarchical) may replace the request, which is then retried on the
         same target; otherwise, or if that fails, a larger-context target is tried
-        (`none`), or the error is returned (`reject`). With `reason="summarize"` (the
+        (`none`: `restore` puts the original request back for it, as the summary did not
+        fit after all), or the error is returned (`reject`). With `reason="summarize"` (the
         summarizer's own calls) every attempt keeps that reason, and moves between its
         targets are not the call's fallbacks.
         """
         summarizing = reason == SUMMARIZE
         recovered = False
+        replaced = False  # `recover` replaced the request with a summarized one
         if not self._store_started:
             self.start()
         if targets is None:
@@ -316,6 +319,7 @@ class Executor:
                         elif recover is not None and not recovered:
                             recovered = True
                             if await recover(target, error):
+                                replaced = True
                                 reason = "retry"
                                 self.bus.resilience(
                                     "retry", target.provider, target.model, error.kind
@@ -329,6 +333,11 @@ class Executor:
                             raise gateway_error_for(error, target) from None
                         too_small = max(too_small, target.profile.max_context)
                         index = bigger
+                        if replaced and restore is not None:
+                            restore()
+                            replaced = False
+                            if call.summarization is not None:
+                                call.summarization.dispatched = False
                     else:
                         index += 1
                     if not summarizing:
@@ -394,8 +403,15 @@ class Executor:
             current = replaced
             return True
 
+        def restore() -> None:
+            nonlocal current
+            current = request
+
         response, target, attempt, limits = await self.run_attempts(
-            call, attempt_fn, recover=on_context_length if recover is not None else None
+            call,
+            attempt_fn,
+            recover=on_context_length if recover is not None else None,
+            restore=restore,
         )
         join = prefill_join(current, self.prefill, target.key)
         if join is not None:

@@ -74,10 +74,18 @@ class SummarizationRecord:
     levels: int = 0
     duration_s: float = 0.0
     error: str | None = None
+    # False when the summary was set aside: its retry overflowed the provider again, and
+    # the original conversation went to a larger-context model instead.
+    dispatched: bool = True
 
     @property
     def ok(self) -> bool:
         return self.outcome == "summarized"
+
+    @property
+    def applied(self) -> bool:
+        """The summarized conversation is what was sent."""
+        return self.ok and self.dispatched
 
 
 @dataclass(slots=True)
@@ -158,7 +166,7 @@ class CallRecord:
         """What happened to the context: passed, summarized, moved (by routing, or after
         a provider's context-length error), or rejected."""
         summarization = self.summarization
-        if summarization is not None and summarization.ok:
+        if summarization is not None and summarization.applied:
             return "summarized"
         decision = self.decision
         if decision is None:
@@ -170,7 +178,7 @@ class CallRecord:
     @property
     def context_tokens_after(self) -> int:
         summarization = self.summarization
-        if summarization is not None and summarization.ok:
+        if summarization is not None and summarization.applied:
             return summarization.tokens_after
         return self.context_tokens
 

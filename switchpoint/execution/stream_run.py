@@ -142,8 +142,16 @@ class StreamRun:
             self._request = replaced
             return True
 
+        original = self._request
+
+        def restore() -> None:
+            self._request = original
+
         (events, buffer), target, attempt, limits = await self._executor.run_attempts(
-            self._call, attempt_fn, recover=on_context_length if recover is not None else None
+            self._call,
+            attempt_fn,
+            recover=on_context_length if recover is not None else None,
+            restore=restore,
         )
         join = prefill_join(self._request, self._executor.prefill, target.key)
         self._segment = _Segment(events, target, attempt, limits, buffer, join)

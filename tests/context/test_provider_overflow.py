@@ -9,11 +9,12 @@ tokenizer counts more than switchpoint's estimate."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import anthropic
 
-from tests.context.conftest import CLIENT_KEY, HTTP, ContextStack
+from tests.context.conftest import CLIENT_KEY, HTTP, SUMMARY, ContextStack
 from tests.context.test_summarize import agent_request
 from tests.data.transcripts import anthropic_body, cached_transcript
 from tests.fakes import ContextLengthExceeded
@@ -97,6 +98,27 @@ def test_a_summarized_retry_that_overflows_again_is_not_retried_again(
     (call,) = stack.recorder.calls
     assert sum(1 for a in call.attempts if a.outcome == "context_length") == 3
     assert call.summarization is not None and call.summarization.ok
+
+
+def test_after_a_summary_that_overflows_again_the_larger_model_gets_the_original(
+    stack: ContextStack,
+) -> None:
+    # The summary did not fit after all: the long profile, which holds the original,
+    # gets the whole conversation (as `none` sends it), not the summary.
+    body = agent_request(60_000)
+    prompt_words(stack, body)
+    stack.main.enqueue(ContextLengthExceeded(), ContextLengthExceeded())
+    response = stack.post("/v1/chat/completions", body)
+    assert response.status_code == 200
+    assert response.headers["x-switchpoint-profile"] == "long"
+    assert response.headers["x-switchpoint-context"] == "moved"
+    sent = stack.long.last_request.raw_body.decode()
+    assert SUMMARY not in sent
+    oldest = next(m for m in body["messages"] if m["role"] == "user")
+    assert json.dumps(oldest["content"])[1:60] in sent  # the oldest turn, verbatim
+    (call,) = stack.recorder.calls
+    assert call.summarization is not None and call.summarization.ok
+    assert not call.summarization.dispatched
 
 
 def test_when_the_quoted_limit_leaves_nothing_to_summarize_it_moves(stack: ContextStack) -> None:
