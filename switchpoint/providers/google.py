@@ -38,7 +38,7 @@ from switchpoint.protocols.stream_error import StreamErrorEvent
 from switchpoint.providers.errors import ProviderError, kind_for_status
 from switchpoint.providers.http_adapter import HttpProviderAdapter
 from switchpoint.providers.limits import AttemptLimits
-from switchpoint.providers.portability import refuse_unportable
+from switchpoint.providers.portability import refuse_excess_stops, refuse_unportable
 from switchpoint.providers.request_body import request_bytes
 from switchpoint.transport.http_client import HttpClient
 
@@ -90,6 +90,8 @@ class ThoughtSignatures:
 
 # OpenAI request fields of answer shape that the request encoder translates.
 _HONOURED = frozenset({"response_format"})
+# `generationConfig.stopSequences` takes at most this many.
+_MAX_STOP_SEQUENCES = 5
 # Sampling fields of a client's protocol that the internal shape lacks and Gemini's
 # `generationConfig` has, by the client's protocol.
 _SAMPLING = {
@@ -142,8 +144,10 @@ class GoogleAdapter(HttpProviderAdapter):
 
     def _body(self, request: ChatRequest, model: str) -> bytes:
         refuse_unportable(request, honoured=_HONOURED)
+        conversation = request.conversation()
+        refuse_excess_stops(conversation.stop, _MAX_STOP_SEQUENCES, "Gemini")
         encoded = encode_request(
-            request.conversation(),
+            conversation,
             # `parametersJsonSchema` (whole JSON Schema) is not in the stable v1 surface.
             json_schema=self.api_version != "v1",
             signatures=self.signatures,

@@ -25,6 +25,7 @@ from switchpoint.protocols.stream_error import StreamErrorEvent
 from switchpoint.providers.errors import ProviderError, is_prefill_rejection, kind_for_status
 from switchpoint.providers.http_adapter import HttpProviderAdapter, SSEStreamDecoder
 from switchpoint.providers.limits import AttemptLimits
+from switchpoint.providers.portability import refuse_excess_stops
 from switchpoint.providers.request_body import request_bytes
 
 # Fields of an OpenAI client's body that the internal shape lacks: kept when the
@@ -71,6 +72,8 @@ class OpenAIAdapter(HttpProviderAdapter):
     default_base_url = "https://api.openai.com/v1"
     # OpenAI itself wants `max_completion_tokens`; most compatible servers read `max_tokens`.
     legacy_max_tokens = False
+    # OpenAI's limit; compatible servers set their own (None: not checked here).
+    max_stop_sequences: int | None = 4
 
     def auth_headers(self) -> dict[str, str]:
         return {"authorization": f"Bearer {self.api_key}"} if self.api_key else {}
@@ -87,8 +90,11 @@ class OpenAIAdapter(HttpProviderAdapter):
                     "include_usage": True,
                 }
             return request_bytes(body)
+        conversation = request.conversation()
+        if self.max_stop_sequences is not None:
+            refuse_excess_stops(conversation.stop, self.max_stop_sequences, "OpenAI")
         encoded = encode_request(
-            request.conversation(), model, stream=stream, legacy_max_tokens=self.legacy_max_tokens
+            conversation, model, stream=stream, legacy_max_tokens=self.legacy_max_tokens
         )
         if request.protocol == PROTOCOL:
             for key in _CARRIED_FIELDS:
@@ -187,3 +193,4 @@ class OpenAIAdapter(HttpProviderAdapter):
 class OpenAICompatibleAdapter(OpenAIAdapter):
     type = "openai_compatible"
     legacy_max_tokens = True
+    max_stop_sequences = None

@@ -46,3 +46,16 @@ def refuse_unportable(request: ChatRequest, *, honoured: frozenset[str] = frozen
             "over the protocol of the request",
             status=400,
         )
+
+
+def refuse_excess_stops(stop: list[str], limit: int, vendor: str) -> None:
+    """Raise `unsupported` if the request has more stop sequences than `vendor` takes
+    (OpenAI 4, Gemini 5; Anthropic's clients may send more): nothing is sent, and the
+    chain's next target that takes them all serves the call."""
+    if len(stop) > limit:
+        raise ProviderError(
+            "unsupported",
+            f"{vendor} takes at most {limit} stop sequences and the request has {len(stop)}; "
+            "send fewer, or send the request to another model",
+            status=400,
+        )

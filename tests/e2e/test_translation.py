@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anthropic
 import openai
 import pytest
 
@@ -837,3 +838,26 @@ def test_sampling_fields_gemini_has_reach_it(stack: Stack) -> None:
         extra_body={"top_k": 5},
     )
     assert stack.gemini_fake.last_request.body["generationConfig"]["topK"] == 5
+
+
+def test_more_stop_sequences_than_a_vendor_takes_move_on_or_are_a_400(
+    make_stack: StackFactory,
+) -> None:
+    # Anthropic's clients may send any number; OpenAI takes 4, Gemini 5. Sent anyway,
+    # the vendor's 400 would end the call: refused for that target, the chain moves on.
+    request: dict[str, Any] = {
+        "max_tokens": 50,
+        "messages": [{"role": "user", "content": QUESTION}],
+        "stop_sequences": ["A", "B", "C", "D", "E", "F"],
+    }
+    alone = make_stack()
+    for profile, vendor, limit in (("oa", "OpenAI", 4), ("ge", "Gemini", 5)):
+        with pytest.raises(anthropic.BadRequestError) as caught:
+            alone.anthropic().messages.create(model=profile, **request)
+        assert f"{vendor} takes at most {limit} stop sequences" in str(caught.value)
+    assert alone.openai_fake.requests == [] and alone.gemini_fake.requests == []
+    chained = make_stack(fallback=True, oa_fallbacks=("an",))
+    message = chained.anthropic().messages.create(model="oa", **request)
+    assert message.content[0].type == "text"
+    assert chained.openai_fake.requests == []
+    assert chained.anthropic_fake.last_request.body["stop_sequences"] == request["stop_sequences"]
