@@ -22,6 +22,7 @@ from switchpoint.events import Listener
 from switchpoint.execution.records import CallRecord
 from switchpoint.providers.simulated import SimulatedAdapter
 from switchpoint.server.background import BackgroundServer
+from switchpoint.server.open_files import raise_open_file_limit
 
 out = Console()
 
@@ -51,6 +52,9 @@ def demo(
 ) -> None:
     """Run the gateway offline on simulated vendors and drive a mixed workload through it,
     including an outage of one vendor; show what served what, and the breaker's story."""
+    if serve:
+        # Kept running, it serves like `serve` does: with the same descriptor limit.
+        raise_open_file_limit()
     ledger_dir = tempfile.mkdtemp(prefix="switchpoint-demo-")
     config = demo_config(port=port if serve else 0, ledger_url=f"sqlite:///{ledger_dir}/ledger.db")
     server = BackgroundServer(config, port=port if serve else 0).start()

@@ -36,3 +36,45 @@ def test_demo_runs_offline_and_reports_routing_breakers_and_outcomes(tmp_path: P
     assert "Traceback" not in result.stderr
     # No ledger or other file is left behind in the working directory.
     assert list(tmp_path.iterdir()) == [] or all(p.name.startswith(".") for p in tmp_path.iterdir())
+
+
+def test_demo_kept_serving_raises_its_descriptor_limit_as_serve_does(tmp_path: Path) -> None:
+    import resource
+    import signal
+    import socket
+    import time
+
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    soft = min(256, hard // 2)  # started low, with room to raise it
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # TMPDIR: the demo's ledger directory is left behind when it is killed.
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "TMPDIR": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+    }
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "switchpoint", "demo", "--serve", "--port", str(port),
+         "--seconds", "3", "--rate", "5"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard)),
+    )  # fmt: skip
+    try:
+        raised = soft
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and demo.poll() is None and raised != hard:
+            limits = Path(f"/proc/{demo.pid}/limits").read_text().splitlines()
+            line = next(row for row in limits if row.startswith("Max open files"))
+            raised = int(line.split()[3])  # the soft limit
+            time.sleep(0.1)
+        assert raised == hard
+    finally:
+        demo.send_signal(signal.SIGTERM)
+        demo.wait(30)
