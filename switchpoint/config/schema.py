@@ -341,6 +341,9 @@ class LedgerConfig(Strict):
     # At shutdown, how long to keep trying to write what is queued if the database is
     # down; what is still unwritten then is counted as dropped and logged.
     shutdown_timeout_s: float = Field(10.0, ge=0)
+    # PostgreSQL: the server cancels a statement running longer (a lock wait included);
+    # a report over a very large ledger may need more than the default.
+    statement_timeout_s: float = Field(30.0, gt=0, le=86_400)
 
     @field_validator("url")
     @classmethod

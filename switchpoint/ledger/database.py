@@ -125,8 +125,12 @@ class SqliteConnection:
 class Database:
     """One ledger database: opens connections to it and keeps its schema current."""
 
-    def __init__(self, location: LedgerLocation) -> None:
+    def __init__(
+        self, location: LedgerLocation, *, statement_timeout_s: float | None = None
+    ) -> None:
         self.location = location
+        # PostgreSQL only (None: its module's default); SQLite statements are local.
+        self.statement_timeout_s = statement_timeout_s
 
     @property
     def backend(self) -> str:
@@ -140,7 +144,9 @@ class Database:
         else:
             from switchpoint.ledger.postgres import PostgresConnection
 
-            connection = PostgresConnection(self.location.target)
+            connection = PostgresConnection(
+                self.location.target, statement_timeout_s=self.statement_timeout_s
+            )
         try:
             migrate(connection)
         except BaseException:

@@ -16,7 +16,7 @@ class Ledger:
     def __init__(self, config: LedgerConfig, *, base_dir: Path | None = None) -> None:
         self.config = config
         self.location = parse_ledger_url(config.url, base_dir=base_dir)
-        self.database = Database(self.location)
+        self.database = Database(self.location, statement_timeout_s=config.statement_timeout_s)
         self.writer = LedgerWriter(
             self.database,
             flush_interval_s=config.flush_interval_s,

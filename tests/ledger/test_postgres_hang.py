@@ -18,9 +18,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from switchpoint.config.schema import LedgerConfig
 from switchpoint.ledger import postgres
 from switchpoint.ledger import writer as writer_module
 from switchpoint.ledger.database import Database, DatabaseUnavailable
+from switchpoint.ledger.ledger import Ledger
 from switchpoint.ledger.url import parse_ledger_url
 from switchpoint.ledger.writer import LedgerWriter
 from tests.ledger import records
@@ -118,6 +120,17 @@ def test_connections_carry_a_statement_timeout_and_keep_the_urls_own_options(
         assert settings["tcp_user_timeout"] == "30000"
     finally:
         connection.close()
+
+
+def test_the_configured_statement_timeout_reaches_the_server(postgres_url: str) -> None:
+    # Reports over a very large ledger may need longer than the default 30 s.
+    ledger = Ledger(LedgerConfig(url=postgres_url, statement_timeout_s=90))
+    connection = ledger.database.connect()
+    try:
+        assert connection.execute("SHOW statement_timeout") == [("90s",)]
+    finally:
+        connection.close()
+        ledger.store.close()
 
 
 def test_a_statement_running_past_the_timeout_fails_as_unavailable(
