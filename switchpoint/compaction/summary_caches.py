@@ -5,12 +5,15 @@ with `server.workers: N`, an agent loop whose requests land on different workers
 for a summary once per worker. `routing.context.summary_cache: {type: redis, url}` shares
 them between workers and instances. Redis is an optimisation, never a dependency of a
 request: when it is unreachable a lookup is a miss and a write is skipped (logged once
-when it goes, once when it is back), each bounded by a short timeout.
+when it goes, once when it is back), each bounded by a short timeout. Once it has
+failed, it is left alone for a while: a hung Redis would otherwise cost every
+summarized request that timeout on each of its lookups and writes.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from switchpoint.config.schema import SummaryCacheConfig
@@ -24,6 +27,9 @@ log = logging.getLogger("switchpoint.context")
 # A summary cache lookup happens before summarizer calls that take seconds; still, a
 # hung Redis must not hold a request for long.
 _TIMEOUT_S = 1.0
+# After a failure, lookups are misses and writes are skipped for this long; then one
+# operation tries Redis again.
+BACKOFF_S = 5.0
 
 
 class RedisSummaryCache:
@@ -36,6 +42,7 @@ class RedisSummaryCache:
             url, socket_timeout=_TIMEOUT_S, socket_connect_timeout=_TIMEOUT_S
         )
         self._down = False
+        self._retry_at = 0.0
         self.hits = 0
         self.misses = 0
         self.errors = 0
@@ -43,8 +50,12 @@ class RedisSummaryCache:
     def _name(self, key: str) -> str:
         return f"{self.key_prefix}:{key}"
 
+    def _resting(self) -> bool:
+        return self._down and time.monotonic() < self._retry_at
+
     def _failed(self, exc: Exception) -> None:
         self.errors += 1
+        self._retry_at = time.monotonic() + BACKOFF_S
         if not self._down:
             self._down = True
             log.warning("summary cache: Redis is unreachable (%s): summaries are not shared", exc)
@@ -57,6 +68,9 @@ class RedisSummaryCache:
     async def get(self, key: str) -> str | None:
         import redis.exceptions
 
+        if self._resting():
+            self.misses += 1
+            return None
         try:
             value = await self._client.get(self._name(key))
         except (redis.exceptions.RedisError, OSError) as exc:
@@ -75,6 +89,8 @@ class RedisSummaryCache:
     async def put(self, key: str, summary: str) -> None:
         import redis.exceptions
 
+        if self._resting():
+            return
         try:
             await self._client.set(
                 self._name(key), summary.encode("utf-8", "surrogatepass"), ex=self.ttl_s
