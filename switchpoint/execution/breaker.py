@@ -301,6 +301,11 @@ class CircuitBreakers:
         if state == "open":
             # Keep the remote open period: it ends open_s after the remote opened it.
             age = max(0.0, time.time() - changed_wall)
+            if age >= self._open_s:
+                # That period is over: an open left behind by an instance that stopped
+                # (nothing closes it then) says nothing of the target now, and applying
+                # it would put this one in half-open, refusing all but its probes.
+                return
             opened_at = self._clock() - age
             self._move(
                 key,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from switchpoint.config.schema import FallbackConfig
 from switchpoint.execution.breaker import CircuitBreakers, Window
 
@@ -165,3 +167,14 @@ def test_shared_transitions_apply_newest_first() -> None:
     assert cb.state(KEY) == "open"  # older than what we know
     cb.apply_shared(KEY, "closed", changed_wall=10_000_000_001.0, origin="other")
     assert cb.state(KEY) == "closed"
+
+
+def test_a_shared_open_whose_open_period_is_over_is_not_applied() -> None:
+    # Left in the store by an instance that stopped an hour ago: history, not health.
+    cb, _, moves = breakers()
+    cb.apply_shared(KEY, "open", changed_wall=time.time() - 3600, origin="gone")
+    assert cb.state(KEY) == "closed" and moves == []
+    assert cb.allow(KEY)
+    # One opened moments ago still is.
+    cb.apply_shared(KEY, "open", changed_wall=time.time() - 1, origin="other")
+    assert cb.state(KEY) == "open"
