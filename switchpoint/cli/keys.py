@@ -16,6 +16,7 @@ from rich.text import Text
 from switchpoint.cli.config_option import ConfigPath
 from switchpoint.cli.ledger_option import run_on_ledger
 from switchpoint.keys.issue import check_key_request, issue_key, key_info
+from switchpoint.keys.key_format import key_reference
 from switchpoint.keys.listing import list_keys
 from switchpoint.ledger.key_records import revoke_key
 
@@ -107,16 +108,19 @@ def list_command(output_format: Format = "table", config: ConfigPath = None) -> 
 
 @keys_app.command()
 def revoke(
-    key_id: Annotated[str, typer.Argument(help="The key's id (as `keys list` shows it).")],
+    key: Annotated[
+        str, typer.Argument(help="The key's id (as `keys list` shows it), or the whole key.")
+    ],
     config: ConfigPath = None,
 ) -> None:
     """Revoke a key: calls with it are refused from the gateway's next sync on."""
+    key_id, named = key_reference(key)
     # No `create`: a ledger that does not exist holds no key to revoke.
     _, record = run_on_ledger(
         config, lambda _cfg, connection: revoke_key(connection, key_id, time.time())
     )
     if record is None:
-        err.print(f"[red]no virtual key {escape(repr(key_id))}[/]", highlight=False)
+        err.print(f"[red]no virtual key {escape(named)}[/]", highlight=False)
         raise typer.Exit(1)
     err.print(
         f"revoked virtual key {escape(record.key_id)} (team {escape(str(record.team))})",

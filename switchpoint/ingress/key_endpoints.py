@@ -18,6 +18,7 @@ from switchpoint.ingress.call_options import client_key
 from switchpoint.ingress.chat_endpoint import parse_json_object
 from switchpoint.ingress.ledger_io import require_ledger, run_on_ledger
 from switchpoint.keys.issue import check_key_request, issue_key, key_info
+from switchpoint.keys.key_format import key_reference
 from switchpoint.keys.listing import list_keys
 from switchpoint.ledger.key_records import revoke_key
 from switchpoint.server.request import Request
@@ -72,11 +73,11 @@ class KeyEndpoints:
 
     async def revoke(self, request: Request) -> Response:
         self._admin(request)
-        key_id = unquote(request.path[len(PREFIX) :])
+        key_id, named = key_reference(unquote(request.path[len(PREFIX) :]))
         record = await run_on_ledger(
             self.gateway, lambda connection: revoke_key(connection, key_id, time.time())
         )
         if record is None:
-            raise GatewayError("not_found", f"no virtual key {key_id!r}")
+            raise GatewayError("not_found", f"no virtual key {named}")
         self.gateway.keyring.add(record)
         return Response(200, orjson.dumps(key_info(record)))

@@ -39,5 +39,18 @@ def key_id_of(presented: str) -> str | None:
     return key_id if set(key_id) <= _HEX else None
 
 
+def key_reference(value: str) -> tuple[str, str]:
+    """(the id to look up, how to name it in a message) for a key an operator names,
+    by its id or by pasting the whole key (a leaked key is revoked that way). The
+    message never holds a secret: a whole key is named by its id, and anything that is
+    neither shape is not repeated at all."""
+    key_id = key_id_of(value)
+    if key_id is not None:
+        return key_id, repr(key_id)
+    if len(value) == _ID_HEX and set(value) <= _HEX:
+        return value, repr(value)
+    return value, "with that id (a key's id is 12 hex digits, as `keys list` shows)"
+
+
 def hash_key(presented: str) -> str:
     return hashlib.sha256(presented.encode("utf-8", "surrogateescape")).hexdigest()

@@ -68,6 +68,25 @@ def test_keys_create_list_revoke(postgres_url: str, tmp_path: Path) -> None:
     assert "infra" in table.stdout and "$100.00" in table.stdout and "revoked" in table.stdout
 
 
+def test_keys_revoke_takes_the_whole_key_and_never_prints_a_secret(tmp_path: Path) -> None:
+    config = str(config_for(tmp_path, f"sqlite:///{tmp_path / 'l.db'}"))
+    created = switchpoint("keys", "create", "--team", "t", "--format", "json", "--config", config)
+    key = json.loads(created.stdout)
+    # An operator revoking a leaked key pastes the key itself.
+    revoked = switchpoint("keys", "revoke", key["key"], "--config", config)
+    assert revoked.returncode == 0, revoked.stderr
+    assert key["id"] in revoked.stderr and key["key"] not in revoked.stderr + revoked.stdout
+    listed = json.loads(switchpoint("keys", "list", "--format", "json", "--config", config).stdout)
+    assert [k["active"] for k in listed["keys"]] == [False]
+    # A key that does not exist is named by its id; a value of neither shape not at all.
+    unknown = "sk-sp-0123456789ab-" + "s3cret" * 7
+    missing = switchpoint("keys", "revoke", unknown, "--config", config)
+    assert missing.returncode == 1 and "'0123456789ab'" in missing.stderr
+    assert "s3cret" not in missing.stderr + missing.stdout
+    garbled = switchpoint("keys", "revoke", "hunter2-password", "--config", config)
+    assert garbled.returncode == 1 and "hunter2" not in garbled.stderr + garbled.stdout
+
+
 def test_keys_create_rejects_bad_settings(tmp_path: Path) -> None:
     config = str(config_for(tmp_path, f"sqlite:///{tmp_path / 'l.db'}"))
     bad_period = switchpoint(

@@ -82,8 +82,14 @@ def test_with_a_master_key_calls_need_a_key_and_are_attributed(
         assert served.choices[0].message.content
         assert chat(base, MASTER).status_code == 200  # the master key may call too
 
-        revoked = httpx2.delete(f"{base}/v1/keys/{key['id']}", headers=ADMIN)
+        unknown = "sk-sp-0123456789ab-" + "s3cret" * 7
+        missing = httpx2.delete(f"{base}/v1/keys/{unknown}", headers=ADMIN)
+        assert missing.status_code == 404 and "s3cret" not in missing.text
+        assert "'0123456789ab'" in missing.json()["error"]["message"]
+        # A leaked key is revoked by pasting it whole.
+        revoked = httpx2.delete(f"{base}/v1/keys/{key['key']}", headers=ADMIN)
         assert revoked.status_code == 200 and revoked.json()["active"] is False
+        assert revoked.json()["id"] == key["id"] and key["key"] not in revoked.text
         refused = chat(base, key["key"])
         assert refused.status_code == 401
         assert refused.json()["error"]["message"] == f"virtual key {key['id']} has been revoked"
