@@ -43,7 +43,10 @@ class CostEstimator:
     def estimate(self, model: str, context_tokens: int, max_output: int | None) -> Estimate:
         output = max_output if max_output is not None else self.reserve_output_tokens
         config = self._models.get(model)
-        if config is not None and config.max_output_tokens is not None:
-            output = min(output, config.max_output_tokens)
+        # What the model can be asked for: a larger maximum is capped to its limit before
+        # it is sent (the providers' `output_cap`). `max_output_tokens` is only a default
+        # for requests without a maximum, not a bound on those that set one.
+        if config is not None and config.output_limit_tokens is not None:
+            output = min(output, config.output_limit_tokens)
         usd = self.prices.cost_usd(model, Usage(input_tokens=context_tokens, output_tokens=output))
         return Estimate(context_tokens + output, usd or 0.0)

@@ -45,11 +45,14 @@ class ContextAssessment:
 
 
 def reserved_output(config: Config, profile: Profile, max_output: int | None) -> int:
-    """Output tokens kept free when compressing for `profile`: the client's max_tokens,
-    else the model's maximum output, else `cost.reserve_output_tokens`."""
-    if max_output is not None:
-        return max_output
+    """Output tokens kept free when compressing for `profile`: the client's max_tokens
+    (within the model's `output_limit_tokens`, to which it is capped when sent), else the
+    model's default maximum output, else `cost.reserve_output_tokens`."""
     model = config.models.get(profile.model)
+    if max_output is not None:
+        if model is not None and model.output_limit_tokens is not None:
+            return min(max_output, model.output_limit_tokens)
+        return max_output
     if model is not None and model.max_output_tokens is not None:
         return model.max_output_tokens
     return config.routing.cost.reserve_output_tokens

@@ -3,6 +3,13 @@
 Prices are illustrative list prices (USD per million tokens) chosen to keep the seed's
 relations (GPT-5.4 at half GPT-5.5's rate, Gemini with the lowest output price); set your
 own in `models:`.
+
+`output_limit_tokens` is filled only where the vendor's documented figure is known:
+Claude Opus 4.7 writes at most 128,000 tokens (the model's pages on Google Cloud's
+Vertex AI and Amazon Bedrock, as for Opus 4.6 and 4.8 in Anthropic's own model pages),
+Gemini 3.1 Pro 65,536 (Google's Gemini API model page, `gemini-3.1-pro-preview`).
+OpenAI's figures for GPT-5.5 and GPT-5.4 were not found in OpenAI's own documentation
+(third parties disagree): unset, their maximum goes to OpenAI as the client sent it.
 """
 
 from __future__ import annotations
@@ -50,12 +57,14 @@ DEFAULT_MODELS: dict[str, dict[str, Any]] = {
         # Anthropic's models from 4.6 on reject a trailing assistant message (prefill).
         "supports_prefill": False,
         "max_output_tokens": 32000,
+        "output_limit_tokens": 128_000,
     },
     "gemini-3.1-pro": {
         "input_usd_per_mtok": 2.0,
         "output_usd_per_mtok": 12.0,
         "cached_input_usd_per_mtok": 0.2,
         "supports_prefill": True,
+        "output_limit_tokens": 65_536,
     },
 }
 

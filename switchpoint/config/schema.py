@@ -117,6 +117,20 @@ class ModelConfig(Strict):
     supports_prefill: bool | None = None
     # Default `max_tokens` when a protocol that requires it (Anthropic) gets none.
     max_output_tokens: int | None = Field(None, gt=0, le=MAX_TOKEN_COUNT)
+    # The most the model writes in one answer (the vendor refuses a larger maximum with a
+    # 400): a request asking for more is capped to it before it is sent, since the client
+    # did not choose the model. Unset: the client's maximum goes to the vendor as it is.
+    output_limit_tokens: int | None = Field(None, gt=0, le=MAX_TOKEN_COUNT)
+
+    @model_validator(mode="after")
+    def _default_within_limit(self) -> ModelConfig:
+        default, limit = self.max_output_tokens, self.output_limit_tokens
+        if default is not None and limit is not None and default > limit:
+            raise ValueError(
+                f"max_output_tokens ({default}) cannot exceed output_limit_tokens ({limit}): "
+                "the default maximum would be capped on every request that relies on it"
+            )
+        return self
 
 
 class ProfileConfig(Strict):

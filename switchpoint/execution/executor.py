@@ -204,6 +204,8 @@ class Executor:
             attempt.outcome = outcome
             if outcome == "cancelled" and attempt.usage is None and limits is not None:
                 self._estimate_cancelled(call, attempt, limits)
+        if limits is not None and limits.stats.output_capped is not None:
+            attempt.output_capped = limits.stats.output_capped
         if limits is not None and limits.stats.malformed_events:
             attempt.malformed_events = limits.stats.malformed_events
             self.bus.resilience(
@@ -349,6 +351,8 @@ class Executor:
                 except BaseException:
                     self.end_attempt(call, target, attempt, outcome="cancelled", limits=limits)
                     raise
+                # Now, not when the attempt ends: a stream's headers are written before.
+                attempt.output_capped = limits.stats.output_capped
                 return result, target, attempt, limits
         if last_error is None and skipped_open:
             raise all_open_error(

@@ -49,6 +49,9 @@ class AttemptRecord:
     delivered: bool = False
     # Stream events that could not be decoded, skipped.
     malformed_events: int = 0
+    # The model's output limit, when the request's output maximum was capped to it for
+    # this attempt (`models.<name>.output_limit_tokens`).
+    output_capped: int | None = None
 
     @property
     def ok(self) -> bool:

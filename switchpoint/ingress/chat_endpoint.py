@@ -36,6 +36,8 @@ from switchpoint.server.request import Request
 from switchpoint.server.response import FinalPiece, Response, StreamingResponse
 
 _KEEP_MARKER = b"switchpoint_keep"
+# Set when the request's output maximum was capped to the serving model's limit.
+OUTPUT_CAPPED_HEADER = "x-switchpoint-output-capped"
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
@@ -63,6 +65,9 @@ def explain_headers(call: CallRecord) -> list[tuple[str, str]]:
         headers.append(("x-switchpoint-provider", served.provider))
         headers.append(("x-switchpoint-model", served.model))
         headers.append(("x-switchpoint-fallback", "true" if call.fallback else "false"))
+        if served.output_capped is not None:
+            # The client's output maximum was above what the serving model writes.
+            headers.append((OUTPUT_CAPPED_HEADER, str(served.output_capped)))
     action = call.context_action
     if action is not None:
         headers.append(("x-switchpoint-context", action))

@@ -4,7 +4,7 @@
 `x-api-key` and the API version in `anthropic-version` (`api_version`, default
 2023-06-01). Anthropic requires `max_tokens`: a request translated from a protocol where
 it is optional gets the model's `max_output_tokens` from the `models:` table, or
-`DEFAULT_MAX_TOKENS`.
+`DEFAULT_MAX_TOKENS`, never above the model's `output_limit_tokens`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from switchpoint.protocols.stream_error import StreamErrorEvent
 from switchpoint.providers.errors import ProviderError, kind_for_status
 from switchpoint.providers.http_adapter import HttpProviderAdapter
 from switchpoint.providers.limits import AttemptLimits
+from switchpoint.providers.output_cap import ANTHROPIC_FIELDS, cap_fields, cap_thinking_budget
 from switchpoint.providers.portability import refuse_unportable
 from switchpoint.providers.request_body import request_bytes
 
@@ -81,19 +82,28 @@ class AnthropicAdapter(HttpProviderAdapter):
         return f"{self.base_path}/v1/messages"
 
     def max_tokens_for(self, model: str) -> int:
+        """`max_tokens` for a request that set none (Anthropic requires one)."""
         config = self.model_config(model)
         if config is not None and config.max_output_tokens is not None:
+            # Validated to be within `output_limit_tokens`.
             return config.max_output_tokens
-        return DEFAULT_MAX_TOKENS
+        limit = self.output_limit(model)
+        return DEFAULT_MAX_TOKENS if limit is None else min(DEFAULT_MAX_TOKENS, limit)
 
     @staticmethod
     def _client_headers(request: ChatRequest) -> dict[str, str] | None:
         """An Anthropic client's `anthropic-beta`, which its body may depend on."""
         return request.vendor_headers if request.protocol == PROTOCOL else None
 
-    def _body(self, request: ChatRequest, model: str, stream: bool) -> bytes:
+    def _body(
+        self, request: ChatRequest, model: str, stream: bool, limits: AttemptLimits | None = None
+    ) -> bytes:
+        limit = self.output_limit(model)
         if request.protocol == PROTOCOL and request.native:
-            return request_bytes(_native_body(request.body, model, stream))
+            body = _native_body(request.body, model, stream)
+            if limit is not None:
+                self._cap(body, limit, limits)
+            return request_bytes(body)
         if request.protocol != PROTOCOL:
             # Other protocols' JSON output is refused, though the encoder could write it
             # as `output_config.format`: Claude models before 4.5 lack structured outputs,
@@ -105,12 +115,19 @@ class AnthropicAdapter(HttpProviderAdapter):
         )
         if request.protocol == PROTOCOL:
             _carry(encoded, request.body)
+        if limit is not None:
+            self._cap(encoded, limit, limits)
         return request_bytes(encoded)
+
+    def _cap(self, body: dict[str, Any], limit: int, limits: AttemptLimits | None) -> None:
+        if cap_fields(body, ANTHROPIC_FIELDS, limit):
+            cap_thinking_budget(body, limit)
+            self.note_capped(limits, limit)
 
     async def complete(
         self, request: ChatRequest, model: str, limits: AttemptLimits
     ) -> ChatResponse:
-        body = self._body(request, model, stream=False)
+        body = self._body(request, model, stream=False, limits=limits)
         # The whole answer is generated before its headers: the attempt budget applies.
         response = await self.post(
             self._path,
@@ -128,7 +145,7 @@ class AnthropicAdapter(HttpProviderAdapter):
     def stream_batches(
         self, request: ChatRequest, model: str, limits: AttemptLimits
     ) -> AsyncIterator[list[StreamEvent]]:
-        body = self._body(request, model, stream=True)
+        body = self._body(request, model, stream=True, limits=limits)
         return self.relay_sse(
             self._path,
             body,

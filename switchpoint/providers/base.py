@@ -30,6 +30,13 @@ class ProviderAdapter(abc.ABC):
         self.config = config
         self.models = models
         self.unavailable_reason: str | None = None
+        # Only the models with a hard output limit: the common case costs one failed
+        # dict lookup per attempt (`output_limit`).
+        self.output_limits: dict[str, int] = {
+            name: config.output_limit_tokens
+            for name, config in models.items()
+            if config.output_limit_tokens is not None
+        }
 
     @property
     def available(self) -> bool:
@@ -37,6 +44,16 @@ class ProviderAdapter(abc.ABC):
 
     def model_config(self, model: str) -> ModelConfig | None:
         return self.models.get(model)
+
+    def output_limit(self, model: str) -> int | None:
+        """The most `model` writes in one answer (`output_limit_tokens`), if configured."""
+        return self.output_limits.get(model)
+
+    @staticmethod
+    def note_capped(limits: AttemptLimits | None, limit: int) -> None:
+        """Record on the attempt that its output maximum was capped to `limit`."""
+        if limits is not None:
+            limits.stats.output_capped = limit
 
     @abc.abstractmethod
     async def complete(

@@ -38,6 +38,7 @@ from switchpoint.protocols.stream_error import StreamErrorEvent
 from switchpoint.providers.errors import ProviderError, kind_for_status
 from switchpoint.providers.http_adapter import HttpProviderAdapter
 from switchpoint.providers.limits import AttemptLimits
+from switchpoint.providers.output_cap import cap_gemini
 from switchpoint.providers.portability import refuse_excess_stops, refuse_unportable
 from switchpoint.providers.request_body import request_bytes
 from switchpoint.transport.http_client import HttpClient
@@ -142,7 +143,7 @@ class GoogleAdapter(HttpProviderAdapter):
         method = "streamGenerateContent?alt=sse" if stream else "generateContent"
         return f"{self.base_path}/{self.api_version}/models/{name}:{method}"
 
-    def _body(self, request: ChatRequest, model: str) -> bytes:
+    def _body(self, request: ChatRequest, model: str, limits: AttemptLimits | None = None) -> bytes:
         refuse_unportable(request, honoured=_HONOURED)
         conversation = request.conversation()
         refuse_excess_stops(conversation.stop, _MAX_STOP_SEQUENCES, "Gemini")
@@ -154,12 +155,15 @@ class GoogleAdapter(HttpProviderAdapter):
             signature_placeholder=_wants_signature(model),
         )
         _carry_sampling(encoded, request)
+        limit = self.output_limit(model)
+        if limit is not None and cap_gemini(encoded, limit):
+            self.note_capped(limits, limit)
         return request_bytes(encoded)
 
     async def complete(
         self, request: ChatRequest, model: str, limits: AttemptLimits
     ) -> ChatResponse:
-        body = self._body(request, model)
+        body = self._body(request, model, limits)
         response = await self.post(
             self._path(model, stream=False),
             body,
@@ -183,7 +187,7 @@ class GoogleAdapter(HttpProviderAdapter):
         decoder = StreamDecoder(model)
         relay = self.relay_sse(
             self._path(model, stream=True),
-            self._body(request, model),
+            self._body(request, model, limits),
             limits,
             decoder,
             self._stream_error,

@@ -14,6 +14,9 @@ class AttemptStats(RequestProgress):
 
     # Stream events that could not be decoded, skipped rather than passed on.
     malformed_events: int = 0
+    # The model's `output_limit_tokens`, when the request's output maximum was above it
+    # and was capped to it in the body sent (the client is told: a shorter answer).
+    output_capped: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

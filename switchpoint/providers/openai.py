@@ -25,6 +25,7 @@ from switchpoint.protocols.stream_error import StreamErrorEvent
 from switchpoint.providers.errors import ProviderError, is_prefill_rejection, kind_for_status
 from switchpoint.providers.http_adapter import HttpProviderAdapter, SSEStreamDecoder
 from switchpoint.providers.limits import AttemptLimits
+from switchpoint.providers.output_cap import OPENAI_CHAT_FIELDS, cap_fields
 from switchpoint.providers.portability import refuse_excess_stops
 from switchpoint.providers.request_body import request_bytes
 
@@ -78,7 +79,10 @@ class OpenAIAdapter(HttpProviderAdapter):
     def auth_headers(self) -> dict[str, str]:
         return {"authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
-    def _body(self, request: ChatRequest, model: str, stream: bool) -> bytes:
+    def _body(
+        self, request: ChatRequest, model: str, stream: bool, limits: AttemptLimits | None = None
+    ) -> bytes:
+        limit = self.output_limit(model)
         if request.native and request.protocol == PROTOCOL:
             body: dict[str, Any] = dict(request.body)
             body["model"] = model
@@ -89,6 +93,8 @@ class OpenAIAdapter(HttpProviderAdapter):
                     **(options if isinstance(options, dict) else {}),
                     "include_usage": True,
                 }
+            if limit is not None and cap_fields(body, OPENAI_CHAT_FIELDS, limit):
+                self.note_capped(limits, limit)
             return request_bytes(body)
         conversation = request.conversation()
         if self.max_stop_sequences is not None:
@@ -102,6 +108,8 @@ class OpenAIAdapter(HttpProviderAdapter):
                     encoded[key] = request.body[key]
         elif request.protocol == RESPONSES:
             encoded.update(chat_settings(request.body))
+        if limit is not None and cap_fields(encoded, OPENAI_CHAT_FIELDS, limit):
+            self.note_capped(limits, limit)
         return request_bytes(encoded)
 
     @property
@@ -111,7 +119,7 @@ class OpenAIAdapter(HttpProviderAdapter):
     async def complete(
         self, request: ChatRequest, model: str, limits: AttemptLimits
     ) -> ChatResponse:
-        body = self._body(request, model, stream=False)
+        body = self._body(request, model, stream=False, limits=limits)
         # A non-streamed answer is generated before its headers are sent: the whole
         # attempt budget applies, not the first-token limit.
         response = await self.post(
@@ -132,7 +140,7 @@ class OpenAIAdapter(HttpProviderAdapter):
     def stream_batches(
         self, request: ChatRequest, model: str, limits: AttemptLimits
     ) -> AsyncIterator[list[StreamEvent]]:
-        body = self._body(request, model, stream=True)
+        body = self._body(request, model, stream=True, limits=limits)
         return self.relay_sse(
             self._path,
             body,

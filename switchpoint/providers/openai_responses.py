@@ -19,7 +19,9 @@ from switchpoint.protocols.openai_responses.request import add_chat_settings, en
 from switchpoint.protocols.openai_responses.response import decode_response
 from switchpoint.protocols.openai_responses.stream import StreamDecoder
 from switchpoint.providers.errors import ProviderError
+from switchpoint.providers.limits import AttemptLimits
 from switchpoint.providers.openai import OpenAIAdapter
+from switchpoint.providers.output_cap import RESPONSES_FIELDS, cap_fields
 from switchpoint.providers.portability import refuse_unportable
 from switchpoint.providers.request_body import request_bytes
 
@@ -36,7 +38,10 @@ class OpenAIResponsesAdapter(OpenAIAdapter):
     def _path(self) -> str:
         return f"{self.base_path}/responses"
 
-    def _body(self, request: ChatRequest, model: str, stream: bool) -> bytes:
+    def _body(
+        self, request: ChatRequest, model: str, stream: bool, limits: AttemptLimits | None = None
+    ) -> bytes:
+        limit = self.output_limit(model)
         if request.native and request.protocol == PROTOCOL:
             body: dict[str, Any] = dict(request.body)
             body["model"] = model
@@ -45,6 +50,8 @@ class OpenAIResponsesAdapter(OpenAIAdapter):
                 body["stream"] = True
             else:
                 body.pop("stream", None)
+            if limit is not None and cap_fields(body, RESPONSES_FIELDS, limit):
+                self.note_capped(limits, limit)
             return request_bytes(body)
         refuse_unportable(request, honoured=_HONOURED)
         conversation = request.conversation()
@@ -58,4 +65,6 @@ class OpenAIResponsesAdapter(OpenAIAdapter):
         encoded = encode_request(conversation, model, stream=stream)
         if request.protocol == OPENAI_CHAT:
             add_chat_settings(encoded, request.body)
+        if limit is not None and cap_fields(encoded, RESPONSES_FIELDS, limit):
+            self.note_capped(limits, limit)
         return request_bytes(encoded)
