@@ -15,7 +15,7 @@ from switchpoint.chat.request import ChatRequest
 from switchpoint.compaction.measure import ContextMeter, CountedSize
 from switchpoint.compaction.planning import CompressionPlanner, PlannedCompression
 from switchpoint.config.schema import Config, SummarizationStrategy
-from switchpoint.routing.context_size import ContextSize, UniformSize
+from switchpoint.routing.context_size import ContextSize, DeclaredSize, UniformSize
 from switchpoint.routing.decision import CompressionOutlook
 from switchpoint.routing.registry import Profile, Registry
 from switchpoint.routing.rules import context_strategy
@@ -81,17 +81,41 @@ class Assessor:
         (which fits everywhere, by construction); None otherwise. `raw`: the body as
         received, if it is `request`'s native body."""
         size: ContextSize | None
-        if given_tokens is not None or request is None:
-            # A bare count (X-Switchpoint-Context-Tokens, `route --tokens`) decides alone:
+        if request is None:
+            # A bare count (`/v1/route` or `route --tokens` without a body) decides alone:
             # there is no conversation to plan a summarization of.
             size = UniformSize(given_tokens or 0)
         elif raw is not None:
             size = self.meter.small(request.body, raw)
             if size is None:
                 return None
+            if given_tokens is not None:
+                declared = self._declared(selection, size, given_tokens, strategy, max_output)
+                if declared is not None:
+                    return declared
         else:
             return None
         return ContextAssessment(selection, size, strategy, None, max_output)
+
+    def _declared(
+        self,
+        selection: WorkloadSelection,
+        measured: ContextSize,
+        declared: int,
+        strategy: SummarizationStrategy | None,
+        max_output: int | None,
+    ) -> ContextAssessment | None:
+        """A body whose client declared its size (X-Switchpoint-Context-Tokens). The
+        declaration is taken when it is at least the gateway's own count, as a bare
+        count (nothing planned for it); a smaller one is ignored (None: assess as if it
+        were absent), since a budget reserved from it, or a model chosen by it, would
+        be the client's to shrink."""
+        profile = self.registry.profiles[selection.profile]
+        if declared < measured.tokens(profile):
+            return None
+        return ContextAssessment(
+            selection, DeclaredSize(measured, declared), strategy, None, max_output
+        )
 
     async def assess(
         self,
@@ -116,6 +140,10 @@ class Assessor:
         assert request is not None
         registry = self.registry
         size = await self.meter.measure(request)
+        if given_tokens is not None:
+            declared = self._declared(selection, size, given_tokens, strategy, max_output)
+            if declared is not None:
+                return declared
         assessment = ContextAssessment(selection, size, strategy, None, max_output)
         profile = registry.profiles[selection.profile]
         if (

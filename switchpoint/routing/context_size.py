@@ -15,6 +15,9 @@ estimate alone: arithmetic over a scan done once).
 `UniformSize` is a bare token count (the client's `X-Switchpoint-Context-Tokens`, or
 `switchpoint route --tokens N`): the same number for every profile, no error bound.
 `CompressedSize` is a request after summarization to `budget` tokens of one profile.
+`DeclaredSize` is a request with a body whose client also declared its size: the
+declaration may raise the gateway's own count, never lower it (budgets reserve from it,
+and a model too small for the request must never get it).
 """
 
 from __future__ import annotations
@@ -70,3 +73,18 @@ class CompressedSize:
 
     def fits(self, profile: Profile, limit: int) -> bool:
         return self.tokens(profile) <= limit
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredSize:
+    """`measured`, but at least `declared` tokens for every profile."""
+
+    measured: ContextSize
+    declared: int
+    everywhere: bool = False
+
+    def tokens(self, profile: Profile) -> int:
+        return max(self.declared, self.measured.tokens(profile))
+
+    def fits(self, profile: Profile, limit: int) -> bool:
+        return self.declared <= limit and self.measured.fits(profile, limit)

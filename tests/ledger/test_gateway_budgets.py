@@ -274,3 +274,41 @@ def test_budget_refusals_speak_the_anthropic_protocol_too(
         assert "key budget exceeded" in body["error"]["message"]
         assert "daily budget" in body["error"]["message"]
         assert openai_fake.request_count() == 0
+
+
+def test_a_declared_context_size_cannot_shrink_a_keys_reservation(
+    ledger_url: str, openai_fake: OpenAIFake
+) -> None:
+    # The prompt is ~5,000 tokens; the client declares 1 to have each call reserve nothing.
+    prompt = [{"role": "user", "content": "word " * 5000}]
+    openai_fake.input_tokens, openai_fake.output_tokens = 5000, OUTPUT
+    openai_fake.header_delay = 0.5  # every call is still in flight when the last arrives
+    config = gateway_config(openai_fake, ledger_url)
+    with serving(config, openai_fake, master_key=MASTER) as server:
+        budget = 2.5 * usd("gpt-5.5", 5000, OUTPUT)
+        key = create_key(server.base_url, team="agents", budget_usd=budget, period="month")
+
+        async def one(sdk: openai.AsyncOpenAI) -> str:
+            try:
+                await sdk.chat.completions.create(
+                    model="auto",
+                    messages=prompt,
+                    max_tokens=OUTPUT,
+                    extra_headers={"X-Switchpoint-Context-Tokens": "1"},
+                )
+            except openai.RateLimitError:
+                return "refused"
+            return "served"
+
+        async def burst() -> list[str]:
+            async with aclient(server, api_key=key["key"], max_retries=0) as sdk:
+                return await asyncio.gather(*(one(sdk) for _ in range(20)))
+
+        results = asyncio.run(burst())
+        # The gateway's own count is reserved: two calls fit (the declaration let all 20 in).
+        assert results.count("served") == 2
+        flush(server)
+    [(spent,)] = ledger_rows(
+        ledger_url, "SELECT SUM(cost_usd) FROM requests WHERE key_id = ?", (key["id"],)
+    )
+    assert spent <= budget
