@@ -24,8 +24,14 @@ from switchpoint.chat.usage import Usage
 @final
 @dataclass(slots=True)
 class MessageStart:
+    """The answer begins. `system_fingerprint` and `service_tier` are OpenAI's, constant
+    for a stream: carried once here (None when the vendor sent none) rather than on
+    every event, for a client of OpenAI's protocol."""
+
     id: str
     model: str
+    system_fingerprint: str | None = None
+    service_tier: str | None = None
 
 
 @final

@@ -19,6 +19,8 @@ class ParsedBody:
     stream: bool
     # Protocol-specific rendering options (e.g. OpenAI's `stream_options.include_usage`).
     include_usage: bool = False
+    # OpenAI's `logprobs: true`: a stream renders the vendor's log-probabilities.
+    logprobs: bool = False
     # The request's parameters a protocol repeats in its answer (OpenAI Responses').
     echo: dict[str, Any] | None = None
 

@@ -13,7 +13,7 @@ from switchpoint.protocols.openai import PROTOCOL
 from switchpoint.protocols.openai.errors import error_body
 from switchpoint.protocols.openai.request import KEEP_FLAG, decode_request
 from switchpoint.protocols.openai.response import encode_response
-from switchpoint.protocols.openai.stream import StreamEncoder
+from switchpoint.protocols.openai.stream import LogprobsStreamEncoder, StreamEncoder
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
@@ -63,7 +63,12 @@ class OpenAIChatCodec:
         if options is not None:
             expect(options, dict, "stream_options")
             include_usage = options.get("include_usage") is True
-        return ParsedBody(model=model, stream=bool(stream), include_usage=include_usage)
+        return ParsedBody(
+            model=model,
+            stream=bool(stream),
+            include_usage=include_usage,
+            logprobs=bool(stream) and body.get("logprobs") is True,
+        )
 
     def strip_extensions(self, body: dict[str, Any]) -> bool:
         return strip_flag(body.get("messages"), KEEP_FLAG)
@@ -75,9 +80,8 @@ class OpenAIChatCodec:
         return encode_response(response)
 
     def stream_encoder(self, parsed: ParsedBody, request_id: str) -> StreamEncoder:
-        return StreamEncoder(
-            include_usage=parsed.include_usage, fallback_id=f"chatcmpl-{request_id}"
-        )
+        encoder = LogprobsStreamEncoder if parsed.logprobs else StreamEncoder
+        return encoder(include_usage=parsed.include_usage, fallback_id=f"chatcmpl-{request_id}")
 
     def error_body(self, error: GatewayError) -> dict[str, Any]:
         return error_body(error)

@@ -18,7 +18,7 @@ from switchpoint.protocols.openai import PROTOCOL
 from switchpoint.protocols.openai.errors import parse_error
 from switchpoint.protocols.openai.request import encode_request
 from switchpoint.protocols.openai.response import MalformedResponse, decode_response
-from switchpoint.protocols.openai.stream import StreamDecoder
+from switchpoint.protocols.openai.stream import LogprobsStreamDecoder, StreamDecoder
 from switchpoint.protocols.openai_responses import PROTOCOL as RESPONSES
 from switchpoint.protocols.openai_responses.request import chat_settings
 from switchpoint.protocols.stream_error import StreamErrorEvent
@@ -145,11 +145,22 @@ class OpenAIAdapter(HttpProviderAdapter):
             self._path,
             body,
             limits,
-            self.stream_decoder(),
+            self._stream_decoder_for(request),
             self._stream_error,
             # Servers of OpenAI's protocol other than OpenAI's own may not stream.
             whole_answer=self._answer_events,
         )
+
+    def _stream_decoder_for(self, request: ChatRequest) -> SSEStreamDecoder:
+        # Log-probabilities are kept only for an OpenAI chat client that asked for them
+        # (forwarded as it sent them): other streams take the decoder that ignores them.
+        if (
+            self.stream_decoder is StreamDecoder
+            and request.protocol == PROTOCOL
+            and request.body.get("logprobs") is True
+        ):
+            return LogprobsStreamDecoder()
+        return self.stream_decoder()
 
     def _answer_events(self, raw: bytes) -> list[StreamEvent]:
         return answer_events(self._decode(raw))

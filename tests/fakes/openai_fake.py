@@ -15,6 +15,7 @@ module picks between the two APIs by the summary's type.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -114,6 +115,10 @@ class OpenAIFake(FakeUpstream):
     default_api_key = "sk-fake-openai"
     # OpenAI does not continue a trailing assistant message: it answers anew.
     default_prefill = "ignore"
+    # Streamed chat content carries log-probabilities when the request asks
+    # (`logprobs: true`, as OpenAI does), or always when this is set (for a
+    # request translated from a protocol that cannot ask).
+    stream_logprobs = False
 
     @property
     def base_url(self) -> str:
@@ -427,6 +432,10 @@ class OpenAIFake(FakeUpstream):
         options = body.get("stream_options") or {}
         include_usage = options.get("include_usage") is True
         obfuscate = options.get("include_obfuscation") is not False
+        with_logprobs = self.stream_logprobs or body.get("logprobs") is True
+        top = body.get("top_logprobs")
+        top_n = top if isinstance(top, int) and with_logprobs else 0
+        tokens_so_far = 0
         head: dict[str, Any] = {
             "id": f"chatcmpl-fake{self.next_id():08d}",
             "object": "chat.completion.chunk",
@@ -438,9 +447,17 @@ class OpenAIFake(FakeUpstream):
         frames: list[wire.Frame] = []
 
         def chunk(delta: dict[str, Any], finish: str | None = None, kind: str = "content") -> None:
+            nonlocal tokens_so_far
+            logprobs = None
+            text = delta.get("content") or delta.get("refusal")
+            if with_logprobs and text:
+                entries = token_logprobs(text, tokens_so_far, top_n)
+                tokens_so_far += len(entries)
+                key = "content" if delta.get("content") else "refusal"
+                logprobs = {"content": None, "refusal": None, key: entries}
             payload = dict(head)
             payload["choices"] = [
-                {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+                {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
             ]
             if include_usage:
                 payload["usage"] = None
@@ -494,6 +511,35 @@ class OpenAIFake(FakeUpstream):
         if isinstance(summary, ResponsesSummary):
             return invalid_event(payload)
         return super()._invalid_frame(payload, summary)
+
+
+_TOKEN = re.compile(r"\s*\S+|\s+")
+
+
+def token_logprobs(text: str, first: int, top: int) -> list[dict[str, Any]]:
+    """The `logprobs.content` entries of a streamed piece of text: one token per word
+    with the whitespace before it (they concatenate back to ``text``), the n-th token of
+    the answer (from 0, ``first`` for this piece's first) at logprob ``-(n + 1) / 100``,
+    with ``top`` alternatives (the token itself first, then ``alt1``, ``alt2``...)."""
+    entries = []
+    for n, token in enumerate(_TOKEN.findall(text), start=first):
+        logprob = -(n + 1) / 100
+        alternatives = [
+            {"token": token, "logprob": logprob, "bytes": list(token.encode())},
+            *(
+                {"token": f"alt{k}", "logprob": logprob - k, "bytes": list(f"alt{k}".encode())}
+                for k in range(1, top)
+            ),
+        ]
+        entries.append(
+            {
+                "token": token,
+                "logprob": logprob,
+                "bytes": list(token.encode()),
+                "top_logprobs": alternatives[:top],
+            }
+        )
+    return entries
 
 
 def _missing_parameter(name: str) -> wire.HttpReply:

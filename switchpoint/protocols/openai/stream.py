@@ -17,8 +17,10 @@ from switchpoint.chat.stream import (
     ToolCallDelta,
     ToolCallStart,
     UsageUpdate,
+    VendorPart,
 )
 from switchpoint.chat.usage import Usage
+from switchpoint.protocols.openai import PROTOCOL
 from switchpoint.protocols.openai.response import decode_usage, encode_usage
 from switchpoint.protocols.stop_reasons import INTERNAL_TO_OPENAI, OPENAI_TO_INTERNAL
 from switchpoint.protocols.stream_error import StreamErrorEvent
@@ -81,7 +83,7 @@ class StreamDecoder:
         usage = decode_usage(raw_usage) if raw_usage is not None else None
         if not self._started:
             self._started = True
-            out.append(MessageStart(str(chunk.get("id", "")), str(chunk.get("model", ""))))
+            out.append(_message_start(chunk))
         for choice in choices:
             if choice.get("index", 0) != 0:
                 continue
@@ -151,15 +153,55 @@ class StreamDecoder:
         return [Finish(stop)]
 
 
+def _message_start(chunk: dict[str, Any]) -> MessageStart:
+    """The first chunk's identity, with what OpenAI repeats on every chunk of a stream
+    (`system_fingerprint`, `service_tier`): constant, so read once."""
+    fingerprint = chunk.get("system_fingerprint")
+    tier = chunk.get("service_tier")
+    return MessageStart(
+        str(chunk.get("id", "")),
+        str(chunk.get("model", "")),
+        fingerprint if type(fingerprint) is str else None,
+        tier if type(tier) is str else None,
+    )
+
+
+class LogprobsStreamDecoder(StreamDecoder):
+    """`StreamDecoder` for a request that asked for log-probabilities (OpenAI's
+    `logprobs: true`): choice 0's `logprobs` of each chunk travel as a `VendorPart` just
+    before the text they belong to (its content, or its refusal), for the OpenAI chat
+    client's `LogprobsStreamEncoder`. A separate class, so that streams which did not
+    ask (nearly all) pay nothing per event; a chunk without text (the role chunk's
+    empty `content`) has nothing to carry them, and they are dropped."""
+
+    __slots__ = ()
+
+    def _decode_chunk(self, chunk: dict[str, Any]) -> list[StreamEvent]:
+        out = super()._decode_chunk(chunk)
+        for choice in chunk.get("choices") or ():
+            if choice.get("index", 0) != 0:
+                continue
+            logprobs = choice.get("logprobs")
+            if type(logprobs) is not dict:
+                continue
+            for position, event in enumerate(out):
+                if type(event) is TextDelta:
+                    out.insert(position, VendorPart(PROTOCOL, "delta", logprobs))
+                    break
+        return out
+
+
 _FINISH_REASON = b',"logprobs":null,"finish_reason":'
 _UNFINISHED_TAIL = _FINISH_REASON + b"null}]}\n\n"
 _TEXT_TAIL = b"}" + _UNFINISHED_TAIL
+_LOGPROBS = b'},"logprobs":'
+_LOGPROBS_TAIL = b',"finish_reason":null}]}\n\n'
 
 
 class StreamEncoder:
     """Renders internal events as the SSE stream an OpenAI client expects."""
 
-    __slots__ = ("_created", "_head", "_id", "_include_usage", "_model", "_usage")
+    __slots__ = ("_constant", "_created", "_head", "_id", "_include_usage", "_model", "_usage")
 
     def __init__(self, *, include_usage: bool, fallback_id: str) -> None:
         self._include_usage = include_usage
@@ -168,6 +210,8 @@ class StreamEncoder:
         self._created = int(time.time())
         self._usage: Usage | None = None
         self._head = b""
+        # `service_tier` and `system_fingerprint`, when the vendor sent them.
+        self._constant: dict[str, str] = {}
 
     def _chunk(self, delta: bytes, finish: str | None = None) -> bytes:
         if finish is None:
@@ -179,19 +223,7 @@ class StreamEncoder:
             # The commonest event, in one join (each `+` would copy the chunk so far).
             return b"".join((self._head, b'{"content":', orjson.dumps(event.text), _TEXT_TAIL))
         if type(event) is MessageStart:
-            if event.id:
-                self._id = event.id if event.id.startswith("chatcmpl") else f"chatcmpl-{event.id}"
-            self._model = event.model
-            self._head = (
-                b'data: {"id":'
-                + orjson.dumps(self._id)
-                + b',"object":"chat.completion.chunk","created":'
-                + str(self._created).encode()
-                + b',"model":'
-                + orjson.dumps(self._model)
-                + b',"choices":[{"index":0,"delta":'
-            )
-            return self._chunk(b'{"role":"assistant","content":""}')
+            return self._start(event)
         if type(event) is ToolCallStart:
             call = {
                 "index": event.index,
@@ -210,23 +242,75 @@ class StreamEncoder:
             out = self._chunk(b"{}", INTERNAL_TO_OPENAI[event.stop_reason])
             if self._include_usage:
                 usage = self._usage or Usage()
-                out += (
-                    b"data: "
-                    + orjson.dumps(
-                        {
-                            "id": self._id,
-                            "object": "chat.completion.chunk",
-                            "created": self._created,
-                            "model": self._model,
-                            "choices": [],
-                            "usage": encode_usage(usage),
-                        }
-                    )
-                    + b"\n\n"
-                )
+                chunk: dict[str, Any] = {
+                    "id": self._id,
+                    "object": "chat.completion.chunk",
+                    "created": self._created,
+                    "model": self._model,
+                }
+                chunk.update(self._constant)
+                chunk["choices"] = []
+                chunk["usage"] = encode_usage(usage)
+                out += b"data: " + orjson.dumps(chunk) + b"\n\n"
             return out + b"data: [DONE]\n\n"
         return b""  # reasoning has no place in OpenAI's chat stream
+
+    def _start(self, event: MessageStart) -> bytes:
+        """The stream's first chunk, and the head every later chunk starts with: what is
+        constant for the stream is rendered once, here."""
+        if event.id:
+            self._id = event.id if event.id.startswith("chatcmpl") else f"chatcmpl-{event.id}"
+        self._model = event.model
+        constant: dict[str, str] = {}
+        if event.service_tier is not None:
+            constant["service_tier"] = event.service_tier
+        if event.system_fingerprint is not None:
+            constant["system_fingerprint"] = event.system_fingerprint
+        self._constant = constant
+        # The keys in the order OpenAI sends them, after `model` and before `choices`.
+        extra = b"," + orjson.dumps(constant)[1:-1] if constant else b""
+        self._head = (
+            b'data: {"id":'
+            + orjson.dumps(self._id)
+            + b',"object":"chat.completion.chunk","created":'
+            + str(self._created).encode()
+            + b',"model":'
+            + orjson.dumps(self._model)
+            + extra
+            + b',"choices":[{"index":0,"delta":'
+        )
+        return self._chunk(b'{"role":"assistant","content":""}')
 
     def encode_error(self, error_body: dict[str, Any]) -> bytes:
         """The in-stream error OpenAI's SDKs raise on; the stream then simply ends."""
         return b"data: " + orjson.dumps(error_body) + b"\n\n"
+
+
+class LogprobsStreamEncoder(StreamEncoder):
+    """`StreamEncoder` for a client that asked for log-probabilities: the `logprobs`
+    a `LogprobsStreamDecoder` sent ahead of a text are rendered on that text's chunk,
+    as OpenAI sends them."""
+
+    __slots__ = ("_logprobs",)
+
+    def __init__(self, *, include_usage: bool, fallback_id: str) -> None:
+        super().__init__(include_usage=include_usage, fallback_id=fallback_id)
+        self._logprobs: bytes | None = None
+
+    def encode(self, event: StreamEvent) -> bytes:
+        if type(event) is VendorPart and event.protocol == PROTOCOL:
+            self._logprobs = orjson.dumps(event.part)
+            return b""
+        if type(event) is TextDelta and self._logprobs is not None:
+            logprobs, self._logprobs = self._logprobs, None
+            return b"".join(
+                (
+                    self._head,
+                    b'{"content":',
+                    orjson.dumps(event.text),
+                    _LOGPROBS,
+                    logprobs,
+                    _LOGPROBS_TAIL,
+                )
+            )
+        return super().encode(event)
