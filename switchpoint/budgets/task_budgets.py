@@ -1,6 +1,7 @@
 """Task budgets: tokens and/or USD across all the calls of one task.
 
-A task's budget comes from its own headers (the latest declaration wins), else from a
+A task's budget comes from its own headers (the latest declaration wins, per dimension:
+tokens and USD are declared apart), else from a
 budget an earlier call declared (read back from the ledger), else from the workload's
 default in `routing.cost.task_budgets`. Accounts are kept for recently active tasks
 (least recently used ones are forgotten past `max_tasks`); a task this process has not
@@ -41,10 +42,20 @@ class TaskAccount:
     def limited(self) -> bool:
         return self.tokens.limit is not None or self.usd.limit is not None
 
-    def set_limits(self, tokens: int | None, usd: float | None, source: BudgetSource) -> None:
+    def set_limits(self, tokens: float | None, usd: float | None, source: BudgetSource) -> None:
         self.tokens.limit = None if tokens is None else float(tokens)
         self.usd.limit = usd
         self.source = source
+
+    def declare(self, tokens: float | None, usd: float | None, source: BudgetSource) -> None:
+        """A declared budget, per dimension: declaring a token budget keeps the USD one in
+        force (the workload's default, or an earlier declaration), and the other way
+        round."""
+        self.set_limits(
+            self.tokens.limit if tokens is None else tokens,
+            self.usd.limit if usd is None else usd,
+            source,
+        )
 
 
 class TaskBudgets:
@@ -83,7 +94,7 @@ class TaskBudgets:
             accounts.move_to_end(task_id)
             account.last_seen = time.monotonic()
         if tokens is not None or usd is not None:
-            account.set_limits(tokens, usd, "header")
+            account.declare(tokens, usd, "header")
         return account
 
     def get(self, task_id: str | None) -> TaskAccount | None:
@@ -133,5 +144,5 @@ class TaskBudgets:
                 if account.source in ("none", "default") and (
                     found.budget_tokens is not None or found.budget_usd is not None
                 ):
-                    account.set_limits(found.budget_tokens, found.budget_usd, "stored")
+                    account.declare(found.budget_tokens, found.budget_usd, "stored")
             account.synced = True

@@ -261,7 +261,8 @@ def test_workload_defaults_apply_and_a_header_overrides_them() -> None:
     assert account is not None and account.source == "default"
     call = new_call()
     gate.admit(call, Principal(), TaskRequest("t", budget_usd=2.5), router(), None)
-    assert call.task_budget_usd == 2.5 and call.task_budget_tokens is None
+    # The header declares USD; the default's token budget stays in force beside it.
+    assert call.task_budget_usd == 2.5 and call.task_budget_tokens == 5000
     assert account.source == "header"
 
 
@@ -322,3 +323,14 @@ def test_task_accounts_are_forgotten_least_recently_used_first() -> None:
     tasks.account("b", tokens=None, usd=None, workload="premium")
     tasks.account("e", tokens=None, usd=None, workload="premium")
     assert tasks.get("b") is not None and tasks.get("c") is None
+
+
+def test_declaring_one_dimension_of_a_task_budget_keeps_the_other() -> None:
+    # The workload's default caps USD; a header that declares only tokens must not lift it.
+    tasks = TaskBudgets({"premium": TaskBudgetConfig(usd=0.5)})
+    account = tasks.account("t", tokens=100_000_000, usd=None, workload="premium")
+    assert (account.tokens.limit, account.usd.limit) == (100_000_000, 0.5)
+    # A later declaration of USD alone keeps the declared tokens.
+    account = tasks.account("t", tokens=None, usd=2.0, workload="premium")
+    assert (account.tokens.limit, account.usd.limit) == (100_000_000, 2.0)
+    assert account.source == "header"
