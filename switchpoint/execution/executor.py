@@ -39,6 +39,11 @@ from switchpoint.providers.limits import AttemptLimits
 from switchpoint.routing.registry import Registry
 
 log = logging.getLogger("switchpoint.execution")
+# Failures after which the vendor has most likely read (and bills) the prompt though no
+# usage came back: no answer in time, or a stream that broke off. Not a vendor's error
+# answer (4xx, 5xx: not billed), nor `dropped`, most often a pooled connection the
+# vendor had already closed, whose request it never read.
+_PROMPT_READ = frozenset({"timeout", "stalled", "truncated"})
 
 # An attempt left less than this of the call's deadline cannot complete (a connection on
 # loopback takes about that much): the deadline has in effect passed. Started anyway, it
@@ -200,10 +205,12 @@ class Executor:
                     target.model,
                 )
                 self.bus.resilience("prefill_unsupported", target.provider, target.model)
+            if error.kind in _PROMPT_READ and attempt.usage is None and limits is not None:
+                self._estimate_prompt_read(call, attempt, limits)
         elif outcome is not None:
             attempt.outcome = outcome
             if outcome == "cancelled" and attempt.usage is None and limits is not None:
-                self._estimate_cancelled(call, attempt, limits)
+                self._estimate_prompt_read(call, attempt, limits)
         if limits is not None and limits.stats.output_capped is not None:
             attempt.output_capped = limits.stats.output_capped
         if limits is not None and limits.stats.malformed_events:
@@ -221,14 +228,15 @@ class Executor:
         self.bus.attempt(call, attempt)
 
     @staticmethod
-    def _estimate_cancelled(
+    def _estimate_prompt_read(
         call: CallRecord, attempt: AttemptRecord, limits: AttemptLimits
     ) -> None:
-        """An attempt abandoned after its request reached the vendor (the client left, or
-        the gateway stopped) and before any usage report: the vendor bills the prompt it
-        read all the same, so the prompt as the gateway counted it is recorded, flagged as
-        an estimate. Output it may have generated is unknown and not guessed; a stream's
-        relayed text is estimated by the stream itself, before this."""
+        """An attempt that ended after its request reached the vendor and before any usage
+        report (the client left, the gateway stopped, the vendor was too slow or the
+        connection broke): the vendor bills the prompt it read all the same, so the prompt
+        as the gateway counted it is recorded, flagged as an estimate. Output it may have
+        generated is unknown and not guessed; a stream's relayed text is estimated by the
+        stream itself, before this."""
         if limits.stats.request_sent and call.context_tokens:
             attempt.usage = Usage(input_tokens=call.context_tokens)
             attempt.usage_estimated = True

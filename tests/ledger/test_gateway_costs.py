@@ -29,6 +29,7 @@ from tests.fakes import (
     ServerError,
 )
 from tests.ledger.gateway_setup import (
+    OPENAI_KEY_ENV,
     client,
     flush,
     gateway_config,
@@ -341,6 +342,37 @@ def test_a_call_whose_client_left_before_the_answer_is_billed_for_its_prompt(
     assert cost == pytest.approx(usd("gpt-5.5", tokens_in, 0))
     [(task_cost,)] = ledger_rows(sqlite_url, "SELECT cost_usd FROM tasks")
     assert task_cost == pytest.approx(cost)
+
+
+def test_an_attempt_that_timed_out_is_billed_for_the_prompt_the_vendor_read(
+    sqlite_url: str, openai_fake: OpenAIFake
+) -> None:
+    # The vendor took the request and never answered in time: it bills the prompt all the
+    # same, so each timed-out attempt records the prompt as counted, flagged as estimated.
+    provider = {"type": "openai", "base_url": openai_fake.base_url, "api_key_env": OPENAI_KEY_ENV,
+                "connect_timeout_s": 0.2, "first_token_timeout_s": 0.4,
+                "timeout_s": 0.4}  # fmt: skip
+    config = gateway_config(openai_fake, sqlite_url, providers={"openai": provider})
+    with serving(config, openai_fake) as server:
+        openai_fake.enqueue(AcceptThenSilent())  # the fallback is answered
+        client(server, max_retries=0).chat.completions.create(
+            model="auto",
+            messages=[{"role": "user", "content": "count these words please " * 50}],
+            extra_headers={"X-Switchpoint-Task-Id": "slow"},
+        )
+        flush(server)
+    attempts = ledger_rows(
+        sqlite_url,
+        "SELECT outcome, usage_estimated, input_tokens, output_tokens, cost_usd FROM attempts "
+        "ORDER BY seq",
+    )
+    timed_out = [row for row in attempts if row[0] == "timeout"]
+    assert len(timed_out) == 1 and attempts[-1][0] == "ok"
+    for _, estimated, tokens_in, tokens_out, cost in timed_out:
+        assert bool(estimated) and tokens_in > 200 and tokens_out == 0
+        assert cost is not None and cost > 0
+    [(task_cost,)] = ledger_rows(sqlite_url, "SELECT cost_usd FROM tasks")
+    assert task_cost == pytest.approx(sum(row[4] for row in attempts))
 
 
 def test_an_answer_without_a_usage_report_has_unknown_cost_not_zero(
