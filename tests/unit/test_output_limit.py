@@ -10,8 +10,8 @@ import orjson
 import pytest
 
 from switchpoint.budgets.estimate import CostEstimator
-from switchpoint.compaction.assessment import reserved_output
 from switchpoint.chat.request import ChatRequest, Decoder
+from switchpoint.compaction.assessment import reserved_output
 from switchpoint.config import ConfigError
 from switchpoint.config.loader import parse_config
 from switchpoint.config.schema import MAX_TOKEN_COUNT, ModelConfig
