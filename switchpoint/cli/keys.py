@@ -43,7 +43,12 @@ def _usd(amount: object) -> str:
 def create(
     team: Annotated[str, typer.Option(help="Team the key's calls are attributed to.")],
     budget_usd: Annotated[
-        float | None, typer.Option("--budget-usd", help="Spending limit in USD per period.")
+        float | None,
+        typer.Option(
+            "--budget-usd",
+            help="Spending limit in USD per period (held exactly per worker process; with "
+            "several workers a burst can pass it within one sync window: docs/ledger.md).",
+        ),
     ] = None,
     period: Annotated[str, typer.Option(help="Budget period: day, week, month or total.")] = (
         "month"
