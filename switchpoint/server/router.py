@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from switchpoint.errors import GatewayError
-from switchpoint.server.protocol import Handler
 from switchpoint.server.request import Request
 from switchpoint.server.response import Response, StreamingResponse
+from switchpoint.server.state import Handler
 
 # Renders an error for a request in the protocol its path implies.
 ErrorResponder = Callable[[Request, GatewayError], Response]

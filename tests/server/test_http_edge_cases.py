@@ -1,6 +1,6 @@
 """Corners of HTTP/1.1 that real clients reach: upgrades offered, HEAD, trailers, a
-half-closed socket, CRLFs between requests, unsupported versions, gzip with several
-members."""
+half-closed socket, CRLFs between requests, unsupported versions, a missing Host, HTTP/1.0
+keep-alive, gzip with several members."""
 
 from __future__ import annotations
 
@@ -215,6 +215,99 @@ async def test_versions_other_than_1_x_are_refused_with_505(version: bytes) -> N
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"GET / " + version + b"\r\nhost: t\r\n\r\n")
         assert (await read_response(reader))[0] == 505
+        writer.close()
+
+
+# --- Host (RFC 9112 §3.2) -------------------------------------------------------------
+
+
+async def test_an_http_1_1_request_without_host_is_refused_and_the_connection_closed() -> None:
+    async with serving(echo) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /x HTTP/1.1\r\n\r\nGET /after HTTP/1.1\r\nhost: t\r\n\r\n")
+        status, headers, body = await read_response(reader)
+        assert (status, headers["connection"]) == (400, "close")
+        assert "Host" in orjson.loads(body)["error"]["message"]
+        assert await read_to_end(reader) == b""  # the request after it is not answered
+        writer.close()
+
+
+async def test_a_request_without_host_is_refused_after_those_before_it_are_answered() -> None:
+    async with serving(echo) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /first HTTP/1.1\r\nhost: t\r\n\r\nPOST /x HTTP/1.1\r\n\r\n")
+        status, _, body = await read_response(reader)
+        assert (status, orjson.loads(body)["path"]) == (200, "/first")
+        assert (await read_response(reader))[0] == 400
+        assert await read_to_end(reader) == b""
+        writer.close()
+
+
+async def test_an_http_1_0_request_needs_no_host() -> None:
+    async with serving(echo) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /old HTTP/1.0\r\n\r\n")
+        status, _, body = await read_response(reader)
+        assert (status, orjson.loads(body)["path"]) == (200, "/old")
+        writer.close()
+
+
+def test_the_gateway_refuses_a_request_without_host_in_its_path_s_protocol(
+    gateway: BackgroundServer,
+) -> None:
+    """Through the gateway's error renderer: under /v1/messages, Anthropic's shape."""
+    with socket.create_connection((gateway.host, gateway.port), timeout=10) as sock:
+        sock.sendall(b"POST /v1/messages HTTP/1.1\r\ncontent-length: 2\r\n\r\n{}")
+        status, headers, body = Reader(sock).response()
+        assert sock.recv(10) == b""  # and the connection is closed
+    assert (status, headers["connection"]) == (400, "close")
+    error = orjson.loads(body)
+    assert error["type"] == "error" and "Host" in error["error"]["message"]
+
+
+# --- HTTP/1.0 keep-alive --------------------------------------------------------------
+
+
+async def test_an_http_1_0_request_kept_alive_is_told_so() -> None:
+    """An HTTP/1.0 client takes a connection to close unless the answer says otherwise."""
+    async with serving(echo) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for path in (b"/one", b"/two"):
+            writer.write(b"GET " + path + b" HTTP/1.0\r\nconnection: keep-alive\r\n\r\n")
+            status, headers, body = await read_response(reader)
+            assert (status, headers["connection"]) == (200, "keep-alive")
+            assert orjson.loads(body)["path"] == path.decode()
+        writer.write(b"HEAD /three HTTP/1.0\r\nconnection: keep-alive\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert b"connection: keep-alive\r\n" in head
+        writer.write(b"GET /last HTTP/1.0\r\n\r\n")  # no keep-alive asked: closed
+        assert (await read_response(reader))[1]["connection"] == "close"
+        assert await read_to_end(reader) == b""
+        writer.close()
+
+
+async def test_http_1_1_answers_say_nothing_of_keep_alive() -> None:
+    async with serving(echo) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /x HTTP/1.1\r\nhost: t\r\nconnection: keep-alive\r\n\r\n")
+        status, headers, _ = await read_response(reader)
+        assert status == 200 and "connection" not in headers
+        writer.close()
+
+
+async def test_a_stream_to_http_1_0_still_ends_with_the_connection() -> None:
+    async def stream(request: Request) -> StreamingResponse:
+        async def body() -> AsyncIterator[bytes]:
+            yield b"streamed"
+
+        return StreamingResponse(200, body())
+
+    async with serving(stream) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /s HTTP/1.0\r\nconnection: keep-alive\r\n\r\n")
+        data = await read_to_end(reader)
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert b"connection: close\r\n" in head and body == b"streamed"
         writer.close()
 
 
