@@ -29,7 +29,7 @@ from switchpoint.execution.breaker import BreakerStore, CircuitBreakers, Key
 from switchpoint.execution.client_prefill import prefill_join, strip_repeated_prefill
 from switchpoint.execution.failures import all_open_error, exhausted_error, gateway_error_for
 from switchpoint.execution.prefill import PrefillSupport
-from switchpoint.execution.records import SUMMARIZE, AttemptRecord, CallRecord
+from switchpoint.execution.records import SKIPPED_OPEN, SUMMARIZE, AttemptRecord, CallRecord
 from switchpoint.execution.retry_policy import RetryPolicy
 from switchpoint.execution.targets import Target
 from switchpoint.pricing import PriceTable
@@ -241,12 +241,13 @@ class Executor:
             attempt.usage = Usage(input_tokens=call.context_tokens)
             attempt.usage_estimated = True
 
-    def skip_open(
-        self, call: CallRecord, target: Target, cause: str | None, *, summarizing: bool = False
-    ) -> None:
-        attempt = self.begin_attempt(call, target, SUMMARIZE if summarizing else "fallback", cause)
-        attempt.outcome = "skipped_open"
-        if not summarizing:
+    def skip_open(self, call: CallRecord, target: Target, reason: str, cause: str | None) -> None:
+        """Record `target` as skipped for its open breaker. The skip keeps the reason the
+        target was entered for ("first" when it heads the chain), so that the one move
+        past it counts as one fallback, made by the next target's attempt."""
+        attempt = self.begin_attempt(call, target, reason, cause)
+        attempt.outcome = SKIPPED_OPEN
+        if reason != SUMMARIZE:
             call.fallback_reasons.append("breaker_open")
         self.bus.resilience("fallback", target.provider, target.model, "breaker_open")
         self.bus.attempt(call, attempt)
@@ -296,7 +297,7 @@ class Executor:
                 index += 1
                 continue
             if not self.breakers.allow(target.key):
-                self.skip_open(call, target, cause, summarizing=summarizing)
+                self.skip_open(call, target, reason, cause)
                 skipped_open.append(target)
                 index += 1
                 reason = SUMMARIZE if summarizing else "fallback"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from switchpoint.errors import ErrorKind, GatewayError
-from switchpoint.execution.records import CallRecord
+from switchpoint.execution.records import SKIPPED_OPEN, CallRecord
 from switchpoint.execution.targets import Target
 from switchpoint.providers.errors import ProviderError
 
@@ -78,7 +78,7 @@ def exhausted_error(last: ProviderError | None, call: CallRecord) -> GatewayErro
             "no provider can serve this request right now",
             retry_after_s=5.0,
         )
-    tried = [a for a in call.attempts if a.outcome != "skipped_open"]
+    tried = [a for a in call.attempts if a.outcome != SKIPPED_OPEN]
     final = tried[-1] if tried else None
     kind = _KINDS.get(last.kind, "upstream_error")
     status = _GATEWAY_SIDE.get(last.kind) or last.status

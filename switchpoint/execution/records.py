@@ -21,6 +21,9 @@ SummarizationOutcome = Literal[
 # The attempt reason of a summarizer call (the call's retries and fallbacks included).
 SUMMARIZE = "summarize"
 
+# The outcome of a target passed over because its circuit breaker is open: no request left.
+SKIPPED_OPEN = "skipped_open"
+
 
 @dataclass(slots=True)
 class AttemptRecord:
@@ -35,7 +38,7 @@ class AttemptRecord:
     cause: str | None = None
     duration_s: float = 0.0
     ttft_s: float | None = None
-    # "ok", or the failure kind (see providers.errors.FailureKind), or "skipped_open"
+    # "ok", or the failure kind (see providers.errors.FailureKind), or SKIPPED_OPEN
     # for a target skipped because its circuit breaker is open.
     outcome: str = "ok"
     status: int | None = None
@@ -158,7 +161,7 @@ class CallRecord:
 
     @property
     def upstream_attempts(self) -> int:
-        return sum(1 for a in self.attempts if a.outcome != "skipped_open")
+        return sum(1 for a in self.attempts if a.outcome != SKIPPED_OPEN)
 
     @property
     def retries(self) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from switchpoint.execution.records import AttemptRecord, CallRecord
+from switchpoint.execution.records import SKIPPED_OPEN, AttemptRecord, CallRecord
 
 REQUEST_COLUMNS = (
     "request_id",
@@ -127,7 +127,7 @@ def _where_it_went(call: CallRecord) -> tuple[str | None, str | None, str | None
     if call.served is not None:
         return call.served.profile, call.served.provider, call.served.model
     for attempt in reversed(call.attempts):
-        if attempt.outcome != "skipped_open":
+        if attempt.outcome != SKIPPED_OPEN:
             return attempt.profile, attempt.provider, attempt.model
     decision = call.decision
     if decision is not None:
@@ -202,7 +202,7 @@ def call_rows(call: CallRecord) -> CallRows:
             known_cost += attempt.cost_usd
         if not known:
             all_known = False
-        if attempt.outcome != "skipped_open":
+        if attempt.outcome != SKIPPED_OPEN:
             upstream += 1
         if attempt.reason == "retry":
             retries += 1

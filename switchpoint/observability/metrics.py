@@ -10,7 +10,12 @@ vocabularies (statuses, failure kinds, rule names): never request or task ids.
 from __future__ import annotations
 
 from switchpoint.events import Listener
-from switchpoint.execution.records import AttemptRecord, CallRecord, SummarizationRecord
+from switchpoint.execution.records import (
+    SKIPPED_OPEN,
+    AttemptRecord,
+    CallRecord,
+    SummarizationRecord,
+)
 from switchpoint.observability.histogram import (
     GC_PAUSE_BUCKETS_S,
     LATENCY_BUCKETS_S,
@@ -56,7 +61,7 @@ def call_target(call: CallRecord) -> Key3:
     if served is not None:
         return served.profile, served.provider, served.model
     for attempt in reversed(call.attempts):
-        if attempt.outcome != "skipped_open":
+        if attempt.outcome != SKIPPED_OPEN:
             return attempt.profile, attempt.provider, attempt.model
     decision = call.decision
     if decision is not None:
@@ -219,7 +224,7 @@ class GatewayMetrics(Listener):
     def _attempts(self, workload: str, attempts: list[AttemptRecord]) -> None:
         for attempt in attempts:
             outcome = attempt.outcome
-            if outcome == "skipped_open":
+            if outcome == SKIPPED_OPEN:
                 continue  # not sent upstream: counted as a breaker_open fallback
             key = (workload, attempt.provider, attempt.model)
             series = self.attempts.get(key)

@@ -42,7 +42,7 @@ from prometheus_client.core import CounterMetricFamily, Metric
 
 from switchpoint import __version__
 from switchpoint.events import Listener
-from switchpoint.execution.records import AttemptRecord, CallRecord
+from switchpoint.execution.records import SKIPPED_OPEN, AttemptRecord, CallRecord
 from switchpoint.log_throttle import LogThrottle
 from switchpoint.observability.trace_config import otlp_traces_endpoint
 from switchpoint.url_redaction import redact_url
@@ -222,6 +222,7 @@ class TraceExporter(Listener):
         wall = call.started_wall
         for attempt in call.attempts:
             offset = attempt.started_at - call.started_at
+            kind, status = _attempt_kind_and_status(attempt)
             self._span(
                 f"chat {attempt.model}",
                 SpanContext(
@@ -232,11 +233,11 @@ class TraceExporter(Listener):
                     trace_state=sampling.trace_state,
                 ),
                 root,
-                SpanKind.CLIENT,
+                kind,
                 _attempt_attributes(attempt),
                 _ns(wall, offset),
                 _ns(wall, offset + attempt.duration_s),
-                _OK if attempt.ok else Status(StatusCode.ERROR, attempt.error or attempt.outcome),
+                status,
             )
         failed = call.status in ("client_error", "upstream_error")
         self._span(
@@ -327,6 +328,15 @@ def _call_attributes(call: CallRecord) -> dict[str, Any]:
     return attributes
 
 
+def _attempt_kind_and_status(attempt: AttemptRecord) -> tuple[SpanKind, Status]:
+    if attempt.outcome == SKIPPED_OPEN:
+        # No request left: not a client call, and not an error (the breaker did its job).
+        return SpanKind.INTERNAL, _OK
+    if attempt.ok:
+        return SpanKind.CLIENT, _OK
+    return SpanKind.CLIENT, Status(StatusCode.ERROR, attempt.error or attempt.outcome)
+
+
 def _attempt_attributes(attempt: AttemptRecord) -> dict[str, Any]:
     attributes: dict[str, Any] = {
         "gen_ai.operation.name": "chat",
@@ -338,7 +348,7 @@ def _attempt_attributes(attempt: AttemptRecord) -> dict[str, Any]:
     }
     if attempt.ok:
         attributes["gen_ai.response.model"] = attempt.model
-    else:
+    elif attempt.outcome != SKIPPED_OPEN:
         attributes["error.type"] = attempt.outcome
     if attempt.status is not None:
         attributes["http.response.status_code"] = attempt.status

@@ -336,3 +336,32 @@ def test_the_start_up_log_names_the_collector_without_its_credentials(
     logged = caplog.text
     assert "collector.example:4318/v1/traces" in logged
     assert "otelSECRET" not in logged and "t0ken" not in logged
+
+
+def test_a_target_skipped_for_its_open_breaker_is_no_failed_client_call() -> None:
+    from switchpoint.chat.usage import Usage
+    from switchpoint.execution.records import SKIPPED_OPEN, AttemptRecord, CallRecord
+
+    record = CallRecord(
+        request_id="sp-2",
+        protocol="openai",
+        stream=False,
+        started_wall=time.time(),
+        started_at=10.0,
+        workload="w",
+        duration_s=0.5,
+    )
+    skipped = AttemptRecord("w", "p", "m-open", "first", 10.0, outcome=SKIPPED_OPEN)
+    served = AttemptRecord("b", "q", "m-ok", "fallback", 10.1, duration_s=0.3, usage=Usage(5, 1))
+    record.attempts += [skipped, served]
+    record.served = served
+    memory = InMemorySpanExporter()
+    TraceExporter(SimpleSpanProcessor(memory)).record(record)
+    spans = {s.name: s for s in memory.get_finished_spans()}
+    skip = spans["chat m-open"]
+    # No request left, so no client span; and an open breaker working is not an error.
+    assert skip.kind == SpanKind.INTERNAL
+    assert skip.status.status_code == StatusCode.UNSET
+    assert "error.type" not in skip.attributes
+    assert skip.attributes["switchpoint.attempt.outcome"] == SKIPPED_OPEN
+    assert spans["chat m-ok"].kind == SpanKind.CLIENT

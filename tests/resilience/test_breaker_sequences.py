@@ -68,6 +68,32 @@ def test_down_provider_is_skipped_probed_and_used_again(pair: Pair) -> None:
     assert moves[-1] == ("half_open", "closed")
 
 
+def test_skipping_an_open_breaker_is_one_fallback(pair: Pair) -> None:
+    primary, backup = pair
+    document = openai_pair(primary.base_url, backup.base_url, fallback=BREAKER)
+    with GatewayThread(document, KEYS) as gw:
+        api = openai.OpenAI(base_url=gw.base_url, api_key="unused", max_retries=0)
+        primary.down(fault=ServiceUnavailable())
+        assert gw.gateway is not None
+        breakers = gw.gateway.executor.breakers
+        for _ in range(20):
+            served_by(api)
+            if breakers.state(("primary", "gpt-a")) == "open":
+                break
+        assert breakers.state(("primary", "gpt-a")) == "open"
+        sent_before = primary.request_count()
+        raw = api.chat.completions.with_raw_response.create(model="main", messages=USER)
+        assert primary.request_count() == sent_before  # skipped, not sent
+        # One move, from the skipped first target to the backup: one fallback, not two.
+        assert raw.headers["x-switchpoint-fallbacks"] == "1"
+        call = gw.recorder.calls[-1]
+        assert [(a.reason, a.outcome) for a in call.attempts] == [
+            ("first", "skipped_open"),
+            ("fallback", "ok"),
+        ]
+        assert call.fallback_reasons == ["breaker_open"]
+
+
 def simulated_pair() -> dict[str, Any]:
     profile = {"max_context": 100_000, "cost_weight": 0.5}
     fast = {"latency_ms": 1.0, "chunk_delay_ms": 0.0, "output_tokens": 5}
