@@ -16,6 +16,7 @@ from switchpoint.ingress.nesting import refusing_deep_nesting
 from switchpoint.ingress.openai_chat import OpenAIChatCodec
 from switchpoint.ingress.openai_responses import OpenAIResponsesCodec
 from switchpoint.ingress.outcome_endpoint import OutcomeEndpoint
+from switchpoint.ingress.protocol_refusals import ProtocolRefusals
 from switchpoint.ingress.report_endpoint import ReportEndpoint
 from switchpoint.ingress.route_endpoint import RouteEndpoint
 from switchpoint.ingress.stored_responses import stored_response
@@ -61,15 +62,28 @@ def render_protocol_error(status: int, kind: str, message: str, path: str) -> Re
 _KINDS: frozenset[ErrorKind] = frozenset({"invalid_request", "request_too_large", "internal"})
 
 
+# The chat endpoints (POST), by path.
+CHAT_CODECS: dict[str, IngressCodec] = {
+    "/v1/chat/completions": OPENAI,
+    "/chat/completions": OPENAI,
+    "/v1/responses": RESPONSES,
+    "/responses": RESPONSES,
+    "/v1/messages": ANTHROPIC,
+}
+
+
+def protocol_refusals(gateway: Gateway) -> ProtocolRefusals:
+    """The server's renderer of refusals made before routing, recording chat ones."""
+    chat_protocols = {path: codec.protocol for path, codec in CHAT_CODECS.items()}
+    return ProtocolRefusals(gateway, render_protocol_error, chat_protocols)
+
+
 def build_router(gateway: Gateway) -> Router:
     router = Router(respond_error)
-    router.add("POST", "/v1/chat/completions", ChatEndpoint(gateway, OPENAI))
-    router.add("POST", "/chat/completions", ChatEndpoint(gateway, OPENAI))
-    router.add("POST", "/v1/responses", ChatEndpoint(gateway, RESPONSES))
-    router.add("POST", "/responses", ChatEndpoint(gateway, RESPONSES))
+    for path, codec in CHAT_CODECS.items():
+        router.add("POST", path, ChatEndpoint(gateway, codec))
     router.add("GET", "/v1/responses/{response_id}", stored_response)
     router.add("DELETE", "/v1/responses/{response_id}", stored_response)
-    router.add("POST", "/v1/messages", ChatEndpoint(gateway, ANTHROPIC))
     router.add(
         "POST", "/v1/messages/count_tokens", refusing_deep_nesting(CountTokensEndpoint(gateway))
     )

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from switchpoint.gateway import Gateway
 from switchpoint.observability.gc_pauses import GcPauses
-from switchpoint.server.app import build_router, render_protocol_error
+from switchpoint.server.app import build_router, protocol_refusals
 from switchpoint.server.heap import settle_heap
 from switchpoint.server.loop_lag import LoopLag
 from switchpoint.server.protocol import HttpProtocol, ServerState
@@ -48,7 +48,7 @@ async def serve(
     config = gateway.config.server
     state = ServerState(
         build_router(gateway),
-        render_protocol_error,
+        protocol_refusals(gateway),
         max_body_bytes=config.max_body_bytes,
         keep_alive_s=config.keep_alive_s,
         read_timeout_s=config.request_read_timeout_s,
