@@ -144,3 +144,19 @@ def test_admin_auth_checks() -> None:
     assert cookie_value("x=1; y = 2", "y") == "2" and cookie_value(None, "y") is None
     # Whitespace around the key in the environment is not part of it.
     assert MasterKey(f"  {MASTER}\n").matches(MASTER) and not MasterKey("   ").set
+
+
+def test_readiness_details_are_for_the_master_key_only(guarded: BackgroundServer) -> None:
+    url = guarded.base_url + "/readyz"
+    status, _, body = http_get(url)
+    # A load balancer gets the status; provider names, key variables and breaker
+    # states are not for anyone who can reach the port.
+    assert status == 200
+    assert orjson.loads(body) == {"status": "ready"}
+    assert b"SP_TEST" not in body
+    status, _, body = http_get(url, {"authorization": f"Bearer {MASTER}"})
+    assert status == 200
+    details = orjson.loads(body)
+    assert details["status"] == "ready"
+    assert {"main", "backup"} <= {p["name"] for p in details["providers"]}
+    assert isinstance(details["breakers"], list)
