@@ -290,6 +290,7 @@ class _StreamedAnswer:
 
     async def body(self) -> AsyncIterator[bytes]:
         call, run, encoder = self._call, self._run, self._encoder
+        relayed = False  # the server has written a piece, and the 200 head with it
         try:
             # Closed here, not left to the garbage collector: a client that leaves
             # mid-stream ends the upstream stream and its attempt at once.
@@ -304,12 +305,17 @@ class _StreamedAnswer:
                     del batch
                     # The batch that finishes the answer is the stream's last piece.
                     yield FinalPiece(piece) if last else piece
+                    relayed = True
         except StreamFailed as failed:
             self._endpoint._mark_error(call, failed.error)
+            # The 200 head leaves with the error event: the record keeps the status the
+            # client got, and `status` and `error_kind` say how the stream ended.
+            call.http_status = 200
             yield encoder.encode_error(self._endpoint.codec.error_body(failed.error))
         except BaseException:
             call.status = "cancelled"
-            call.http_status = 499
+            if not relayed:
+                call.http_status = 499  # nginx's "client closed request", before any answer
             raise
         finally:
             self._finish()

@@ -220,6 +220,8 @@ def test_no_target_can_continue_ends_with_an_error_event(pair: Pair) -> None:
     assert 0 < len(got.text) < len(ANSWER) and ANSWER.startswith(got.text)
     assert backup.request_count() == 0
     assert call.status == "upstream_error"
+    # Recorded with the status the client got: the 200 head went out with the first text.
+    assert call.http_status == 200 and call.error_kind is not None
     assert gw.recorder.count("continuation", "failed") == 1
 
 
@@ -298,5 +300,6 @@ def test_a_client_that_leaves_mid_stream_releases_the_upstream(pair: Pair) -> No
         assert wait_until(lambda: bool(gw.recorder.calls), 5)
         call = gw.recorder.calls[-1]
     assert call.status == "cancelled"
+    assert call.http_status == 200  # the client had its 200 and part of the answer
     assert call.attempts[0].outcome == "cancelled"
     assert backup.request_count() == 0 and primary.request_count() == 1

@@ -50,6 +50,7 @@ async def test_a_stream_closed_before_its_first_byte_is_finished_and_released(
     assert len(calls.calls) == 1
     call = calls.calls[0]
     assert call.status == "cancelled"
+    assert call.http_status == 499  # left before any answer: nginx's "client closed"
     assert call.served is not None and call.served.outcome == "cancelled"
     await response.on_close()  # idempotent: recorded once
     assert len(calls.calls) == 1
