@@ -247,6 +247,13 @@ def _check_url(url: str) -> None:
             "(for example http://127.0.0.1:8080)",
             param_hint="'--url'",
         )
+    if parts.username is not None or parts.password is not None:
+        # urllib would take `user:pw@host` for a host name and fail to resolve it.
+        raise typer.BadParameter(
+            f"{redact_url(url)!r} holds credentials, which are not sent: the master key "
+            "comes from the environment variable named by --key-env",
+            param_hint="'--url'",
+        )
 
 
 def top(

@@ -29,6 +29,13 @@ def test_url_printed_in_a_usage_error_has_no_password() -> None:
     assert "Hunter2" not in result.output
 
 
+def test_credentials_in_the_url_are_a_usage_error_naming_the_key_variable() -> None:
+    result = run("top", "--url", "http://admin:Hunter2@127.0.0.1:8080", "--once")
+    assert result.exit_code == 2, result.output
+    assert "--key-env" in result.output and "credentials" in result.output
+    assert "Hunter2" not in result.output
+
+
 def test_fetch_snapshot_turns_a_url_urllib_refuses_into_a_snapshot_error() -> None:
     with pytest.raises(SnapshotError, match="cannot use the URL"):
         fetch_snapshot("http://[::1", None)
