@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 
 import httptools
 
@@ -36,6 +37,8 @@ __all__ = ["ErrorRenderer", "Handler", "HttpProtocol", "ServerState", "plain_err
 log = logging.getLogger("switchpoint.server")
 
 _MAX_HEAD_BYTES = 64 * 1024
+# What a Host value (RFC 3986 reg-name, IP literal, port) cannot hold.
+_NOT_IN_HOST = re.compile(rb"[^A-Za-z0-9\-._~%!$&'()*+;=:\[\]]")
 # Added to a message's head byte count once its head is complete: whatever `on_header`
 # reports after that is a chunked body's trailer, and lands on the (rare) over-limit branch.
 _TRAILERS = 1 << 62
@@ -109,13 +112,18 @@ class HttpProtocol(Upgrades):
         self._head_bytes += _TRAILERS
         version = self._version = self._parser.get_http_version()
         headers = self._headers
-        if version == "1.1":
-            # RFC 9112 §3.2: an HTTP/1.1 request without Host is refused. A dict lookup
-            # per request; HTTP/1.0 predates the header and may omit it.
-            if b"host" not in headers:
-                self._fail(400, "invalid_request", "an HTTP/1.1 request needs a Host header")
+        host = headers.get(b"host")
+        if host is not None:
+            # RFC 9112 §3.2: several Host lines (merged with ", " by `on_header`) or a value
+            # that is no host[:port] get a 400. One regex search, ~0.1 µs.
+            if _NOT_IN_HOST.search(host) is not None:
+                self._fail(400, "invalid_request", "the Host header must be one host[:port]")
                 return
-        elif version != "1.0":
+        elif version == "1.1":
+            # HTTP/1.0 predates the header and may omit it; HTTP/1.1 may not.
+            self._fail(400, "invalid_request", "an HTTP/1.1 request needs a Host header")
+            return
+        if version != "1.1" and version != "1.0":
             self._fail(505, "invalid_request", f"HTTP/{version} is not supported: use HTTP/1.1")
             return
         length = headers.get(b"content-length")

@@ -1,6 +1,6 @@
 """Corners of HTTP/1.1 that real clients reach: upgrades offered, HEAD, trailers, a
-half-closed socket, CRLFs between requests, unsupported versions, a missing Host, HTTP/1.0
-keep-alive, gzip with several members."""
+half-closed socket, CRLFs between requests, unsupported versions, a missing, repeated or
+malformed Host, HTTP/1.0 keep-alive, gzip with several members."""
 
 from __future__ import annotations
 
@@ -240,6 +240,41 @@ async def test_a_request_without_host_is_refused_after_those_before_it_are_answe
         assert (status, orjson.loads(body)["path"]) == (200, "/first")
         assert (await read_response(reader))[0] == 400
         assert await read_to_end(reader) == b""
+        writer.close()
+
+
+@pytest.mark.parametrize(
+    "host_lines",
+    [
+        b"host: a\r\nhost: b\r\n",  # two Host lines
+        b"host: a, b\r\n",
+        b"host: a b\r\n",
+        b"host: user@a\r\n",
+        b"host: a/b\r\n",
+    ],
+)
+@pytest.mark.parametrize("version", [b"HTTP/1.1", b"HTTP/1.0"])
+async def test_several_hosts_or_one_that_is_no_host_are_refused(
+    host_lines: bytes, version: bytes
+) -> None:
+    async with serving(echo) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /x " + version + b"\r\n" + host_lines + b"\r\n")
+        status, _, body = await read_response(reader)
+        assert status == 400
+        assert "Host" in orjson.loads(body)["error"]["message"]
+        writer.close()
+
+
+@pytest.mark.parametrize(
+    "host", [b"example.com", b"127.0.0.1:8080", b"[::1]:8080", b"gw.internal.", b""]
+)
+async def test_a_host_with_a_port_or_an_ip_literal_is_served(host: bytes) -> None:
+    async with serving(echo) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /ok HTTP/1.1\r\nhost: " + host + b"\r\n\r\n")
+        status, _, body = await read_response(reader)
+        assert (status, orjson.loads(body)["path"]) == (200, "/ok")
         writer.close()
 
 
