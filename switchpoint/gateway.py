@@ -182,7 +182,7 @@ class Gateway:
             )
         if self.exposition is not None and self.ledger is not None:
             panel = LedgerPanel(self.ledger, self.config.routing.cost.metric)
-            self.exposition.collector.sources.append(panel.metrics)
+            self.exposition.process.sources.append(panel.metrics)
         if options.tracing == "auto" and otlp_traces_endpoint(environ) is not None:
             from switchpoint.observability.tracing import otlp_trace_exporter
 
@@ -190,7 +190,7 @@ class Gateway:
             if tracer is not None:
                 self.bus.subscribe(tracer)
                 if self.exposition is not None:
-                    self.exposition.collector.sources.append(tracer.metrics)
+                    self.exposition.process.sources.append(tracer.metrics)
 
     def _load_shedder(self, config: Config) -> LoadShedder:
         server = config.server
@@ -217,6 +217,9 @@ class Gateway:
         own_states = self.executor.breakers.states
         collector.view = lambda: share.combined(metrics)
         collector.breaker_states = lambda: share.combined_states(own_states())
+        process = self.exposition.process
+        process.worker = share.index
+        process.peers = share.peer_families
 
     def targets(self) -> list[tuple[str, str]]:
         """Every (provider, model) a request can be sent to, in profile order."""

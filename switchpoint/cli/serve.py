@@ -118,8 +118,9 @@ def run_worker(cfg: Config, *, reuse_port: bool, share: WorkerShare | None = Non
         publishing: asyncio.Task[None] | None = None
         if share is not None and gateway.metrics is not None:
             gateway.share_metrics(share)
+            families = gateway.exposition.process.snapshot if gateway.exposition else None
             publishing = asyncio.create_task(
-                share.run(gateway.metrics, gateway.executor.breakers.states, stop)
+                share.run(gateway.metrics, gateway.executor.breakers.states, stop, families)
             )
         host, port = sock.getsockname()[:2]
 

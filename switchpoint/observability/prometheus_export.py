@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TypeVar
 
-from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
+from prometheus_client import CollectorRegistry, PlatformCollector
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -29,6 +29,7 @@ from switchpoint.observability.metrics import (
     UPSTREAM_ERROR,
     GatewayMetrics,
 )
+from switchpoint.observability.process_families import ProcessFamilies, runtime_sources
 
 # 0 closed, 1 half-open, 2 open: "bigger is worse", so max() over targets means something.
 BREAKER_STATE_VALUES: dict[str, int] = {"closed": 0, "half_open": 1, "open": 2}
@@ -40,7 +41,6 @@ FALLBACK_REASONS: tuple[str, ...] = tuple(
 )
 
 BreakerStates = Callable[[], Mapping[tuple[str, str], str]]
-MetricSource = Callable[[], Iterable[Metric]]
 
 REQUEST_LABELS = ["workload", "profile", "provider", "model"]
 
@@ -136,8 +136,6 @@ class GatewayCollector(Collector):
         self.breaker_states = breaker_states
         # What a scrape shows: this process' numbers, or (several workers) everyone's.
         self.view: Callable[[], GatewayMetrics] = lambda: metrics
-        # Other parts (the trace exporter, the ledger) add their own families here.
-        self.sources: list[MetricSource] = []
 
     @staticmethod
     def _summarizations(m: GatewayMetrics) -> Iterator[Metric]:
@@ -331,8 +329,6 @@ class GatewayCollector(Collector):
             ["provider", "model", "from", "to"],
             m.breaker_transitions,
         )
-        for source in self.sources:
-            yield from source()
 
     def _resilience(self, metrics: GatewayMetrics) -> Iterator[Metric]:
         by_name: dict[str, dict[tuple[str, ...], int]] = {name: {} for name in RESILIENCE_FAMILIES}
@@ -356,15 +352,16 @@ class GatewayCollector(Collector):
 
 
 class MetricsExposition:
-    """The registry `/metrics` renders: the gateway's collector plus the process'."""
+    """The registry `/metrics` renders: the gateway's collector (summed over workers)
+    plus the families of each process (`process_families.py`)."""
 
     def __init__(self, collector: GatewayCollector) -> None:
         self.collector = collector
+        self.process = ProcessFamilies(runtime_sources())
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(collector)
-        ProcessCollector(registry=self.registry)
+        self.registry.register(self.process)
         PlatformCollector(registry=self.registry)
-        GCCollector(registry=self.registry)
 
     def render(self, accept: str | None) -> tuple[bytes, str]:
         """The exposition in the format the scraper accepts (text, or OpenMetrics)."""

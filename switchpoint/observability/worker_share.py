@@ -10,6 +10,10 @@ A worker that restarts starts from its predecessor's last numbers, so the sums n
 backwards (Prometheus would read that as a counter reset); the requests its predecessor
 had in flight died with it and are not counted as in flight.
 
+Each worker publishes its process' own families too (its ledger writer, trace exporter,
+CPU, memory, garbage collector), which are shown per worker, not summed
+(`process_families.py`).
+
 The directory is private to one `switchpoint serve` (made by the supervisor, mode 0700,
 removed when it exits), so the pickles are only ever read by the processes that wrote
 them.
@@ -28,11 +32,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from switchpoint.observability.metrics import GatewayMetrics, merge_metrics
+from switchpoint.observability.process_families import FamilyData
 
 log = logging.getLogger("switchpoint.metrics")
 
 PUBLISH_EVERY_S = 1.0
 BreakerStates = dict[tuple[str, str], str]
+Published = tuple[GatewayMetrics, BreakerStates, list[FamilyData]]
 # Worse state wins when workers disagree (each has its own breakers unless shared).
 _SEVERITY = {"closed": 0, "half_open": 1, "open": 2}
 
@@ -61,7 +67,7 @@ class WorkerShare:
     def _path(self, index: int) -> Path:
         return self.directory / f"worker-{index}.pickle"
 
-    def _load(self, index: int) -> tuple[GatewayMetrics, BreakerStates] | None:
+    def _load(self, index: int) -> Published | None:
         try:
             data = self._path(index).read_bytes()
         except FileNotFoundError:
@@ -70,11 +76,11 @@ class WorkerShare:
             log.warning("cannot read worker %d's metrics", index, exc_info=True)
             return None
         try:
-            metrics, states = pickle.loads(data)
+            metrics, states, families = pickle.loads(data)
         except Exception:
             log.warning("worker %d's metrics are unreadable", index, exc_info=True)
             return None
-        return metrics, states
+        return metrics, states, families
 
     def own(self, live: GatewayMetrics) -> GatewayMetrics:
         """This worker's numbers since the first of its line started."""
@@ -102,8 +108,24 @@ class WorkerShare:
                     states[target] = state
         return states
 
-    def publish(self, live: GatewayMetrics, states: Mapping[tuple[str, str], str]) -> None:
-        data = pickle.dumps((self.own(live), dict(states)), protocol=pickle.HIGHEST_PROTOCOL)
+    def peer_families(self) -> list[tuple[int, list[FamilyData]]]:
+        """Every other worker's own families, as it last published them."""
+        families = []
+        for index in range(self.count):
+            if index != self.index:
+                peer = self._load(index)
+                if peer is not None:
+                    families.append((index, peer[2]))
+        return families
+
+    def publish(
+        self,
+        live: GatewayMetrics,
+        states: Mapping[tuple[str, str], str],
+        families: list[FamilyData] | None = None,
+    ) -> None:
+        published: Published = (self.own(live), dict(states), families or [])
+        data = pickle.dumps(published, protocol=pickle.HIGHEST_PROTOCOL)
         path = self._path(self.index)
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
         try:
@@ -119,10 +141,11 @@ class WorkerShare:
         live: GatewayMetrics,
         states: Callable[[], Mapping[tuple[str, str], str]],
         stop: asyncio.Event,
+        families: Callable[[], list[FamilyData]] | None = None,
     ) -> None:
         """Publish every second until `stop`, and once more at the end."""
         while not stop.is_set():
-            self.publish(live, states())
+            self.publish(live, states(), families() if families is not None else None)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), PUBLISH_EVERY_S)
-        self.publish(live, states())
+        self.publish(live, states(), families() if families is not None else None)

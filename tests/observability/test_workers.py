@@ -9,14 +9,17 @@ import subprocess
 import sys
 import time
 import urllib.error
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import openai
 import orjson
 import yaml
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from switchpoint.observability.metrics import GatewayMetrics
+from switchpoint.observability.process_families import MetricSource, ProcessFamilies
 from switchpoint.observability.worker_share import WorkerShare
 from tests.observability.stack import http_get
 
@@ -58,6 +61,39 @@ def test_shares_sum_workers_and_survive_a_restart(tmp_path: Path) -> None:
     # An unreadable file is skipped, not fatal.
     (tmp_path / "worker-0.pickle").write_bytes(b"not a pickle")
     assert requests_of(successor.combined(fresh)) == 4 + 1
+
+
+def test_each_worker_s_own_families_are_shown_labelled_by_worker(tmp_path: Path) -> None:
+    """Process-level families (ledger writer, trace exporter, memory) are not summable:
+    every worker's are shown, labelled, the others' as last published."""
+    share0, share1 = WorkerShare(tmp_path, 0, 2), WorkerShare(tmp_path, 1, 2)
+
+    def ledger(written: float, available: float) -> MetricSource:
+        def families() -> Iterator[Metric]:
+            yield CounterMetricFamily("switchpoint_ledger_written_records", "w", value=written)
+            yield GaugeMetricFamily("switchpoint_ledger_available", "a", value=available)
+
+        return families
+
+    worker1 = ProcessFamilies([ledger(5, 0)])
+    share1.publish(GatewayMetrics(), {}, worker1.snapshot())
+    worker0 = ProcessFamilies([ledger(7, 1)])
+    worker0.worker, worker0.peers = 0, share0.peer_families
+    share0.publish(GatewayMetrics(), {}, worker0.snapshot())
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in worker0.collect()
+        for sample in family.samples
+    }
+    assert samples == {
+        ("switchpoint_ledger_written_records_total", (("worker", "0"),)): 7,
+        ("switchpoint_ledger_written_records_total", (("worker", "1"),)): 5,
+        ("switchpoint_ledger_available", (("worker", "0"),)): 1,
+        ("switchpoint_ledger_available", (("worker", "1"),)): 0,
+    }
+    # One worker alone: its families as they are, no label.
+    alone = ProcessFamilies([ledger(3, 1)])
+    assert [s.labels for f in alone.collect() for s in f.samples] == [{}, {}]
 
 
 def free_port() -> int:
@@ -118,6 +154,13 @@ def test_two_workers_one_story(tmp_path: Path) -> None:
             ]
             totals.add(sum(float(line.rsplit(" ", 1)[1]) for line in lines))
         assert totals == {20.0}
+        # Per-process families come from every worker, labelled.
+        rss = {
+            line.split("{", 1)[1].split("}", 1)[0]
+            for line in http_get(base + "/metrics")[2].decode().splitlines()
+            if line.startswith("process_resident_memory_bytes{")
+        }
+        assert rss == {'worker="0"', 'worker="1"'}
         # Both workers answered (the kernel spreads new connections; 16 tries).
         workers = {
             orjson.loads(http_get(base + "/ui/api/snapshot")[2])["worker"]["index"]
