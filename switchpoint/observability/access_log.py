@@ -90,6 +90,9 @@ def call_summary(call: CallRecord) -> dict[str, object]:
         }
     elif decision is not None and decision.context_action != "passed":
         entry["context_action"] = decision.context_action
+    if served is not None and served.output_capped is not None:
+        # The request's output maximum was above the model's limit, and was capped to it.
+        entry["output_capped"] = served.output_capped
     if call.continuations:
         entry["continuations"] = call.continuations
         entry["models"] = call.models

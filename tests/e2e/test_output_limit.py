@@ -69,6 +69,7 @@ def test_openai_client_above_the_limit_is_capped_and_told(
     [call] = limited.recorder.calls
     assert call.status == "ok" and call.served is not None
     assert call.served.output_capped == LIMITS[profile]
+    assert f'"output_capped":{LIMITS[profile]}' in limited.recorder.logged()  # access log
 
 
 def test_openai_client_legacy_max_tokens_is_capped_in_its_own_field(limited: Stack) -> None:
