@@ -59,6 +59,10 @@ def explain_headers(call: CallRecord) -> list[tuple[str, str]]:
     decision = call.decision
     if decision is not None:
         headers.append(("x-switchpoint-workload", decision.requested_profile))
+        if decision.rules:
+            # The routing rules that fired: why a call moved off the profile it asked for
+            # before any attempt (a budget, the context guard), or was summarized.
+            headers.append(("x-switchpoint-rules", ",".join(decision.rules)))
     served = call.served
     if served is not None:
         headers.append(("x-switchpoint-profile", served.profile))

@@ -162,9 +162,13 @@ def test_routing_fallbacks_and_rules(openai_fake: OpenAIFake, backup_fake: OpenA
             extra_headers={"x-switchpoint-context-tokens": "700000"},
         )
         for _ in range(2):
-            sdk.chat.completions.create(
+            raw = sdk.chat.completions.with_raw_response.create(
                 model="primary", messages=USER, extra_headers={"x-switchpoint-budget": "0.2"}
             )
+            # Moved before any attempt: the rule that moved it says why.
+            assert raw.headers["x-switchpoint-fallback"] == "true"
+            assert raw.headers["x-switchpoint-rules"] == "budget_fallback"
+            assert "x-switchpoint-fallback-reasons" not in raw.headers  # no execution move
         samples = scrape(server)
     assert value(samples, "switchpoint_fallbacks_total", reason="context_guard") == 1
     assert value(samples, "switchpoint_fallbacks_total", reason="budget") == 2
