@@ -19,6 +19,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
+from switchpoint.chat.usage import Usage
+from switchpoint.execution.records import SKIPPED_OPEN, AttemptRecord, CallRecord
 from switchpoint.observability.trace_config import otlp_traces_endpoint
 from switchpoint.observability.tracing import TraceExporter
 from switchpoint.server.background import BackgroundServer
@@ -284,22 +286,25 @@ def test_tracing_off_loads_no_opentelemetry() -> None:
     assert last != "TraceExporter"
 
 
+def finished_call(traceparent: str | None = None) -> CallRecord:
+    """A call of half a second that started at perf-counter 10, with no attempts yet."""
+    return CallRecord(
+        request_id="sp-1",
+        protocol="openai",
+        stream=False,
+        started_wall=time.time(),
+        started_at=10.0,
+        workload="w",
+        duration_s=0.5,
+        traceparent=traceparent,
+    )
+
+
 def test_sampling_follows_the_standard_variables_and_the_caller() -> None:
-    from switchpoint.chat.usage import Usage
-    from switchpoint.execution.records import AttemptRecord, CallRecord
     from switchpoint.observability.tracing import sampler_from
 
     def finished(traceparent: str | None) -> CallRecord:
-        record = CallRecord(
-            request_id="sp-1",
-            protocol="openai",
-            stream=False,
-            started_wall=time.time(),
-            started_at=10.0,
-            workload="w",
-            duration_s=0.5,
-            traceparent=traceparent,
-        )
+        record = finished_call(traceparent)
         attempt = AttemptRecord("w", "p", "m", "first", 10.1, duration_s=0.3, usage=Usage(5, 1))
         record.attempts.append(attempt)
         record.served = attempt
@@ -339,18 +344,7 @@ def test_the_start_up_log_names_the_collector_without_its_credentials(
 
 
 def test_a_target_skipped_for_its_open_breaker_is_no_failed_client_call() -> None:
-    from switchpoint.chat.usage import Usage
-    from switchpoint.execution.records import SKIPPED_OPEN, AttemptRecord, CallRecord
-
-    record = CallRecord(
-        request_id="sp-2",
-        protocol="openai",
-        stream=False,
-        started_wall=time.time(),
-        started_at=10.0,
-        workload="w",
-        duration_s=0.5,
-    )
+    record = finished_call()
     skipped = AttemptRecord("w", "p", "m-open", "first", 10.0, outcome=SKIPPED_OPEN)
     served = AttemptRecord("b", "q", "m-ok", "fallback", 10.1, duration_s=0.3, usage=Usage(5, 1))
     record.attempts += [skipped, served]
