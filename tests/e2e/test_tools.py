@@ -156,6 +156,39 @@ def test_openai_streamed_tool_loop(stack: Stack, profile: str) -> None:
     assert_result_reached_vendor(stack, profile, call_id)
 
 
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_streamed_call_without_arguments_has_an_empty_object(
+    stack: Stack, profile: str
+) -> None:
+    """A tool without parameters: Anthropic streams `input: {}` and one empty fragment.
+    The client must still get the arguments "{}" (what every vendor sends unstreamed),
+    not "", which no JSON parser takes (the SDK's stream helper raised on it)."""
+    fake = stack.fake(profile)
+    fake.tool_call = ("get_time", {})
+    fake.stream_chunks = 3
+    tools: list[Any] = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_time",
+                "description": "Time now",
+                "parameters": {"type": "object", "properties": {}},
+            },
+        }
+    ]
+    user = {"role": "user", "content": "What time is it?"}
+    with stack.openai().chat.completions.stream(
+        model=profile, messages=[user], tools=tools
+    ) as stream:
+        for _ in stream:
+            pass
+        final = stream.get_final_completion()
+    [call] = final.choices[0].message.tool_calls or []
+    assert call.function.name == "get_time"
+    assert json.loads(call.function.arguments) == {}
+    assert final.choices[0].finish_reason == "tool_calls"
+
+
 # --- Anthropic SDK ------------------------------------------------------------------
 
 

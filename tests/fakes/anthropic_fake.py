@@ -294,8 +294,9 @@ class AnthropicFake(FakeUpstream):
                 deltas = [{"type": "text_delta", "text": piece} for piece in plan.text_chunks]
             else:
                 opened = {**block, "input": {}}
-                # The API opens every tool input with an empty fragment.
-                pieces = ["", *plan.tool_arg_chunks]
+                # The API opens every tool input with an empty fragment; a call without
+                # arguments gets that fragment alone.
+                pieces = ["", *plan.tool_arg_chunks] if block["input"] else [""]
                 deltas = [{"type": "input_json_delta", "partial_json": p} for p in pieces]
             frames.append(
                 _event(

@@ -53,6 +53,7 @@ class StreamDecoder:
         "_blocks",
         "_tool_count",
         "_usage",
+        "_without_arguments",
         "finished",
         "invalid_events",
         "stop_reason",
@@ -63,6 +64,10 @@ class StreamDecoder:
         # Anthropic block index -> ("tool", internal tool index) or (kind, -1).
         self._blocks: dict[int, tuple[str, int]] = {}
         self._tool_count = 0
+        # Tool blocks (by Anthropic index) with no argument text yet: a tool without
+        # parameters streams `input: {}` and an empty `partial_json`, and its call must
+        # still end up with the arguments "{}", as it does unstreamed.
+        self._without_arguments: set[int] = set()
         self._usage = AnthropicUsage()
         self.stop_reason: StopReason | None = None
         self.stop_sequence: str | None = None
@@ -128,6 +133,8 @@ class StreamDecoder:
             initial = block.get("input")
             if isinstance(initial, dict) and initial:
                 out.append(ToolCallDelta(tool_index, orjson.dumps(initial).decode()))
+            else:
+                self._without_arguments.add(index)
             return out
         self._blocks[index] = (str(kind), -1)
         if kind == "text":
@@ -149,9 +156,15 @@ class StreamDecoder:
         return []
 
     def _block_stop(self, payload: dict[str, Any]) -> list[StreamEvent]:
-        block = self._blocks.get(int(payload["index"]))
-        if block is not None and block[0] == _VENDOR:
+        index = int(payload["index"])
+        block = self._blocks.get(index)
+        if block is None:
+            return []
+        if block[0] == _VENDOR:
             return [VendorPart(PROTOCOL, "stop")]
+        if index in self._without_arguments:
+            self._without_arguments.discard(index)
+            return [ToolCallDelta(block[1], "{}")]
         return []
 
     def _delta(self, payload: dict[str, Any]) -> list[StreamEvent]:
@@ -169,6 +182,7 @@ class StreamDecoder:
             fragment = wire_text(delta["partial_json"])
             if not fragment or block is None or block[0] != "tool":
                 return []
+            self._without_arguments.discard(int(payload["index"]))
             return [ToolCallDelta(block[1], fragment)]
         if kind == "thinking_delta":
             return [ThinkingDelta(wire_text(delta["thinking"]), signed=True)]
