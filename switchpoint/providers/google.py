@@ -57,8 +57,13 @@ _SIGNATURES_KEPT = 2048
 
 
 def _wants_signature(model: str) -> bool:
+    """Gemini 3 and later refuse a replayed function call without a thought signature.
+    Google's `-latest` aliases (`gemini-pro-latest`, `gemini-flash-latest`) name the
+    newest generation, which is 3 or later, and carry no version to read."""
     match = _MAJOR_VERSION.search(model)
-    return match is not None and int(match.group(1)) >= 3
+    if match is not None:
+        return int(match.group(1)) >= 3
+    return "gemini" in model and model.endswith("-latest")
 
 
 def _grpc_status_code(error: object) -> int:
