@@ -86,6 +86,11 @@ class OpenAIAdapter(HttpProviderAdapter):
         if request.native and request.protocol == PROTOCOL:
             body: dict[str, Any] = dict(request.body)
             body["model"] = model
+            if "max_tokens" in body and not self.legacy_max_tokens:
+                # Deprecated, and refused by OpenAI's reasoning models (o-series, GPT-5):
+                # a client written for another model may be routed to one of them.
+                legacy = body.pop("max_tokens")
+                body.setdefault("max_completion_tokens", legacy)
             if stream:
                 # Usage is needed for accounting whether or not the client asked for it.
                 options = body.get("stream_options")

@@ -72,14 +72,16 @@ def test_openai_client_above_the_limit_is_capped_and_told(
     assert f'"output_capped":{LIMITS[profile]}' in limited.recorder.logged()  # access log
 
 
-def test_openai_client_legacy_max_tokens_is_capped_in_its_own_field(limited: Stack) -> None:
+def test_openai_client_legacy_max_tokens_is_renamed_and_capped(limited: Stack) -> None:
+    """OpenAI's reasoning models refuse the deprecated `max_tokens`: OpenAI itself gets
+    `max_completion_tokens`, capped."""
     raw = limited.openai().chat.completions.with_raw_response.create(
         model="oa", messages=MESSAGES, max_tokens=5000
     )
     assert raw.parse().choices[0].message.content == f"Hello from {MODELS['oa']}."
     assert raw.headers[HEADER] == str(LIMITS["oa"])
     sent = limited.openai_fake.last_request.body
-    assert sent["max_tokens"] == LIMITS["oa"] and "max_completion_tokens" not in sent
+    assert sent["max_completion_tokens"] == LIMITS["oa"] and "max_tokens" not in sent
 
 
 def test_openai_responses_client_is_capped(limited: Stack) -> None:

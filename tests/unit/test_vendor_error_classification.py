@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from switchpoint.chat.content import Message, Text
+from switchpoint.chat.content import Message, Text, ToolCall, ToolResult
 from switchpoint.chat.request import ChatRequest, Conversation
 from switchpoint.config.schema import ModelConfig, ProviderConfig
 from switchpoint.providers.anthropic import DEFAULT_MAX_TOKENS, AnthropicAdapter
 from switchpoint.providers.google import GoogleAdapter
-from switchpoint.providers.openai import OpenAIAdapter
+from switchpoint.providers.openai import OpenAIAdapter, OpenAICompatibleAdapter
 from switchpoint.transport.http_client import HttpClient
 
 ANTHROPIC_KEY = "sk-ant-api03-secretsecret"
@@ -279,3 +279,60 @@ def test_a_string_over_its_field_limit_is_not_a_context_overflow() -> None:
     assert error.vendor_type == "string_above_max_length"
     overflow = {"error": {"message": "maximum context length is 128000 tokens", "code": None}}
     assert adapter.classify_error(400, json.dumps(overflow).encode(), {}).kind == "context_length"
+
+
+@pytest.mark.parametrize(
+    ("model", "placeholder"),
+    [
+        ("gemini-3.1-pro", True),
+        ("gemini-pro-latest", True),  # Google's alias for the newest Pro (3.1 today)
+        ("gemini-flash-latest", True),
+        ("models/gemini-flash-lite-latest", True),
+        ("gemini-2.5-flash", False),  # signatures are optional before Gemini 3
+    ],
+)
+def test_a_replayed_call_without_its_signature_gets_googles_placeholder(
+    model: str, placeholder: bool
+) -> None:
+    """A call the gateway holds no signature for (made by another vendor, another worker,
+    or before a restart): Gemini 3 answers 400 without one, including behind an alias."""
+    conversation = Conversation(
+        messages=[
+            Message("user", [Text("Weather in Paris?")]),
+            Message("assistant", [ToolCall("call_prev_1", "get_weather", '{"city":"Paris"}')]),
+            Message("user", [ToolResult("call_prev_1", [Text("18C")], name="get_weather")]),
+        ]
+    )
+    request = ChatRequest("openai_chat", {}, stream=False, conversation=conversation)
+    body = json.loads(google_adapter()._body(request, model))
+    [call] = [p for c in body["contents"] for p in c["parts"] if "functionCall" in p]
+    assert ("thoughtSignature" in call) is placeholder
+    if placeholder:
+        assert call["thoughtSignature"] == "skip_thought_signature_validator"
+
+
+@pytest.mark.parametrize(
+    ("provider", "sent", "expected"),
+    [
+        ("openai", {"max_tokens": 300}, {"max_completion_tokens": 300}),
+        # Both given: the current field wins, the deprecated one is not sent alongside.
+        (
+            "openai",
+            {"max_tokens": 300, "max_completion_tokens": 200},
+            {"max_completion_tokens": 200},
+        ),
+        # Compatible servers (vLLM, llama.cpp, ...) mostly read `max_tokens`: as sent.
+        ("openai_compatible", {"max_tokens": 300}, {"max_tokens": 300}),
+    ],
+)
+def test_an_openai_clients_max_tokens_reaches_openai_as_max_completion_tokens(
+    provider: str, sent: dict[str, int], expected: dict[str, int]
+) -> None:
+    kind = OpenAIAdapter if provider == "openai" else OpenAICompatibleAdapter
+    config = ProviderConfig(type=provider, base_url="http://127.0.0.1:1/v1")
+    adapter = kind("p", config, {}, client=HttpClient(), api_key="sk-x")
+    client_body = {"model": "fast", "messages": [{"role": "user", "content": "hi"}], **sent}
+    request = ChatRequest("openai_chat", client_body, stream=False)
+    body = json.loads(adapter._body(request, "gpt-5.4", stream=False))
+    assert {k: v for k, v in body.items() if "max" in k} == expected
+    assert body["model"] == "gpt-5.4" and body["messages"] == client_body["messages"]
