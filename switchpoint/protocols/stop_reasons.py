@@ -49,6 +49,8 @@ GEMINI_TO_INTERNAL: dict[str, StopReason] = {
     "PROHIBITED_CONTENT": "content_filter",
     "SPII": "content_filter",
     "IMAGE_SAFETY": "content_filter",
+    "IMAGE_PROHIBITED_CONTENT": "content_filter",
+    "IMAGE_RECITATION": "content_filter",
     "LANGUAGE": "content_filter",
     "OTHER": "end_turn",
     "FINISH_REASON_UNSPECIFIED": "end_turn",

@@ -261,7 +261,14 @@ def test_decode_response() -> None:
 
 @pytest.mark.parametrize(
     ("finish", "expected"),
-    [("MAX_TOKENS", "max_tokens"), ("SAFETY", "content_filter"), ("STOP", "end_turn")],
+    [
+        ("MAX_TOKENS", "max_tokens"),
+        ("SAFETY", "content_filter"),
+        ("STOP", "end_turn"),
+        # An image model's answer blocked: a filter, not an empty answer that looks whole.
+        ("IMAGE_PROHIBITED_CONTENT", "content_filter"),
+        ("IMAGE_RECITATION", "content_filter"),
+    ],
 )
 def test_finish_reasons(finish: str, expected: str) -> None:
     body = response_body(
