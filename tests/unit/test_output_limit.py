@@ -152,15 +152,17 @@ def test_openai_native_body_is_capped(field: str, stream: bool) -> None:
     body = {"model": "p", "messages": MESSAGES, field: 50_000, "seed": 3}
     attempt = limits()
     out = sent("oa", request(OPENAI, body, stream=stream), stream=stream, attempt=attempt)
-    assert out[field] == LIMIT and out["seed"] == 3 and out["model"] == "limited"
+    # OpenAI itself gets the deprecated `max_tokens` as `max_completion_tokens`.
+    assert out["max_completion_tokens"] == LIMIT and "max_tokens" not in out
+    assert out["seed"] == 3 and out["model"] == "limited"
     assert attempt.stats.output_capped == LIMIT
     assert body[field] == 50_000  # the client's body is untouched
 
 
-def test_openai_native_body_with_both_fields_caps_both() -> None:
+def test_openai_native_body_with_both_fields_keeps_the_current_one() -> None:
     body = {"model": "p", "messages": MESSAGES, "max_tokens": 5000, "max_completion_tokens": 500}
     out = sent("oa", request(OPENAI, body))
-    assert (out["max_tokens"], out["max_completion_tokens"]) == (LIMIT, 500)
+    assert out["max_completion_tokens"] == 500 and "max_tokens" not in out
 
 
 def test_anthropic_native_body_is_capped_with_its_thinking_budget() -> None:
@@ -253,7 +255,11 @@ def test_anthropic_default_is_max_output_tokens_within_the_limit() -> None:
 @pytest.mark.parametrize(
     ("provider", "protocol", "body"),
     [
-        ("oa", OPENAI, {"model": "p", "messages": MESSAGES, "max_tokens": 999_999, "n": 1}),
+        (
+            "oa",
+            OPENAI,
+            {"model": "p", "messages": MESSAGES, "max_completion_tokens": 999_999, "n": 1},
+        ),
         ("an", ANTHROPIC, {"model": "p", "max_tokens": 999_999, "messages": MESSAGES}),
     ],
 )
@@ -295,8 +301,8 @@ def test_a_maximum_within_the_limit_or_none_sends_the_same_bytes_as_no_limit(
 
 
 def test_a_bool_is_not_taken_for_a_maximum() -> None:
-    body = {"model": "p", "messages": MESSAGES, "max_tokens": True}
-    assert sent("oa", request(OPENAI, body))["max_tokens"] is True
+    body = {"model": "p", "messages": MESSAGES, "max_completion_tokens": True}
+    assert sent("oa", request(OPENAI, body))["max_completion_tokens"] is True
 
 
 # --- budgets and explanation ----------------------------------------------------------------------
