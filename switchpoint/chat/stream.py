@@ -42,6 +42,16 @@ class TextDelta:
 
 @final
 @dataclass(slots=True)
+class RefusalDelta:
+    """Why the model refused, streamed apart from its content (OpenAI's `delta.refusal`,
+    with structured output): an OpenAI client gets it in that field and a `stop`;
+    clients of other protocols get it as text, with their refusal stop."""
+
+    text: str
+
+
+@final
+@dataclass(slots=True)
 class ThinkingDelta:
     """Reasoning text. `signature` closes a thinking block (Anthropic's signature_delta);
     `redacted_data` is a whole encrypted block of its own (Anthropic's redacted_thinking).
@@ -109,6 +119,7 @@ class VendorPart:
 StreamEvent = (
     MessageStart
     | TextDelta
+    | RefusalDelta
     | ThinkingDelta
     | ToolCallStart
     | ToolCallDelta

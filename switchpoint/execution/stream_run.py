@@ -28,6 +28,7 @@ from switchpoint.chat.request import ChatRequest
 from switchpoint.chat.stream import (
     Finish,
     MessageStart,
+    RefusalDelta,
     StreamEvent,
     TextDelta,
     ThinkingDelta,
@@ -52,7 +53,7 @@ log = logging.getLogger("switchpoint.execution")
 
 # Exact types (the event classes are final): a set lookup, not a failing isinstance.
 _COMMITTING = frozenset(
-    {TextDelta, ToolCallStart, ToolCallDelta, ThinkingDelta, Finish, VendorPart}
+    {TextDelta, RefusalDelta, ToolCallStart, ToolCallDelta, ThinkingDelta, Finish, VendorPart}
 )
 _TOOL = frozenset({ToolCallStart, ToolCallDelta})
 # A segment's buffer once relayed: shared and immutable, no object per stream.
@@ -315,7 +316,10 @@ class StreamRun:
                 self._sent(segment, len(rest))
                 self.text.append(rest)
                 out.append(TextDelta(rest))
-        if type(event) in _TOOL:
+        if type(event) is RefusalDelta:
+            self._sent(segment, len(event.text))
+            self.text.append(event.text)
+        elif type(event) in _TOOL:
             self._sent_tools = True
             self._sent(segment, 0)
         elif type(event) is VendorPart:

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from switchpoint.chat.request import ChatRequest
 from switchpoint.chat.stream import (
+    RefusalDelta,
     StreamEvent,
     TextDelta,
     ThinkingDelta,
@@ -53,7 +54,7 @@ AFTER_FINISH_WAIT_S = 2.0
 AFTER_USAGE_WAIT_S = 0.25
 
 # Events that show the model producing the answer (reasoning included): progress.
-_CONTENT = frozenset({TextDelta, ToolCallStart, ToolCallDelta, ThinkingDelta})
+_CONTENT = frozenset({TextDelta, RefusalDelta, ToolCallStart, ToolCallDelta, ThinkingDelta})
 # What a decoder raises on valid JSON of an unexpected shape.
 _SHAPE_ERRORS = (KeyError, TypeError, AttributeError, ValueError, IndexError)
 

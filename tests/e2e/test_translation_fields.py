@@ -228,6 +228,7 @@ def test_an_openai_refusal_reaches_other_clients_as_theirs(stack: Stack, stream:
 
 
 def test_an_openai_client_streamed_from_openai_sees_the_refusal(stack: Stack) -> None:
+    """As OpenAI streams it: in `delta.refusal`, not the content, and a `stop`."""
     from tests.fakes import Refusal
     from tests.fakes.reply import REFUSAL_TEXT
 
@@ -238,8 +239,32 @@ def test_an_openai_client_streamed_from_openai_sees_the_refusal(stack: Stack) ->
         )
     )
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    refusal = "".join(c.choices[0].delta.refusal or "" for c in chunks if c.choices)
     finish = [c.choices[0].finish_reason for c in chunks if c.choices][-1]
-    assert (text, finish) == (REFUSAL_TEXT, "content_filter")
+    assert (text, refusal, finish) == ("", REFUSAL_TEXT, "stop")
+
+
+def test_the_sdks_structured_output_stream_gets_the_refusal(stack: Stack) -> None:
+    """The SDK's `stream(response_format=Model)` parses the content as the model: a
+    refusal sent as content made it raise instead of returning `message.refusal`."""
+    from pydantic import BaseModel
+
+    from tests.fakes import Refusal
+    from tests.fakes.reply import REFUSAL_TEXT
+
+    class Weather(BaseModel):
+        city: str
+
+    stack.openai_fake.enqueue(Refusal())
+    with stack.openai().chat.completions.stream(
+        model="oa", messages=[{"role": "user", "content": QUESTION}], response_format=Weather
+    ) as stream:
+        for _ in stream:
+            pass
+        final = stream.get_final_completion()
+    message = final.choices[0].message
+    assert message.refusal == REFUSAL_TEXT and message.parsed is None
+    assert final.choices[0].finish_reason == "stop"
 
 
 def test_a_tool_choice_without_tools_is_not_sent_to_openai(stack: Stack) -> None:

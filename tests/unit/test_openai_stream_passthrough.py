@@ -12,6 +12,7 @@ import orjson
 from switchpoint.chat.stream import (
     Finish,
     MessageStart,
+    RefusalDelta,
     StreamEvent,
     TextDelta,
     UsageUpdate,
@@ -136,11 +137,45 @@ def test_only_choice_zero_has_its_logprobs_kept() -> None:
 def test_a_refusals_logprobs_go_with_its_text() -> None:
     refusal = {"content": None, "refusal": LOGPROBS["content"]}
     events = _decode(_chunk({"delta": {"refusal": "No."}, "logprobs": refusal}))
-    assert events[1:3] == [logprobs(refusal), TextDelta("No.")]
+    assert events[1:3] == [logprobs(refusal), RefusalDelta("No.")]
     assert events[-1] == Finish("content_filter")
 
 
 # --- OpenAI encoder -----------------------------------------------------------------
+
+
+def test_a_refusal_is_encoded_in_its_own_field_and_ends_with_stop() -> None:
+    encoder = StreamEncoder(include_usage=False, fallback_id="fallback")
+    wire = b"".join(
+        encoder.encode(e)
+        for e in [MessageStart("c", "m"), RefusalDelta("No."), Finish("content_filter")]
+    )
+    _, refused, finish = _payloads(wire)
+    assert refused["choices"][0]["delta"] == {"refusal": "No."}
+    assert finish["choices"][0]["finish_reason"] == "stop"
+    # A content filter without a refusal is still one.
+    encoder = StreamEncoder(include_usage=False, fallback_id="fallback")
+    wire = b"".join(
+        encoder.encode(e)
+        for e in [MessageStart("c", "m"), TextDelta("x"), Finish("content_filter")]
+    )
+    assert _payloads(wire)[-1]["choices"][0]["finish_reason"] == "content_filter"
+
+
+def test_a_refusal_keeps_its_logprobs() -> None:
+    refusal = {"content": None, "refusal": LOGPROBS["content"]}
+    chunks = _payloads(
+        _encode(
+            [
+                MessageStart("c", "m"),
+                logprobs(refusal),
+                RefusalDelta("No."),
+                Finish("content_filter"),
+            ]
+        )
+    )
+    choice = chunks[1]["choices"][0]
+    assert choice["delta"] == {"refusal": "No."} and choice["logprobs"] == refusal
 
 
 def _payloads(raw: bytes) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ from switchpoint.chat.response import StopReason
 from switchpoint.chat.stream import (
     Finish,
     MessageStart,
+    RefusalDelta,
     StreamEvent,
     TextDelta,
     ThinkingDelta,
@@ -276,6 +277,8 @@ class StreamEncoder:
                 return b""
             head = self._open("text", {"type": "text", "text": ""})
             return head + self._delta({"type": "text_delta", "text": event.text})
+        if type(event) is RefusalDelta:
+            return self.encode(TextDelta(event.text))  # with `stop_reason: refusal`
         if type(event) is ToolCallDelta:
             index = self._tool_blocks.get(event.index)
             if index is None or not event.arguments:

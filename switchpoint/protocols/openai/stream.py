@@ -11,6 +11,7 @@ from switchpoint.chat.response import StopReason
 from switchpoint.chat.stream import (
     Finish,
     MessageStart,
+    RefusalDelta,
     StreamEvent,
     TextDelta,
     ThinkingDelta,
@@ -103,7 +104,7 @@ class StreamDecoder:
                     # Why the model refused, streamed apart from the content: for other
                     # protocols, text with their refusal stop (see `finish`).
                     self._refused = True
-                    out.append(TextDelta(wire_text(refusal)))
+                    out.append(RefusalDelta(wire_text(refusal)))
                 for call in delta.get("tool_calls") or ():
                     out.extend(self._tool_call(call))
             finish = choice.get("finish_reason")
@@ -185,7 +186,7 @@ class LogprobsStreamDecoder(StreamDecoder):
             if type(logprobs) is not dict:
                 continue
             for position, event in enumerate(out):
-                if type(event) is TextDelta:
+                if type(event) is TextDelta or type(event) is RefusalDelta:
                     out.insert(position, VendorPart(PROTOCOL, "delta", logprobs))
                     break
         return out
@@ -201,7 +202,16 @@ _LOGPROBS_TAIL = b',"finish_reason":null}]}\n\n'
 class StreamEncoder:
     """Renders internal events as the SSE stream an OpenAI client expects."""
 
-    __slots__ = ("_constant", "_created", "_head", "_id", "_include_usage", "_model", "_usage")
+    __slots__ = (
+        "_constant",
+        "_created",
+        "_head",
+        "_id",
+        "_include_usage",
+        "_model",
+        "_refused",
+        "_usage",
+    )
 
     def __init__(self, *, include_usage: bool, fallback_id: str) -> None:
         self._include_usage = include_usage
@@ -212,6 +222,8 @@ class StreamEncoder:
         self._head = b""
         # `service_tier` and `system_fingerprint`, when the vendor sent them.
         self._constant: dict[str, str] = {}
+        # A refusal was sent in its own field: the answer ends with OpenAI's `stop`.
+        self._refused = False
 
     def _chunk(self, delta: bytes, finish: str | None = None) -> bytes:
         if finish is None:
@@ -238,8 +250,13 @@ class StreamEncoder:
         if type(event) is UsageUpdate:
             self._usage = event.usage
             return b""
+        if type(event) is RefusalDelta:
+            self._refused = True
+            return self._chunk(b'{"refusal":' + orjson.dumps(event.text) + b"}")
         if type(event) is Finish:
-            out = self._chunk(b"{}", INTERNAL_TO_OPENAI[event.stop_reason])
+            stop = event.stop_reason
+            finish = "stop" if self._refused and stop == "content_filter" else None
+            out = self._chunk(b"{}", finish or INTERNAL_TO_OPENAI[stop])
             if self._include_usage:
                 usage = self._usage or Usage()
                 chunk: dict[str, Any] = {
@@ -301,6 +318,19 @@ class LogprobsStreamEncoder(StreamEncoder):
         if type(event) is VendorPart and event.protocol == PROTOCOL:
             self._logprobs = orjson.dumps(event.part)
             return b""
+        if type(event) is RefusalDelta and self._logprobs is not None:
+            self._refused = True
+            logprobs, self._logprobs = self._logprobs, None
+            return b"".join(
+                (
+                    self._head,
+                    b'{"refusal":',
+                    orjson.dumps(event.text),
+                    _LOGPROBS,
+                    logprobs,
+                    _LOGPROBS_TAIL,
+                )
+            )
         if type(event) is TextDelta and self._logprobs is not None:
             logprobs, self._logprobs = self._logprobs, None
             return b"".join(

@@ -26,6 +26,7 @@ from switchpoint.chat.response import StopReason
 from switchpoint.chat.stream import (
     Finish,
     MessageStart,
+    RefusalDelta,
     StreamEvent,
     TextDelta,
     ThinkingDelta,
@@ -186,6 +187,8 @@ class StreamEncoder:
                     b"}\n\n",
                 )
             )
+        if type(event) is RefusalDelta:
+            return self.encode(TextDelta(event.text))  # with the refusal's stop
         if type(event) is MessageStart:
             self._model = event.model
             return self._start()
