@@ -8,8 +8,16 @@ from typing import Literal
 from switchpoint.chat.content import Block, Text, ToolCall
 from switchpoint.chat.usage import Usage
 
+# `context_window_exceeded`: the answer was cut because the model's context window was
+# full (Anthropic's `model_context_window_exceeded`), not by the request's maximum.
 StopReason = Literal[
-    "end_turn", "max_tokens", "stop_sequence", "tool_use", "content_filter", "pause_turn"
+    "end_turn",
+    "max_tokens",
+    "context_window_exceeded",
+    "stop_sequence",
+    "tool_use",
+    "content_filter",
+    "pause_turn",
 ]
 
 

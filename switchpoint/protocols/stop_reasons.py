@@ -17,6 +17,7 @@ INTERNAL_TO_OPENAI: dict[StopReason, str] = {
     "stop_sequence": "stop",
     "pause_turn": "stop",
     "max_tokens": "length",
+    "context_window_exceeded": "length",
     "tool_use": "tool_calls",
     "content_filter": "content_filter",
 }
@@ -28,12 +29,13 @@ ANTHROPIC_TO_INTERNAL: dict[str, StopReason] = {
     "tool_use": "tool_use",
     "pause_turn": "pause_turn",
     "refusal": "content_filter",
-    "model_context_window_exceeded": "max_tokens",
+    "model_context_window_exceeded": "context_window_exceeded",
 }
 
 INTERNAL_TO_ANTHROPIC: dict[StopReason, str] = {
     "end_turn": "end_turn",
     "max_tokens": "max_tokens",
+    "context_window_exceeded": "model_context_window_exceeded",
     "stop_sequence": "stop_sequence",
     "tool_use": "tool_use",
     "pause_turn": "pause_turn",

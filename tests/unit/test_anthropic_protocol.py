@@ -571,3 +571,45 @@ def test_stream_keeps_the_matched_stop_sequence() -> None:
     assert finish == [Finish("stop_sequence", "END")]
     events = encoded_events([MessageStart("m", "c"), TextDelta("x"), *finish])
     assert events[-2][1]["delta"] == {"stop_reason": "stop_sequence", "stop_sequence": "END"}
+
+
+def test_a_full_context_window_is_not_taken_for_the_requests_maximum() -> None:
+    """Claude ends with `model_context_window_exceeded` when the window, not max_tokens,
+    cut the answer: an Anthropic client gets that back (an agent compacts on it, where
+    `max_tokens` would have it ask for more); OpenAI-shaped clients get their `length`."""
+    from switchpoint.protocols.openai.stream import StreamEncoder as OpenAIEncoder
+    from switchpoint.protocols.openai_responses.response import status_of
+
+    decoder = StreamDecoder()
+    decoder.decode(sse("message_start", {"type": "message_start", "message": {"id": "m"}}))
+    decoder.decode(
+        sse(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "model_context_window_exceeded"},
+                "usage": {"output_tokens": 3},
+            },
+        )
+    )
+    finish = decoder.decode(sse("message_stop", {"type": "message_stop"}))
+    events = encoded_events([MessageStart("m", "c"), TextDelta("x"), *finish])
+    assert events[-2][1]["delta"]["stop_reason"] == "model_context_window_exceeded"
+    whole = decode_response(
+        orjson.dumps(
+            {
+                "type": "message",
+                "id": "m",
+                "model": "c",
+                "role": "assistant",
+                "content": [{"type": "text", "text": "x"}],
+                "stop_reason": "model_context_window_exceeded",
+                "usage": {"input_tokens": 1, "output_tokens": 1},
+            }
+        )
+    )
+    assert whole.stop_reason == finish[0].stop_reason
+    openai = OpenAIEncoder(include_usage=False, fallback_id="f")
+    wire = b"".join(openai.encode(e) for e in [MessageStart("m", "c"), *finish])
+    assert b'"finish_reason":"length"' in wire
+    assert status_of(finish[0].stop_reason) == ("incomplete", {"reason": "max_output_tokens"})

@@ -64,7 +64,7 @@ def call_id(block_id: str, request_id: str, output_index: int) -> str:
 
 def status_of(stop_reason: StopReason) -> tuple[str, dict[str, str] | None]:
     """The response's `status` and `incomplete_details`."""
-    if stop_reason == "max_tokens":
+    if stop_reason == "max_tokens" or stop_reason == "context_window_exceeded":
         return "incomplete", {"reason": "max_output_tokens"}
     if stop_reason == "content_filter":
         return "incomplete", {"reason": "content_filter"}
