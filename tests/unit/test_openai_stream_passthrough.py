@@ -9,18 +9,22 @@ from typing import Any
 
 import orjson
 
+from switchpoint.chat.content import Text, Thinking
 from switchpoint.chat.stream import (
     Finish,
     MessageStart,
     RefusalDelta,
     StreamEvent,
     TextDelta,
+    ThinkingDelta,
     UsageUpdate,
     VendorPart,
 )
 from switchpoint.chat.usage import Usage
 from switchpoint.protocols.anthropic.stream import StreamEncoder as AnthropicEncoder
 from switchpoint.protocols.openai import PROTOCOL
+from switchpoint.protocols.openai.request import decode_request
+from switchpoint.protocols.openai.response import decode_response
 from switchpoint.protocols.openai.stream import (
     LogprobsStreamDecoder,
     LogprobsStreamEncoder,
@@ -139,6 +143,31 @@ def test_a_refusals_logprobs_go_with_its_text() -> None:
     events = _decode(_chunk({"delta": {"refusal": "No."}, "logprobs": refusal}))
     assert events[1:3] == [logprobs(refusal), RefusalDelta("No.")]
     assert events[-1] == Finish("content_filter")
+
+
+def test_vllms_reasoning_field_is_reasoning_too() -> None:
+    """vLLM renamed DeepSeek's `reasoning_content` to `reasoning` (2025) and then removed
+    the old name: read as anything else, a model thinking for longer than the first-token
+    limit looked silent (reasoning is progress) and was cut."""
+    events = _decode(
+        _chunk({"delta": {"role": "assistant", "reasoning": "Let me"}}),
+        _chunk({"delta": {"reasoning": " think", "content": None}}),
+        _chunk({"delta": {"reasoning": {"not": "text"}, "content": "Sunny."}}),
+        logprobs=False,
+    )
+    assert events[1:] == [
+        ThinkingDelta("Let me"),
+        ThinkingDelta(" think"),
+        TextDelta("Sunny."),
+        Finish("end_turn"),
+    ]
+    message = {"role": "assistant", "reasoning": "Let me think", "content": "Sunny."}
+    body = {"id": "c", "model": "m", "choices": [{"index": 0, "message": message}]}
+    whole = decode_response(orjson.dumps(body))
+    assert whole.content == [Thinking("Let me think"), Text("Sunny.")]
+    # And in the history a client sends back (vLLM's interleaved thinking).
+    history = decode_request({"messages": [{"role": "user", "content": "?"}, message]})
+    assert history.messages[1].content == [Thinking("Let me think"), Text("Sunny.")]
 
 
 # --- OpenAI encoder -----------------------------------------------------------------

@@ -171,7 +171,7 @@ def url_of(image: Image) -> str:
 
 def _assistant(raw: dict[str, Any], param: str) -> Message:
     blocks: list[Block] = []
-    reasoning = raw.get("reasoning_content")
+    reasoning = raw.get("reasoning_content") or raw.get("reasoning")
     if isinstance(reasoning, str) and reasoning:
         blocks.append(Thinking(reasoning))
     blocks.extend(Text(t) for t in _texts(raw.get("content"), f"{param}.content"))

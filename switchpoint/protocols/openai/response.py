@@ -50,7 +50,8 @@ def decode_response(raw: bytes) -> ChatResponse:
     if not isinstance(message, dict):
         raise MalformedResponse("choices[0].message is not an object")
     content: list[Block] = []
-    reasoning = message.get("reasoning_content")
+    # DeepSeek's name for it, and vLLM's (and OpenRouter's) since 2025.
+    reasoning = message.get("reasoning_content") or message.get("reasoning")
     if isinstance(reasoning, str) and reasoning:
         content.append(Thinking(reasoning))
     text = message.get("content")

@@ -96,7 +96,11 @@ class StreamDecoder:
             # Most deltas hold their content alone: the rarer keys are looked up only
             # when there is something else.
             if content is None or len(delta) > 1:
-                reasoning = delta.get("reasoning_content")
+                reasoning = delta.get("reasoning_content")  # DeepSeek's name for it
+                if not reasoning:
+                    # vLLM's (and OpenRouter's) since 2025; only ever text here.
+                    alias = delta.get("reasoning")
+                    reasoning = alias if type(alias) is str else None
                 if reasoning:
                     out.append(ThinkingDelta(wire_text(reasoning)))
                 refusal = delta.get("refusal")
