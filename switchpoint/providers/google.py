@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import aclosing
 from typing import Any
 from urllib.parse import quote
@@ -72,26 +72,37 @@ def _grpc_status_code(error: object) -> int:
 
 
 class ThoughtSignatures:
-    """The thought signatures of recent function calls, by call id, so that a call Gemini
-    made goes back to it with its own signature when the client replays the conversation
-    (clients of other protocols have nowhere to keep one). Bounded: the oldest are
-    forgotten, and a forgotten one is replaced by Google's placeholder."""
+    """The function calls Gemini made recently, by call id: whether Gemini gave the id
+    (it then goes back on the call and its result) and the call's thought signature, so
+    that a call goes back to Gemini as it came when the client replays the conversation
+    (clients of other protocols have nowhere to keep either). Bounded: the oldest are
+    forgotten; a forgotten signature is replaced by Google's placeholder, and a
+    forgotten id is left out (Gemini then matches results to calls by name and order)."""
 
-    __slots__ = ("_limit", "_signatures")
+    __slots__ = ("_calls", "_limit")
 
     def __init__(self, limit: int = _SIGNATURES_KEPT) -> None:
         self._limit = limit
-        self._signatures: OrderedDict[str, str] = OrderedDict()
+        # Call id -> its signature ("": an id Gemini gave, without a signature).
+        self._calls: OrderedDict[str, str] = OrderedDict()
 
-    def remember(self, signatures: dict[str, str]) -> None:
+    def remember(self, signatures: dict[str, str], issued: Iterable[str] = ()) -> None:
+        calls = self._calls
+        for ident in issued:
+            calls.setdefault(ident, "")
+            calls.move_to_end(ident)
         for ident, signature in signatures.items():
-            self._signatures[ident] = signature
-            self._signatures.move_to_end(ident)
-        while len(self._signatures) > self._limit:
-            self._signatures.popitem(last=False)
+            calls[ident] = signature
+            calls.move_to_end(ident)
+        while len(calls) > self._limit:
+            calls.popitem(last=False)
 
     def get(self, ident: str) -> str | None:
-        return self._signatures.get(ident)
+        return self._calls.get(ident) or None
+
+    def __contains__(self, ident: object) -> bool:
+        """Gemini gave this call id (or signed the call)."""
+        return ident in self._calls
 
 
 # OpenAI request fields of answer shape that the request encoder translates.
@@ -157,6 +168,7 @@ class GoogleAdapter(HttpProviderAdapter):
             # `parametersJsonSchema` (whole JSON Schema) is not in the stable v1 surface.
             json_schema=self.api_version != "v1",
             signatures=self.signatures,
+            issued=self.signatures,
             signature_placeholder=_wants_signature(model),
         )
         _carry_sampling(encoded, request)
@@ -183,7 +195,7 @@ class GoogleAdapter(HttpProviderAdapter):
             raise self._blocked(exc) from None
         except MalformedResponse as exc:
             raise ProviderError("invalid_response", f"{self.name}: {exc}") from None
-        self.signatures.remember(ids.signatures)
+        self.signatures.remember(ids.signatures, ids.issued)
         return answer
 
     async def stream_batches(
@@ -202,7 +214,7 @@ class GoogleAdapter(HttpProviderAdapter):
                 async for batch in relay:
                     yield batch
         finally:
-            self.signatures.remember(decoder.signatures)
+            self.signatures.remember(decoder.signatures, decoder.issued)
 
     def _blocked(self, exc: PromptBlocked) -> ProviderError:
         return ProviderError(

@@ -157,9 +157,7 @@ def test_openai_streamed_tool_loop(stack: Stack, profile: str) -> None:
 
 
 @pytest.mark.parametrize("profile", PROFILES)
-def test_a_streamed_call_without_arguments_has_an_empty_object(
-    stack: Stack, profile: str
-) -> None:
+def test_a_streamed_call_without_arguments_has_an_empty_object(stack: Stack, profile: str) -> None:
     """A tool without parameters: Anthropic streams `input: {}` and one empty fragment.
     The client must still get the arguments "{}" (what every vendor sends unstreamed),
     not "", which no JSON parser takes (the SDK's stream helper raised on it)."""
@@ -421,6 +419,48 @@ def test_gemini_gets_its_own_thought_signature_back(stack: Stack, stream: bool) 
     )
     call_part = stack.gemini_fake.last_request.body["contents"][1]["parts"][0]
     assert call_part["thoughtSignature"] == "c2lnbmF0dXJlLWZyb20tZ2VtaW5p"
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["complete", "stream"])
+def test_gemini_gets_the_call_ids_it_gave_back(stack: Stack, stream: bool) -> None:
+    """Gemini 3 gives each function call an id and asks for it back on the call and its
+    result; an id it did not give (another vendor's) is not sent to it."""
+    arm(stack, "ge")
+    stack.gemini_fake.issue_call_ids = True
+    client = stack.openai()
+    user = {"role": "user", "content": QUESTION}
+    if stream:
+        chunks = client.chat.completions.create(
+            model="ge", messages=[user], tools=OPENAI_TOOLS, stream=True
+        )
+        [call_id] = [
+            tc.id
+            for c in chunks
+            if c.choices
+            for tc in c.choices[0].delta.tool_calls or ()
+            if tc.id
+        ]
+    else:
+        first = client.chat.completions.create(model="ge", messages=[user], tools=OPENAI_TOOLS)
+        [tool_call] = first.choices[0].message.tool_calls or []
+        call_id = tool_call.id
+    assert call_id.startswith("fc_fake")  # Gemini's own id, passed to the client
+    foreign = "call_from_another_vendor"
+    calls = [
+        {"id": i, "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+        for i in (call_id, foreign)
+    ]
+    results = [{"role": "tool", "tool_call_id": i, "content": RESULT} for i in (call_id, foreign)]
+    client.chat.completions.create(
+        model="ge",
+        messages=[user, {"role": "assistant", "tool_calls": calls}, *results],
+        tools=OPENAI_TOOLS,
+    )
+    model_turn, results_turn = stack.gemini_fake.last_request.body["contents"][1:3]
+    sent_calls = [p["functionCall"] for p in model_turn["parts"]]
+    assert [c.get("id") for c in sent_calls] == [call_id, None]
+    sent_results = [p["functionResponse"] for p in results_turn["parts"]]
+    assert [r.get("id") for r in sent_results] == [call_id, None]
 
 
 def test_gemini_rejects_a_result_without_its_call(stack: Stack) -> None:

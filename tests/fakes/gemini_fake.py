@@ -130,6 +130,8 @@ class GeminiFake(FakeUpstream):
         super().__init__(api_key=api_key)
         self.sse_line_ending: str = "\r\n"
         """Google ends SSE lines with CRLF; set ``"\\n"`` to compare."""
+        self.issue_call_ids: bool = False
+        """Give each function call an ``id``, as Gemini 3 does (earlier models gave none)."""
 
     @property
     def base_url(self) -> str:
@@ -407,10 +409,15 @@ class GeminiFake(FakeUpstream):
         if plan.text:
             parts.append({"text": plan.text})
         if plan.tool_call is not None:
-            parts.append(
-                {"functionCall": {"name": plan.tool_call.name, "args": plan.tool_call.arguments}}
-            )
+            parts.append({"functionCall": self._function_call(plan)})
         return parts
+
+    def _function_call(self, plan: ReplyPlan) -> dict[str, Any]:
+        assert plan.tool_call is not None
+        call = {"name": plan.tool_call.name, "args": plan.tool_call.arguments}
+        if self.issue_call_ids:
+            call["id"] = plan.tool_call.id
+        return call
 
     def _render_body(self, plan: ReplyPlan, summary: RequestSummary) -> dict[str, Any]:
         candidate = self._candidate(plan, self._parts(plan))
@@ -443,7 +450,7 @@ class GeminiFake(FakeUpstream):
             candidate = self._candidate(plan, [{"text": piece}])
             payloads.append((chunk(candidate, usage_metadata(plan.usage, so_far)), "content"))
         if plan.tool_call is not None:
-            call = {"functionCall": {"name": plan.tool_call.name, "args": plan.tool_call.arguments}}
+            call = {"functionCall": self._function_call(plan)}
             final = self._candidate(plan, [call])
         else:
             # The finish reason travels in a closing chunk of its own, as Gemini

@@ -8,6 +8,7 @@ each result is recovered from the call with the same id earlier in the conversat
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import Any, Protocol
 
 from switchpoint.chat.content import Image, Message, Text, ToolCall, ToolResult, ToolSpec
@@ -71,6 +72,7 @@ def encode_request(
     *,
     json_schema: bool = True,
     signatures: SignatureLookup | None = None,
+    issued: Container[str] = (),
     signature_placeholder: bool = False,
 ) -> dict[str, Any]:
     """A Gemini request body (the model and streaming are in the URL, not here).
@@ -79,14 +81,17 @@ def encode_request(
     v1beta and later) instead of the OpenAPI-subset `parameters`, and a JSON answer's
     schema as `responseJsonSchema` instead of `responseSchema`. `signatures` are the
     thought signatures Gemini gave with earlier function calls, by call id: each goes back
-    on its call. `signature_placeholder` marks the first call of a model turn that has
-    none with Google's skip-validation signature (Gemini 3 and later need one).
+    on its call. `issued` are the call ids Gemini itself gave: each goes back on its call
+    and on its result, as Gemini 3 asks (other ids, the gateway's or another vendor's,
+    mean nothing to Gemini and are left out). `signature_placeholder` marks the first
+    call of a model turn that has none with Google's skip-validation signature (Gemini 3
+    and later need one).
     """
     names = _call_names(conversation.messages)
     known: SignatureLookup = signatures if signatures is not None else {}
     contents = []
     for message in conversation.messages:
-        parts = _parts(message, names, known, signature_placeholder)
+        parts = _parts(message, names, known, issued, signature_placeholder)
         if parts:
             contents.append(
                 {"role": "model" if message.role == "assistant" else "user", "parts": parts}
@@ -142,6 +147,7 @@ def _parts(
     message: Message,
     names: dict[str, str],
     signatures: SignatureLookup,
+    issued: Container[str],
     signature_placeholder: bool,
 ) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
@@ -154,9 +160,10 @@ def _parts(
         elif isinstance(block, Image):
             parts.append(_image(block))
         elif isinstance(block, ToolCall):
-            part: dict[str, Any] = {
-                "functionCall": {"name": block.name, "args": arguments_object(block.arguments)}
-            }
+            call: dict[str, Any] = {"name": block.name, "args": arguments_object(block.arguments)}
+            if block.id in issued:
+                call["id"] = block.id
+            part: dict[str, Any] = {"functionCall": call}
             signature = signatures.get(block.id)
             if signature is not None:
                 part["thoughtSignature"] = signature
@@ -165,14 +172,16 @@ def _parts(
                 first_call = part
             parts.append(part)
         elif isinstance(block, ToolResult):
-            parts.extend(_function_response(block, names))
+            parts.extend(_function_response(block, names, issued))
         # Thinking: another turn's reasoning means nothing to Gemini; it is dropped.
     if signature_placeholder and first_call is not None and not signed:
         first_call["thoughtSignature"] = SKIP_SIGNATURE
     return parts
 
 
-def _function_response(result: ToolResult, names: dict[str, str]) -> list[dict[str, Any]]:
+def _function_response(
+    result: ToolResult, names: dict[str, str], issued: Container[str]
+) -> list[dict[str, Any]]:
     name = result.name or names.get(result.tool_call_id)
     if name is None:
         raise invalid_request(
@@ -182,7 +191,10 @@ def _function_response(result: ToolResult, names: dict[str, str]) -> list[dict[s
     text = "".join(part.text for part in result.content if isinstance(part, Text))
     # Google: "output" holds a function's output, "error" its error details.
     response = {"error": text} if result.is_error else {"output": text}
-    parts: list[dict[str, Any]] = [{"functionResponse": {"name": name, "response": response}}]
+    function_response: dict[str, Any] = {"name": name, "response": response}
+    if result.tool_call_id in issued:
+        function_response["id"] = result.tool_call_id
+    parts: list[dict[str, Any]] = [{"functionResponse": function_response}]
     parts.extend(_image(part) for part in result.content if isinstance(part, Image))
     return parts
 

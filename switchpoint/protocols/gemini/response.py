@@ -53,19 +53,22 @@ class CallIds:
     every vendor accepts them back.
 
     Also collects the thought signatures Gemini attached to calls (`signatures`, by call
-    id), which Gemini 3 wants back when the conversation is replayed.
+    id), which Gemini 3 wants back when the conversation is replayed, and the ids Gemini
+    gave (`issued`), which go back on the call and its result.
     """
 
-    __slots__ = ("_next", "_prefix", "signatures")
+    __slots__ = ("_next", "_prefix", "issued", "signatures")
 
     def __init__(self, prefix: str | None = None) -> None:
         self._prefix = prefix if prefix is not None else f"call_{uuid.uuid4().hex[:16]}_"
         self._next = 0
         self.signatures: dict[str, str] = {}
+        self.issued: list[str] = []
 
     def __call__(self, given: object) -> str:
         self._next += 1
         if isinstance(given, str) and given:
+            self.issued.append(given)
             return given
         return f"{self._prefix}{self._next - 1}"
 

@@ -67,6 +67,11 @@ class StreamDecoder:
         """Thought signatures of the function calls seen so far, by call id."""
         return self._ids.signatures
 
+    @property
+    def issued(self) -> list[str]:
+        """The ids Gemini gave the function calls seen so far."""
+        return self._ids.issued
+
     def decode(self, event: SSEEvent) -> list[StreamEvent]:
         """Raises `StreamErrorEvent`, or `PromptBlocked` for a refused prompt."""
         try:
