@@ -16,6 +16,7 @@ from switchpoint.chat.stream import (
     ToolCallDelta,
     ToolCallStart,
     UsageUpdate,
+    VendorPart,
 )
 from switchpoint.config.schema import ModelConfig, ProviderConfig
 from switchpoint.providers.base import ProviderAdapter
@@ -54,7 +55,9 @@ AFTER_FINISH_WAIT_S = 2.0
 AFTER_USAGE_WAIT_S = 0.25
 
 # Events that show the model producing the answer (reasoning included): progress.
-_CONTENT = frozenset({TextDelta, RefusalDelta, ToolCallStart, ToolCallDelta, ThinkingDelta})
+_CONTENT = frozenset(
+    {TextDelta, RefusalDelta, ToolCallStart, ToolCallDelta, ThinkingDelta, VendorPart}
+)
 # What a decoder raises on valid JSON of an unexpected shape.
 _SHAPE_ERRORS = (KeyError, TypeError, AttributeError, ValueError, IndexError)
 

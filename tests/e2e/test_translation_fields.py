@@ -5,6 +5,7 @@ OpenAI's chat API (tool choice, images in tool results, text parts)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import anthropic
@@ -435,3 +436,79 @@ def test_more_stop_sequences_than_a_vendor_takes_move_on_or_are_a_400(
     assert message.content[0].type == "text"
     assert chained.openai_fake.requests == []
     assert chained.anthropic_fake.last_request.body["stop_sequences"] == request["stop_sequences"]
+
+
+def _openai_stream(*deltas: dict[str, Any], finish: str) -> Any:
+    from tests.fakes import RawResponse
+    from tests.fakes.raw_streams import sse_body
+
+    def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+        return {
+            "id": "chatcmpl-9",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "gpt-test",
+            "choices": [choice],
+        }
+
+    usage = {"prompt_tokens": 9, "completion_tokens": 4, "total_tokens": 13}
+    events = [chunk(d) for d in deltas] + [chunk({}, finish)]
+    events.append({**chunk({}), "choices": [], "usage": usage})
+    body = sse_body(events) + b"data: [DONE]\n\n"
+    return RawResponse(status=200, body=body, content_type="text/event-stream")
+
+
+def test_a_legacy_function_call_streams_to_an_openai_client(stack: Stack) -> None:
+    """A client of the deprecated `functions` parameter: OpenAI streams `function_call`
+    deltas and ends with `function_call`; they were dropped, and the answer ended with
+    `tool_calls` and no call at all."""
+    stack.openai_fake.enqueue(
+        _openai_stream(
+            {"role": "assistant", "content": None, "function_call": {"name": "f", "arguments": ""}},
+            {"function_call": {"arguments": '{"a":'}},
+            {"function_call": {"arguments": " 1}"}},
+            finish="function_call",
+        )
+    )
+    chunks = list(
+        stack.openai().chat.completions.create(
+            model="oa",
+            messages=[{"role": "user", "content": QUESTION}],
+            functions=[{"name": "f", "parameters": {"type": "object"}}],
+            stream=True,
+        )
+    )
+    calls = [c.choices[0].delta.function_call for c in chunks if c.choices]
+    arguments = "".join(call.arguments or "" for call in calls if call is not None)
+    assert [call.name for call in calls if call is not None and call.name] == ["f"]
+    assert json.loads(arguments) == {"a": 1}
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "function_call"
+
+
+def test_spoken_audio_streams_to_an_openai_client(stack: Stack) -> None:
+    stack.openai_fake.enqueue(
+        _openai_stream(
+            {"role": "assistant", "content": None, "audio": {"id": "audio_1", "transcript": "Hi"}},
+            {"audio": {"data": "UklGRg=="}},
+            finish="stop",
+        )
+    )
+    raw = HTTP.post(
+        f"{stack.base_url}/v1/chat/completions",
+        json={
+            "model": "oa",
+            "messages": [{"role": "user", "content": QUESTION}],
+            "modalities": ["text", "audio"],
+            "audio": {"voice": "alloy", "format": "pcm16"},
+            "stream": True,
+        },
+        headers={"authorization": f"Bearer {CLIENT_KEY}"},
+    )
+    deltas = [
+        json.loads(line[6:])["choices"][0]["delta"]
+        for line in raw.text.splitlines()
+        if line.startswith("data: {") and '"choices":[{' in line
+    ]
+    audio = [d["audio"] for d in deltas if "audio" in d]
+    assert audio == [{"id": "audio_1", "transcript": "Hi"}, {"data": "UklGRg=="}]

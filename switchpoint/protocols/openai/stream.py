@@ -111,6 +111,11 @@ class StreamDecoder:
                     out.append(RefusalDelta(wire_text(refusal)))
                 for call in delta.get("tool_calls") or ():
                     out.extend(self._tool_call(call))
+                # OpenAI's own delta fields no other protocol has (a legacy `functions`
+                # call, spoken audio): passed on to an OpenAI client as they came.
+                fields = {key: delta[key] for key in _OWN_FIELDS if delta.get(key)}
+                if fields:
+                    out.append(VendorPart(PROTOCOL, "delta", {"delta": fields}))
             finish = choice.get("finish_reason")
             if finish:
                 self.stop_reason = OPENAI_TO_INTERNAL.get(finish, "end_turn")
@@ -171,6 +176,10 @@ def _message_start(chunk: dict[str, Any]) -> MessageStart:
     )
 
 
+# Delta fields of OpenAI's chat stream with no internal equivalent.
+_OWN_FIELDS = ("function_call", "audio")
+
+
 class LogprobsStreamDecoder(StreamDecoder):
     """`StreamDecoder` for a request that asked for log-probabilities (OpenAI's
     `logprobs: true`): choice 0's `logprobs` of each chunk travel as a `VendorPart` just
@@ -207,6 +216,7 @@ class StreamEncoder:
     """Renders internal events as the SSE stream an OpenAI client expects."""
 
     __slots__ = (
+        "_called_function",
         "_constant",
         "_created",
         "_head",
@@ -228,6 +238,8 @@ class StreamEncoder:
         self._constant: dict[str, str] = {}
         # A refusal was sent in its own field: the answer ends with OpenAI's `stop`.
         self._refused = False
+        # A legacy `function_call` was sent: the answer ends with `function_call`.
+        self._called_function = False
 
     def _chunk(self, delta: bytes, finish: str | None = None) -> bytes:
         if finish is None:
@@ -259,8 +271,12 @@ class StreamEncoder:
             return self._chunk(b'{"refusal":' + orjson.dumps(event.text) + b"}")
         if type(event) is Finish:
             stop = event.stop_reason
-            finish = "stop" if self._refused and stop == "content_filter" else None
-            out = self._chunk(b"{}", finish or INTERNAL_TO_OPENAI[stop])
+            finish = INTERNAL_TO_OPENAI[stop]
+            if self._refused and stop == "content_filter":
+                finish = "stop"
+            elif self._called_function and stop == "tool_use":
+                finish = "function_call"
+            out = self._chunk(b"{}", finish)
             if self._include_usage:
                 usage = self._usage or Usage()
                 chunk: dict[str, Any] = {
@@ -274,6 +290,11 @@ class StreamEncoder:
                 chunk["usage"] = encode_usage(usage)
                 out += b"data: " + orjson.dumps(chunk) + b"\n\n"
             return out + b"data: [DONE]\n\n"
+        if type(event) is VendorPart and event.protocol == PROTOCOL and event.part:
+            fields = event.part.get("delta")
+            if type(fields) is dict:
+                self._called_function = self._called_function or "function_call" in fields
+                return self._chunk(orjson.dumps(fields))
         return b""  # reasoning has no place in OpenAI's chat stream
 
     def _start(self, event: MessageStart) -> bytes:
@@ -319,8 +340,9 @@ class LogprobsStreamEncoder(StreamEncoder):
         self._logprobs: bytes | None = None
 
     def encode(self, event: StreamEvent) -> bytes:
-        if type(event) is VendorPart and event.protocol == PROTOCOL:
-            self._logprobs = orjson.dumps(event.part)
+        part = event.part if type(event) is VendorPart and event.protocol == PROTOCOL else None
+        if part and "delta" not in part:  # a decoder's own fields are rendered as such
+            self._logprobs = orjson.dumps(part)
             return b""
         if type(event) is RefusalDelta and self._logprobs is not None:
             self._refused = True
