@@ -12,7 +12,7 @@ import pytest
 
 from tests.e2e.conftest import PROFILES, Stack
 from tests.fakes import RawResponse
-from tests.fakes.raw_streams import anthropic_message_start, sse_body
+from tests.fakes.raw_streams import anthropic_message_start, openai_chunk, sse_body
 
 CITY = {"city": "Paris é😀"}
 CALLS = [("call_A", "get_weather"), ("call_B", "get_time")]
@@ -68,15 +68,6 @@ def anthropic_stream() -> RawResponse:
     return stream_answer(sse_body(events, named=True))
 
 
-def openai_chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-    choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-    return {
-        "id": "chatcmpl-x",
-        "object": "chat.completion.chunk",
-        "created": 1,
-        "model": "gpt-test",
-        "choices": [choice],
-    }
 
 
 def openai_stream() -> RawResponse:

@@ -440,21 +440,11 @@ def test_more_stop_sequences_than_a_vendor_takes_move_on_or_are_a_400(
 
 def _openai_stream(*deltas: dict[str, Any], finish: str) -> Any:
     from tests.fakes import RawResponse
-    from tests.fakes.raw_streams import sse_body
-
-    def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
-        return {
-            "id": "chatcmpl-9",
-            "object": "chat.completion.chunk",
-            "created": 1,
-            "model": "gpt-test",
-            "choices": [choice],
-        }
+    from tests.fakes.raw_streams import openai_chunk, sse_body
 
     usage = {"prompt_tokens": 9, "completion_tokens": 4, "total_tokens": 13}
-    events = [chunk(d) for d in deltas] + [chunk({}, finish)]
-    events.append({**chunk({}), "choices": [], "usage": usage})
+    events = [openai_chunk(d) for d in deltas] + [openai_chunk({}, finish)]
+    events.append({**openai_chunk({}), "choices": [], "usage": usage})
     body = sse_body(events) + b"data: [DONE]\n\n"
     return RawResponse(status=200, body=body, content_type="text/event-stream")
 

@@ -28,6 +28,18 @@ def sse_response(events: list[dict[str, Any]], *, named: bool = False) -> RawRes
     )
 
 
+def openai_chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    """One `chat.completion.chunk` of OpenAI's stream (for `gpt-test`), choice 0."""
+    choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+    return {
+        "id": "chatcmpl-x",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "gpt-test",
+        "choices": [choice],
+    }
+
+
 def anthropic_message_start(message_id: str, *, input_tokens: int = 10) -> dict[str, Any]:
     """The `message_start` event Anthropic opens a stream with (for `claude-test`)."""
     return {

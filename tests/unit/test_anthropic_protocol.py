@@ -554,20 +554,17 @@ def test_error_types(kind: Any, status: int | None, expected: str) -> None:
     assert body == {"type": "error", "error": {"type": expected, "message": "why"}}
 
 
-def test_stream_keeps_the_matched_stop_sequence() -> None:
+def streamed_finish(delta: dict[str, Any]) -> list[StreamEvent]:
+    """What a stream that ends with this `message_delta` decodes to at its end."""
     decoder = StreamDecoder()
     decoder.decode(sse("message_start", {"type": "message_start", "message": {"id": "m"}}))
-    decoder.decode(
-        sse(
-            "message_delta",
-            {
-                "type": "message_delta",
-                "delta": {"stop_reason": "stop_sequence", "stop_sequence": "END"},
-                "usage": {"output_tokens": 3},
-            },
-        )
-    )
-    finish = decoder.decode(sse("message_stop", {"type": "message_stop"}))
+    payload = {"type": "message_delta", "delta": delta, "usage": {"output_tokens": 3}}
+    decoder.decode(sse("message_delta", payload))
+    return decoder.decode(sse("message_stop", {"type": "message_stop"}))
+
+
+def test_stream_keeps_the_matched_stop_sequence() -> None:
+    finish = streamed_finish({"stop_reason": "stop_sequence", "stop_sequence": "END"})
     assert finish == [Finish("stop_sequence", "END")]
     events = encoded_events([MessageStart("m", "c"), TextDelta("x"), *finish])
     assert events[-2][1]["delta"] == {"stop_reason": "stop_sequence", "stop_sequence": "END"}
@@ -580,19 +577,8 @@ def test_a_full_context_window_is_not_taken_for_the_requests_maximum() -> None:
     from switchpoint.protocols.openai.stream import StreamEncoder as OpenAIEncoder
     from switchpoint.protocols.openai_responses.response import status_of
 
-    decoder = StreamDecoder()
-    decoder.decode(sse("message_start", {"type": "message_start", "message": {"id": "m"}}))
-    decoder.decode(
-        sse(
-            "message_delta",
-            {
-                "type": "message_delta",
-                "delta": {"stop_reason": "model_context_window_exceeded"},
-                "usage": {"output_tokens": 3},
-            },
-        )
-    )
-    finish = decoder.decode(sse("message_stop", {"type": "message_stop"}))
+    finish = streamed_finish({"stop_reason": "model_context_window_exceeded"})
+    assert len(finish) == 1 and isinstance(finish[0], Finish)
     events = encoded_events([MessageStart("m", "c"), TextDelta("x"), *finish])
     assert events[-2][1]["delta"]["stop_reason"] == "model_context_window_exceeded"
     whole = decode_response(

@@ -344,29 +344,18 @@ class LogprobsStreamEncoder(StreamEncoder):
         if part and "delta" not in part:  # a decoder's own fields are rendered as such
             self._logprobs = orjson.dumps(part)
             return b""
-        if type(event) is RefusalDelta and self._logprobs is not None:
-            self._refused = True
-            logprobs, self._logprobs = self._logprobs, None
-            return b"".join(
-                (
-                    self._head,
-                    b'{"refusal":',
-                    orjson.dumps(event.text),
-                    _LOGPROBS,
-                    logprobs,
-                    _LOGPROBS_TAIL,
-                )
-            )
-        if type(event) is TextDelta and self._logprobs is not None:
-            logprobs, self._logprobs = self._logprobs, None
-            return b"".join(
-                (
-                    self._head,
-                    b'{"content":',
-                    orjson.dumps(event.text),
-                    _LOGPROBS,
-                    logprobs,
-                    _LOGPROBS_TAIL,
-                )
-            )
+        if self._logprobs is not None:
+            if type(event) is TextDelta:
+                return self._with_logprobs(b'{"content":', event.text)
+            if type(event) is RefusalDelta:
+                self._refused = True
+                return self._with_logprobs(b'{"refusal":', event.text)
         return super().encode(event)
+
+    def _with_logprobs(self, field: bytes, text: str) -> bytes:
+        """A text's chunk with the log-probabilities that came ahead of it."""
+        logprobs, self._logprobs = self._logprobs, None
+        assert logprobs is not None
+        return b"".join(
+            (self._head, field, orjson.dumps(text), _LOGPROBS, logprobs, _LOGPROBS_TAIL)
+        )
