@@ -100,6 +100,9 @@ class Finish:
     stop_reason: StopReason
     # The client's stop sequence that ended the answer, where the vendor says which.
     stop_sequence: str | None = None
+    # Anthropic's `stop_details` (a refusal's category and explanation): for a client of
+    # Anthropic's protocol, which has a place for it.
+    stop_details: dict[str, Any] | None = None
 
 
 @final

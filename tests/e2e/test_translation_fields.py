@@ -206,6 +206,31 @@ def test_a_malformed_response_format_for_another_vendor_is_a_400(stack: Stack) -
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_an_anthropic_refusal_keeps_its_details_for_an_anthropic_client(
+    stack: Stack, stream: bool
+) -> None:
+    """Claude says why it refused in `stop_details`: a streamed answer is re-encoded, and
+    lost them."""
+    from tests.fakes import Refusal
+    from tests.fakes.anthropic_fake import REFUSAL_DETAILS
+
+    stack.anthropic_fake.enqueue(Refusal())
+    request: dict[str, Any] = {
+        "model": "an",
+        "max_tokens": 50,
+        "messages": [{"role": "user", "content": QUESTION}],
+    }
+    if stream:
+        with stack.anthropic().messages.stream(**request) as events:
+            message = events.get_final_message()
+    else:
+        message = stack.anthropic().messages.create(**request)
+    assert message.stop_reason == "refusal"
+    assert message.stop_details is not None
+    assert message.stop_details.model_dump() == REFUSAL_DETAILS
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 def test_an_openai_refusal_reaches_other_clients_as_theirs(stack: Stack, stream: bool) -> None:
     # OpenAI says why it refused in `refusal`, apart from the content, and ends with
     # "stop": an Anthropic client gets the text and its own refusal stop, not an empty

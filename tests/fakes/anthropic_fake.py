@@ -363,8 +363,15 @@ def _check_thinking(messages: list[Any], invalid: Callable[[str], Rejection]) ->
                 raise invalid(f"messages.{i}.content.{j}: Invalid `signature` in `thinking` block")
 
 
+REFUSAL_DETAILS = {
+    "type": "refusal",
+    "category": "cyber",
+    "explanation": "The request asked for help with an attack on a live system.",
+}
+
+
 def _refusal_details() -> dict[str, Any]:
-    return {"type": "refusal", "category": None, "explanation": None}
+    return dict(REFUSAL_DETAILS)
 
 
 def _event(name: str, payload: dict[str, Any], kind: wire.FrameKind = "content") -> wire.Frame:

@@ -57,6 +57,7 @@ class StreamDecoder:
         "_without_arguments",
         "finished",
         "invalid_events",
+        "stop_details",
         "stop_reason",
         "stop_sequence",
     )
@@ -72,6 +73,7 @@ class StreamDecoder:
         self._usage = AnthropicUsage()
         self.stop_reason: StopReason | None = None
         self.stop_sequence: str | None = None
+        self.stop_details: dict[str, Any] | None = None
         self.finished = False
         # Events that were not valid JSON objects: skipped, and counted for metrics.
         self.invalid_events = 0
@@ -203,6 +205,9 @@ class StreamDecoder:
         sequence = delta.get("stop_sequence")
         if isinstance(sequence, str):
             self.stop_sequence = sequence
+        details = delta.get("stop_details")
+        if isinstance(details, dict):
+            self.stop_details = details
         if self._usage.update(payload.get("usage")):
             return [UsageUpdate(self._usage.internal())]
         return []
@@ -211,7 +216,7 @@ class StreamDecoder:
         if self.finished:
             return []
         self.finished = True
-        return [Finish(self.stop_reason or "end_turn", self.stop_sequence)]
+        return [Finish(self.stop_reason or "end_turn", self.stop_sequence, self.stop_details)]
 
 
 BlockKind = Literal["text", "thinking", "tool", "vendor"]
@@ -454,14 +459,13 @@ class StreamEncoder:
 
     def _finish(self, event: Finish) -> bytes:
         out = self._start() + self._close()
-        delta = {
-            "type": "message_delta",
-            "delta": {
-                "stop_reason": INTERNAL_TO_ANTHROPIC[event.stop_reason],
-                "stop_sequence": event.stop_sequence,
-            },
-            "usage": encode_usage(self._usage),
+        stop: dict[str, Any] = {
+            "stop_reason": INTERNAL_TO_ANTHROPIC[event.stop_reason],
+            "stop_sequence": event.stop_sequence,
         }
+        if event.stop_details is not None:
+            stop["stop_details"] = event.stop_details
+        delta = {"type": "message_delta", "delta": stop, "usage": encode_usage(self._usage)}
         return (
             out
             + _event(b"message_delta", delta)
