@@ -83,26 +83,27 @@ class ThoughtSignatures:
 
     def __init__(self, limit: int = _SIGNATURES_KEPT) -> None:
         self._limit = limit
-        # Call id -> its signature ("": an id Gemini gave, without a signature).
-        self._calls: OrderedDict[str, str] = OrderedDict()
+        # Call id -> (its signature, whether Gemini gave the id). A call Gemini signed
+        # may have an id the gateway made (Gemini before ids), which Gemini never saw.
+        self._calls: OrderedDict[str, tuple[str | None, bool]] = OrderedDict()
 
     def remember(self, signatures: dict[str, str], issued: Iterable[str] = ()) -> None:
         calls = self._calls
-        for ident in issued:
-            calls.setdefault(ident, "")
-            calls.move_to_end(ident)
-        for ident, signature in signatures.items():
-            calls[ident] = signature
+        given = set(issued)
+        for ident in given | signatures.keys():
+            calls[ident] = (signatures.get(ident), ident in given)
             calls.move_to_end(ident)
         while len(calls) > self._limit:
             calls.popitem(last=False)
 
     def get(self, ident: str) -> str | None:
-        return self._calls.get(ident) or None
+        call = self._calls.get(ident)
+        return call[0] if call is not None else None
 
     def __contains__(self, ident: object) -> bool:
-        """Gemini gave this call id (or signed the call)."""
-        return ident in self._calls
+        """Gemini gave this call id."""
+        call = self._calls.get(ident) if isinstance(ident, str) else None
+        return call is not None and call[1]
 
 
 # OpenAI request fields of answer shape that the request encoder translates.

@@ -419,6 +419,8 @@ def test_gemini_gets_its_own_thought_signature_back(stack: Stack, stream: bool) 
     )
     call_part = stack.gemini_fake.last_request.body["contents"][1]["parts"][0]
     assert call_part["thoughtSignature"] == "c2lnbmF0dXJlLWZyb20tZ2VtaW5p"
+    # Gemini gave this call no id: the one the gateway made for it is not sent to Gemini.
+    assert "id" not in call_part["functionCall"]
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["complete", "stream"])
