@@ -244,6 +244,29 @@ def test_tool_calls_cut_mid_stream_end_with_an_error_event(pair: Pair) -> None:
     assert primary.request_count() == 1 and backup.request_count() == 0
 
 
+def test_a_legacy_function_call_cut_mid_stream_ends_with_an_error_event(pair: Pair) -> None:
+    """A `functions` client's call, cut: it cannot be resumed as text any more than a
+    tool call can (the continuation would have the model write prose after it)."""
+    from tests.fakes import RawResponse
+    from tests.fakes.raw_streams import openai_chunk, sse_body
+
+    primary, backup = pair
+    prepare(primary, backup)
+    deltas = [
+        {"role": "assistant", "content": None, "function_call": {"name": "f", "arguments": ""}},
+        {"function_call": {"arguments": '{"a":'}},
+    ]
+    # The body ends there: no finish reason, no [DONE].
+    cut = sse_body([openai_chunk(d) for d in deltas])
+    primary.enqueue(RawResponse(status=200, body=cut, content_type="text/event-stream"))
+    document = openai_pair(primary.base_url, backup.base_url, models=prefill(True, True))
+    with GatewayThread(document, KEYS) as gw:
+        got = stream(gw, functions=[{"name": "f", "parameters": {"type": "object"}}])
+    assert got.error is not None and "cannot be resumed" in got.error.message
+    assert got.finish is None
+    assert primary.request_count() == 1 and backup.request_count() == 0
+
+
 def test_prefill_rejection_is_learned(pair: Pair) -> None:
     primary, backup = pair
     prepare(primary, backup)

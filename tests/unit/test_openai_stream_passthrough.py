@@ -312,7 +312,7 @@ def test_the_plain_openai_encoder_ignores_logprobs_it_was_not_asked_for() -> Non
 
 
 def test_openais_own_delta_fields_are_not_taken_for_logprobs() -> None:
-    own = VendorPart(PROTOCOL, "delta", {"delta": {"audio": {"data": "UklGRg=="}}})
+    own = VendorPart(PROTOCOL, "start", {"delta": {"audio": {"data": "UklGRg=="}}})
     chunks = _payloads(_encode([MessageStart("c", "m"), own, Finish("end_turn")]))
     assert chunks[1]["choices"][0]["delta"] == {"audio": {"data": "UklGRg=="}}
     assert chunks[1]["choices"][0]["logprobs"] is None

@@ -112,10 +112,12 @@ class StreamDecoder:
                 for call in delta.get("tool_calls") or ():
                     out.extend(self._tool_call(call))
                 # OpenAI's own delta fields no other protocol has (a legacy `functions`
-                # call, spoken audio): passed on to an OpenAI client as they came.
+                # call, spoken audio): passed on to an OpenAI client as they came. Each
+                # is a part begun and never ended (`start`), so that a stream cut after
+                # one is not resumed as text.
                 fields = {key: delta[key] for key in _OWN_FIELDS if delta.get(key)}
                 if fields:
-                    out.append(VendorPart(PROTOCOL, "delta", {"delta": fields}))
+                    out.append(VendorPart(PROTOCOL, "start", {"delta": fields}))
             finish = choice.get("finish_reason")
             if finish:
                 self.stop_reason = OPENAI_TO_INTERNAL.get(finish, "end_turn")
