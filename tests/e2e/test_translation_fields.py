@@ -29,7 +29,7 @@ def test_gemini_thinking_tokens_count_as_output(stack: Stack) -> None:
     assert completion.usage.completion_tokens_details.reasoning_tokens == 12
 
 
-@pytest.mark.parametrize("profile", ["ge", "oa"])
+@pytest.mark.parametrize("profile", ["ge", "oa", "an"])
 def test_reasoning_tokens_are_reported_when_the_vendor_says(stack: Stack, profile: str) -> None:
     fake = stack.fake(profile)
     fake.output_tokens, fake.reasoning_tokens = 5, 12
@@ -45,12 +45,33 @@ def test_reasoning_tokens_are_reported_when_the_vendor_says(stack: Stack, profil
     assert usage is not None and usage.completion_tokens == 17
     assert usage.completion_tokens_details is not None
     assert usage.completion_tokens_details.reasoning_tokens == 12
-    # Anthropic does not say how much of its output was thinking: not reported as 0.
-    stack.anthropic_fake.reasoning_tokens = 12
+    if profile == "oa":
+        return  # OpenAI always says, 0 included
+    # A vendor that does not say how much of its output was thinking: not reported as 0.
+    fake.reasoning_tokens = 0
     answer = stack.openai().chat.completions.create(
-        model="an", messages=[{"role": "user", "content": QUESTION}]
+        model=profile, messages=[{"role": "user", "content": QUESTION}]
     )
     assert answer.usage is not None and answer.usage.completion_tokens_details is None
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_claudes_thinking_tokens_reach_an_anthropic_client(stack: Stack, stream: bool) -> None:
+    """Re-encoded streams (and other vendors' answers) dropped them."""
+    stack.anthropic_fake.output_tokens, stack.anthropic_fake.reasoning_tokens = 5, 12
+    request: dict[str, Any] = {
+        "model": "an",
+        "max_tokens": 50,
+        "messages": [{"role": "user", "content": QUESTION}],
+    }
+    if stream:
+        with stack.anthropic().messages.stream(**request) as events:
+            message = events.get_final_message()
+    else:
+        message = stack.anthropic().messages.create(**request)
+    assert message.usage.output_tokens == 17
+    assert message.usage.output_tokens_details is not None
+    assert message.usage.output_tokens_details.thinking_tokens == 12
 
 
 def test_refusals_keep_their_meaning(stack: Stack) -> None:

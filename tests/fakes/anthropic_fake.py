@@ -66,8 +66,16 @@ def _usage_start(usage: Usage) -> dict[str, Any]:
             "ephemeral_1h_input_tokens": 0,
         },
         "output_tokens": usage.output_tokens + usage.reasoning_tokens,
+        **_thinking_details(usage),
         "service_tier": "standard",
     }
+
+
+def _thinking_details(usage: Usage) -> dict[str, Any]:
+    """The part of the output spent thinking, which the API reports when there was some."""
+    if not usage.reasoning_tokens:
+        return {}
+    return {"output_tokens_details": {"thinking_tokens": usage.reasoning_tokens}}
 
 
 class AnthropicFake(FakeUpstream):
@@ -330,6 +338,7 @@ class AnthropicFake(FakeUpstream):
                 "cache_creation_input_tokens": usage.cache_creation_tokens,
                 "cache_read_input_tokens": usage.cached_tokens,
                 "output_tokens": usage.output_tokens + usage.reasoning_tokens,
+                **_thinking_details(usage),
             },
         }
         frames.append(_event("message_delta", message_delta, "finish"))

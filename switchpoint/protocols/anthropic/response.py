@@ -31,13 +31,15 @@ class AnthropicUsage:
     `input_tokens` is the whole prompt, so it is the sum of the three.
     """
 
-    __slots__ = ("cache_read", "cache_write", "output", "uncached")
+    __slots__ = ("cache_read", "cache_write", "output", "thinking", "uncached")
 
     def __init__(self) -> None:
         self.uncached = 0
         self.cache_read = 0
         self.cache_write = 0
         self.output = 0
+        # `output_tokens_details.thinking_tokens`: the part of the output spent thinking.
+        self.thinking = 0
 
     def update(self, usage: object) -> bool:
         """Fold in a usage object (counts are cumulative; absent ones are unchanged)."""
@@ -55,6 +57,11 @@ class AnthropicUsage:
         output = _count(usage, "output_tokens")
         if output is not None:
             self.output = output
+        details = usage.get("output_tokens_details")
+        if isinstance(details, dict):
+            thinking = _count(details, "thinking_tokens")
+            if thinking is not None:
+                self.thinking = thinking
         return True
 
     def internal(self) -> Usage:
@@ -63,6 +70,7 @@ class AnthropicUsage:
             output_tokens=self.output,
             cached_input_tokens=self.cache_read,
             cache_write_tokens=self.cache_write,
+            reasoning_tokens=self.thinking,
         )
 
 
@@ -126,7 +134,7 @@ def decode_response(raw: bytes) -> ChatResponse:
 
 
 def encode_usage(usage: Usage) -> dict[str, Any]:
-    return {
+    encoded: dict[str, Any] = {
         "input_tokens": max(
             0, usage.input_tokens - usage.cached_input_tokens - usage.cache_write_tokens
         ),
@@ -134,6 +142,10 @@ def encode_usage(usage: Usage) -> dict[str, Any]:
         "cache_read_input_tokens": usage.cached_input_tokens,
         "output_tokens": usage.output_tokens,
     }
+    if usage.reasoning_tokens:
+        # Where the vendor said; never invented as 0.
+        encoded["output_tokens_details"] = {"thinking_tokens": usage.reasoning_tokens}
+    return encoded
 
 
 def message_id(ident: str) -> str:
