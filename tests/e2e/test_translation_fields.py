@@ -16,6 +16,19 @@ from tests.e2e.conftest import CLIENT_KEY, HTTP, MODELS, Stack, StackFactory
 from tests.e2e.test_translation import QUESTION
 
 
+def anthropic_message(stack: Stack, profile: str, stream: bool) -> Any:
+    """The question's answer as an Anthropic client gets it, streamed or whole."""
+    request: dict[str, Any] = {
+        "model": profile,
+        "max_tokens": 50,
+        "messages": [{"role": "user", "content": QUESTION}],
+    }
+    if not stream:
+        return stack.anthropic().messages.create(**request)
+    with stack.anthropic().messages.stream(**request) as events:
+        return events.get_final_message()
+
+
 def test_gemini_thinking_tokens_count_as_output(stack: Stack) -> None:
     fake = stack.gemini_fake
     fake.output_tokens, fake.reasoning_tokens = 5, 12
@@ -59,16 +72,7 @@ def test_reasoning_tokens_are_reported_when_the_vendor_says(stack: Stack, profil
 def test_claudes_thinking_tokens_reach_an_anthropic_client(stack: Stack, stream: bool) -> None:
     """Re-encoded streams (and other vendors' answers) dropped them."""
     stack.anthropic_fake.output_tokens, stack.anthropic_fake.reasoning_tokens = 5, 12
-    request: dict[str, Any] = {
-        "model": "an",
-        "max_tokens": 50,
-        "messages": [{"role": "user", "content": QUESTION}],
-    }
-    if stream:
-        with stack.anthropic().messages.stream(**request) as events:
-            message = events.get_final_message()
-    else:
-        message = stack.anthropic().messages.create(**request)
+    message = anthropic_message(stack, "an", stream)
     assert message.usage.output_tokens == 17
     assert message.usage.output_tokens_details is not None
     assert message.usage.output_tokens_details.thinking_tokens == 12
@@ -236,16 +240,7 @@ def test_an_anthropic_refusal_keeps_its_details_for_an_anthropic_client(
     from tests.fakes.anthropic_fake import REFUSAL_DETAILS
 
     stack.anthropic_fake.enqueue(Refusal())
-    request: dict[str, Any] = {
-        "model": "an",
-        "max_tokens": 50,
-        "messages": [{"role": "user", "content": QUESTION}],
-    }
-    if stream:
-        with stack.anthropic().messages.stream(**request) as events:
-            message = events.get_final_message()
-    else:
-        message = stack.anthropic().messages.create(**request)
+    message = anthropic_message(stack, "an", stream)
     assert message.stop_reason == "refusal"
     assert message.stop_details is not None
     assert message.stop_details.model_dump() == REFUSAL_DETAILS
@@ -260,16 +255,7 @@ def test_an_openai_refusal_reaches_other_clients_as_theirs(stack: Stack, stream:
     from tests.fakes.reply import REFUSAL_TEXT
 
     stack.openai_fake.enqueue(Refusal())
-    request: dict[str, Any] = {
-        "model": "oa",
-        "max_tokens": 50,
-        "messages": [{"role": "user", "content": QUESTION}],
-    }
-    if stream:
-        with stack.anthropic().messages.stream(**request) as events:
-            message = events.get_final_message()
-    else:
-        message = stack.anthropic().messages.create(**request)
+    message = anthropic_message(stack, "oa", stream)
     assert message.stop_reason == "refusal"
     assert "".join(b.text for b in message.content if b.type == "text") == REFUSAL_TEXT
 
