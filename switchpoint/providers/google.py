@@ -52,8 +52,8 @@ _POLICY_MARKERS = ("safety", "blocked", "prohibited content")
 # Gemini 3 and later want a thought signature on replayed function calls.
 _MAJOR_VERSION = re.compile(r"gemini-(\d+)")
 
-# Thought signatures remembered per adapter (each is at most a few KB).
-_SIGNATURES_KEPT = 2048
+# Gemini's function calls remembered per adapter (each at most a few KB).
+_CALLS_KEPT = 2048
 
 
 def _wants_signature(model: str) -> bool:
@@ -71,7 +71,7 @@ def _grpc_status_code(error: object) -> int:
     return code if isinstance(code, int) and 400 <= code <= 599 else 500
 
 
-class ThoughtSignatures:
+class GeminiCalls:
     """The function calls Gemini made recently, by call id: whether Gemini gave the id
     (it then goes back on the call and its result) and the call's thought signature, so
     that a call goes back to Gemini as it came when the client replays the conversation
@@ -81,7 +81,7 @@ class ThoughtSignatures:
 
     __slots__ = ("_calls", "_limit")
 
-    def __init__(self, limit: int = _SIGNATURES_KEPT) -> None:
+    def __init__(self, limit: int = _CALLS_KEPT) -> None:
         self._limit = limit
         # Call id -> (its signature, whether Gemini gave the id). A call Gemini signed
         # may have an id the gateway made (Gemini before ids), which Gemini never saw.
@@ -146,7 +146,7 @@ class GoogleAdapter(HttpProviderAdapter):
         api_key: str | None,
     ) -> None:
         super().__init__(name, config, models, client=client, api_key=api_key)
-        self.signatures = ThoughtSignatures()
+        self.calls = GeminiCalls()
 
     def auth_headers(self) -> dict[str, str]:
         return {"x-goog-api-key": self.api_key} if self.api_key else {}
@@ -168,8 +168,8 @@ class GoogleAdapter(HttpProviderAdapter):
             conversation,
             # `parametersJsonSchema` (whole JSON Schema) is not in the stable v1 surface.
             json_schema=self.api_version != "v1",
-            signatures=self.signatures,
-            issued=self.signatures,
+            signatures=self.calls,
+            issued=self.calls,
             signature_placeholder=_wants_signature(model),
         )
         _carry_sampling(encoded, request)
@@ -196,7 +196,7 @@ class GoogleAdapter(HttpProviderAdapter):
             raise self._blocked(exc) from None
         except MalformedResponse as exc:
             raise ProviderError("invalid_response", f"{self.name}: {exc}") from None
-        self.signatures.remember(ids.signatures, ids.issued)
+        self.calls.remember(ids.signatures, ids.issued)
         return answer
 
     async def stream_batches(
@@ -215,7 +215,7 @@ class GoogleAdapter(HttpProviderAdapter):
                 async for batch in relay:
                     yield batch
         finally:
-            self.signatures.remember(decoder.signatures, decoder.issued)
+            self.calls.remember(decoder.signatures, decoder.issued)
 
     def _blocked(self, exc: PromptBlocked) -> ProviderError:
         return ProviderError(

@@ -68,8 +68,6 @@ def anthropic_stream() -> RawResponse:
     return stream_answer(sse_body(events, named=True))
 
 
-
-
 def openai_stream() -> RawResponse:
     """Both calls announced first, then their argument fragments interleaved: OpenAI's
     chat format allows it (each delta names its call by index)."""

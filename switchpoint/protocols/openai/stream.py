@@ -28,6 +28,11 @@ from switchpoint.protocols.stream_error import StreamErrorEvent
 from switchpoint.protocols.wire_text import wire_text
 from switchpoint.transport.sse import SSEEvent
 
+# Delta fields of OpenAI's chat stream with no internal equivalent: they travel in a
+# `VendorPart` whose part holds them under this key (a logprobs part never has it).
+_OWN_FIELDS = ("function_call", "audio")
+_OWN_FIELDS_KEY = "delta"
+
 
 class StreamDecoder:
     """Turns an upstream OpenAI SSE stream into internal events.
@@ -117,7 +122,7 @@ class StreamDecoder:
                 # one is not resumed as text.
                 fields = {key: delta[key] for key in _OWN_FIELDS if delta.get(key)}
                 if fields:
-                    out.append(VendorPart(PROTOCOL, "start", {"delta": fields}))
+                    out.append(VendorPart(PROTOCOL, "start", {_OWN_FIELDS_KEY: fields}))
             finish = choice.get("finish_reason")
             if finish:
                 self.stop_reason = OPENAI_TO_INTERNAL.get(finish, "end_turn")
@@ -176,10 +181,6 @@ def _message_start(chunk: dict[str, Any]) -> MessageStart:
         fingerprint if type(fingerprint) is str else None,
         tier if type(tier) is str else None,
     )
-
-
-# Delta fields of OpenAI's chat stream with no internal equivalent.
-_OWN_FIELDS = ("function_call", "audio")
 
 
 class LogprobsStreamDecoder(StreamDecoder):
@@ -293,7 +294,7 @@ class StreamEncoder:
                 out += b"data: " + orjson.dumps(chunk) + b"\n\n"
             return out + b"data: [DONE]\n\n"
         if type(event) is VendorPart and event.protocol == PROTOCOL and event.part:
-            fields = event.part.get("delta")
+            fields = event.part.get(_OWN_FIELDS_KEY)
             if type(fields) is dict:
                 self._called_function = self._called_function or "function_call" in fields
                 return self._chunk(orjson.dumps(fields))
@@ -343,7 +344,7 @@ class LogprobsStreamEncoder(StreamEncoder):
 
     def encode(self, event: StreamEvent) -> bytes:
         part = event.part if type(event) is VendorPart and event.protocol == PROTOCOL else None
-        if part and "delta" not in part:  # a decoder's own fields are rendered as such
+        if part and _OWN_FIELDS_KEY not in part:  # own fields are rendered by the base
             self._logprobs = orjson.dumps(part)
             return b""
         if self._logprobs is not None:
