@@ -13,11 +13,11 @@ summarized request that timeout on each of its lookups and writes.
 from __future__ import annotations
 
 import logging
-import time
 from typing import TYPE_CHECKING
 
 from switchpoint.config.schema import SummaryCacheConfig
 from switchpoint.context.summary_cache import InMemorySummaryCache, SummaryCache
+from switchpoint.redis_backoff import BACKOFF_S, RedisBackoff
 
 if TYPE_CHECKING:
     import redis.asyncio
@@ -27,9 +27,6 @@ log = logging.getLogger("switchpoint.context")
 # A summary cache lookup happens before summarizer calls that take seconds; still, a
 # hung Redis must not hold a request for long.
 _TIMEOUT_S = 1.0
-# After a failure, lookups are misses and writes are skipped for this long; then one
-# operation tries Redis again.
-BACKOFF_S = 5.0
 
 
 class RedisSummaryCache:
@@ -41,43 +38,31 @@ class RedisSummaryCache:
         self._client: redis.asyncio.Redis = redis.asyncio.Redis.from_url(
             url, socket_timeout=_TIMEOUT_S, socket_connect_timeout=_TIMEOUT_S
         )
-        self._down = False
-        self._retry_at = 0.0
+        self._redis = RedisBackoff(log, "summary cache", "summaries are not shared")
         self.hits = 0
         self.misses = 0
-        self.errors = 0
+
+    @property
+    def errors(self) -> int:
+        return self._redis.errors
 
     def _name(self, key: str) -> str:
         return f"{self.key_prefix}:{key}"
 
-    def _resting(self) -> bool:
-        return self._down and time.monotonic() < self._retry_at
-
-    def _failed(self, exc: Exception) -> None:
-        self.errors += 1
-        self._retry_at = time.monotonic() + BACKOFF_S
-        if not self._down:
-            self._down = True
-            log.warning("summary cache: Redis is unreachable (%s): summaries are not shared", exc)
-
-    def _ok(self) -> None:
-        if self._down:
-            self._down = False
-            log.info("summary cache: Redis is reachable again")
-
     async def get(self, key: str) -> str | None:
         import redis.exceptions
 
-        if self._resting():
+        if self._redis.resting():
             self.misses += 1
             return None
         try:
             value = await self._client.get(self._name(key))
         except (redis.exceptions.RedisError, OSError) as exc:
-            self._failed(exc)
+            # Lookups are misses and writes are skipped for `BACKOFF_S`.
+            self._redis.failed(exc, BACKOFF_S)
             self.misses += 1
             return None
-        self._ok()
+        self._redis.succeeded()
         if value is None:
             self.misses += 1
             return None
@@ -89,16 +74,17 @@ class RedisSummaryCache:
     async def put(self, key: str, summary: str) -> None:
         import redis.exceptions
 
-        if self._resting():
+        if self._redis.resting():
             return
         try:
             await self._client.set(
                 self._name(key), summary.encode("utf-8", "surrogatepass"), ex=self.ttl_s
             )
         except (redis.exceptions.RedisError, OSError) as exc:
-            self._failed(exc)
+            # Lookups are misses and writes are skipped for `BACKOFF_S`.
+            self._redis.failed(exc, BACKOFF_S)
             return
-        self._ok()
+        self._redis.succeeded()
 
     async def aclose(self) -> None:
         await self._client.aclose()

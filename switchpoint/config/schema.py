@@ -8,7 +8,7 @@ Unknown keys are errors: a typo must not silently fall back to a default.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
@@ -68,6 +68,36 @@ class SimulationConfig(Strict):
     output_tokens: int = Field(60, ge=1, le=MAX_TOKEN_COUNT)
 
 
+class RedisOrMemory(Strict):
+    """State kept in this process only, or in Redis, shared by every worker and instance."""
+
+    type: Literal["memory", "redis"] = "memory"
+    url: str | None = None  # redis://host:port/db
+
+    @model_validator(mode="after")
+    def _redis_needs_url(self) -> Self:
+        if self.type == "redis":
+            if not self.url:
+                raise ValueError("type redis needs a url (e.g. redis://127.0.0.1:6379/0)")
+            if not self.url.startswith(("redis://", "rediss://", "unix://")):
+                raise ValueError(
+                    f"url must start with redis://, rediss:// or unix:// ({redact_url(self.url)!r})"
+                )
+        return self
+
+
+class GeminiCallMemoryConfig(RedisOrMemory):
+    """Where a `google` provider keeps the function calls Gemini made (their thought
+    signatures, and the ids Gemini gave them) until a client replays them: this worker's
+    memory (the latest calls), or Redis, so that a replay reaching another worker, another
+    instance or a restarted gateway still goes back to Gemini as it came."""
+
+    key_prefix: str = Field("switchpoint:gemini-calls", min_length=1)
+    # A call not replayed within this long is forgotten (Google's placeholder goes back
+    # in its signature's place).
+    ttl_s: int = Field(86400, ge=60)
+
+
 class ProviderConfig(Strict):
     type: ProviderType
     base_url: HttpUrl | None = None
@@ -86,6 +116,8 @@ class ProviderConfig(Strict):
     stream_idle_timeout_s: float = Field(30.0, gt=0)
     headers: dict[str, str] = Field(default_factory=dict)
     simulation: SimulationConfig | None = None
+    # Type google only: where Gemini's function calls are kept until they are replayed.
+    call_memory: GeminiCallMemoryConfig | None = None
 
     @model_validator(mode="after")
     def _needs_base_url(self) -> ProviderConfig:
@@ -93,6 +125,8 @@ class ProviderConfig(Strict):
             raise ValueError("type openai_compatible needs a base_url")
         if self.type != "simulated" and self.simulation is not None:
             raise ValueError("simulation: is only valid for type simulated")
+        if self.type != "google" and self.call_memory is not None:
+            raise ValueError("call_memory: is only valid for type google")
         for name in ("connect_timeout_s", "first_token_timeout_s", "stream_idle_timeout_s"):
             # A default above a lowered timeout_s is simply capped by it; a value set
             # explicitly above it is a mistake worth naming.
@@ -143,28 +177,15 @@ class ProfileConfig(Strict):
     summarization_strategy: SummarizationStrategy | None = None
 
 
-class SummaryCacheConfig(Strict):
+class SummaryCacheConfig(RedisOrMemory):
     """Where summaries already written are kept: this process only (an LRU bounded in
     entries and characters), or Redis, shared by every worker and instance."""
 
-    type: Literal["memory", "redis"] = "memory"
-    url: str | None = None  # redis://host:port/db
     key_prefix: str = Field("switchpoint:summaries", min_length=1)
     # Redis entries expire after this long without being written again.
     ttl_s: int = Field(7 * 86400, ge=60)
     max_entries: int = Field(4096, ge=1)
     max_chars: int = Field(64 * 1024 * 1024, ge=1024)
-
-    @model_validator(mode="after")
-    def _redis_needs_url(self) -> SummaryCacheConfig:
-        if self.type == "redis":
-            if not self.url:
-                raise ValueError("type redis needs a url (e.g. redis://127.0.0.1:6379/0)")
-            if not self.url.startswith(("redis://", "rediss://", "unix://")):
-                raise ValueError(
-                    f"url must start with redis://, rediss:// or unix:// ({redact_url(self.url)!r})"
-                )
-        return self
 
 
 class ContextConfig(Strict):
@@ -230,25 +251,12 @@ class CostConfig(Strict):
     reserve_output_tokens: int = Field(1024, ge=1, le=MAX_TOKEN_COUNT)
 
 
-class BreakerStoreConfig(Strict):
+class BreakerStoreConfig(RedisOrMemory):
     """Where breaker state lives: this process only, or shared through Redis by every
     gateway instance (one trips a breaker, the others see it open within `sync_interval_s`)."""
 
-    type: Literal["memory", "redis"] = "memory"
-    url: str | None = None  # redis://host:port/db
     key_prefix: str = Field("switchpoint:breakers", min_length=1)
     sync_interval_s: float = Field(1.0, gt=0, le=60)
-
-    @model_validator(mode="after")
-    def _redis_needs_url(self) -> BreakerStoreConfig:
-        if self.type == "redis":
-            if not self.url:
-                raise ValueError("type redis needs a url (e.g. redis://127.0.0.1:6379/0)")
-            if not self.url.startswith(("redis://", "rediss://", "unix://")):
-                raise ValueError(
-                    f"url must start with redis://, rediss:// or unix:// ({redact_url(self.url)!r})"
-                )
-        return self
 
 
 class CircuitBreakerConfig(Strict):

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import re
 import time
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
 from urllib.parse import quote
 
 import orjson
 
+from switchpoint.chat.content import ToolCall
 from switchpoint.chat.request import ChatRequest
 from switchpoint.chat.response import ChatResponse
-from switchpoint.chat.stream import StreamEvent
+from switchpoint.chat.stream import Finish, StreamEvent
 from switchpoint.config.schema import ModelConfig, ProviderConfig
 from switchpoint.protocols.anthropic import PROTOCOL as ANTHROPIC
 from switchpoint.protocols.gemini.errors import GoogleError, parse_error
@@ -36,6 +36,7 @@ from switchpoint.protocols.gemini.stream import StreamDecoder
 from switchpoint.protocols.openai import PROTOCOL as OPENAI
 from switchpoint.protocols.stream_error import StreamErrorEvent
 from switchpoint.providers.errors import ProviderError, kind_for_status
+from switchpoint.providers.gemini_calls import build_gemini_calls
 from switchpoint.providers.http_adapter import HttpProviderAdapter
 from switchpoint.providers.limits import AttemptLimits
 from switchpoint.providers.output_cap import cap_gemini
@@ -52,9 +53,6 @@ _POLICY_MARKERS = ("safety", "blocked", "prohibited content")
 # Gemini 3 and later want a thought signature on replayed function calls.
 _MAJOR_VERSION = re.compile(r"gemini-(\d+)")
 
-# Gemini's function calls remembered per adapter (each at most a few KB).
-_CALLS_KEPT = 2048
-
 
 def _wants_signature(model: str) -> bool:
     """Gemini 3 and later refuse a replayed function call without a thought signature.
@@ -69,41 +67,6 @@ def _wants_signature(model: str) -> bool:
 def _grpc_status_code(error: object) -> int:
     code = error.get("code") if isinstance(error, dict) else None
     return code if isinstance(code, int) and 400 <= code <= 599 else 500
-
-
-class GeminiCalls:
-    """The function calls Gemini made recently, by call id: whether Gemini gave the id
-    (it then goes back on the call and its result) and the call's thought signature, so
-    that a call goes back to Gemini as it came when the client replays the conversation
-    (clients of other protocols have nowhere to keep either). Bounded: the oldest are
-    forgotten; a forgotten signature is replaced by Google's placeholder, and a
-    forgotten id is left out (Gemini then matches results to calls by name and order)."""
-
-    __slots__ = ("_calls", "_limit")
-
-    def __init__(self, limit: int = _CALLS_KEPT) -> None:
-        self._limit = limit
-        # Call id -> (its signature, whether Gemini gave the id). A call Gemini signed
-        # may have an id the gateway made (Gemini before ids), which Gemini never saw.
-        self._calls: OrderedDict[str, tuple[str | None, bool]] = OrderedDict()
-
-    def remember(self, signatures: dict[str, str], issued: Iterable[str] = ()) -> None:
-        calls = self._calls
-        given = set(issued)
-        for ident in given | signatures.keys():
-            calls[ident] = (signatures.get(ident), ident in given)
-            calls.move_to_end(ident)
-        while len(calls) > self._limit:
-            calls.popitem(last=False)
-
-    def get(self, ident: str) -> str | None:
-        call = self._calls.get(ident)
-        return call[0] if call is not None else None
-
-    def __contains__(self, ident: object) -> bool:
-        """Gemini gave this call id."""
-        call = self._calls.get(ident) if isinstance(ident, str) else None
-        return call is not None and call[1]
 
 
 # OpenAI request fields of answer shape that the request encoder translates.
@@ -146,7 +109,7 @@ class GoogleAdapter(HttpProviderAdapter):
         api_key: str | None,
     ) -> None:
         super().__init__(name, config, models, client=client, api_key=api_key)
-        self.calls = GeminiCalls()
+        self.calls = build_gemini_calls(config.call_memory, name)
 
     def auth_headers(self) -> dict[str, str]:
         return {"x-goog-api-key": self.api_key} if self.api_key else {}
@@ -178,9 +141,20 @@ class GoogleAdapter(HttpProviderAdapter):
             self.note_capped(limits, limit)
         return request_bytes(encoded)
 
+    async def _recall_calls(self, request: ChatRequest) -> None:
+        """The replayed calls another worker or instance kept, when they are shared."""
+        if self.calls.shared:
+            await self.calls.recall(
+                block.id
+                for message in request.conversation().messages
+                for block in message.content
+                if type(block) is ToolCall
+            )
+
     async def complete(
         self, request: ChatRequest, model: str, limits: AttemptLimits
     ) -> ChatResponse:
+        await self._recall_calls(request)
         body = self._body(request, model, limits)
         response = await self.post(
             self._path(model, stream=False),
@@ -196,12 +170,13 @@ class GoogleAdapter(HttpProviderAdapter):
             raise self._blocked(exc) from None
         except MalformedResponse as exc:
             raise ProviderError("invalid_response", f"{self.name}: {exc}") from None
-        self.calls.remember(ids.signatures, ids.issued)
+        await self.calls.keep(ids.signatures, ids.issued)
         return answer
 
     async def stream_batches(
         self, request: ChatRequest, model: str, limits: AttemptLimits
     ) -> AsyncIterator[list[StreamEvent]]:
+        await self._recall_calls(request)
         decoder = StreamDecoder(model)
         relay = self.relay_sse(
             self._path(model, stream=True),
@@ -213,9 +188,18 @@ class GoogleAdapter(HttpProviderAdapter):
         try:
             async with aclosing(relay):
                 async for batch in relay:
+                    if (decoder.signatures or decoder.issued) and any(
+                        type(event) is Finish for event in batch
+                    ):
+                        # Kept before the client has the whole answer, so before it can
+                        # replay the calls (to whichever worker).
+                        await self.calls.keep(decoder.signatures, decoder.issued)
                     yield batch
         finally:
             self.calls.remember(decoder.signatures, decoder.issued)
+
+    async def aclose(self) -> None:
+        await self.calls.aclose()
 
     def _blocked(self, exc: PromptBlocked) -> ProviderError:
         return ProviderError(

@@ -11,31 +11,19 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
-import pytest
 import redis
 
 from tests.context.conftest import CLIENT_KEY, ContextStack, StackFactory
 from tests.context.test_summarize import agent_request
 from tests.fakes import OpenAIFake
+from tests.redis_fixtures import REDIS_URL, redis_prefix
+
+__all__ = ["redis_prefix"]
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-@pytest.fixture
-def prefix() -> Iterator[str]:
-    """A key prefix of this test's own; its keys are deleted afterwards."""
-    name = f"switchpoint-test:{uuid.uuid4().hex}"
-    yield name
-    client = redis.Redis.from_url(REDIS_URL)
-    keys = list(client.scan_iter(f"{name}:*"))
-    if keys:
-        client.delete(*keys)
 
 
 def summarized(response: httpx2.Response) -> bool:
@@ -43,15 +31,15 @@ def summarized(response: httpx2.Response) -> bool:
     return response.headers["x-switchpoint-context"] == "summarized"
 
 
-def test_two_gateways_share_their_summaries(make_stack: StackFactory, prefix: str) -> None:
-    cache = {"type": "redis", "url": REDIS_URL, "key_prefix": prefix}
+def test_two_gateways_share_their_summaries(make_stack: StackFactory, redis_prefix: str) -> None:
+    cache = {"type": "redis", "url": REDIS_URL, "key_prefix": redis_prefix}
     first: ContextStack = make_stack(summary_cache=cache)
     second: ContextStack = make_stack(summary_cache=cache)
     body = agent_request(150_000)
     assert summarized(first.post("/v1/chat/completions", body))
     written = first.summarizer.request_count()
     assert written >= 2
-    assert len(list(redis.Redis.from_url(REDIS_URL).scan_iter(f"{prefix}:*"))) >= written
+    assert len(list(redis.Redis.from_url(REDIS_URL).scan_iter(f"{redis_prefix}:*"))) >= written
     # Another instance (or worker) sees them: no summarizer call at all.
     assert summarized(second.post("/v1/chat/completions", body))
     assert first.summarizer.request_count() == written
@@ -78,14 +66,14 @@ def free_port() -> int:
 
 
 def test_worker_processes_summarize_and_share_through_redis(
-    stack: ContextStack, prefix: str, tmp_path: Path
+    stack: ContextStack, redis_prefix: str, tmp_path: Path
 ) -> None:
     document = json.loads(json.dumps(stack.document))
     document["server"]["workers"] = 2
     document["routing"]["context"]["summary_cache"] = {
         "type": "redis",
         "url": REDIS_URL,
-        "key_prefix": prefix,
+        "key_prefix": redis_prefix,
     }
     config = tmp_path / "config.json"
     config.write_text(json.dumps(document))

@@ -4,29 +4,14 @@ connections and never answers) costs one timeout, not one per lookup and write."
 from __future__ import annotations
 
 import asyncio
-import socket
-import time
-from collections.abc import Awaitable, Iterator
 
 import pytest
 
 from switchpoint.compaction import summary_caches
 from switchpoint.compaction.summary_caches import RedisSummaryCache
+from tests.redis_fixtures import hung_redis, timed
 
-
-@pytest.fixture
-def hung_redis() -> Iterator[str]:
-    """A listener whose backlog takes connections that are never read from."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(64)
-        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
-
-
-async def timed(action: Awaitable[object]) -> float:
-    started = time.monotonic()
-    await action
-    return time.monotonic() - started
+__all__ = ["hung_redis"]
 
 
 def test_after_a_timeout_lookups_and_writes_skip_redis_until_the_backoff_ends(

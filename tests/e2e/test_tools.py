@@ -359,18 +359,20 @@ def test_gemini_call_ids_are_unique_across_turns(stack: Stack) -> None:
     assert len(ids) == 3
 
 
-def gemini_call_with_signature(stream: bool) -> RawResponse:
+def gemini_call_with_signature(
+    stream: bool, signature: str = "c2lnbmF0dXJlLWZyb20tZ2VtaW5p", call_id: str | None = None
+) -> RawResponse:
+    """A Gemini 3 answer: one function call with a thought signature (and Gemini's own
+    id for it, if given)."""
+    call: dict[str, Any] = {"name": "get_weather", "args": WEATHER}
+    if call_id is not None:
+        call["id"] = call_id
     answer = {
         "candidates": [
             {
                 "content": {
                     "role": "model",
-                    "parts": [
-                        {
-                            "functionCall": {"name": "get_weather", "args": WEATHER},
-                            "thoughtSignature": "c2lnbmF0dXJlLWZyb20tZ2VtaW5p",
-                        }
-                    ],
+                    "parts": [{"functionCall": call, "thoughtSignature": signature}],
                 },
                 "finishReason": "STOP",
             }
@@ -384,24 +386,35 @@ def gemini_call_with_signature(stream: bool) -> RawResponse:
     return RawResponse(status=200, body=json.dumps(answer).encode())
 
 
+def ask_gemini_for_a_call(stack: Stack, stream: bool) -> str:
+    """The weather question with tools, to the `ge` profile, streamed or not: the id
+    of the one call in the answer, as the client got it."""
+    client = stack.openai()
+    user = {"role": "user", "content": QUESTION}
+    if stream:
+        chunks = client.chat.completions.create(
+            model="ge", messages=[user], tools=OPENAI_TOOLS, stream=True
+        )
+        [call_id] = [
+            tc.id
+            for c in chunks
+            if c.choices
+            for tc in c.choices[0].delta.tool_calls or ()
+            if tc.id
+        ]
+        return call_id
+    first = client.chat.completions.create(model="ge", messages=[user], tools=OPENAI_TOOLS)
+    [tool_call] = first.choices[0].message.tool_calls or []
+    return tool_call.id
+
+
 @pytest.mark.parametrize("stream", [False, True], ids=["complete", "stream"])
 def test_gemini_gets_its_own_thought_signature_back(stack: Stack, stream: bool) -> None:
     """An OpenAI client has nowhere to keep Gemini's signature: the gateway does."""
     stack.gemini_fake.enqueue(gemini_call_with_signature(stream))
     client = stack.openai()
     user = {"role": "user", "content": QUESTION}
-    if stream:
-        chunks = list(
-            client.chat.completions.create(
-                model="ge", messages=[user], tools=OPENAI_TOOLS, stream=True
-            )
-        )
-        calls = [tc for c in chunks if c.choices for tc in c.choices[0].delta.tool_calls or ()]
-        call_id = calls[0].id
-    else:
-        first = client.chat.completions.create(model="ge", messages=[user], tools=OPENAI_TOOLS)
-        [tool_call] = first.choices[0].message.tool_calls or []
-        call_id = tool_call.id
+    call_id = ask_gemini_for_a_call(stack, stream)
     assert call_id
     assistant = {
         "role": "assistant",
@@ -431,21 +444,7 @@ def test_gemini_gets_the_call_ids_it_gave_back(stack: Stack, stream: bool) -> No
     stack.gemini_fake.issue_call_ids = True
     client = stack.openai()
     user = {"role": "user", "content": QUESTION}
-    if stream:
-        chunks = client.chat.completions.create(
-            model="ge", messages=[user], tools=OPENAI_TOOLS, stream=True
-        )
-        [call_id] = [
-            tc.id
-            for c in chunks
-            if c.choices
-            for tc in c.choices[0].delta.tool_calls or ()
-            if tc.id
-        ]
-    else:
-        first = client.chat.completions.create(model="ge", messages=[user], tools=OPENAI_TOOLS)
-        [tool_call] = first.choices[0].message.tool_calls or []
-        call_id = tool_call.id
+    call_id = ask_gemini_for_a_call(stack, stream)
     assert call_id.startswith("fc_fake")  # Gemini's own id, passed to the client
     foreign = "call_from_another_vendor"
     calls = [
