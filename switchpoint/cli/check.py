@@ -3,27 +3,30 @@
 from __future__ import annotations
 
 import os
-
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from switchpoint.cli.config_option import ConfigPath, load_or_exit
+from switchpoint.cli.terminal import stdout
 from switchpoint.config.schema import Config
 from switchpoint.pricing import PriceTable
 from switchpoint.url_redaction import redact_url
 
-out = Console()
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 def _add_row(table: Table, *cells: str) -> None:
     # Text, not markup strings: names, models and URLs come from the configuration
     # file, and a `[/x]` in one must print as itself rather than crash the command.
+    from rich.text import Text
+
     table.add_row(*(Text(cell) for cell in cells))
 
 
 def check(config: ConfigPath = None) -> None:
     """Validate a configuration file: print every problem and exit non-zero, or a summary."""
+    from rich.table import Table
+
     cfg = load_or_exit(config)
     prices = PriceTable(dict(cfg.models))
     providers = Table(title="providers")
@@ -64,14 +67,16 @@ def check(config: ConfigPath = None) -> None:
             ", ".join(profile.fallbacks) or "-",
             "known" if prices.known(profile.model) else "UNKNOWN (cost recorded as unknown)",
         )
-    out.print(providers)
-    out.print(profiles)
-    out.print(resilience_table(cfg))
-    out.print("[green]configuration is valid[/]")
+    stdout().print(providers)
+    stdout().print(profiles)
+    stdout().print(resilience_table(cfg))
+    stdout().print("[green]configuration is valid[/]")
 
 
 def resilience_table(cfg: Config) -> Table:
     """Retries, breakers and time limits as they will apply."""
+    from rich.table import Table
+
     fallback = cfg.routing.fallback
     breaker = fallback.circuit_breaker
     table = Table(title="resilience")

@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
+from switchpoint.cli.terminal import escape, stderr
 from switchpoint.config import Config, ConfigError, load_config
 
 ConfigPath = Annotated[
@@ -21,8 +20,6 @@ ConfigPath = Annotated[
         dir_okay=False,
     ),
 ]
-
-err = Console(stderr=True)
 
 
 def config_path(path: Path | None) -> Path | None:
@@ -37,12 +34,12 @@ def load_or_exit(path: Path | None) -> Config:
         return load_config(config_path(path))
     except ConfigError as exc:
         # One line each, however long (a path, a message), so that they can be grepped.
-        err.print(
+        stderr().print(
             f"[bold red]{escape(exc.source)} is invalid[/] ({len(exc.problems)} problem(s)):",
             soft_wrap=True,
         )
         for problem in exc.problems:
             # The problem's own text is escaped, not read as markup: it quotes keys like
             # `profiles[0]` and the user's values.
-            err.print(f"  [red]-[/] {escape(str(problem))}", highlight=False, soft_wrap=True)
+            stderr().print(f"  [red]-[/] {escape(str(problem))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None

@@ -12,10 +12,8 @@ from collections import Counter, defaultdict
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+from switchpoint.cli.terminal import stdout
 from switchpoint.demo.driver import DemoResult, drive, report_outcomes
 from switchpoint.demo.scenario import OUTAGE_PROVIDER, demo_config, mixed_workload
 from switchpoint.events import Listener
@@ -23,8 +21,6 @@ from switchpoint.execution.records import CallRecord
 from switchpoint.providers.simulated import SimulatedAdapter
 from switchpoint.server.background import BackgroundServer
 from switchpoint.server.open_files import raise_open_file_limit
-
-out = Console()
 
 
 class _Recorder(Listener):
@@ -52,6 +48,8 @@ def demo(
 ) -> None:
     """Run the gateway offline on simulated vendors and drive a mixed workload through it,
     including an outage of one vendor; show what served what, and the breaker's story."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     if serve:
         # Kept running, it serves like `serve` does: with the same descriptor limit.
         raise_open_file_limit()
@@ -67,7 +65,7 @@ def demo(
     total = int(rate * seconds)
     requests, tasks = mixed_workload(total)
     down_at, up_at = total * 3 // 12, total * 6 // 12
-    out.print(
+    stdout().print(
         f"[bold]switchpoint demo[/] gateway on {server.base_url} with simulated vendors; "
         f"{total} requests at {rate:g}/s; [yellow]{OUTAGE_PROVIDER} goes down[/] for "
         f"requests {down_at}-{up_at}."
@@ -78,7 +76,7 @@ def demo(
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=out,
+        console=stdout(),
     ) as progress:
         task = progress.add_task("traffic", total=total)
 
@@ -101,7 +99,7 @@ def demo(
     _outcomes(report, len(tasks))
     failed = [r for r in results if r.status != 200]
     if serve:
-        out.print(f"\ngateway still running on [bold]{server.base_url}[/] (Ctrl-C to stop)")
+        stdout().print(f"\ngateway still running on [bold]{server.base_url}[/] (Ctrl-C to stop)")
         stopped = threading.Event()
         signal.signal(signal.SIGINT, lambda *_: stopped.set())
         signal.signal(signal.SIGTERM, lambda *_: stopped.set())
@@ -109,11 +107,13 @@ def demo(
     server.stop()
     shutil.rmtree(ledger_dir, ignore_errors=True)
     if failed:
-        out.print(f"[red]{len(failed)} request(s) failed[/]")
+        stdout().print(f"[red]{len(failed)} request(s) failed[/]")
         raise typer.Exit(1)
 
 
 def _report(recorder: _Recorder, results: list[DemoResult]) -> None:
+    from rich.table import Table
+
     by_workload: dict[str, list[CallRecord]] = defaultdict(list)
     for call in recorder.calls:
         by_workload[call.workload or "?"].append(call)
@@ -145,7 +145,7 @@ def _report(recorder: _Recorder, results: list[DemoResult]) -> None:
             f"{usage_in:,}/{usage_out:,}",
             f"{cost:.4f}",
         )
-    out.print(served)
+    stdout().print(served)
     rules = Counter(rule for c in recorder.calls if c.decision for rule in c.decision.rules)
     reasons = Counter(reason for c in recorder.calls for reason in c.fallback_reasons)
     why = Table(title="why requests moved")
@@ -153,7 +153,7 @@ def _report(recorder: _Recorder, results: list[DemoResult]) -> None:
     why.add_column("count", justify="right")
     for name, count in (rules + reasons).most_common():
         why.add_row(name, str(count))
-    out.print(why)
+    stdout().print(why)
     breakers = Table(title="circuit breakers")
     for column in ("t (s)", "target", "transition", "reason"):
         breakers.add_column(column)
@@ -161,13 +161,15 @@ def _report(recorder: _Recorder, results: list[DemoResult]) -> None:
         breakers.add_row(f"{at:.1f}", target, f"{old} -> {new}", reason)
     if not recorder.transitions:
         breakers.add_row("-", "-", "no transitions", "-")
-    out.print(breakers)
+    stdout().print(breakers)
     ok = sum(1 for r in results if r.status == 200)
-    out.print(f"{ok}/{len(results)} requests answered.")
+    stdout().print(f"{ok}/{len(results)} requests answered.")
 
 
 def _outcomes(report: object, task_count: int) -> None:
     """The ledger's view: what each workload cost per completed outcome."""
+    from rich.table import Table
+
     groups = report.get("groups") if isinstance(report, dict) else None
     table = Table(title=f"cost per completed outcome ({task_count} agent tasks, from the ledger)")
     for column in (
@@ -198,4 +200,4 @@ def _outcomes(report: object, task_count: int) -> None:
         )
     if not groups:
         table.add_row("(the ledger returned no groups)", *[""] * 8)
-    out.print(table)
+    stdout().print(table)

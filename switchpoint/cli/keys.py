@@ -8,13 +8,10 @@ from typing import Annotated
 
 import orjson
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
 
 from switchpoint.cli.config_option import ConfigPath
 from switchpoint.cli.ledger_option import run_on_ledger
+from switchpoint.cli.terminal import escape, stderr, stdout
 from switchpoint.keys.issue import check_key_request, issue_key, key_info
 from switchpoint.keys.key_format import key_reference
 from switchpoint.keys.listing import list_keys
@@ -23,9 +20,6 @@ from switchpoint.ledger.key_records import revoke_key
 keys_app = typer.Typer(
     name="keys", help="Manage virtual keys.", no_args_is_help=True, add_completion=False
 )
-out = Console()
-err = Console(stderr=True)
-
 Format = Annotated[str, typer.Option("--format", "-f", help="table or json.")]
 
 
@@ -61,7 +55,7 @@ def create(
     try:
         wanted = check_key_request(team, name, budget_usd, period)
     except ValueError as exc:
-        err.print(f"[red]{escape(str(exc))}[/]")
+        stderr().print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(2) from None
     _, (record, key) = run_on_ledger(
         config, lambda _cfg, connection: issue_key(connection, wanted, time.time()), create=True
@@ -78,12 +72,12 @@ def create(
     )
     # The secret first: it is shown only this once, so nothing may fail before it.
     typer.echo(key)
-    err.print(
+    stderr().print(
         f"created virtual key [bold]{escape(record.key_id)}[/] for team "
         f"{escape(str(record.team))} ({budget})",
         highlight=False,
     )
-    err.print("[yellow]store it now: it is shown only this once[/]")
+    stderr().print("[yellow]store it now: it is shown only this once[/]")
 
 
 @keys_app.command("list")
@@ -93,6 +87,9 @@ def list_command(output_format: Format = "table", config: ConfigPath = None) -> 
     if output_format == "json":
         typer.echo(orjson.dumps({"keys": keys}).decode())
         return
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title="virtual keys")
     for column in ("id", "team", "name", "budget", "period", "spent", "created", "status"):
         table.add_column(column)
@@ -108,7 +105,7 @@ def list_command(output_format: Format = "table", config: ConfigPath = None) -> 
             _when(entry["created_at"]),
             "active" if entry["active"] else f"revoked {_when(entry['revoked_at'])}",
         )
-    out.print(table)
+    stdout().print(table)
 
 
 @keys_app.command()
@@ -125,9 +122,9 @@ def revoke(
         config, lambda _cfg, connection: revoke_key(connection, key_id, time.time())
     )
     if record is None:
-        err.print(f"[red]no virtual key {escape(named)}[/]", highlight=False)
+        stderr().print(f"[red]no virtual key {escape(named)}[/]", highlight=False)
         raise typer.Exit(1)
-    err.print(
+    stderr().print(
         f"revoked virtual key {escape(record.key_id)} (team {escape(str(record.team))})",
         highlight=False,
     )

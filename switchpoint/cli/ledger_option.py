@@ -7,17 +7,15 @@ from pathlib import Path
 from typing import NoReturn, TypeVar
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from switchpoint.cli.config_option import load_or_exit
+from switchpoint.cli.terminal import escape, stderr
 from switchpoint.config.schema import Config
 from switchpoint.ledger.database import DATABASE_ERRORS, Connection
 from switchpoint.ledger.ledger import Ledger
 from switchpoint.ledger.store import LedgerUnavailable
 
 T = TypeVar("T")
-err = Console(stderr=True)
 _LEDGER_ERRORS: tuple[type[BaseException], ...] = (LedgerUnavailable, *DATABASE_ERRORS)
 
 
@@ -35,7 +33,9 @@ def run_on_ledger(
     mistyped or relative path is not taken for an empty ledger ("no traffic")."""
     config = load_or_exit(config_path)
     if not config.ledger.enabled:
-        err.print("[red]the ledger is disabled in this configuration (ledger.enabled: false)[/]")
+        stderr().print(
+            "[red]the ledger is disabled in this configuration (ledger.enabled: false)[/]"
+        )
         raise typer.Exit(2)
     ledger = Ledger(config.ledger)
     new_file = _missing_sqlite_file(ledger)
@@ -44,7 +44,7 @@ def run_on_ledger(
     try:
         result = ledger.store.run(lambda connection: operation(config, connection))
     except _LEDGER_ERRORS as exc:
-        err.print(
+        stderr().print(
             f"[red]ledger {escape(ledger.describe())} is unavailable:[/] {escape(str(exc))}",
             highlight=False,
         )
@@ -53,7 +53,7 @@ def run_on_ledger(
         ledger.store.close()
     if new_file is not None:
         # Said, so that a key written to a mistyped path is noticed now, not at its 401.
-        err.print(f"created a new ledger at {escape(str(new_file))}", highlight=False)
+        stderr().print(f"created a new ledger at {escape(str(new_file))}", highlight=False)
     return config, result
 
 
@@ -68,7 +68,7 @@ def _no_ledger(path: Path, url: str) -> NoReturn:
     # A relative path is the usual culprit (run from another directory than `serve`).
     relative = not url.partition(":///")[2].startswith("/")
     where = f" (ledger.url {url} is relative to the working directory)" if relative else ""
-    err.print(
+    stderr().print(
         f"[red]no ledger at {escape(str(path))}[/]{escape(where)}; `serve` or `keys create` "
         "creates it",
         highlight=False,

@@ -6,22 +6,19 @@ import csv
 import io
 import time
 from dataclasses import asdict
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
 
 from switchpoint.cli.config_option import ConfigPath
 from switchpoint.cli.ledger_option import run_on_ledger
+from switchpoint.cli.terminal import escape, stderr, stdout
 from switchpoint.ledger.reports import Report, ReportGroup, normalise_group_by, outcome_report
 from switchpoint.ledger.since import BadSince, parse_since
 
-out = Console()
-err = Console(stderr=True)
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 def _usd(value: float | None) -> str:
@@ -39,6 +36,9 @@ def _pct(value: float | None) -> str:
 
 
 def render_table(report: Report, since_text: str) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     by = report.by.replace("_", "-")
     headline = (
         "cost per completed outcome"
@@ -115,10 +115,10 @@ def report(
         start = parse_since(since, now)
         grouping = normalise_group_by(by)
     except (BadSince, ValueError) as exc:
-        err.print(f"[red]{escape(str(exc))}[/]", highlight=False)
+        stderr().print(f"[red]{escape(str(exc))}[/]", highlight=False)
         raise typer.Exit(2) from None
     if output_format not in ("table", "json", "csv"):
-        err.print(
+        stderr().print(
             f"[red]unknown format {escape(repr(output_format))} (table, json or csv)[/]",
             highlight=False,
         )
@@ -135,6 +135,8 @@ def report(
         typer.echo(render_csv(result), nl=False)
     else:
         if not result.groups:
-            err.print(f"no requests in the ledger in the last {escape(since)}", highlight=False)
+            stderr().print(
+                f"no requests in the ledger in the last {escape(since)}", highlight=False
+            )
             return
-        out.print(render_table(result, since))
+        stdout().print(render_table(result, since))

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from switchpoint.cli.top import SnapshotError, fetch_snapshot, render
+from switchpoint.cli.top import SnapshotError, fetch_snapshot
+from switchpoint.cli.top_view import render
 from tests.cli.cli_run import run
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from switchpoint.cli.top import sparkline
+from switchpoint.cli.top_view import sparkline
 from tests.fakes import OpenAIFake
 from tests.observability.stack import client, gateway_config, running_gateway
 
