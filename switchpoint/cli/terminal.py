@@ -1,9 +1,10 @@
 """The CLI's consoles, made on first use.
 
 Every command is registered when the CLI starts, so whatever their modules import at
-the top, `serve` (and each of its workers) pays for at start-up: rich alone costs
-tens of milliseconds, for output `serve` never prints. Commands import rich's pieces
-where they draw with them, and print through these.
+the top, `serve` (and each of its workers) pays for at start-up: rich's 55 modules were
+about a third of it on a slow VM (docs/performance.md), for output `serve` never
+prints. Commands import rich's pieces where they draw with them, and print through
+these.
 """
 
 from __future__ import annotations

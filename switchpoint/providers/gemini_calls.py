@@ -8,8 +8,9 @@ workers, instances or a restart, a replay often reaches a process that never saw
 call: `SharedGeminiCalls` also keeps them in Redis (`call_memory: {type: redis}`).
 
 A call not found anywhere still goes out: its signature is replaced by Google's
-placeholder and its id left out (Gemini then matches results to calls by name and
-order), so Redis is an optimisation and never a dependency of a request.
+placeholder (for Gemini 3 and later, which require one) and its id left out (Gemini
+then matches results to calls by name and order), so Redis is an optimisation and
+never a dependency of a request.
 """
 
 from __future__ import annotations
