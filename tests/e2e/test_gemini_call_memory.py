@@ -30,10 +30,11 @@ CALL_ID = "fc_from_gemini_1"
 PLACEHOLDER = "skip_thought_signature_validator"
 
 
-def with_call_memory(memory: dict[str, Any] | None) -> Any:
+def with_call_memory(memory: dict[str, Any]) -> Any:
+    """A `make_stack` edit: the Gemini provider keeps its calls in `memory`."""
+
     def edit(document: dict[str, Any]) -> None:
-        if memory is not None:
-            document["providers"]["google"]["call_memory"] = memory
+        document["providers"]["google"]["call_memory"] = memory
 
     return edit
 
