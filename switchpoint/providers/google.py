@@ -185,6 +185,7 @@ class GoogleAdapter(HttpProviderAdapter):
             decoder,
             self._stream_error,
         )
+        kept = False
         try:
             async with aclosing(relay):
                 async for batch in relay:
@@ -194,9 +195,12 @@ class GoogleAdapter(HttpProviderAdapter):
                         # Kept before the client has the whole answer, so before it can
                         # replay the calls (to whichever worker).
                         await self.calls.keep(decoder.signatures, decoder.issued)
+                        kept = True
                     yield batch
         finally:
-            self.calls.remember(decoder.signatures, decoder.issued)
+            if not kept:
+                # A stream cut before its end: what it called is still remembered here.
+                self.calls.remember(decoder.signatures, decoder.issued)
 
     async def aclose(self) -> None:
         await self.calls.aclose()

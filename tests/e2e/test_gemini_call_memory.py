@@ -8,6 +8,7 @@ import json
 import time
 from typing import Any
 
+import openai
 import pytest
 import redis
 
@@ -20,6 +21,7 @@ from tests.e2e.test_tools import (
     ask_gemini_for_a_call,
     gemini_call_with_signature,
 )
+from tests.fakes import RawResponse
 from tests.fakes.fixtures import refused_port
 from tests.redis_fixtures import REDIS_URL, redis_prefix
 
@@ -114,4 +116,25 @@ def test_with_redis_down_calls_still_go_out_promptly(
     assert call_part["thoughtSignature"] == PLACEHOLDER
     # This process's own memory still serves its own calls.
     call_part, _ = replay(first, call_id)
+    assert call_part["thoughtSignature"] == SIGNATURE
+
+
+def test_a_stream_cut_after_its_call_still_leaves_the_call_known_here(stack: Stack) -> None:
+    """No `Finish`, so nothing was written ahead of the answer's end: the worker that
+    relayed the call still remembers it when the stream closes."""
+    cut = json.loads(gemini_call_with_signature(True, SIGNATURE, CALL_ID).body[len(b"data: ") :])
+    del cut["candidates"][0]["finishReason"]
+    body = f"data: {json.dumps(cut)}\r\n\r\n".encode()
+    stack.gemini_fake.enqueue(RawResponse(status=200, body=body, content_type="text/event-stream"))
+    seen: list[str] = []
+    with pytest.raises(openai.APIError):
+        for chunk in stack.openai().chat.completions.create(
+            model="ge",
+            messages=[{"role": "user", "content": QUESTION}],
+            tools=OPENAI_TOOLS,
+            stream=True,
+        ):
+            seen += [tc.id for c in chunk.choices for tc in c.delta.tool_calls or () if tc.id]
+    assert seen == [CALL_ID]
+    call_part, _ = replay(stack, CALL_ID)
     assert call_part["thoughtSignature"] == SIGNATURE
