@@ -211,8 +211,12 @@ class Executor:
             attempt.outcome = outcome
             if outcome == "cancelled" and attempt.usage is None and limits is not None:
                 self._estimate_prompt_read(call, attempt, limits)
-        if limits is not None and limits.stats.output_capped is not None:
-            attempt.output_capped = limits.stats.output_capped
+        if limits is not None:
+            stats = limits.stats
+            if stats.output_capped is not None:
+                attempt.output_capped = stats.output_capped
+            if stats.dropped_params:
+                attempt.dropped_params = stats.dropped_params
         if limits is not None and limits.stats.malformed_events:
             attempt.malformed_events = limits.stats.malformed_events
             self.bus.resilience(
@@ -362,6 +366,7 @@ class Executor:
                     raise
                 # Now, not when the attempt ends: a stream's headers are written before.
                 attempt.output_capped = limits.stats.output_capped
+                attempt.dropped_params = limits.stats.dropped_params
                 return result, target, attempt, limits
         if last_error is None and skipped_open:
             raise all_open_error(

@@ -55,6 +55,8 @@ class AttemptRecord:
     # The model's output limit, when the request's output maximum was capped to it for
     # this attempt (`models.<name>.output_limit_tokens`).
     output_capped: int | None = None
+    # Sampling settings the model refuses, left out of the body this attempt sent.
+    dropped_params: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:

@@ -38,6 +38,7 @@ from switchpoint.server.response import FinalPiece, Response, StreamingResponse
 _KEEP_MARKER = b"switchpoint_keep"
 # Set when the request's output maximum was capped to the serving model's limit.
 OUTPUT_CAPPED_HEADER = "x-switchpoint-output-capped"
+DROPPED_PARAMS_HEADER = "x-switchpoint-dropped-params"
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
@@ -72,6 +73,9 @@ def explain_headers(call: CallRecord) -> list[tuple[str, str]]:
         if served.output_capped is not None:
             # The client's output maximum was above what the serving model writes.
             headers.append((OUTPUT_CAPPED_HEADER, str(served.output_capped)))
+        if served.dropped_params:
+            # Sampling settings the serving model refuses were left out.
+            headers.append((DROPPED_PARAMS_HEADER, ",".join(served.dropped_params)))
     action = call.context_action
     if action is not None:
         headers.append(("x-switchpoint-context", action))

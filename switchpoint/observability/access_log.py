@@ -93,6 +93,8 @@ def call_summary(call: CallRecord) -> dict[str, object]:
     if served is not None and served.output_capped is not None:
         # The request's output maximum was above the model's limit, and was capped to it.
         entry["output_capped"] = served.output_capped
+    if served is not None and served.dropped_params:
+        entry["dropped_params"] = served.dropped_params
     if call.continuations:
         entry["continuations"] = call.continuations
         entry["models"] = call.models

@@ -55,6 +55,12 @@ class ProviderAdapter(abc.ABC):
         if limits is not None:
             limits.stats.output_capped = limit
 
+    @staticmethod
+    def note_dropped(limits: AttemptLimits | None, dropped: tuple[str, ...]) -> None:
+        """Record on the attempt the sampling settings left out of its body."""
+        if limits is not None and dropped:
+            limits.stats.dropped_params = dropped
+
     @abc.abstractmethod
     async def complete(
         self, request: ChatRequest, model: str, limits: AttemptLimits

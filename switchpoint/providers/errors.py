@@ -56,6 +56,7 @@ class ProviderError(Exception):
         status: int | None = None,
         retry_after_s: float | None = None,
         vendor_type: str | None = None,
+        param: str | None = None,
     ) -> None:
         super().__init__(message)
         self.kind: FailureKind = kind
@@ -63,6 +64,8 @@ class ProviderError(Exception):
         self.status = status
         self.retry_after_s = retry_after_s
         self.vendor_type = vendor_type
+        # The request field the vendor named as the one at fault (OpenAI's `param`).
+        self.param = param
 
     @property
     def retryable(self) -> bool:

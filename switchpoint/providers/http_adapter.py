@@ -44,6 +44,9 @@ _MAX_ERROR_BODY = 64 * 1024
 # When the gateway itself cannot open a connection, the client is told to come back
 # after this long (descriptors are freed as other calls end).
 _LOCAL_RETRY_AFTER_S = 1.0
+# A refused request is sent again (changed) at most this often in one attempt: each
+# time without one more setting the model refuses, of the few that may be left out.
+_MAX_RESENDS = 5
 # A whole answer is a few hundred KB of text and tool calls, a few MB with inline images;
 # past this it is not an answer, and holding it would take the memory of every other call
 # on the worker (the body is held whole to be decoded).
@@ -172,6 +175,39 @@ class HttpProviderAdapter(ProviderAdapter):
             )
         return response
 
+    async def post_again(
+        self,
+        error: ProviderError,
+        target: str,
+        resend: Callable[[ProviderError], bytes | None],
+        limits: AttemptLimits,
+        *,
+        first_token: bool,
+        extra_headers: dict[str, str] | None = None,
+    ) -> UpstreamResponse:
+        """After `post` failed with `error`: POST the body `resend` makes of it, for as
+        long as it makes one (a few times at most); else raise the last error. The same
+        attempt, under the same time limits (a stream's first-token limit, or the whole
+        attempt's)."""
+        for _ in range(_MAX_RESENDS):
+            body = resend(error)
+            if body is None:
+                break
+            now = time.perf_counter()
+            try:
+                return await self.post(
+                    target,
+                    body,
+                    limits,
+                    header_timeout=(
+                        limits.first_token_remaining(now) if first_token else limits.deadline - now
+                    ),
+                    extra_headers=extra_headers,
+                )
+            except ProviderError as again:
+                error = again
+        raise error
+
     async def _error_from(self, response: UpstreamResponse, limits: AttemptLimits) -> ProviderError:
         try:
             body = await response.read(
@@ -230,6 +266,7 @@ class HttpProviderAdapter(ProviderAdapter):
         *,
         extra_headers: dict[str, str] | None = None,
         whole_answer: Callable[[bytes], list[StreamEvent]] | None = None,
+        resend: Callable[[ProviderError], bytes | None] | None = None,
     ) -> AsyncGenerator[list[StreamEvent], None]:
         """POST a streaming request to `target` and relay the vendor's SSE stream as
         internal events (those decoded from one read in one list), ending with `Finish`
@@ -243,16 +280,26 @@ class HttpProviderAdapter(ProviderAdapter):
         `ProviderError` when it is not one): some servers of a vendor's protocol ignore
         the request to stream and answer at once. Without it, such a body is an error
         that says so.
+
+        `resend`, when the vendor refuses the request, makes the body to send instead
+        (`post_again`), or None to let the refusal stand.
         """
         # The request, the reading and the SSE splitting are all in this one generator
         # (none a generator of its own): each layer costs every chunk of every stream a hop.
-        response = await self.post(
-            target,
-            body,
-            limits,
-            header_timeout=limits.first_token_remaining(time.perf_counter()),
-            extra_headers=extra_headers,
-        )
+        try:
+            response = await self.post(
+                target,
+                body,
+                limits,
+                header_timeout=limits.first_token_remaining(time.perf_counter()),
+                extra_headers=extra_headers,
+            )
+        except ProviderError as error:
+            if resend is None:
+                raise
+            response = await self.post_again(
+                error, target, resend, limits, first_token=True, extra_headers=extra_headers
+            )
         if response.headers.get("content-type", "").startswith("application/json"):
             yield await self._read_whole_answer(response, limits, whole_answer)
             return

@@ -17,6 +17,9 @@ class AttemptStats(RequestProgress):
     # The model's `output_limit_tokens`, when the request's output maximum was above it
     # and was capped to it in the body sent (the client is told: a shorter answer).
     output_capped: int | None = None
+    # Sampling settings left out of the body sent, because the model refuses them
+    # (`sampling_refusals.py`; the client is told).
+    dropped_params: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

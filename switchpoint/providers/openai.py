@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -15,7 +16,7 @@ from switchpoint.chat.stream import (
     answer_events,
 )
 from switchpoint.protocols.openai import PROTOCOL
-from switchpoint.protocols.openai.errors import parse_error
+from switchpoint.protocols.openai.errors import error_param, parse_error
 from switchpoint.protocols.openai.request import encode_request
 from switchpoint.protocols.openai.response import MalformedResponse, decode_response
 from switchpoint.protocols.openai.stream import LogprobsStreamDecoder, StreamDecoder
@@ -28,6 +29,7 @@ from switchpoint.providers.limits import AttemptLimits
 from switchpoint.providers.output_cap import OPENAI_CHAT_FIELDS, cap_fields
 from switchpoint.providers.portability import refuse_excess_stops
 from switchpoint.providers.request_body import request_bytes
+from switchpoint.providers.sampling_refusals import SamplingRefusals
 
 # Fields of an OpenAI client's body that the internal shape lacks: kept when the
 # conversation was rewritten (e.g. compressed) but still goes to a server of OpenAI's
@@ -51,6 +53,8 @@ _CARRIED_FIELDS = (
     "audio",
     "web_search_options",
 )
+
+log = logging.getLogger("switchpoint.providers")
 
 # What an operator must do when a model served as `openai` exists only on OpenAI's
 # Responses API (OpenAI answers a 404 saying so).
@@ -76,6 +80,10 @@ class OpenAIAdapter(HttpProviderAdapter):
     # OpenAI's limit; compatible servers set their own (None: not checked here).
     max_stop_sequences: int | None = 4
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sampling_refusals = SamplingRefusals()
+
     def auth_headers(self) -> dict[str, str]:
         return {"authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
@@ -100,6 +108,7 @@ class OpenAIAdapter(HttpProviderAdapter):
                 }
             if limit is not None and cap_fields(body, OPENAI_CHAT_FIELDS, limit):
                 self.note_capped(limits, limit)
+            self.note_dropped(limits, self.sampling_refusals.drop(model, body))
             return request_bytes(body)
         conversation = request.conversation()
         if self.max_stop_sequences is not None:
@@ -115,6 +124,7 @@ class OpenAIAdapter(HttpProviderAdapter):
             encoded.update(chat_settings(request.body))
         if limit is not None and cap_fields(encoded, OPENAI_CHAT_FIELDS, limit):
             self.note_capped(limits, limit)
+        self.note_dropped(limits, self.sampling_refusals.drop(model, encoded))
         return request_bytes(encoded)
 
     @property
@@ -127,9 +137,13 @@ class OpenAIAdapter(HttpProviderAdapter):
         body = self._body(request, model, stream=False, limits=limits)
         # A non-streamed answer is generated before its headers are sent: the whole
         # attempt budget applies, not the first-token limit.
-        response = await self.post(
-            self._path, body, limits, header_timeout=limits.deadline - time.perf_counter()
-        )
+        try:
+            response = await self.post(
+                self._path, body, limits, header_timeout=limits.deadline - time.perf_counter()
+            )
+        except ProviderError as error:
+            resend = _Resend(self, request, model, stream=False, limits=limits)
+            response = await self.post_again(error, self._path, resend, limits, first_token=False)
         return self._decode(await self.read_body(response, limits))
 
     # The API's answer body and event stream (OpenAI's Responses API has its own).
@@ -154,6 +168,7 @@ class OpenAIAdapter(HttpProviderAdapter):
             self._stream_error,
             # Servers of OpenAI's protocol other than OpenAI's own may not stream.
             whole_answer=self._answer_events,
+            resend=_Resend(self, request, model, stream=True, limits=limits),
         )
 
     def _stream_decoder_for(self, request: ChatRequest) -> SSEStreamDecoder:
@@ -185,7 +200,9 @@ class OpenAIAdapter(HttpProviderAdapter):
         except orjson.JSONDecodeError:
             parsed = None
         message, kind, code = parse_error(parsed)
-        return self.classify_message(status, message, kind, code)
+        error = self.classify_message(status, message, kind, code)
+        error.param = error_param(parsed)
+        return error
 
     def classify_message(
         self, status: int, message: str | None, vendor_type: str | None, code: str | None
@@ -212,6 +229,42 @@ class OpenAIAdapter(HttpProviderAdapter):
         return ProviderError(
             failure, self.redact(text), status=status, vendor_type=code or vendor_type
         )
+
+
+class _Resend:
+    """The request's body again, without the sampling setting its model just refused;
+    None when the refusal was of something else (`sampling_refusals.py`)."""
+
+    __slots__ = ("_adapter", "_limits", "_model", "_request", "_stream")
+
+    def __init__(
+        self,
+        adapter: OpenAIAdapter,
+        request: ChatRequest,
+        model: str,
+        *,
+        stream: bool,
+        limits: AttemptLimits,
+    ) -> None:
+        self._adapter = adapter
+        self._request = request
+        self._model = model
+        self._stream = stream
+        self._limits = limits
+
+    def __call__(self, error: ProviderError) -> bytes | None:
+        adapter, model = self._adapter, self._model
+        known = adapter.sampling_refusals.refused_by(model)
+        if not adapter.sampling_refusals.learn(model, error):
+            return None
+        if error.param not in known:
+            log.info(
+                "%s: %s refuses %r; requests to it are now sent without that setting",
+                adapter.name,
+                model,
+                error.param,
+            )
+        return adapter._body(self._request, model, self._stream, self._limits)
 
 
 class OpenAICompatibleAdapter(OpenAIAdapter):

@@ -154,6 +154,24 @@ def gateway_document(
     return document
 
 
+def add_responses_profile(
+    document: dict[str, Any], profile: str, model: str, fallbacks: tuple[str, ...] = ()
+) -> None:
+    """A profile whose model the OpenAI fake serves over the Responses API (a provider
+    `openai_responses` beside `openai`, with the same key and URL)."""
+    document["providers"]["openai_responses"] = {
+        **document["providers"]["openai"],
+        "type": "openai_responses",
+    }
+    document["routing"]["profiles"][profile] = {
+        "model": model,
+        "provider": "openai_responses",
+        "max_context": 100_000,
+        "cost_weight": 0.5,
+        "fallbacks": list(fallbacks),
+    }
+
+
 StackFactory = Callable[..., Stack]
 
 

@@ -12,7 +12,7 @@ import anthropic
 import openai
 import pytest
 
-from tests.e2e.conftest import CLIENT_KEY, Stack, StackFactory
+from tests.e2e.conftest import CLIENT_KEY, Stack, StackFactory, add_responses_profile
 from tests.e2e.test_tools import ANTHROPIC_TOOLS, OPENAI_TOOLS, RESULT, WEATHER
 from tests.fakes import CutAfter, MissingSentinel, ServerError, StreamErrorEvent
 from tests.fakes.raw_streams import sse_body
@@ -30,17 +30,7 @@ def make_rstack(make_stack: StackFactory) -> Callable[..., Stack]:
 
     def make(*, rs_fallbacks: tuple[str, ...] = (), fallback: bool = False) -> Stack:
         def add_rs(document: dict[str, Any]) -> None:
-            document["providers"]["openai_responses"] = {
-                **document["providers"]["openai"],
-                "type": "openai_responses",
-            }
-            document["routing"]["profiles"]["rs"] = {
-                "model": MODEL,
-                "provider": "openai_responses",
-                "max_context": 100_000,
-                "cost_weight": 0.5,
-                "fallbacks": list(rs_fallbacks),
-            }
+            add_responses_profile(document, "rs", MODEL, rs_fallbacks)
 
         return make_stack(edit=add_rs, fallback=fallback)
 

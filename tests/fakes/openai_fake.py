@@ -119,6 +119,9 @@ class OpenAIFake(FakeUpstream):
     # (`logprobs: true`, as OpenAI does), or always when this is set (for a
     # request translated from a protocol that cannot ask).
     stream_logprobs = False
+    # Models that, like OpenAI's reasoning models (o-series, GPT-5), refuse a
+    # `temperature` other than 1 and any `top_p` or penalty, with OpenAI's 400.
+    reasoning_models: frozenset[str] = frozenset()
 
     @property
     def base_url(self) -> str:
@@ -213,6 +216,7 @@ class OpenAIFake(FakeUpstream):
                 400, "you must provide a model parameter", type="invalid_request_error"
             )
             raise Rejection(reply, "invalid")
+        self._refuse_sampling(model, body)
         messages = body.get("messages")
         if not isinstance(messages, list):
             raise Rejection(_missing_parameter("messages"), "invalid")
@@ -262,6 +266,7 @@ class OpenAIFake(FakeUpstream):
         model = body.get("model")
         if not isinstance(model, str) or not model:
             raise Rejection(_missing_parameter("model"), "invalid")
+        self._refuse_sampling(model, body)
         raw_input = body.get("input")
         if raw_input is None:
             raise Rejection(_missing_parameter("input"), "invalid")
@@ -276,6 +281,32 @@ class OpenAIFake(FakeUpstream):
             )
             raise Rejection(reply, "invalid")
         return summarize_responses(model, body)
+
+    def _refuse_sampling(self, model: str, body: dict[str, Any]) -> None:
+        """A reasoning model's refusal of sampling settings, worded as OpenAI words it."""
+        if model not in self.reasoning_models:
+            return
+        temperature = body.get("temperature")
+        if temperature is not None and temperature != 1:
+            reply = openai_error(
+                400,
+                f"Unsupported value: 'temperature' does not support {temperature} with this "
+                "model. Only the default (1) value is supported.",
+                type="invalid_request_error",
+                param="temperature",
+                code="unsupported_value",
+            )
+            raise Rejection(reply, "invalid")
+        for name in ("top_p", "presence_penalty", "frequency_penalty"):
+            if name in body:
+                reply = openai_error(
+                    400,
+                    f"Unsupported parameter: '{name}' is not supported with this model.",
+                    type="invalid_request_error",
+                    param=name,
+                    code="unsupported_parameter",
+                )
+                raise Rejection(reply, "invalid")
 
     # ------------------------------------------------------------ rendering
 

@@ -42,6 +42,13 @@ def encode_error(error: GatewayError) -> bytes:
     return orjson.dumps(error_body(error))
 
 
+def error_param(body: object) -> str | None:
+    """The request field an OpenAI-style error names as the one at fault (`param`)."""
+    error = body.get("error") if isinstance(body, dict) else None
+    param = error.get("param") if isinstance(error, dict) else None
+    return param if isinstance(param, str) else None
+
+
 def parse_error(body: object) -> tuple[str | None, str | None, str | None]:
     """(message, type, code) from an OpenAI-style error body, tolerating variants."""
     if isinstance(body, dict):
