@@ -108,7 +108,8 @@ class OpenAIAdapter(HttpProviderAdapter):
                 }
             if limit is not None and cap_fields(body, OPENAI_CHAT_FIELDS, limit):
                 self.note_capped(limits, limit)
-            self.note_dropped(limits, self.sampling_refusals.drop(model, body))
+            if self.sampling_refusals.seen:
+                self.note_dropped(limits, self.sampling_refusals.drop(model, body))
             return request_bytes(body)
         conversation = request.conversation()
         if self.max_stop_sequences is not None:
@@ -124,7 +125,8 @@ class OpenAIAdapter(HttpProviderAdapter):
             encoded.update(chat_settings(request.body))
         if limit is not None and cap_fields(encoded, OPENAI_CHAT_FIELDS, limit):
             self.note_capped(limits, limit)
-        self.note_dropped(limits, self.sampling_refusals.drop(model, encoded))
+        if self.sampling_refusals.seen:
+            self.note_dropped(limits, self.sampling_refusals.drop(model, encoded))
         return request_bytes(encoded)
 
     @property

@@ -52,7 +52,8 @@ class OpenAIResponsesAdapter(OpenAIAdapter):
                 body.pop("stream", None)
             if limit is not None and cap_fields(body, RESPONSES_FIELDS, limit):
                 self.note_capped(limits, limit)
-            self.note_dropped(limits, self.sampling_refusals.drop(model, body))
+            if self.sampling_refusals.seen:
+                self.note_dropped(limits, self.sampling_refusals.drop(model, body))
             return request_bytes(body)
         refuse_unportable(request, honoured=_HONOURED)
         conversation = request.conversation()
@@ -68,5 +69,6 @@ class OpenAIResponsesAdapter(OpenAIAdapter):
             add_chat_settings(encoded, request.body)
         if limit is not None and cap_fields(encoded, RESPONSES_FIELDS, limit):
             self.note_capped(limits, limit)
-        self.note_dropped(limits, self.sampling_refusals.drop(model, encoded))
+        if self.sampling_refusals.seen:
+            self.note_dropped(limits, self.sampling_refusals.drop(model, encoded))
         return request_bytes(encoded)

@@ -39,10 +39,13 @@ def refused_sampling_setting(error: ProviderError) -> str | None:
 class SamplingRefusals:
     """What each model of one provider was seen to refuse."""
 
-    __slots__ = ("_by_model",)
+    __slots__ = ("_by_model", "seen")
 
     def __init__(self) -> None:
         self._by_model: dict[str, frozenset[str]] = {}
+        # Whether any model refused anything: until one does (with most configurations,
+        # never), a request's body is not looked at, which costs one attribute read.
+        self.seen = False
 
     def refused_by(self, model: str) -> frozenset[str]:
         return self._by_model.get(model, frozenset())
@@ -68,4 +71,5 @@ class SamplingRefusals:
             if len(self._by_model) >= _MAX_MODELS:
                 self._by_model.clear()
             self._by_model[model] = known | {setting}
+            self.seen = True
         return True
