@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Any
 
 import orjson
@@ -29,7 +30,7 @@ from switchpoint.providers.limits import AttemptLimits
 from switchpoint.providers.output_cap import OPENAI_CHAT_FIELDS, cap_fields
 from switchpoint.providers.portability import refuse_excess_stops
 from switchpoint.providers.request_body import request_bytes
-from switchpoint.providers.sampling_refusals import SamplingRefusals
+from switchpoint.providers.sampling_refusals import REFUSAL_CODES, SamplingRefusals
 
 # Fields of an OpenAI client's body that the internal shape lacks: kept when the
 # conversation was rewritten (e.g. compressed) but still goes to a server of OpenAI's
@@ -144,7 +145,7 @@ class OpenAIAdapter(HttpProviderAdapter):
                 self._path, body, limits, header_timeout=limits.deadline - time.perf_counter()
             )
         except ProviderError as error:
-            resend = _Resend(self, request, model, stream=False, limits=limits)
+            resend = partial(self._resend, request, model, False, limits)
             response = await self.post_again(error, self._path, resend, limits, first_token=False)
         return self._decode(await self.read_body(response, limits))
 
@@ -170,8 +171,31 @@ class OpenAIAdapter(HttpProviderAdapter):
             self._stream_error,
             # Servers of OpenAI's protocol other than OpenAI's own may not stream.
             whole_answer=self._answer_events,
-            resend=_Resend(self, request, model, stream=True, limits=limits),
+            # A partial, not a closure or an object of its own: made for every stream.
+            resend=partial(self._resend, request, model, True, limits),
         )
+
+    def _resend(
+        self,
+        request: ChatRequest,
+        model: str,
+        stream: bool,
+        limits: AttemptLimits,
+        error: ProviderError,
+    ) -> bytes | None:
+        """The request's body again, without the sampling setting `model` just refused;
+        None when the refusal was of something else (`sampling_refusals.py`)."""
+        known = self.sampling_refusals.refused_by(model)
+        if not self.sampling_refusals.learn(model, error):
+            return None
+        if error.param not in known:
+            log.info(
+                "%s: %s refuses %r; requests to it are now sent without that setting",
+                self.name,
+                model,
+                error.param,
+            )
+        return self._body(request, model, stream, limits)
 
     def _stream_decoder_for(self, request: ChatRequest) -> SSEStreamDecoder:
         # Log-probabilities are kept only for an OpenAI chat client that asked for them
@@ -218,7 +242,8 @@ class OpenAIAdapter(HttpProviderAdapter):
             # The Responses API says so with a 400, Chat Completions with a 404: either
             # way this target cannot serve the call, and the next one may.
             failure = "not_found"
-        elif code == _FIELD_LIMIT_CODE:
+        elif code == _FIELD_LIMIT_CODE or (status == 400 and code in REFUSAL_CODES):
+            # This model cannot take what was asked (a setting it refuses); another may.
             failure = "unsupported"
         elif status in (400, 413, 422) and any(m in lowered for m in _CONTEXT_MARKERS):
             failure = "context_length"
@@ -231,42 +256,6 @@ class OpenAIAdapter(HttpProviderAdapter):
         return ProviderError(
             failure, self.redact(text), status=status, vendor_type=code or vendor_type
         )
-
-
-class _Resend:
-    """The request's body again, without the sampling setting its model just refused;
-    None when the refusal was of something else (`sampling_refusals.py`)."""
-
-    __slots__ = ("_adapter", "_limits", "_model", "_request", "_stream")
-
-    def __init__(
-        self,
-        adapter: OpenAIAdapter,
-        request: ChatRequest,
-        model: str,
-        *,
-        stream: bool,
-        limits: AttemptLimits,
-    ) -> None:
-        self._adapter = adapter
-        self._request = request
-        self._model = model
-        self._stream = stream
-        self._limits = limits
-
-    def __call__(self, error: ProviderError) -> bytes | None:
-        adapter, model = self._adapter, self._model
-        known = adapter.sampling_refusals.refused_by(model)
-        if not adapter.sampling_refusals.learn(model, error):
-            return None
-        if error.param not in known:
-            log.info(
-                "%s: %s refuses %r; requests to it are now sent without that setting",
-                adapter.name,
-                model,
-                error.param,
-            )
-        return adapter._body(self._request, model, self._stream, self._limits)
 
 
 class OpenAICompatibleAdapter(OpenAIAdapter):

@@ -13,7 +13,8 @@ dropped (`x-switchpoint-dropped-params`).
 
 Only settings that tune how tokens are sampled are dropped. A refusal of anything that
 shapes the answer (stop sequences, JSON output, tools, log-probabilities, several
-choices) reaches the client as the vendor's 400.
+choices) is the model's limit, not the client's fault: the call goes to the chain's next
+model (`unsupported`), and without one the client gets the vendor's 400.
 """
 
 from __future__ import annotations

@@ -19,12 +19,16 @@ QUESTION = [{"role": "user", "content": "What is the weather like in Paris today
 RESPONSES_MODEL = "gpt-rs-test"
 
 
+def without_ledger(document: dict[str, Any]) -> None:
+    document["ledger"] = {"enabled": False}
+
+
 def reasoning_stack(make_stack: StackFactory) -> Stack:
     """The e2e stack, its OpenAI model refusing sampling settings as reasoning models do,
     and a profile `rs` for a model served over the Responses API that refuses them too."""
 
     def edit(document: dict[str, Any]) -> None:
-        document["ledger"] = {"enabled": False}
+        without_ledger(document)
         add_responses_profile(document, "rs", RESPONSES_MODEL)
 
     stack = make_stack(edit=edit)
@@ -181,3 +185,31 @@ def test_a_vendor_that_keeps_refusing_is_not_asked_forever(stack: Stack) -> None
             model="oa", max_tokens=100, messages=QUESTION, extra_body={"temperature": 0.2}
         )
     assert 2 <= len(sent_bodies(stack)) <= 6
+
+
+def test_a_model_refusing_what_shapes_the_answer_hands_it_down_the_chain(
+    make_stack: StackFactory,
+) -> None:
+    # Stop sequences are not dropped (the answer would run past them): the model that
+    # refuses them cannot serve the call, and the chain's next one, which can, does.
+    stack = make_stack(fallback=True, oa_fallbacks=["an"], edit=without_ledger)
+    stack.openai_fake.enqueue(
+        RawResponse(
+            status=400,
+            body=(
+                b'{"error":{"message":"Unsupported parameter: \'stop\' is not supported with'
+                b' this model.","type":"invalid_request_error","param":"stop",'
+                b'"code":"unsupported_parameter"}}'
+            ),
+        )
+    )
+    raw = stack.openai().chat.completions.with_raw_response.create(
+        model="oa", messages=QUESTION, stop=["\n\n"]
+    )
+    assert raw.parse().choices[0].message.content
+    assert raw.headers["x-switchpoint-model"] == MODELS["an"]
+    assert raw.headers["x-switchpoint-fallback-reasons"] == "unsupported"
+    assert stack.anthropic_fake.last_request.body["stop_sequences"] == ["\n\n"]
+    # Not the provider's failure: its breaker is not told.
+    [call] = stack.recorder.calls
+    assert [attempt.outcome for attempt in call.attempts] == ["unsupported", "ok"]
