@@ -9,8 +9,10 @@ it is optional gets the model's `max_output_tokens` from the `models:` table, or
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 import orjson
@@ -30,6 +32,7 @@ from switchpoint.providers.limits import AttemptLimits
 from switchpoint.providers.output_cap import ANTHROPIC_FIELDS, cap_fields, cap_thinking_budget
 from switchpoint.providers.portability import refuse_unportable
 from switchpoint.providers.request_body import request_bytes
+from switchpoint.providers.sampling_refusals import body_without_refused
 
 DEFAULT_API_VERSION = "2023-06-01"
 
@@ -60,6 +63,12 @@ _CONTEXT_MARKERS = (
     "too many tokens",
 )
 _POLICY_MARKERS = ("content filtering policy", "usage policy", "content policy")
+# Claude Sonnet 4.5 and later refuse `temperature` and `top_p` together; Opus 4.7 and
+# later refuse every sampling setting ("'temperature' is deprecated for this model.").
+_EXCLUSIVE_SAMPLING = "`temperature` and `top_p` cannot both be specified"
+_DEPRECATED_SETTING = re.compile(
+    r"[`']?(temperature|top_p|top_k)[`']? is deprecated for this model"
+)
 _PREFILL_MARKERS = (
     "assistant message prefill",
     "does not support prefill",
@@ -103,6 +112,8 @@ class AnthropicAdapter(HttpProviderAdapter):
             body = _native_body(request.body, model, stream)
             if limit is not None:
                 self._cap(body, limit, limits)
+            if self.sampling_refusals.seen:
+                self.note_dropped(limits, self.sampling_refusals.drop(model, body))
             return request_bytes(body)
         if request.protocol != PROTOCOL:
             # Other protocols' JSON output is refused, though the encoder could write it
@@ -117,6 +128,8 @@ class AnthropicAdapter(HttpProviderAdapter):
             _carry(encoded, request.body)
         if limit is not None:
             self._cap(encoded, limit, limits)
+        if self.sampling_refusals.seen:
+            self.note_dropped(limits, self.sampling_refusals.drop(model, encoded))
         return request_bytes(encoded)
 
     def _cap(self, body: dict[str, Any], limit: int, limits: AttemptLimits | None) -> None:
@@ -129,13 +142,20 @@ class AnthropicAdapter(HttpProviderAdapter):
     ) -> ChatResponse:
         body = self._body(request, model, stream=False, limits=limits)
         # The whole answer is generated before its headers: the attempt budget applies.
-        response = await self.post(
-            self._path,
-            body,
-            limits,
-            header_timeout=limits.deadline - time.perf_counter(),
-            extra_headers=self._client_headers(request),
-        )
+        extra_headers = self._client_headers(request)
+        try:
+            response = await self.post(
+                self._path,
+                body,
+                limits,
+                header_timeout=limits.deadline - time.perf_counter(),
+                extra_headers=extra_headers,
+            )
+        except ProviderError as error:
+            resend = partial(body_without_refused, self, request, model, False, limits)
+            response = await self.post_again(
+                error, self._path, resend, limits, first_token=False, extra_headers=extra_headers
+            )
         raw = await self.read_body(response, limits)
         try:
             return decode_response(raw)
@@ -153,6 +173,7 @@ class AnthropicAdapter(HttpProviderAdapter):
             StreamDecoder(),
             self._stream_error,
             extra_headers=self._client_headers(request),
+            resend=partial(body_without_refused, self, request, model, True, limits),
         )
 
     def _stream_error(self, exc: Exception) -> ProviderError | None:
@@ -171,7 +192,20 @@ class AnthropicAdapter(HttpProviderAdapter):
         except orjson.JSONDecodeError:
             parsed = None
         message, vendor_type = parse_error(parsed)
-        return self.classify_message(status, message, vendor_type)
+        error = self.classify_message(status, message, vendor_type)
+        if status == 400 and message is not None:
+            # Sent again without it (`sampling_refusals.py`), or another model of the
+            # chain takes it. Of two that may not go together, `top_p` is left out: a
+            # client that sets both mostly means its temperature.
+            deprecated = _DEPRECATED_SETTING.search(message)
+            if deprecated is not None:
+                error.kind = "unsupported"
+                error.refused_setting = deprecated.group(1)
+            elif _EXCLUSIVE_SAMPLING in message:
+                error.kind = "unsupported"
+                error.refused_setting = "top_p"
+                error.refused_alongside = "temperature"
+        return error
 
     def classify_message(
         self, status: int, message: str | None, vendor_type: str | None

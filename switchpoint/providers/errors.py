@@ -56,7 +56,8 @@ class ProviderError(Exception):
         status: int | None = None,
         retry_after_s: float | None = None,
         vendor_type: str | None = None,
-        param: str | None = None,
+        refused_setting: str | None = None,
+        refused_alongside: str | None = None,
     ) -> None:
         super().__init__(message)
         self.kind: FailureKind = kind
@@ -64,8 +65,11 @@ class ProviderError(Exception):
         self.status = status
         self.retry_after_s = retry_after_s
         self.vendor_type = vendor_type
-        # The request field the vendor named as the one at fault (OpenAI's `param`).
-        self.param = param
+        # A request setting the vendor said this model does not take (OpenAI names it in
+        # `param`): the request may be sent without it (`sampling_refusals.py`).
+        self.refused_setting = refused_setting
+        # ...when sent together with this one only (None: whenever it is sent).
+        self.refused_alongside = refused_alongside
 
     @property
     def retryable(self) -> bool:

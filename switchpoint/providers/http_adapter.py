@@ -23,6 +23,7 @@ from switchpoint.providers.base import ProviderAdapter
 from switchpoint.providers.errors import ProviderError, parse_retry_after
 from switchpoint.providers.limits import AttemptLimits
 from switchpoint.providers.redaction import Redactor
+from switchpoint.providers.sampling_refusals import SamplingRefusals
 from switchpoint.transport.errors import (
     ConnectError,
     ConnectionDropped,
@@ -103,6 +104,8 @@ class HttpProviderAdapter(ProviderAdapter):
         self.redact = Redactor([api_key] if api_key else [])
         # Stream events skipped as malformed, over all of this adapter's streams.
         self.invalid_stream_events = 0
+        # Sampling settings its models were seen to refuse.
+        self.sampling_refusals = SamplingRefusals()
         headers = {
             "user-agent": "switchpoint/0.1",
             "content-type": "application/json",

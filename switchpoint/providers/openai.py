@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from functools import partial
@@ -30,7 +29,7 @@ from switchpoint.providers.limits import AttemptLimits
 from switchpoint.providers.output_cap import OPENAI_CHAT_FIELDS, cap_fields
 from switchpoint.providers.portability import refuse_excess_stops
 from switchpoint.providers.request_body import request_bytes
-from switchpoint.providers.sampling_refusals import REFUSAL_CODES, SamplingRefusals
+from switchpoint.providers.sampling_refusals import body_without_refused
 
 # Fields of an OpenAI client's body that the internal shape lacks: kept when the
 # conversation was rewritten (e.g. compressed) but still goes to a server of OpenAI's
@@ -55,8 +54,6 @@ _CARRIED_FIELDS = (
     "web_search_options",
 )
 
-log = logging.getLogger("switchpoint.providers")
-
 # What an operator must do when a model served as `openai` exists only on OpenAI's
 # Responses API (OpenAI answers a 404 saying so).
 _RESPONSES_ONLY_HINT = "switchpoint: serve this model through a provider of type openai_responses"
@@ -71,6 +68,8 @@ _CONTEXT_MARKERS = (
 # say): not the context, so summarizing would not help; another target may take it.
 _FIELD_LIMIT_CODE = "string_above_max_length"
 _POLICY_MARKERS = ("content_policy", "content_filter", "safety system")
+# A setting (its name in `param`) that this model does not take.
+_REFUSAL_CODES = frozenset({"unsupported_value", "unsupported_parameter"})
 
 
 class OpenAIAdapter(HttpProviderAdapter):
@@ -80,10 +79,6 @@ class OpenAIAdapter(HttpProviderAdapter):
     legacy_max_tokens = False
     # OpenAI's limit; compatible servers set their own (None: not checked here).
     max_stop_sequences: int | None = 4
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.sampling_refusals = SamplingRefusals()
 
     def auth_headers(self) -> dict[str, str]:
         return {"authorization": f"Bearer {self.api_key}"} if self.api_key else {}
@@ -145,7 +140,7 @@ class OpenAIAdapter(HttpProviderAdapter):
                 self._path, body, limits, header_timeout=limits.deadline - time.perf_counter()
             )
         except ProviderError as error:
-            resend = partial(self._resend, request, model, False, limits)
+            resend = partial(body_without_refused, self, request, model, False, limits)
             response = await self.post_again(error, self._path, resend, limits, first_token=False)
         return self._decode(await self.read_body(response, limits))
 
@@ -171,31 +166,8 @@ class OpenAIAdapter(HttpProviderAdapter):
             self._stream_error,
             # Servers of OpenAI's protocol other than OpenAI's own may not stream.
             whole_answer=self._answer_events,
-            # A partial, not a closure or an object of its own: made for every stream.
-            resend=partial(self._resend, request, model, True, limits),
+            resend=partial(body_without_refused, self, request, model, True, limits),
         )
-
-    def _resend(
-        self,
-        request: ChatRequest,
-        model: str,
-        stream: bool,
-        limits: AttemptLimits,
-        error: ProviderError,
-    ) -> bytes | None:
-        """The request's body again, without the sampling setting `model` just refused;
-        None when the refusal was of something else (`sampling_refusals.py`)."""
-        known = self.sampling_refusals.refused_by(model)
-        if not self.sampling_refusals.learn(model, error):
-            return None
-        if error.param not in known:
-            log.info(
-                "%s: %s refuses %r; requests to it are now sent without that setting",
-                self.name,
-                model,
-                error.param,
-            )
-        return self._body(request, model, stream, limits)
 
     def _stream_decoder_for(self, request: ChatRequest) -> SSEStreamDecoder:
         # Log-probabilities are kept only for an OpenAI chat client that asked for them
@@ -227,7 +199,8 @@ class OpenAIAdapter(HttpProviderAdapter):
             parsed = None
         message, kind, code = parse_error(parsed)
         error = self.classify_message(status, message, kind, code)
-        error.param = error_param(parsed)
+        if status == 400 and code in _REFUSAL_CODES:
+            error.refused_setting = error_param(parsed)
         return error
 
     def classify_message(
@@ -242,7 +215,7 @@ class OpenAIAdapter(HttpProviderAdapter):
             # The Responses API says so with a 400, Chat Completions with a 404: either
             # way this target cannot serve the call, and the next one may.
             failure = "not_found"
-        elif code == _FIELD_LIMIT_CODE or (status == 400 and code in REFUSAL_CODES):
+        elif code == _FIELD_LIMIT_CODE or (status == 400 and code in _REFUSAL_CODES):
             # This model cannot take what was asked (a setting it refuses); another may.
             failure = "unsupported"
         elif status in (400, 413, 422) and any(m in lowered for m in _CONTEXT_MARKERS):

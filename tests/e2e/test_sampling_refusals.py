@@ -213,3 +213,66 @@ def test_a_model_refusing_what_shapes_the_answer_hands_it_down_the_chain(
     # Not the provider's failure: its breaker is not told.
     [call] = stack.recorder.calls
     assert [attempt.outcome for attempt in call.attempts] == ["unsupported", "ok"]
+
+
+# --- Anthropic ----------------------------------------------------------------------------
+def anthropic_create(stack: Stack, stream: bool, **settings: Any) -> tuple[str, dict[str, str]]:
+    """The answer's text and headers, for an Anthropic client sending `settings`."""
+    client = stack.anthropic()
+    arguments: dict[str, Any] = {
+        "model": "an",
+        "max_tokens": 100,
+        "messages": QUESTION,
+        "extra_body": settings,
+    }
+    if not stream:
+        raw = client.messages.with_raw_response.create(**arguments)
+        message = raw.parse()
+        return "".join(b.text for b in message.content if b.type == "text"), dict(raw.headers)
+    with client.messages.with_streaming_response.create(stream=True, **arguments) as response:
+        text = "".join(
+            event.delta.text
+            for event in response.parse()
+            if event.type == "content_block_delta" and event.delta.type == "text_delta"
+        )
+        return text, dict(response.headers)
+
+
+def anthropic_bodies(stack: Stack) -> list[dict[str, Any]]:
+    return [request.body for request in stack.anthropic_fake.requests]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+def test_a_claude_model_without_sampling_settings(make_stack: StackFactory, stream: bool) -> None:
+    # Claude Opus 4.7 and later: "'temperature' is deprecated for this model."
+    stack = make_stack(edit=without_ledger)
+    stack.anthropic_fake.sampling_free_models = frozenset({MODELS["an"]})
+    text, headers = anthropic_create(stack, stream, temperature=0.0, top_k=40)
+    assert text
+    assert headers[HEADER] == "temperature,top_k"
+    bodies = anthropic_bodies(stack)
+    assert len(bodies) == 3 and bodies[0]["temperature"] == 0.0
+    assert not {"temperature", "top_k"} & set(bodies[-1])
+
+    stack.anthropic_fake.clear()
+    _, headers = anthropic_create(stack, stream, temperature=0.5)
+    assert headers[HEADER] == "temperature"
+    assert len(anthropic_bodies(stack)) == 1
+
+
+def test_a_claude_model_taking_one_of_temperature_and_top_p(make_stack: StackFactory) -> None:
+    # Claude Sonnet 4.5 and later: "`temperature` and `top_p` cannot both be specified".
+    stack = make_stack(edit=without_ledger)
+    stack.anthropic_fake.exclusive_sampling_models = frozenset({MODELS["an"]})
+    text, headers = anthropic_create(stack, False, temperature=0.3, top_p=0.9)
+    assert text
+    assert headers[HEADER] == "top_p"
+    first, second = anthropic_bodies(stack)
+    assert first["top_p"] == 0.9
+    assert second["temperature"] == 0.3 and "top_p" not in second
+    # A request with only one of them is sent as it is, even now.
+    stack.anthropic_fake.clear()
+    _, headers = anthropic_create(stack, False, top_p=0.5)
+    assert HEADER not in headers
+    [only] = anthropic_bodies(stack)
+    assert only["top_p"] == 0.5

@@ -82,6 +82,11 @@ class AnthropicFake(FakeUpstream):
     """Fake of the Anthropic API. ``base_url`` has no ``/v1``, like the SDK's."""
 
     default_api_key = "sk-ant-fake"
+    # Models that, like Claude Sonnet 4.5 and later, refuse `temperature` and `top_p`
+    # together; and models that, like Claude Opus 4.7 and later, refuse any of
+    # `temperature`, `top_p` and `top_k`. Anthropic's 400 either way.
+    exclusive_sampling_models: frozenset[str] = frozenset()
+    sampling_free_models: frozenset[str] = frozenset()
 
     @property
     def base_url(self) -> str:
@@ -150,6 +155,17 @@ class AnthropicFake(FakeUpstream):
     def _invalid(self, message: str) -> Rejection:
         return Rejection(self._error(400, "invalid_request_error", message), "invalid")
 
+    def _refuse_sampling(self, model: str, body: dict[str, Any]) -> None:
+        if model in self.sampling_free_models:
+            for name in ("temperature", "top_p", "top_k"):
+                if name in body:
+                    raise self._invalid(f"'{name}' is deprecated for this model.")
+        if model in self.exclusive_sampling_models and "temperature" in body and "top_p" in body:
+            raise self._invalid(
+                "`temperature` and `top_p` cannot both be specified for this model. "
+                "Please use only one."
+            )
+
     def _summarize(self, record: RecordedRequest, need_max_tokens: bool = True) -> RequestSummary:
         self._authenticate(record)
         if "anthropic-version" not in record.headers:
@@ -163,6 +179,7 @@ class AnthropicFake(FakeUpstream):
         model, messages = body["model"], body["messages"]
         if not isinstance(model, str) or not isinstance(messages, list) or not messages:
             raise self._invalid("messages: at least one message is required")
+        self._refuse_sampling(model, body)
 
         _check_thinking(messages, self._invalid)
         texts = [_text_of(body.get("system"))]
