@@ -41,6 +41,8 @@ class Listener:
           target could continue: the client got an error event), `impossible` (tool
           calls had been streamed, which cannot be resumed).
         - `prefill_unsupported`: the target rejected a prefill; it is not asked again.
+        - `sampling_dropped`: an attempt was sent without sampling settings its model
+          refuses; reason = the settings, comma-separated.
         - `deadline`: the call's `request_deadline_s` ended it.
         """
 

@@ -217,6 +217,12 @@ class Executor:
                 attempt.output_capped = stats.output_capped
             if stats.dropped_params:
                 attempt.dropped_params = stats.dropped_params
+                self.bus.resilience(
+                    "sampling_dropped",
+                    target.provider,
+                    target.model,
+                    ",".join(stats.dropped_params),
+                )
         if limits is not None and limits.stats.malformed_events:
             attempt.malformed_events = limits.stats.malformed_events
             self.bus.resilience(

@@ -111,6 +111,11 @@ RESILIENCE_FAMILIES: dict[str, tuple[str, str, str | None]] = {
         "Targets found to reject an assistant prefill (not asked to continue again).",
         None,
     ),
+    "sampling_dropped": (
+        "switchpoint_sampling_settings_dropped_total",
+        "Attempts sent without sampling settings the model refuses, by the settings left out.",
+        "settings",
+    ),
     "deadline": (
         "switchpoint_deadlines_exceeded_total",
         "Calls ended by their request deadline, by the target being tried.",

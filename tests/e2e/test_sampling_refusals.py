@@ -13,8 +13,10 @@ import pytest
 
 from tests.e2e.conftest import MODELS, Stack, StackFactory, add_responses_profile
 from tests.fakes import RawResponse
+from tests.observability.stack import value, wait_for
 
 HEADER = "x-switchpoint-dropped-params"
+DROPPED_METRIC = "switchpoint_sampling_settings_dropped_total"
 QUESTION = [{"role": "user", "content": "What is the weather like in Paris today"}]
 RESPONSES_MODEL = "gpt-rs-test"
 
@@ -83,6 +85,21 @@ def test_refused_temperature_is_dropped_and_the_client_told(stack: Stack, stream
     assert headers[HEADER] == "temperature"
     [only] = sent_bodies(stack)
     assert "temperature" not in only
+    # Counted for operators, per model and settings left out.
+    samples = wait_for(
+        stack.server,
+        DROPPED_METRIC,
+        2,
+        provider="openai",
+        model=MODELS["oa"],
+        settings="temperature",
+    )
+    assert (
+        value(
+            samples, DROPPED_METRIC, provider="openai", model=MODELS["oa"], settings="temperature"
+        )
+        == 2
+    )
 
 
 def test_several_refused_settings_are_all_dropped(stack: Stack) -> None:
