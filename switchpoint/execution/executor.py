@@ -223,14 +223,14 @@ class Executor:
                     target.model,
                     ",".join(stats.dropped_params),
                 )
-        if limits is not None and limits.stats.malformed_events:
-            attempt.malformed_events = limits.stats.malformed_events
-            self.bus.resilience(
-                "malformed_events",
-                target.provider,
-                target.model,
-                count=limits.stats.malformed_events,
-            )
+            if stats.malformed_events:
+                attempt.malformed_events = stats.malformed_events
+                self.bus.resilience(
+                    "malformed_events",
+                    target.provider,
+                    target.model,
+                    count=stats.malformed_events,
+                )
         if attempt.usage is not None:
             attempt.cost_usd = self.prices.cost_usd(target.model, attempt.usage)
         latency = attempt.ttft_s if attempt.ttft_s is not None else attempt.duration_s

@@ -154,6 +154,11 @@ def gateway_document(
     return document
 
 
+def without_ledger(document: dict[str, Any]) -> None:
+    """A `make_stack` edit for tests not about accounting: the gateway keeps no ledger."""
+    document["ledger"] = {"enabled": False}
+
+
 def add_responses_profile(
     document: dict[str, Any], profile: str, model: str, fallbacks: tuple[str, ...] = ()
 ) -> None:

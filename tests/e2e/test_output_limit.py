@@ -9,7 +9,15 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.e2e.conftest import CLAUDE_MAX_OUTPUT, CLIENT_KEY, HTTP, MODELS, Stack, StackFactory
+from tests.e2e.conftest import (
+    CLAUDE_MAX_OUTPUT,
+    CLIENT_KEY,
+    HTTP,
+    MODELS,
+    Stack,
+    StackFactory,
+    without_ledger,
+)
 
 HEADER = "x-switchpoint-output-capped"
 QUESTION = "What is the weather like in Paris today"
@@ -17,11 +25,6 @@ MESSAGES = [{"role": "user", "content": QUESTION}]
 # Per fake model: the OpenAI one, the Claude one (whose default, CLAUDE_MAX_OUTPUT, is
 # within its limit), the Gemini one.
 LIMITS = {"oa": 100, "an": 2000, "ge": 300}
-
-
-def without_ledger(document: dict[str, Any]) -> None:
-    # Nothing here is about accounting: these gateways keep no ledger.
-    document["ledger"] = {"enabled": False}
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
-"""A model that refuses a sampling setting (OpenAI's reasoning models and `temperature`):
-the request is sent again without it, the client is served and told in
-`x-switchpoint-dropped-params`, and later requests go without it at once. A refusal of
-anything else still reaches the client."""
+"""A model that refuses a sampling setting (OpenAI's reasoning models and `temperature`,
+Claude Opus 4.7 and any of them): the request is sent again without it, the client is
+served and told in `x-switchpoint-dropped-params`, and later requests go without it at
+once. A refusal of anything else is the model's limit: the chain's next model serves
+the call, or without one the client gets the vendor's 400."""
 
 from __future__ import annotations
 
@@ -11,7 +12,13 @@ import anthropic
 import openai
 import pytest
 
-from tests.e2e.conftest import MODELS, Stack, StackFactory, add_responses_profile
+from tests.e2e.conftest import (
+    MODELS,
+    Stack,
+    StackFactory,
+    add_responses_profile,
+    without_ledger,
+)
 from tests.fakes import RawResponse
 from tests.observability.stack import value, wait_for
 
@@ -19,10 +26,6 @@ HEADER = "x-switchpoint-dropped-params"
 DROPPED_METRIC = "switchpoint_sampling_settings_dropped_total"
 QUESTION = [{"role": "user", "content": "What is the weather like in Paris today"}]
 RESPONSES_MODEL = "gpt-rs-test"
-
-
-def without_ledger(document: dict[str, Any]) -> None:
-    document["ledger"] = {"enabled": False}
 
 
 def reasoning_stack(make_stack: StackFactory) -> Stack:
@@ -78,6 +81,7 @@ def test_refused_temperature_is_dropped_and_the_client_told(stack: Stack, stream
     [call] = stack.recorder.calls
     assert call.status == "ok" and call.upstream_attempts == 1
     assert call.served is not None and call.served.dropped_params == ("temperature",)
+    assert '"dropped_params":["temperature"]' in stack.recorder.logged()
 
     # Remembered: the next request goes without it at once, and says so too.
     stack.openai_fake.clear()
