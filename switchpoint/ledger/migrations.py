@@ -141,6 +141,19 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        2,
+        "attempts: the output cap and the sampling settings left out",
+        (
+            # What the gateway changed in the request an attempt sent: the model's output
+            # limit when the client's maximum was capped to it, and the sampling settings
+            # the model refuses (comma-separated). NULL when nothing was changed, and for
+            # rows written before this migration. Nullable, so a worker still on version
+            # 1 (a rolling upgrade) keeps writing its rows without them.
+            "ALTER TABLE attempts ADD COLUMN output_capped BIGINT",
+            "ALTER TABLE attempts ADD COLUMN dropped_params TEXT",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -62,6 +62,8 @@ ATTEMPT_COLUMNS = (
     "usage_estimated",
     "cost_usd",
     "cost_known",
+    "output_capped",
+    "dropped_params",
 )
 
 _ERROR_CHARS = 500
@@ -176,6 +178,8 @@ def _attempt_row(
         attempt.usage_estimated,
         attempt.cost_usd,
         cost_known,
+        attempt.output_capped,
+        ",".join(attempt.dropped_params) if attempt.dropped_params else None,
     )
 
 

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from switchpoint.ledger.database import Connection, Database, SqliteConnection, migrate
+from switchpoint.ledger.migrations import MIGRATIONS
 from switchpoint.ledger.url import parse_ledger_url
 from switchpoint.ledger.writer import LedgerWriter
 from tests.ledger import records
@@ -203,7 +204,7 @@ def test_schema_is_created_on_first_use_and_migrations_run_once(ledger_url: str)
     try:
         assert migrate(first) == 0  # connect() already migrated
         versions = first.execute("SELECT version FROM switchpoint_migrations")
-        assert versions == [(1,)]
+        assert versions == [(migration.version,) for migration in MIGRATIONS]
         tables = {"requests", "attempts", "outcomes", "tasks", "key_spend", "virtual_keys"}
         for table in tables:
             assert first.execute(f"SELECT COUNT(*) FROM {table}") == [(0,)]
