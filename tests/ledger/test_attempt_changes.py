@@ -4,6 +4,8 @@ model refuses; and a ledger written before these columns existed is migrated in 
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from switchpoint.ledger import database as database_module
@@ -94,13 +96,15 @@ def test_a_version_1_ledger_is_migrated_in_place_and_keeps_its_rows(
 
 
 def test_a_worker_still_on_version_1_keeps_writing_to_a_migrated_ledger(
-    ledger_url: str, monkeypatch: pytest.MonkeyPatch
+    ledger_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     # A rolling upgrade: the new release migrated the ledger, an old worker connects.
     Database(parse_ledger_url(ledger_url)).connect().close()
     monkeypatch.setattr(database_module, "MIGRATIONS", MIGRATIONS[:1])
     monkeypatch.setattr(database_module, "LATEST_VERSION", 1)
-    old = Database(parse_ledger_url(ledger_url)).connect()  # warns, does not fail
+    with caplog.at_level(logging.WARNING, logger="switchpoint"):
+        old = Database(parse_ledger_url(ledger_url)).connect()  # warns, does not fail
+    assert "newer than this switchpoint knows" in caplog.text
     try:
         v1_columns = ATTEMPT_COLUMNS[: ATTEMPT_COLUMNS.index("output_capped")]
         written = {
