@@ -5,6 +5,7 @@ model refuses; and a ledger written before these columns existed is migrated in 
 from __future__ import annotations
 
 import logging
+import threading
 
 import pytest
 
@@ -130,3 +131,34 @@ def test_a_worker_still_on_version_1_keeps_writing_to_a_migrated_ledger(
     assert ledger_rows(
         ledger_url, "SELECT request_id, output_capped, dropped_params FROM attempts"
     ) == [("sp-old-worker", None, None)]
+
+
+def test_workers_starting_together_on_a_version_1_ledger_migrate_it_once(
+    ledger_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Version 2 adds columns, which cannot be added twice: the workers of a `--workers N`
+    # upgrade that start at once must take turns, and only the first applies it.
+    with monkeypatch.context() as old_release:
+        old_release.setattr(database_module, "MIGRATIONS", MIGRATIONS[:1])
+        old_release.setattr(database_module, "LATEST_VERSION", 1)
+        Database(parse_ledger_url(ledger_url)).connect().close()
+    workers = 6
+    start = threading.Barrier(workers)
+    failures: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            start.wait(timeout=10)
+            Database(parse_ledger_url(ledger_url)).connect().close()
+        except BaseException as exc:  # reported below, with the thread's error
+            failures.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert failures == []
+    versions = ledger_rows(ledger_url, "SELECT version FROM switchpoint_migrations ORDER BY 1")
+    assert versions == [(migration.version,) for migration in MIGRATIONS]
+    assert ledger_rows(ledger_url, "SELECT COUNT(output_capped) FROM attempts") == [(0,)]
