@@ -23,7 +23,7 @@ Prints instructions per request, plain and streamed (20 chunks), per checkout an
 (runs alternate between checkouts), then the median and range of each. With
 `--gap-ms 2` a stream's chunks arrive 2 ms apart, one read each, as a real model's do;
 `--chunks 1` against the default 20 separates a stream's fixed cost from its cost per
-event.
+event. `--keep DIR` keeps each run's dump, for `callgrind_annotate DIR/<file>`.
 """
 
 from __future__ import annotations
@@ -103,6 +103,14 @@ def _dumped_instructions(out_dir: Path) -> int:
     return 0
 
 
+def _keep_dump(work: Path, keep: Path, name: str) -> None:
+    """The newest run's dump (from the zeroing on), as `<keep>/<name>-<run dir>.out`."""
+    dumps = sorted(work.glob("*/callgrind.out.*.1"), key=lambda path: path.stat().st_mtime)
+    if dumps:
+        keep.mkdir(parents=True, exist_ok=True)
+        shutil.copy(dumps[-1], keep / f"{name}-{dumps[-1].parent.name}.out")
+
+
 def measure(root: Path, upstream_port: int, stream: bool, requests: int, work: Path) -> float:
     """Instructions per request for one checkout and one request shape."""
     port = free_port()
@@ -160,6 +168,9 @@ def main() -> None:
     parser.add_argument("--gap-ms", type=float, default=0.0,
                         help="space a stream's chunks this far apart, so that each is read, "
                              "relayed and written on its own (the per-chunk path)")
+    parser.add_argument("--keep", type=Path,
+                        help="copy each run's callgrind dump here, to read with "
+                             "callgrind_annotate (which C functions the count is made of)")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed (apt-get install valgrind)")
@@ -179,6 +190,8 @@ def main() -> None:
                             args.requests, work,
                         )
                         counts.setdefault((shape, root), []).append(per_request)
+                        if args.keep is not None:
+                            _keep_dump(work, args.keep, f"{shape}-{len(counts[shape, root])}")
                         print(f"{shape:6s} {root}: {per_request:,.0f} instructions/request",
                               flush=True)
         finally:
