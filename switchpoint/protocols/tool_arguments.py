@@ -20,6 +20,14 @@ def arguments_object(arguments: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def finished_arguments(arguments: str) -> str:
+    """A finished call's arguments as a JSON text: a call to a parameterless tool may
+    come with none at all (`""` from several OpenAI-compatible servers), which is not
+    JSON, and clients parse this field as JSON; OpenAI itself sends `{}`. Appended, not
+    replaced, so that what was streamed stays a prefix of it."""
+    return arguments if arguments and not arguments.isspace() else arguments + "{}"
+
+
 def arguments_text(value: object) -> str:
     """An object's arguments as the JSON text the internal shape carries."""
     if value is None:

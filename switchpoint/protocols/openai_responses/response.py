@@ -20,6 +20,7 @@ from switchpoint.chat.usage import Usage
 from switchpoint.protocols.openai.response import MalformedResponse
 from switchpoint.protocols.openai_responses import PROTOCOL
 from switchpoint.protocols.token_counts import token_count
+from switchpoint.protocols.tool_arguments import finished_arguments
 
 
 def response_echo(body: dict[str, Any]) -> dict[str, Any]:
@@ -165,7 +166,7 @@ def output_items(content: list[Block], request_id: str, status: str) -> list[dic
                     call_item_id(request_id, index),
                     call_id(block.id, request_id, index),
                     block.name,
-                    block.arguments,
+                    finished_arguments(block.arguments),
                     "completed",
                 )
             )

@@ -51,6 +51,7 @@ from switchpoint.protocols.openai_responses.response import (
     stop_reason_of,
 )
 from switchpoint.protocols.stream_error import StreamErrorEvent
+from switchpoint.protocols.tool_arguments import finished_arguments
 from switchpoint.protocols.wire_text import wire_text
 from switchpoint.transport.sse import SSEEvent
 
@@ -369,7 +370,9 @@ class StreamEncoder:
             return item.vendor
         content = "".join(item.pieces)
         if item.call:
-            return call_item(item.item_id, item.call, item.name, content, status)
+            return call_item(
+                item.item_id, item.call, item.name, finished_arguments(content), status
+            )
         return message_item(item.item_id, content, status)
 
     def _close(self, item: _Item, status: str) -> bytes:
@@ -384,9 +387,17 @@ class StreamEncoder:
         if item.vendor is not None:
             done = b""
         elif item.call:
-            done = self._event(
+            arguments = final["arguments"]
+            # A parameterless call that came with no arguments ends with `{}`: streamed
+            # too, so that the deltas still add up to the arguments `done` gives.
+            missing = arguments[sum(map(len, item.pieces)) :]
+            done = (
+                self._event("response.function_call_arguments.delta", {**common, "delta": missing})
+                if missing
+                else b""
+            ) + self._event(
                 "response.function_call_arguments.done",
-                {**common, "name": item.name, "arguments": final["arguments"]},
+                {**common, "name": item.name, "arguments": arguments},
             )
         else:
             text = final["content"][0]["text"]
