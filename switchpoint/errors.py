@@ -59,6 +59,7 @@ class GatewayError(Exception):
         param: str | None = None,
         code: str | None = None,
         retry_after_s: float | None = None,
+        context: tuple[int, int] | None = None,
     ) -> None:
         super().__init__(message)
         self.kind: ErrorKind = kind
@@ -67,6 +68,10 @@ class GatewayError(Exception):
         self.param = param
         self.code = code
         self.retry_after_s = retry_after_s
+        # A context overflow's (tokens, limit), when known: the tokens are the gateway's
+        # estimate, the limit the context it did not fit. Protocols that state them in
+        # their own words (Anthropic's "prompt is too long") read them from here.
+        self.context = context
 
     def __repr__(self) -> str:
         return f"GatewayError({self.kind!r}, {self.message!r}, status={self.status})"

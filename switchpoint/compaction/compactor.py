@@ -224,6 +224,7 @@ class Compactor:
                 f"model can take the conversation as it is: {refused.message}",
                 param="messages",
                 code="context_length_exceeded",
+                context=refused.context,
             ) from None
         # The move the `none` strategy made is the summarization's fallback.
         decision.rules = [

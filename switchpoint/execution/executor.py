@@ -347,11 +347,11 @@ class Executor:
                                 )
                                 continue
                     if step == "fail":
-                        raise gateway_error_for(error, target) from None
+                        raise gateway_error_for(error, target, call.context_tokens) from None
                     if step == "larger_context":
                         bigger = self.larger_context(targets, index)
                         if bigger is None:
-                            raise gateway_error_for(error, target) from None
+                            raise gateway_error_for(error, target, call.context_tokens) from None
                         too_small = max(too_small, target.profile.max_context)
                         index = bigger
                         if replaced and restore is not None:

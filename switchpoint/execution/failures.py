@@ -53,15 +53,21 @@ _GATEWAY_SIDE = {
 }
 
 
-def gateway_error_for(error: ProviderError, target: Target) -> GatewayError:
+def gateway_error_for(error: ProviderError, target: Target, context_tokens: int) -> GatewayError:
+    """`context_tokens`: the gateway's estimate of the request, stated with a context
+    overflow (at least one more than the model's context: the vendor refused it)."""
     kind = _KINDS.get(error.kind, "upstream_error")
     status = _GATEWAY_SIDE.get(error.kind) or error.status
+    limit = target.profile.max_context
     return GatewayError(
         kind,
         f"{target.provider} ({target.model}): {error.message}",
         status=status,
         code=error.vendor_type if kind in ("invalid_request", "content_policy") else None,
         retry_after_s=error.retry_after_s,
+        context=(max(context_tokens, limit + 1), limit)
+        if kind == "context_length_exceeded"
+        else None,
     )
 
 

@@ -339,7 +339,7 @@ class StreamRun:
         executor = self._executor
         call = self._call
         target = cut.target
-        failure = gateway_error_for(error, target)
+        failure = gateway_error_for(error, target, call.context_tokens)
         self._account_cut(cut)
         if self._sent_tools or self._vendor_part_open:
             executor.bus.resilience("continuation", target.provider, target.model, "impossible")

@@ -237,6 +237,7 @@ def _rejected(
 def rejected_error(registry: Registry, decision: RoutingDecision) -> GatewayError:
     """The client's error for a decision whose context action is `rejected`."""
     profile = registry.profiles[decision.profile]
+    limit = min(profile.max_context, registry.reliability_threshold)
     return GatewayError(
         "context_length_exceeded",
         f"This request needs about {decision.context_tokens} tokens of context, more than "
@@ -246,6 +247,7 @@ def rejected_error(registry: Registry, decision: RoutingDecision) -> GatewayErro
         "a longer-context model).",
         param="messages",
         code="context_length_exceeded",
+        context=(decision.context_tokens, limit),
     )
 
 
@@ -307,6 +309,7 @@ def context_too_large(
             "summarized: split or shorten that message.",
             param="messages",
             code="context_length_exceeded",
+            context=(outlook.last_message_tokens, largest),
         )
     return GatewayError(
         "context_length_exceeded",
@@ -314,4 +317,5 @@ def context_too_large(
         f"available is {largest} tokens. Shorten or compress the conversation.",
         param="messages",
         code="context_length_exceeded",
+        context=(tokens, largest),
     )

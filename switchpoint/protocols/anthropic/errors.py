@@ -37,7 +37,16 @@ def error_type(error: GatewayError) -> str:
 
 
 def error_body(error: GatewayError) -> dict[str, Any]:
-    return {"type": "error", "error": {"type": error_type(error), "message": error.message}}
+    message = error.message
+    if error.kind == "context_length_exceeded":
+        # Anthropic's own words for it, which agents read to compact the conversation and
+        # try again (Claude Code does), whichever vendor or rule refused it.
+        if error.context is not None:
+            tokens, limit = error.context
+            message = f"prompt is too long: {tokens} tokens > {limit} maximum ({message})"
+        else:
+            message = f"prompt is too long ({message})"
+    return {"type": "error", "error": {"type": error_type(error), "message": message}}
 
 
 def encode_error(error: GatewayError) -> bytes:
