@@ -28,6 +28,7 @@ from switchpoint.ingress.load_shedding import LoadShedder
 from switchpoint.keys.access import AccessControl, KeyRejected, Principal
 from switchpoint.keys.keyring import KeyRing
 from switchpoint.keys.master_key import MasterKey
+from switchpoint.keys.task_teams import TaskTeams
 from switchpoint.ledger.database import DATABASE_ERRORS, Connection
 from switchpoint.ledger.key_records import load_keys
 from switchpoint.ledger.ledger import Ledger
@@ -106,6 +107,7 @@ class Gateway:
         cost = config.routing.cost
         self.key_budgets = KeyBudgets()
         self.task_budgets = TaskBudgets(cost.task_budgets)
+        self.task_teams = TaskTeams()
         self.admission = Admission(
             self.key_budgets,
             self.task_budgets,

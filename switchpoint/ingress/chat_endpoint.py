@@ -29,6 +29,7 @@ from switchpoint.ingress.call_options import CallOptions, parse_call_options
 from switchpoint.ingress.codec import IngressCodec, ParsedBody, StreamEncoder
 from switchpoint.ingress.nesting import nesting_error
 from switchpoint.ingress.request_ids import new_request_id
+from switchpoint.ingress.task_access import check_call_task_team
 from switchpoint.protocols.anthropic import PROTOCOL as ANTHROPIC_PROTOCOL
 from switchpoint.routing.decision import RoutingDecision
 from switchpoint.routing.resolve import rejected_error
@@ -140,6 +141,8 @@ class ChatEndpoint:
             principal = await gateway.authenticate(options.client_key)
             call.key_id = principal.key_id
             call.team = principal.team
+            if options.task_id is not None and principal.team is not None:
+                await check_call_task_team(gateway, principal, options.task_id)
             chat_request = ChatRequest(
                 self.codec.protocol,
                 body,

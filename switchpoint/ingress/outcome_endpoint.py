@@ -15,14 +15,14 @@ from typing import Any
 
 import orjson
 
-from switchpoint.errors import GatewayError, invalid_request
+from switchpoint.errors import invalid_request
 from switchpoint.gateway import Gateway
 from switchpoint.ingress.call_options import client_key, valid_task_id
 from switchpoint.ingress.chat_endpoint import parse_json_object
 from switchpoint.ingress.ledger_io import require_ledger, run_on_ledger
+from switchpoint.ingress.task_access import check_task_team
 from switchpoint.keys.access import Principal
 from switchpoint.ledger.outcomes import OUTCOMES, OutcomeReport, record_outcome
-from switchpoint.ledger.tasks import task_team
 from switchpoint.server.request import Request
 from switchpoint.server.response import Response
 
@@ -77,17 +77,6 @@ def parse_outcome(body: dict[str, Any], principal: Principal) -> OutcomeReport:
 def _short(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
-
-
-async def check_task_team(gateway: Gateway, principal: Principal, task_id: str) -> None:
-    """A virtual key may only touch tasks of its own team (or tasks with no calls yet)."""
-    if principal.team is None:
-        return
-    has_calls, team = await run_on_ledger(
-        gateway, lambda connection: task_team(connection, task_id), fresh=True
-    )
-    if has_calls and team is not None and team != principal.team:
-        raise GatewayError("permission", f"task {task_id!r} belongs to another team")
 
 
 class OutcomeEndpoint:

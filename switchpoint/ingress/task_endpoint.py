@@ -10,7 +10,7 @@ from switchpoint.errors import GatewayError, invalid_request
 from switchpoint.gateway import Gateway
 from switchpoint.ingress.call_options import client_key, valid_task_id
 from switchpoint.ingress.ledger_io import require_ledger, run_on_ledger
-from switchpoint.ingress.outcome_endpoint import check_task_team
+from switchpoint.ingress.task_access import check_task_team
 from switchpoint.ledger.tasks import TaskSummary, task_summary
 from switchpoint.server.request import Request
 from switchpoint.server.response import Response
