@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import os
 import socket
+import zlib
 from collections.abc import AsyncIterator, Iterator
 
 import orjson
@@ -369,3 +371,26 @@ def test_the_limit_holds_over_all_the_members() -> None:
     assert len(decode_body(member, b"gzip", 100)) == 60
     with pytest.raises(CodedBodyTooLarge):
         decode_body(member * 2, b"gzip", 100)
+
+
+def test_members_are_decoded_across_the_slices_zlib_is_fed() -> None:
+    # Incompressible, so each member's data spans several of the slices fed to zlib, and
+    # the second member starts in the middle of one.
+    first, second = os.urandom(700_000), os.urandom(300_000)
+    body = gzip.compress(first, mtime=0) + gzip.compress(second, mtime=0)
+    assert decode_body(body, b"gzip", 2_000_000) == first + second
+    with pytest.raises(MalformedCoding, match="truncated"):
+        decode_body(body[:-10], b"gzip", 2_000_000)
+    raw = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    for deflated in (zlib.compress(first), raw.compress(first) + raw.flush()):
+        assert decode_body(deflated, b"deflate", 2_000_000) == first
+
+
+def test_a_body_of_thousands_of_gzip_members_is_refused_at_once() -> None:
+    # Found by a security probe: 3 MB of empty members took seconds to decode, on the
+    # event loop, before authentication (each member copied the rest of the body).
+    # Now the 65th member is refused, without reading the others.
+    empty = gzip.compress(b"", mtime=0)
+    assert decode_body(empty * 64, b"gzip", 100) == b""
+    with pytest.raises(MalformedCoding, match="more than 64 gzip members"):
+        decode_body(empty * (3 * 1024 * 1024 // len(empty)), b"gzip", 4 * 1024 * 1024)
