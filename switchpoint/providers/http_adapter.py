@@ -220,6 +220,7 @@ class HttpProviderAdapter(ProviderAdapter):
             body = b""
         error = self.classify_error(response.status, body, response.headers)
         error.message = self.redact(error.message)
+        error.vendor_type = self.redact.code(error.vendor_type)
         if error.retry_after_s is None:
             error.retry_after_s = parse_retry_after(response.headers)
         return error
@@ -432,6 +433,7 @@ class HttpProviderAdapter(ProviderAdapter):
                     decoder.invalid_events += 1
                     continue
                 error.message = self.redact(error.message)
+                error.vendor_type = self.redact.code(error.vendor_type)
                 return out, content, usage, error
             for event in decoded:
                 kind = type(event)
