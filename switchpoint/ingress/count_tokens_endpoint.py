@@ -11,6 +11,7 @@ from switchpoint.chat.request import ChatRequest
 from switchpoint.errors import GatewayError
 from switchpoint.gateway import Gateway
 from switchpoint.ingress.anthropic_messages import check_common
+from switchpoint.ingress.call_options import client_key
 from switchpoint.ingress.chat_endpoint import parse_json_object
 from switchpoint.protocols.anthropic import PROTOCOL
 from switchpoint.routing.workload import select_workload
@@ -23,9 +24,11 @@ class CountTokensEndpoint:
         self.gateway = gateway
 
     async def __call__(self, request: Request) -> Response:
+        gateway = self.gateway
+        # Counting costs the gateway's CPU, up to the body limit: for callers only.
+        await gateway.authenticate(client_key(request))
         body = parse_json_object(request.body)
         check_common(body)
-        gateway = self.gateway
         model = body.get("model")
         provider_type, provider = "anthropic", None
         try:

@@ -164,8 +164,10 @@ class RouteEndpoint:
         self.gateway = gateway
 
     async def __call__(self, request: Request) -> Response:
-        body = parse_json_object(request.body)
         options = parse_call_options(request)
+        # It says how calls are routed (profiles, models, chains): for callers only.
+        await self.gateway.authenticate(options.client_key)
+        body = parse_json_object(request.body)
         has_budget = b"x-switchpoint-budget" in request.headers
         result = await decision_body(
             self.gateway,

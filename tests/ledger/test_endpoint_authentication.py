@@ -1,0 +1,47 @@
+"""With a master key set, every endpoint that takes a request body needs a credential:
+`POST /v1/route` (which says how calls are routed) and `POST /v1/messages/count_tokens`
+(tokenizer work up to the body limit) answered anyone who could reach the port. Found by
+a security probe."""
+
+from __future__ import annotations
+
+import httpx2
+import pytest
+
+from tests.fakes import OpenAIFake
+from tests.ledger.gateway_setup import gateway_config, serving
+
+MASTER = "sk-master-0123456789"
+BODY = {"model": "auto", "max_tokens": 10, "messages": [{"role": "user", "content": "hello"}]}
+ENDPOINTS = [
+    ("/v1/route", {}),
+    ("/v1/messages/count_tokens", {"anthropic-version": "2023-06-01"}),
+]
+
+
+@pytest.mark.parametrize(("path", "extra"), ENDPOINTS)
+def test_route_and_count_tokens_need_a_credential(
+    sqlite_url: str, openai_fake: OpenAIFake, path: str, extra: dict[str, str]
+) -> None:
+    with serving(gateway_config(openai_fake, sqlite_url), openai_fake, master_key=MASTER) as server:
+        url = f"{server.base_url}{path}"
+        for credential in (None, "sk-not-a-real-key", "sk-sp-0123456789ab-nope"):
+            headers = dict(extra)
+            if credential is not None:
+                headers["Authorization"] = f"Bearer {credential}"
+            refused = httpx2.post(url, json=BODY, headers=headers, timeout=30)
+            assert refused.status_code == 401, (credential, refused.text)
+        # The master key (as an Anthropic SDK sends it, too) and a virtual key pass.
+        for auth in ({"Authorization": f"Bearer {MASTER}"}, {"x-api-key": MASTER}):
+            served = httpx2.post(url, json=BODY, headers={**extra, **auth}, timeout=30)
+            assert served.status_code == 200, served.text
+        made = httpx2.post(
+            f"{server.base_url}/v1/keys",
+            json={"team": "t"},
+            headers={"Authorization": f"Bearer {MASTER}"},
+        )
+        key = made.json()["key"]
+        served = httpx2.post(
+            url, json=BODY, headers={**extra, "Authorization": f"Bearer {key}"}, timeout=30
+        )
+        assert served.status_code == 200, served.text
