@@ -227,6 +227,13 @@ _PING = b'event: ping\ndata: {"type":"ping"}\n\n'
 KEEPALIVE_S = 10.0
 
 
+def _is_json_object(text: str) -> bool:
+    try:
+        return isinstance(orjson.loads(text), dict)
+    except orjson.JSONDecodeError:
+        return False
+
+
 def _event(name: bytes, payload: dict[str, Any]) -> bytes:
     return b"".join((b"event: ", name, b"\ndata: ", orjson.dumps(payload), b"\n\n"))
 
@@ -243,13 +250,17 @@ class StreamEncoder:
     closing the block. Other reasoning is held until a signature comes, then sent as one
     block; reasoning that never gets one (other vendors') is never sent, as for a whole
     answer: Anthropic refuses unsigned thinking when the client replays it.
+
+    Blocks go one at a time, each delta between its block's start and stop, whatever
+    order the vendor's events came in (OpenAI's parallel calls interleave): see
+    `_behind_call`.
     """
 
     __slots__ = (
+        "_arguments",
         "_block",
         "_block_kind",
         "_blocks",
-        "_held",
         "_id",
         "_model",
         "_pinged",
@@ -257,6 +268,7 @@ class StreamEncoder:
         "_started",
         "_tool_blocks",
         "_usage",
+        "_waiting",
     )
 
     def __init__(self, *, fallback_id: str) -> None:
@@ -268,11 +280,14 @@ class StreamEncoder:
         self._block: int | None = None  # the open block's index
         self._block_kind: BlockKind | None = None
         self._tool_blocks: dict[int, int] = {}  # internal tool index -> block index
-        # Block index -> the arguments of a tool call whose vendor does not guarantee
-        # JSON, held until the block closes: an Anthropic SDK parses the input as it
-        # streams and raises on the first fragment that is not JSON, so the input is
-        # sent whole, once checked (`{}` if it is not an object, as for a whole answer).
-        self._held: dict[int, list[str]] = {}
+        # The arguments of the open call, when its vendor does not guarantee JSON, held
+        # until its block closes: an Anthropic SDK parses the input as it streams and
+        # raises on the first fragment that is not JSON, so the input is sent whole,
+        # once checked (`{}` if it is not an object, as for a whole answer).
+        self._arguments: list[str] | None = None
+        # Content that came while that call was unfinished (see `_behind_call`), in
+        # arrival order: sent once the call's block is closed.
+        self._waiting: list[StreamEvent] = []
         self._reasoning: list[str] = []  # unsigned reasoning text, held back
         self._pinged = 0.0  # when a ping was last sent
 
@@ -280,19 +295,24 @@ class StreamEncoder:
         if type(event) is TextDelta:
             if not event.text:
                 return b""
+            if self._arguments is not None:
+                return self._behind_call(event)
             head = self._open("text", {"type": "text", "text": ""})
             return head + self._delta({"type": "text_delta", "text": event.text})
         if type(event) is RefusalDelta:
             return self.encode(TextDelta(event.text))  # with `stop_reason: refusal`
         if type(event) is ToolCallDelta:
+            if self._waiting:
+                return self._delta_while_waiting(event)
             index = self._tool_blocks.get(event.index)
-            if index is None or not event.arguments:
+            # A call whose block is no longer open gets nothing more: Anthropic's clients
+            # take a block as finished at its `content_block_stop`.
+            if index is None or index != self._block or not event.arguments:
                 return b""
-            held = self._held.get(index)
-            if held is not None:
-                held.append(event.arguments)
-                return self._start()
-            return self._start() + _event(
+            if self._arguments is not None:
+                self._arguments.append(event.arguments)
+                return b""
+            return _event(
                 b"content_block_delta",
                 {
                     "type": "content_block_delta",
@@ -301,6 +321,8 @@ class StreamEncoder:
                 },
             )
         if type(event) is ToolCallStart:
+            if self._arguments is not None:
+                return self._behind_call(event)
             self._reasoning.clear()  # other content: that reasoning will not be signed
             head = self._start() + self._close()
             index = self._blocks
@@ -308,13 +330,15 @@ class StreamEncoder:
             self._tool_blocks[event.index] = index
             self._block, self._block_kind = index, "tool"
             if not event.valid_json:
-                self._held[index] = []
+                self._arguments = []
             block = {"type": "tool_use", "id": event.id, "name": event.name, "input": {}}
             return head + _event(
                 b"content_block_start",
                 {"type": "content_block_start", "index": index, "content_block": block},
             )
         if type(event) is ThinkingDelta:
+            if self._arguments is not None:
+                return self._behind_call(event)
             return self._thinking(event)
         if type(event) is UsageUpdate:
             self._usage = merge_usage(self._usage, event.usage)
@@ -327,8 +351,47 @@ class StreamEncoder:
         if type(event) is Finish:
             return self._finish(event)
         if type(event) is VendorPart:
+            if self._arguments is not None:
+                return self._behind_call(event)
             return self._vendor_part(event)
         return b""
+
+    def _behind_call(self, event: StreamEvent) -> bytes:
+        """Content that comes while a call whose arguments are held is open. OpenAI's
+        chat format names each fragment's call by index, so a later call's start and
+        fragments, or text, may come before this call's arguments are all in; closing
+        the call's block then would cut its input short (Anthropic's clients take a
+        block as finished at its stop, and a block's deltas must all come between its
+        start and stop). Unless its arguments are already a whole JSON object, it stays
+        open and the content waits, in arrival order, until they are or the answer ends.
+        """
+        if not self._waiting and _is_json_object("".join(self._arguments or ())):
+            return self._close() + self.encode(event)
+        self._waiting.append(event)
+        return b""
+
+    def _delta_while_waiting(self, event: ToolCallDelta) -> bytes:
+        """A fragment while content waits behind the open call: the open call's own is
+        kept, and may complete it; any other call's waits its turn too."""
+        arguments = self._arguments
+        if arguments is None or self._tool_blocks.get(event.index) != self._block:
+            self._waiting.append(event)  # dropped when replayed if its call is closed
+            return b""
+        if not event.arguments:
+            return b""
+        arguments.append(event.arguments)
+        # A whole object ends with `}`: checked first, to parse only when it may be one.
+        if event.arguments.rstrip()[-1:] != "}" or not _is_json_object("".join(arguments)):
+            return b""
+        return self._release()
+
+    def _release(self) -> bytes:
+        """Close the open call's block, then send what waited behind it, in order, as if
+        it came now (so a call among it may make what follows it wait in turn)."""
+        waiting, self._waiting = self._waiting, []
+        out = [self._close()]
+        out.extend(self.encode(event) for event in waiting)
+        return b"".join(out)
 
     def _vendor_part(self, event: VendorPart) -> bytes:
         """Anthropic's own content (a server tool's call or result, citations) as it
@@ -370,7 +433,7 @@ class StreamEncoder:
         index = self._block
         self._block = self._block_kind = None
         stop = _event(b"content_block_stop", {"type": "content_block_stop", "index": index})
-        held = self._held.pop(index, None)
+        held, self._arguments = self._arguments, None
         if not held:
             return stop
         arguments = arguments_object("".join(held))
@@ -458,7 +521,10 @@ class StreamEncoder:
         return _PING
 
     def _finish(self, event: Finish) -> bytes:
-        out = self._start() + self._close()
+        out = self._start()
+        while self._waiting:  # the answer is over: unfinished calls are what they are
+            out += self._release()
+        out += self._close()
         stop: dict[str, Any] = {
             "stop_reason": INTERNAL_TO_ANTHROPIC[event.stop_reason],
             "stop_sequence": event.stop_sequence,
