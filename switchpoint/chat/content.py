@@ -12,8 +12,13 @@ CacheControl = dict[str, Any]
 
 @dataclass(slots=True)
 class Text:
+    """`refusal`: the text says why the model refused (OpenAI's `refusal`), not what it
+    answered. Only the Responses API has a part of its own for it; other protocols take
+    it as text, with their refusal stop."""
+
     text: str
     cache_control: CacheControl | None = None
+    refusal: bool = False
 
 
 @dataclass(slots=True)

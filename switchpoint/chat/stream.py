@@ -163,7 +163,7 @@ def answer_events(answer: ChatResponse) -> list[StreamEvent]:
     for block in answer.content:
         if type(block) is Text:
             if block.text:
-                events.append(TextDelta(block.text))
+                events.append(RefusalDelta(block.text) if block.refusal else TextDelta(block.text))
         elif type(block) is Thinking:
             events.append(ThinkingDelta(block.text, block.signature, block.redacted_data))
         elif type(block) is ToolCall:

@@ -7,6 +7,7 @@ from switchpoint.chat.response import ChatResponse
 from switchpoint.chat.stream import (
     Finish,
     MessageStart,
+    RefusalDelta,
     TextDelta,
     ThinkingDelta,
     ToolCallDelta,
@@ -64,3 +65,16 @@ def test_tool_arguments_that_are_not_a_json_object_are_marked_so() -> None:
     )
     starts = [e for e in answer_events(answer) if type(e) is ToolCallStart]
     assert [start.valid_json for start in starts] == [False, False]
+
+
+def test_a_refusal_becomes_refusal_deltas() -> None:
+    """As OpenAI streams it (`delta.refusal`): the Responses encoder gives it a part of
+    its own, the others what they give a streamed refusal."""
+    answer = ChatResponse(
+        id="c",
+        model="m",
+        content=[Text("I can't.", refusal=True)],
+        stop_reason="content_filter",
+        usage=None,
+    )
+    assert answer_events(answer)[1:] == [RefusalDelta("I can't."), Finish("content_filter")]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 import pytest
 
 from switchpoint.chat.content import Image, Message, Text, ToolCall, ToolResult
@@ -23,7 +24,12 @@ from switchpoint.chat.stream import (
 from switchpoint.chat.usage import Usage
 from switchpoint.errors import GatewayError
 from switchpoint.ingress.openai_responses import OpenAIResponsesCodec
+from switchpoint.protocols.anthropic.response import (
+    encode_response as anthropic_encode_response,
+)
 from switchpoint.protocols.openai.request import encode_request
+from switchpoint.protocols.openai.response import decode_response as openai_decode_response
+from switchpoint.protocols.openai.response import encode_response as openai_encode_response
 from switchpoint.protocols.openai_responses.request import decode_request
 from switchpoint.protocols.openai_responses.request import (
     encode_request as encode_responses_request,
@@ -333,6 +339,43 @@ def test_response_object_decoded() -> None:
     assert decoded.raw == raw and decoded.raw_protocol == "openai_responses"
     cut = decode_response(encode_response(answer("max_tokens", [Text("a b")]), "rq", {}))
     assert cut.stop_reason == "max_tokens"
+
+
+def test_a_refusal_is_kept_apart_from_the_text_both_ways() -> None:
+    """Chat's `message.refusal` and a Responses `refusal` part both decode to a refusal
+    text, which a Responses client gets as a `refusal` part, and a client of another
+    protocol as text, with its refusal stop, as before."""
+    chat = openai_decode_response(
+        orjson.dumps(
+            {
+                "id": "c",
+                "model": "m",
+                "choices": [
+                    {
+                        "message": {"role": "assistant", "content": None, "refusal": "No."},
+                        "finish_reason": "stop",
+                    }
+                ],
+            }
+        )
+    )
+    assert chat.content == [Text("No.", refusal=True)]
+    assert chat.stop_reason == "content_filter"
+    whole = json.loads(encode_response(chat, "rq", {}))
+    [item] = whole["output"]
+    assert item["content"] == [{"type": "refusal", "refusal": "No."}]
+    # Read back from a model served over the Responses API.
+    decoded = decode_response(orjson.dumps(whole))
+    assert decoded.content == [Text("No.", refusal=True)]
+    assert decoded.stop_reason == "content_filter"
+    decoded.raw = None
+    assert json.loads(encode_response(decoded, "rq", {}))["output"] == whole["output"]
+    # Other protocols: text, as before.
+    message = json.loads(anthropic_encode_response(decoded, "rq"))
+    assert message["content"] == [{"type": "text", "text": "No."}]
+    assert message["stop_reason"] == "refusal"
+    completion = json.loads(openai_encode_response(decoded))
+    assert completion["choices"][0]["message"]["content"] == "No."
 
 
 @pytest.mark.parametrize(

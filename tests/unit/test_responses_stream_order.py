@@ -15,6 +15,7 @@ from switchpoint.chat.response import ChatResponse
 from switchpoint.chat.stream import (
     Finish,
     MessageStart,
+    RefusalDelta,
     StreamEvent,
     TextDelta,
     ThinkingDelta,
@@ -77,7 +78,8 @@ def check_lifecycle(out: list[dict[str, Any]]) -> None:
 
 
 def item_text(item: dict[str, Any]) -> str:
-    return "".join(part["text"] for part in item["content"])
+    """A message's text: its `output_text` parts', or its refusal's."""
+    return "".join(part.get("text", part.get("refusal", "")) for part in item["content"])
 
 
 def summary(out: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
@@ -258,6 +260,9 @@ ANSWERS: list[list[Block]] = [
     [ToolCall("a", "one", "{}"), Text("then"), Thinking("hmm"), Text(" more")],
     [Text("x"), Thinking("hmm"), Text("y"), ToolCall("", "one", "")],
     [Text(""), ToolCall("a", "one", "{}"), Text("")],
+    [Text("I can't.", refusal=True)],
+    [Text("a"), Text("no", refusal=True), Text(" way", refusal=True), Text("b")],
+    [ToolCall("a", "one", ""), Text("no", refusal=True), ToolCall("b", "two", "{}")],
 ]
 
 
@@ -269,6 +274,60 @@ def test_whole_answer_lists_the_items_the_stream_sends(content: list[Block], sto
     whole = json.loads(encode_response(answer, "rq", {}))
     assert whole["output"] == streamed["output"]
     assert whole["status"] == streamed["status"]
+
+
+def test_a_refusal_is_a_message_of_its_own_with_a_refusal_part() -> None:
+    """OpenAI's shape: `response.refusal.delta`s then `.done`, in a message whose part
+    is a `refusal`; text before or after it is a message of its own."""
+    stream: list[StreamEvent] = [
+        MessageStart("up", "m"),
+        TextDelta("a"),
+        RefusalDelta("I can"),
+        RefusalDelta("'t."),
+        TextDelta("b"),
+        Finish("content_filter"),
+    ]
+    batches = encode_each(stream)
+    out = [e for batch in batches for e in batch]
+    check_lifecycle(out)
+    assert kinds(batches[2]) == [
+        "output_text.done",
+        "content_part.done",
+        "output_item.done",
+        "output_item.added",
+        "content_part.added",
+        "refusal.delta",
+    ]
+    assert kinds(batches[3]) == ["refusal.delta"]
+    assert kinds(batches[4])[:3] == ["refusal.done", "content_part.done", "output_item.done"]
+    refusal = [e for e in out if e.get("output_index") == 1 and "item_id" in e]
+    assert {e["content_index"] for e in refusal} == {0}
+    assert [e["part"] for e in refusal if "part" in e] == [
+        {"type": "refusal", "refusal": ""},
+        {"type": "refusal", "refusal": "I can't."},
+    ]
+    assert [e["refusal"] for e in out if e["type"] == "response.refusal.done"] == ["I can't."]
+    assert summary(out) == [
+        ("msg_rq_0", "message", "a"),
+        ("msg_rq_1", "message", "I can't."),
+        ("msg_rq_2", "message", "b"),
+    ]
+
+
+def test_a_refusal_behind_an_open_call_waits_its_turn() -> None:
+    out = encode_all(
+        [
+            MessageStart("up", "m"),
+            ToolCallStart(0, "a", "one", valid_json=False),
+            ToolCallDelta(0, '{"x"'),
+            RefusalDelta("no"),
+            ToolCallDelta(0, ": 1}"),
+            Finish("content_filter"),
+        ]
+    )
+    [message] = [e["item"] for e in out if e["type"] == "response.output_item.done"][1:]
+    assert message["content"] == [{"type": "refusal", "refusal": "no"}]
+    assert [e["delta"] for e in out if e["type"] == "response.refusal.delta"] == ["no"]
 
 
 def test_reasoning_tokens_are_reported_and_read_back() -> None:

@@ -61,9 +61,10 @@ def decode_response(raw: bytes) -> ChatResponse:
     refused = False
     if isinstance(refusal, str) and refusal:
         refused = True
-        # OpenAI says why it refused apart from the content; other protocols have no
-        # place for it but the text, with their own refusal stop.
-        content.append(Text(refusal))
+        # OpenAI says why it refused apart from the content; of other protocols, only
+        # the Responses API has a place for it, the others take it as text with their
+        # own refusal stop.
+        content.append(Text(refusal, refusal=True))
     calls = message.get("tool_calls")
     if calls is not None and not isinstance(calls, list):
         raise MalformedResponse("choices[0].message.tool_calls is not an array")

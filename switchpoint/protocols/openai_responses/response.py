@@ -1,10 +1,11 @@
 """`ChatResponse` <-> an OpenAI Responses `response` object.
 
 The object repeats the request's parameters (`echo`), lists the answer as output items
-(a `message` for each run of text, a `function_call` for each tool call) and says
-whether the answer is `completed` or `incomplete` (cut by the output limit or a content
-filter). Reasoning is not rendered, as on the Chat Completions ingress. Ids derive from
-switchpoint's request id, so that a client's log line leads to the gateway's.
+(a `message` for each run of text, or of a refusal's, which has a content part of its
+own; a `function_call` for each tool call) and says whether the answer is `completed`
+or `incomplete` (cut by the output limit or a content filter). Reasoning is not
+rendered, as on the Chat Completions ingress. Ids derive from switchpoint's request id,
+so that a client's log line leads to the gateway's.
 """
 
 from __future__ import annotations
@@ -72,18 +73,24 @@ def status_of(stop_reason: StopReason) -> tuple[str, dict[str, str] | None]:
     return "completed", None
 
 
-def message_item(item_id: str, text: str, status: str) -> dict[str, Any]:
+def message_item(item_id: str, text: str, status: str, refusal: bool = False) -> dict[str, Any]:
     return {
         "type": "message",
         "id": item_id,
         "status": status,
         "role": "assistant",
-        "content": [output_text_part(text)],
+        "content": [refusal_part(text) if refusal else output_text_part(text)],
     }
 
 
 def output_text_part(text: str) -> dict[str, Any]:
     return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+
+
+def refusal_part(refusal: str) -> dict[str, Any]:
+    """Why the model refused: not `output_text`, which the SDK's `output_text` and
+    `parse()` read as the answer."""
+    return {"type": "refusal", "refusal": refusal}
 
 
 def call_item(item_id: str, call: str, name: str, arguments: str, status: str) -> dict[str, Any]:
@@ -141,22 +148,26 @@ def response_object(
 
 
 def output_items(content: list[Block], request_id: str, status: str) -> list[dict[str, Any]]:
-    """A message item for each run of text, a function_call item for each tool call, in
-    the answer's order, as the stream encoder sends them (empty text and reasoning make
-    no item). Only the last item was being written when the answer ended: it alone
-    takes an `incomplete` status."""
+    """A message item for each run of text (a refusal's text is a run of its own), a
+    function_call item for each tool call, in the answer's order, as the stream encoder
+    sends them (empty text and reasoning make no item). Only the last item was being
+    written when the answer ended: it alone takes an `incomplete` status."""
     items: list[dict[str, Any]] = []
     texts: list[str] = []
+    refused = False  # the run in `texts` is a refusal's
 
     def end_text() -> None:
         if texts:
             item_id = message_item_id(request_id, len(items))
-            items.append(message_item(item_id, "".join(texts), "completed"))
+            items.append(message_item(item_id, "".join(texts), "completed", refused))
             texts.clear()
 
     for block in content:
         if type(block) is Text:
             if block.text:
+                if block.refusal != refused:
+                    end_text()
+                    refused = block.refusal
                 texts.append(block.text)
         elif type(block) is ToolCall:
             end_text()
@@ -252,7 +263,7 @@ def decode_response(raw: bytes) -> ChatResponse:
                 text = part.get("refusal") if refusal else part.get("text")
                 if isinstance(text, str) and text:
                     refused = refused or refusal
-                    content.append(Text(text))
+                    content.append(Text(text, refusal=refusal))
         elif kind == "function_call":
             name, arguments = item.get("name"), item.get("arguments", "")
             if not isinstance(name, str) or not isinstance(arguments, str):

@@ -11,8 +11,10 @@ upstream failed mid-answer, `error` and `response.failed`. Every event carries a
 between its added and done), and OpenAI sends one item at a time (each done before the
 next is added), which some clients rely on: `StreamEncoder` keeps to both.
 
-Reasoning is not rendered, as on the Chat Completions ingress. Decoding, from a model
-served over the Responses API: `StreamDecoder`.
+A refusal (OpenAI chat's `refusal`) is a message of its own whose part is a `refusal`,
+streamed as `response.refusal.delta`. Reasoning is not rendered, as on the Chat
+Completions ingress. Decoding, from a model served over the Responses API:
+`StreamDecoder`.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from switchpoint.protocols.openai_responses.response import (
     message_item,
     message_item_id,
     output_text_part,
+    refusal_part,
     response_object,
     status_of,
     stop_reason_of,
@@ -64,7 +67,8 @@ class _Item:
 
     `opened`: its `added` event was sent (it is the head of the output, or was); until
     then its content is only buffered. `valid_json`: a call whose vendor guarantees a
-    JSON object, so a complete one cannot change any more."""
+    JSON object, so a complete one cannot change any more. `refusal`: a message whose
+    one part is a refusal, not `output_text`."""
 
     __slots__ = (
         "call",
@@ -75,6 +79,7 @@ class _Item:
         "name",
         "opened",
         "pieces",
+        "refusal",
         "valid_json",
         "vendor",
     )
@@ -91,6 +96,7 @@ class _Item:
         self.delta_head = b""
         self.opened = False
         self.done = False
+        self.refusal = False
         # An item of the vendor's own, whole (a reasoning item from a model served over
         # this API): passed as it came.
         self.vendor: dict[str, Any] | None = None
@@ -134,6 +140,7 @@ class StreamEncoder:
         "_items",
         "_model",
         "_output",
+        "_refusal",
         "_request_id",
         "_sequence",
         "_started",
@@ -155,6 +162,9 @@ class StreamEncoder:
         self._output: list[dict[str, Any]] = []
         # The message that text goes to: the last item, when it is a message.
         self._text: _Item | None = None
+        # The message that a refusal goes to: the last item, when it is a refusal's. A
+        # slot of its own, so that a text delta costs no check of its message's kind.
+        self._refusal: _Item | None = None
         self._calls: dict[int, _Item] = {}
         self._usage: Usage | None = None
 
@@ -172,6 +182,7 @@ class StreamEncoder:
             added = b""
             if text is None:
                 text = self._text = self._new_message()
+                self._refusal = None  # a refusal after this text is a message of its own
                 added = self._add(text)
             text.pieces.append(event.text)
             if not text.opened:
@@ -189,7 +200,7 @@ class StreamEncoder:
                 )
             )
         if type(event) is RefusalDelta:
-            return self.encode(TextDelta(event.text))  # with the refusal's stop
+            return self._refusal_delta(event.text)
         if type(event) is MessageStart:
             self._model = event.model
             return self._start()
@@ -218,7 +229,7 @@ class StreamEncoder:
         index = len(self._items)
         item = _Item(index, str(event.part.get("id") or ""))
         item.vendor = event.part
-        self._text = None  # text after it is a message of its own
+        self._text = self._refusal = None  # text after it is a message of its own
         return self._start() + self._add(item)
 
     def encode_error(self, error_body: dict[str, Any]) -> bytes:
@@ -271,18 +282,55 @@ class StreamEncoder:
             "response.in_progress", {"response": response}
         )
 
-    def _new_message(self) -> _Item:
+    def _new_message(self, refusal: bool = False) -> _Item:
         index = len(self._items)
         item = _Item(index, message_item_id(self._request_id, index))
+        item.refusal = refusal
+        kind = b"response.refusal.delta" if refusal else b"response.output_text.delta"
         item.delta_head = (
-            b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta",'
-            b'"item_id":'
+            b"event: "
+            + kind
+            + b'\ndata: {"type":"'
+            + kind
+            + b'","item_id":'
             + orjson.dumps(item.item_id)
             + b',"output_index":'
             + str(index).encode()
-            + b',"content_index":0,"logprobs":[],"delta":'
+            + (
+                b',"content_index":0,"delta":'
+                if refusal
+                else b',"content_index":0,"logprobs":[],"delta":'
+            )
         )
         return item
+
+    def _refusal_delta(self, text: str) -> bytes:
+        """Why the model refused: a message of its own whose part is a `refusal`,
+        streamed as `response.refusal.delta`, as OpenAI sends it (the SDK's `parse()`
+        reads `output_text` as the answer)."""
+        if not text:
+            return b""
+        item = self._refusal
+        added = b""
+        if item is None:
+            item = self._refusal = self._new_message(refusal=True)
+            self._text = None  # text after the refusal is a message of its own
+            added = self._add(item)
+        item.pieces.append(text)
+        if not item.opened:
+            return added  # behind an unsettled call: sent whole later
+        sequence = self._sequence
+        self._sequence += 1
+        return b"".join(
+            (
+                added,
+                item.delta_head,
+                orjson.dumps(text),
+                b',"sequence_number":',
+                str(sequence).encode(),
+                b"}\n\n",
+            )
+        )
 
     def _add_call(self, event: ToolCallStart) -> bytes:
         index = len(self._items)
@@ -294,7 +342,7 @@ class StreamEncoder:
             valid_json=event.valid_json,
         )
         self._calls[event.index] = item
-        self._text = None  # text after a call is a message of its own
+        self._text = self._refusal = None  # text after a call is a message of its own
         return self._add(item)
 
     def _call_delta(self, event: ToolCallDelta) -> bytes:
@@ -352,13 +400,15 @@ class StreamEncoder:
         added = message_item(item.item_id, "", "in_progress")
         added["content"] = []
         self._output.append(added)
+        part = refusal_part("") if item.refusal else output_text_part("")
         out = self._event(
             "response.output_item.added", {"output_index": index, "item": added}
-        ) + self._event(
-            "response.content_part.added",
-            {**common, "content_index": 0, "part": output_text_part("")},
-        )
-        if content:
+        ) + self._event("response.content_part.added", {**common, "content_index": 0, "part": part})
+        if content and item.refusal:
+            out += self._event(
+                "response.refusal.delta", {**common, "content_index": 0, "delta": content}
+            )
+        elif content:
             out += self._event(
                 "response.output_text.delta",
                 {**common, "content_index": 0, "logprobs": [], "delta": content},
@@ -373,7 +423,7 @@ class StreamEncoder:
             return call_item(
                 item.item_id, item.call, item.name, finished_arguments(content), status
             )
-        return message_item(item.item_id, content, status)
+        return message_item(item.item_id, content, status, item.refusal)
 
     def _close(self, item: _Item, status: str) -> bytes:
         """The head's `done` events; the next item becomes the head."""
@@ -381,6 +431,8 @@ class StreamEncoder:
         self._head = item.index + 1
         if item is self._text:
             self._text = None
+        elif item is self._refusal:
+            self._refusal = None
         final = self._final_item(item, status)
         self._output[item.index] = final
         common = {"item_id": item.item_id, "output_index": item.index}
@@ -398,6 +450,14 @@ class StreamEncoder:
             ) + self._event(
                 "response.function_call_arguments.done",
                 {**common, "name": item.name, "arguments": arguments},
+            )
+        elif item.refusal:
+            part = final["content"][0]
+            done = self._event(
+                "response.refusal.done",
+                {**common, "content_index": 0, "refusal": part["refusal"]},
+            ) + self._event(
+                "response.content_part.done", {**common, "content_index": 0, "part": part}
             )
         else:
             text = final["content"][0]["text"]
