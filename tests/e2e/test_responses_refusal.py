@@ -40,6 +40,7 @@ def test_parse_surfaces_the_refusal(stack: Stack) -> None:
     # Raised pydantic.ValidationError: the refusal's text was sent as `output_text`,
     # which `parse()` validates against the schema.
     response = stack.openai().responses.parse(model="oa", input=QUESTION, text_format=Weather)
+    assert response.status == "completed"
     [part] = message_parts(response.output)
     assert part.type == "refusal" and part.refusal == REFUSAL_TEXT
     assert response.output_text == ""  # the refusal is not the answer's text
@@ -52,7 +53,10 @@ def test_the_sdk_reads_a_streamed_refusal_as_one(stack: Stack) -> None:
     refusal = "".join(e.delta for e in events if e.type == "response.refusal.delta")
     assert refusal == REFUSAL_TEXT
     last = events[-1]
-    assert last.type == "response.incomplete"  # the refusal's stop, as before
+    # A model that refused has answered (OpenAI's chat says `stop`): the SDK's stream
+    # helper wants `response.completed`, and raised without it.
+    assert last.type == "response.completed"
+    assert last.response.status == "completed" and last.response.incomplete_details is None
     [part] = message_parts(last.response.output)
     assert part.type == "refusal" and part.refusal == REFUSAL_TEXT
     assert last.response.output_text == ""
@@ -150,3 +154,11 @@ def test_a_responses_model_s_refusal_reaches_a_responses_client_as_sent(rstack: 
     [part] = message_parts(response.output)
     assert part.type == "refusal" and part.refusal == REFUSAL_TEXT
     assert response.output_text == ""
+
+
+def test_the_sdk_stream_helper_ends_a_refusal(stack: Stack) -> None:
+    stack.openai_fake.enqueue(Refusal())
+    with stack.openai().responses.stream(model="oa", input=QUESTION, text_format=Weather) as stream:
+        final = stream.get_final_response()
+    [part] = message_parts(final.output)
+    assert part.type == "refusal" and final.output_parsed is None

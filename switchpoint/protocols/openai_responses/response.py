@@ -64,11 +64,13 @@ def call_id(block_id: str, request_id: str, output_index: int) -> str:
     return block_id or f"call_{request_id}_{output_index}"
 
 
-def status_of(stop_reason: StopReason) -> tuple[str, dict[str, str] | None]:
-    """The response's `status` and `incomplete_details`."""
+def status_of(stop_reason: StopReason, refused: bool = False) -> tuple[str, dict[str, str] | None]:
+    """The response's `status` and `incomplete_details`. `refused`: the answer holds a
+    refusal part; a model that refused has answered (`completed`, as OpenAI's chat says
+    `stop`), where a content filter cut the answer short."""
     if stop_reason == "max_tokens" or stop_reason == "context_window_exceeded":
         return "incomplete", {"reason": "max_output_tokens"}
-    if stop_reason == "content_filter":
+    if stop_reason == "content_filter" and not refused:
         return "incomplete", {"reason": "content_filter"}
     return "completed", None
 
@@ -190,7 +192,11 @@ def output_items(content: list[Block], request_id: str, status: str) -> list[dic
 def encode_response(response: ChatResponse, request_id: str, echo: dict[str, Any]) -> bytes:
     if response.raw is not None and response.raw_protocol == PROTOCOL:
         return response.raw  # served over the same API: the vendor's own object
-    status, incomplete = status_of(response.stop_reason)
+    stop = response.stop_reason
+    refused = stop == "content_filter" and any(
+        type(block) is Text and block.refusal for block in response.content
+    )
+    status, incomplete = status_of(stop, refused)
     return orjson.dumps(
         response_object(
             request_id,

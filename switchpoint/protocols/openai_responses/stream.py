@@ -141,6 +141,7 @@ class StreamEncoder:
         "_model",
         "_output",
         "_refusal",
+        "_refused",
         "_request_id",
         "_sequence",
         "_started",
@@ -165,6 +166,7 @@ class StreamEncoder:
         # The message that a refusal goes to: the last item, when it is a refusal's. A
         # slot of its own, so that a text delta costs no check of its message's kind.
         self._refusal: _Item | None = None
+        self._refused = False  # a refusal part was sent: the answer is `completed`
         self._calls: dict[int, _Item] = {}
         self._usage: Usage | None = None
 
@@ -212,7 +214,7 @@ class StreamEncoder:
             self._usage = merge_usage(self._usage, event.usage)
             return b""
         if type(event) is Finish:
-            status, incomplete = status_of(event.stop_reason)
+            status, incomplete = status_of(event.stop_reason, self._refused)
             closed = self._start() + self._close_all(status)
             kind = "response.completed" if status == "completed" else "response.incomplete"
             response = self._response(status, usage=self._usage, incomplete_details=incomplete)
@@ -314,6 +316,7 @@ class StreamEncoder:
         added = b""
         if item is None:
             item = self._refusal = self._new_message(refusal=True)
+            self._refused = True
             self._text = None  # text after the refusal is a message of its own
             added = self._add(item)
         item.pieces.append(text)
