@@ -126,6 +126,17 @@ class HttpProtocol(Upgrades):
         if version != "1.1" and version != "1.0":
             self._fail(505, "invalid_request", f"HTTP/{version} is not supported: use HTTP/1.1")
             return
+        coding = headers.get(b"transfer-encoding")
+        if coding is not None and coding.strip().lower() != b"chunked":
+            # RFC 9112 §6.1: a transfer coding the server does not implement gets a 501;
+            # read as if it were absent, a gzip one left the body compressed.
+            self._fail(
+                501,
+                "invalid_request",
+                "only the chunked transfer coding is supported; compress a request body "
+                "with Content-Encoding: gzip instead",
+            )
+            return
         length = headers.get(b"content-length")
         if length is not None:
             try:

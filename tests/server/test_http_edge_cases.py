@@ -188,6 +188,36 @@ async def test_trailers_count_against_the_head_limit() -> None:
         writer.close()
 
 
+@pytest.mark.parametrize("coding", [b"gzip, chunked", b"deflate,chunked", b"x-custom, chunked"])
+async def test_a_transfer_coding_other_than_chunked_is_refused(coding: bytes) -> None:
+    """RFC 9112 §6.1: 501. It was ignored, so a gzip transfer coding left the body still
+    compressed and the client was told its JSON was invalid (found by a security probe)."""
+    body = gzip.compress(b'{"a": 1}')
+    async with serving(echo) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"POST /chat HTTP/1.1\r\nhost: t\r\ntransfer-encoding: "
+            + coding
+            + b"\r\n\r\n"
+            + b"%x\r\n" % len(body)
+            + body
+            + b"\r\n0\r\n\r\n"
+        )
+        status, _, answer = await read_response(reader)
+        assert status == 501
+        assert b"chunked transfer coding" in answer
+        writer.close()
+
+
+async def test_chunked_in_any_case_is_still_read() -> None:
+    async with serving(echo) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(CHUNKED.replace(b"chunked", b"Chunked") + b"4\r\nbody\r\n0\r\n\r\n")
+        status, _, answer = await read_response(reader)
+        assert status == 200 and orjson.loads(answer)["body"] == "body"
+        writer.close()
+
+
 # --- Timeouts -------------------------------------------------------------------------
 
 
