@@ -57,7 +57,13 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
 
 
 def explain_headers(call: CallRecord) -> list[tuple[str, str]]:
-    headers = [("x-switchpoint-request-id", call.request_id)]
+    request_id = call.request_id
+    headers = [
+        ("x-switchpoint-request-id", request_id),
+        # Where each vendor's SDK reads the request id (`_request_id`, and an error's
+        # `request_id`), which clients log with their failures.
+        ("request-id" if call.protocol == ANTHROPIC_PROTOCOL else "x-request-id", request_id),
+    ]
     decision = call.decision
     if decision is not None:
         headers.append(("x-switchpoint-workload", decision.requested_profile))
