@@ -5,8 +5,9 @@ content part of its own for it, `{"type": "refusal", "refusal": ...}`, streamed 
 `output_text` parts against the schema, and `response.output_text` is read as the
 answer, so a refusal sent as `output_text` made `parse()` raise and passed "I'm
 sorry..." off as the answer. Checked whole and streamed (with the stream's item
-lifecycle), and the other way: a Responses model's refusal still reaches Anthropic and
-OpenAI chat clients as it did (text, with the refusal stop for Anthropic)."""
+lifecycle); and a Responses model's refusal reaches each client as its protocol says a
+refusal: a `refusal` part for a Responses client (streamed too), `refusal` and `stop`
+for an OpenAI chat client, text with the refusal stop for an Anthropic client."""
 
 from __future__ import annotations
 
@@ -129,28 +130,37 @@ def test_a_responses_model_s_refusal_reaches_an_anthropic_client_as_text(
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
-def test_a_responses_model_s_refusal_reaches_an_openai_chat_client_as_text(
+def test_a_responses_model_s_refusal_reaches_an_openai_chat_client_as_a_refusal(
     rstack: Stack, stream: bool
 ) -> None:
+    # As OpenAI's chat sends one: in `refusal`, not `content`, and the answer `stop`s.
     rstack.openai_fake.enqueue(Refusal())
     messages: list[Any] = [{"role": "user", "content": QUESTION}]
     client = rstack.openai()
     if stream:
         chunks = list(client.chat.completions.create(model="rs", messages=messages, stream=True))
-        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        deltas = [c.choices[0].delta for c in chunks if c.choices]
+        text = "".join(d.content or "" for d in deltas)
+        refusal = "".join(d.refusal or "" for d in deltas)
         finish = [c.choices[0].finish_reason for c in chunks if c.choices][-1]
     else:
         completion = client.chat.completions.create(model="rs", messages=messages)
-        text, finish = (
-            completion.choices[0].message.content or "",
-            completion.choices[0].finish_reason,
-        )
-    assert (text, finish) == (REFUSAL_TEXT, "content_filter")
+        message = completion.choices[0].message
+        text, refusal = message.content or "", message.refusal or ""
+        finish = completion.choices[0].finish_reason
+    assert (text, refusal, finish) == ("", REFUSAL_TEXT, "stop")
 
 
-def test_a_responses_model_s_refusal_reaches_a_responses_client_as_sent(rstack: Stack) -> None:
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_a_responses_model_s_refusal_reaches_a_responses_client_as_one(
+    rstack: Stack, stream: bool
+) -> None:
     rstack.openai_fake.enqueue(Refusal())
-    response = rstack.openai().responses.create(model="rs", input=QUESTION)
+    if stream:
+        with rstack.openai().responses.stream(model="rs", input=QUESTION) as events:
+            response = events.get_final_response()
+    else:
+        response = rstack.openai().responses.create(model="rs", input=QUESTION)
     [part] = message_parts(response.output)
     assert part.type == "refusal" and part.refusal == REFUSAL_TEXT
     assert response.output_text == ""

@@ -343,8 +343,8 @@ def test_response_object_decoded() -> None:
 
 def test_a_refusal_is_kept_apart_from_the_text_both_ways() -> None:
     """Chat's `message.refusal` and a Responses `refusal` part both decode to a refusal
-    text, which a Responses client gets as a `refusal` part, and a client of another
-    protocol as text, with its refusal stop, as before."""
+    text, which a Responses client gets as a `refusal` part, an OpenAI chat client as
+    `message.refusal`, and an Anthropic client as text with its refusal stop."""
     chat = openai_decode_response(
         orjson.dumps(
             {
@@ -370,12 +370,13 @@ def test_a_refusal_is_kept_apart_from_the_text_both_ways() -> None:
     assert decoded.stop_reason == "content_filter"
     decoded.raw = None
     assert json.loads(encode_response(decoded, "rq", {}))["output"] == whole["output"]
-    # Other protocols: text, as before.
+    # Anthropic: text, with its refusal stop; OpenAI's chat: `refusal`, and `stop`.
     message = json.loads(anthropic_encode_response(decoded, "rq"))
     assert message["content"] == [{"type": "text", "text": "No."}]
     assert message["stop_reason"] == "refusal"
-    completion = json.loads(openai_encode_response(decoded))
-    assert completion["choices"][0]["message"]["content"] == "No."
+    [choice] = json.loads(openai_encode_response(decoded))["choices"]
+    assert choice["message"]["content"] is None and choice["message"]["refusal"] == "No."
+    assert choice["finish_reason"] == "stop"
 
 
 @pytest.mark.parametrize(

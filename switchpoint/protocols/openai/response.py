@@ -111,8 +111,12 @@ def encode_usage(usage: Usage) -> dict[str, Any]:
 def encode_response(response: ChatResponse) -> bytes:
     if response.raw is not None and response.raw_protocol == PROTOCOL:
         return response.raw
-    text = "".join(b.text for b in response.content if isinstance(b, Text))
-    message: dict[str, Any] = {"role": "assistant", "content": text or None, "refusal": None}
+    content = response.content
+    text = "".join(b.text for b in content if type(b) is Text and not b.refusal)
+    # Why a model refused (OpenAI's or a Responses model's), in its own field: the
+    # SDK's `parse()` reads `content` as the answer.
+    refusal = "".join(b.text for b in content if type(b) is Text and b.refusal) or None
+    message: dict[str, Any] = {"role": "assistant", "content": text or None, "refusal": refusal}
     calls = [
         {"id": b.id, "type": "function", "function": {"name": b.name, "arguments": b.arguments}}
         for b in response.content
@@ -129,7 +133,10 @@ def encode_response(response: ChatResponse) -> bytes:
             {
                 "index": 0,
                 "message": message,
-                "finish_reason": INTERNAL_TO_OPENAI[response.stop_reason],
+                # A model that refused has answered: OpenAI says `stop`.
+                "finish_reason": "stop"
+                if refusal is not None and response.stop_reason == "content_filter"
+                else INTERNAL_TO_OPENAI[response.stop_reason],
                 "logprobs": None,
             }
         ],

@@ -531,10 +531,13 @@ class StreamDecoder:
             self.invalid_events += 1
             return []
         kind = data.get("type")
-        if kind == "response.output_text.delta" or kind == "response.refusal.delta":
+        if kind == "response.output_text.delta":
             self._filled.add(data["output_index"])
-            self._refused = self._refused or kind == "response.refusal.delta"
             return self._started_with([TextDelta(wire_text(data["delta"]))])
+        if kind == "response.refusal.delta":
+            self._filled.add(data["output_index"])
+            self._refused = True
+            return self._started_with([RefusalDelta(wire_text(data["delta"]))])
         if kind == "response.function_call_arguments.delta":
             index = data["output_index"]
             self._filled.add(index)
@@ -590,11 +593,18 @@ class StreamDecoder:
             return [VendorPart(PROTOCOL, "start", item), VendorPart(PROTOCOL, "stop")]
         if item_type == "message" and kind.endswith(".done") and output_index not in self._filled:
             self._filled.add(output_index)
-            texts = [
-                part.get("text") or part.get("refusal") or "" for part in item.get("content") or ()
-            ]
-            text = "".join(wire_text(t) for t in texts)
-            return [TextDelta(text)] if text else []
+            parts: list[StreamEvent] = []
+            for part in item.get("content") or ():
+                if part.get("type") == "refusal":
+                    refusal = wire_text(part.get("refusal") or "")
+                    if refusal:
+                        self._refused = True
+                        parts.append(RefusalDelta(refusal))
+                else:
+                    text = wire_text(part.get("text") or "")
+                    if text:
+                        parts.append(TextDelta(text))
+            return parts
         return []
 
     def _terminal(self, response: dict[str, Any]) -> list[StreamEvent]:
