@@ -56,6 +56,11 @@ async def check_call_task_team(gateway: Gateway, principal: Principal, task_id: 
             else:
                 if has_calls:
                     owner = OPEN if stored is None else stored
-        teams.remember(task_id, owner)
+        # Another call on the task may have settled it while the ledger was read.
+        settled = teams.known(task_id)
+        if settled is None:
+            teams.remember(task_id, owner)
+        else:
+            owner = settled
     if owner != team and owner != OPEN:
         raise _refuse(task_id)

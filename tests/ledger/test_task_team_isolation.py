@@ -7,6 +7,7 @@ owner's next call was refused). Found by a security probe."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import httpx2
@@ -95,3 +96,33 @@ def test_a_task_of_no_team_may_be_joined_by_any_team(
         flush(first)
         with serving(config, openai_fake, master_key=MASTER) as second:
             assert chat(second.base_url, alpha, **{TASK: "open-task"}).status_code == 200
+
+
+def race(base: str, keys: list[str], task_id: str) -> list[int]:
+    """The statuses of calls on `task_id`, one per key, sent at the same moment."""
+    start = threading.Barrier(len(keys))
+    statuses: list[int] = []
+
+    def call(key: str) -> None:
+        start.wait(timeout=10)
+        statuses.append(chat(base, key, **{TASK: task_id}).status_code)
+
+    threads = [threading.Thread(target=call, args=(key,)) for key in keys]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return statuses
+
+
+def test_two_teams_racing_for_a_new_task_do_not_both_get_it(
+    sqlite_url: str, openai_fake: OpenAIFake
+) -> None:
+    # Both calls may read the ledger (no call of the task yet) at once: the first to
+    # come back settles the task's team for the other.
+    with serving(gateway_config(openai_fake, sqlite_url), openai_fake, master_key=MASTER) as server:
+        base = server.base_url
+        keys = [new_key(base, "alpha"), new_key(base, "beta")]
+        for round_ in range(5):
+            statuses = race(base, keys, f"contested-{round_}")
+            assert sorted(statuses) == [200, 403], (round_, statuses)
