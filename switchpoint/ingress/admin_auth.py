@@ -43,9 +43,8 @@ class AdminAuth:
     def enabled(self) -> bool:
         return self.master.set
 
-    @property
-    def session_token(self) -> str:
-        return self.master.session_token
+    def new_session(self) -> str:
+        return self.master.new_session()
 
     def key_matches(self, candidate: str | None) -> bool:
         return self.master.matches(candidate)

@@ -20,6 +20,7 @@ import orjson
 
 from switchpoint.errors import GatewayError
 from switchpoint.ingress.admin_auth import SESSION_COOKIE, AdminAuth
+from switchpoint.keys.master_key import SESSION_TTL_S
 from switchpoint.observability.dashboard_snapshot import SnapshotBuilder
 from switchpoint.observability.ledger_panel import LedgerPanel
 from switchpoint.server.request import Request
@@ -47,7 +48,6 @@ _SECURITY_HEADERS = [
 # waited on for longer than the timeout (the page says the panel is stale instead).
 _LEDGER_CACHE_S = 5.0
 _LEDGER_TIMEOUT_S = 2.0
-_SESSION_MAX_AGE_S = 12 * 3600
 _MAX_LOGIN_BODY = 4096
 
 
@@ -99,9 +99,12 @@ class DashboardEndpoints:
             if not self.auth.enabled:
                 return _redirect("/ui")
             return self._login_page(401, '<p class="error">That key was not accepted.</p>')
+        # Behind a TLS-terminating proxy the browser is told to send it over HTTPS only.
+        forwarded = (request.header(b"x-forwarded-proto") or "").strip().lower()
+        secure = "; Secure" if forwarded == "https" else ""
         cookie = (
-            f"{SESSION_COOKIE}={self.auth.session_token}; Path=/; HttpOnly; SameSite=Strict; "
-            f"Max-Age={_SESSION_MAX_AGE_S}"
+            f"{SESSION_COOKIE}={self.auth.new_session()}; Path=/; HttpOnly; SameSite=Strict; "
+            f"Max-Age={SESSION_TTL_S}{secure}"
         )
         return _redirect("/ui", [("set-cookie", cookie)])
 

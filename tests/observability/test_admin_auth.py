@@ -33,13 +33,13 @@ def guarded(openai_fake: OpenAIFake, backup_fake: OpenAIFake) -> Iterator[Backgr
         yield server
 
 
-def post_form(server: BackgroundServer, path: str, form: dict[str, str]) -> Any:
+def post_form(server: BackgroundServer, path: str, form: dict[str, str], **headers: str) -> Any:
     connection = http.client.HTTPConnection(server.host, server.port, timeout=10)
     connection.request(
         "POST",
         path,
         body=urllib.parse.urlencode(form),
-        headers={"content-type": "application/x-www-form-urlencoded"},
+        headers={"content-type": "application/x-www-form-urlencoded", **headers},
     )
     response = connection.getresponse()
     response.read()
@@ -86,6 +86,26 @@ def test_the_page_asks_for_the_key_and_a_login_sets_a_session_cookie(
     assert http_get(guarded.base_url + "/ui/api/snapshot", {"cookie": session})[0] == 200
     forged = f"{SESSION_COOKIE}=" + "0" * 64
     assert http_get(guarded.base_url + "/ui/api/snapshot", {"cookie": forged})[0] == 401
+    assert "Max-Age=43200" in cookie and "Secure" not in cookie
+    # Behind a TLS-terminating proxy the cookie is for HTTPS only.
+    proxied = post_form(guarded, "/ui/login", {"key": MASTER}, **{"x-forwarded-proto": "https"})
+    assert "; Secure" in proxied.getheader("set-cookie")
+
+
+def test_a_session_expires_and_its_expiry_cannot_be_moved() -> None:
+    # Found by a security probe: the cookie was a fixed value, good until the key changed.
+    master = MasterKey(MASTER)
+    token = master.new_session(now=1_000_000.0)
+    expires, _, mac = token.partition(".")
+    assert int(expires) == 1_000_000 + 12 * 3600
+    assert master.session_matches(token, now=1_000_000.0 + 12 * 3600 - 1)
+    assert not master.session_matches(token, now=1_000_000.0 + 12 * 3600)
+    later = str(int(expires) + 86_400)
+    assert not master.session_matches(f"{later}.{mac}", now=1_000_000.0)
+    assert not MasterKey("another key").session_matches(token, now=1_000_000.0)
+    for malformed in ("", ".", mac, f"x{expires}.{mac}", f"{expires}.", f"-5.{mac}"):
+        assert not master.session_matches(malformed, now=1_000_000.0)
+    assert not MasterKey(None).session_matches(MasterKey(None).new_session(), now=0.0)
 
 
 def test_static_assets_carry_no_data_and_are_served_locally(guarded: BackgroundServer) -> None:
@@ -132,11 +152,10 @@ def test_admin_auth_checks() -> None:
     assert not auth.allows(_request({b"authorization": f"Basic {MASTER}".encode()}))
     assert not auth.allows(_request({b"authorization": f"Bearer {MASTER}x".encode()}))
     assert not auth.allows(_request({}))
-    assert auth.allows(
-        _request({b"cookie": f"a=b; {SESSION_COOKIE}={auth.session_token}".encode()})
-    )
-    assert MASTER not in auth.session_token
-    assert AdminAuth(MasterKey("another key")).session_token != auth.session_token
+    session = auth.new_session()
+    assert auth.allows(_request({b"cookie": f"a=b; {SESSION_COOKIE}={session}".encode()}))
+    assert MASTER not in session
+    assert AdminAuth(MasterKey("another key")).new_session() != session
     assert not auth.key_matches("") and auth.key_matches(MASTER)
     open_auth = AdminAuth(MasterKey(None))
     assert not open_auth.enabled and open_auth.allows(_request({}))
