@@ -245,6 +245,17 @@ def stop_reason_of(response: dict[str, Any], called: bool) -> StopReason:
 
 def decode_response(raw: bytes) -> ChatResponse:
     try:
+        return _decoded(raw)
+    except MalformedResponse:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        # Valid JSON of a shape not checked for (`content: 1`, a `null` summary text):
+        # malformed all the same, so the chain's next target serves the call.
+        raise MalformedResponse("a response object of an unexpected shape") from None
+
+
+def _decoded(raw: bytes) -> ChatResponse:
+    try:
         body = orjson.loads(raw)
         output = body["output"]
     except (orjson.JSONDecodeError, KeyError, TypeError):
