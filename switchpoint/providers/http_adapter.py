@@ -9,6 +9,7 @@ from typing import Protocol
 
 from switchpoint.chat.request import ChatRequest
 from switchpoint.chat.stream import (
+    Finish,
     RefusalDelta,
     StreamEvent,
     TextDelta,
@@ -356,6 +357,19 @@ class HttpProviderAdapter(ProviderAdapter):
                         yield out
                     raise failure
                 if decoder.finished:
+                    if not decoder.saw_finish_reason:
+                        # The vendor's end marker without its stop reason (`[DONE]` with
+                        # no `finish_reason`, `message_stop` with no `message_delta`): cut,
+                        # not complete, whatever the decoder's `Finish` says.
+                        if out and type(out[-1]) is Finish:
+                            out.pop()
+                        if out:
+                            yield out
+                        raise ProviderError(
+                            "truncated",
+                            f"{self.name} stream ended without saying why it stopped",
+                            vendor_type="incomplete_stream",
+                        )
                     # Before the last events are yielded: the consumer may stop at `Finish`.
                     response.release()
                     if out:
