@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Protocol
@@ -213,11 +214,13 @@ class HttpProviderAdapter(ProviderAdapter):
         raise error
 
     async def _error_from(self, response: UpstreamResponse, limits: AttemptLimits) -> ProviderError:
+        wait_s = limits.bounded(10.0, time.perf_counter())
         try:
-            body = await response.read(
-                limits.bounded(10.0, time.perf_counter()), limit=_MAX_ERROR_BODY
-            )
-        except (ReadTimeout, ConnectionDropped):
+            # The read's timeout bounds each chunk: a body trickled a byte at a time would
+            # hold the call for hours. The whole read gets the same bound.
+            async with asyncio.timeout(wait_s):
+                body = await response.read(wait_s, limit=_MAX_ERROR_BODY)
+        except (ReadTimeout, ConnectionDropped, TimeoutError):
             body = b""
         error = self.classify_error(response.status, body, response.headers)
         error.message = self.redact(error.message)
