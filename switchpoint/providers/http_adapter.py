@@ -356,6 +356,12 @@ class HttpProviderAdapter(ProviderAdapter):
                 if content:
                     timing.content()
                 if failure is not None:
+                    if decoder.saw_finish_reason:
+                        # An error after the answer said why it stopped: only the
+                        # epilogue was lost, as when the stream stalls there (below).
+                        out += decoder.finish()
+                        yield out
+                        return
                     if out:
                         yield out
                     raise failure
