@@ -12,6 +12,7 @@ from dataclasses import dataclass
 # through the substring search and costs ~4x more, on every event of every stream.
 _LF = 0x0A
 _CR = 0x0D
+_BOM = b"\xef\xbb\xbf"
 
 # No vendor's event comes near this (the largest seen are a few MB: a whole tool call's
 # arguments, an inline image); past it the stream is broken or hostile, and holding more
@@ -30,7 +31,7 @@ class SSEEvent:
 
 
 class SSEDecoder:
-    __slots__ = ("_max_event_bytes", "_pending_cr", "_tail", "_tail_bytes")
+    __slots__ = ("_fed", "_max_event_bytes", "_pending_cr", "_tail", "_tail_bytes")
 
     def __init__(self, max_event_bytes: int = MAX_EVENT_BYTES) -> None:
         # The pieces of an event still arriving, joined only once it ends: an event that
@@ -39,8 +40,15 @@ class SSEDecoder:
         self._tail_bytes = 0
         self._pending_cr = False
         self._max_event_bytes = max_event_bytes
+        self._fed = False
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
+        if not self._fed and chunk:
+            self._fed = True
+            # The format allows one byte-order mark before the first event; left in, it
+            # would make that event's first line a field of no known name.
+            if chunk.startswith(_BOM):
+                chunk = chunk[len(_BOM) :]
         if self._pending_cr:
             chunk = b"\r" + chunk
             self._pending_cr = False

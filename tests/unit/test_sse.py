@@ -62,3 +62,13 @@ def test_a_single_read_holding_an_oversized_unfinished_event_is_refused() -> Non
     # Finished within the same read, it is not held, so not refused.
     events = SSEDecoder(max_event_bytes=100).feed(b"data: " + b"y" * 200 + b"\n\n")
     assert events == [SSEEvent(None, b"y" * 200)]
+
+
+def test_a_byte_order_mark_before_the_first_event_is_not_part_of_it() -> None:
+    # The format allows one; left in, the first event was dropped (a Gemini answer's
+    # first text with it). Found by a fault probe.
+    decoder = SSEDecoder()
+    events = decoder.feed(b'\xef\xbb\xbfdata: {"a": 1}\n\n')
+    assert [(e.event, e.data) for e in events] == [(None, b'{"a": 1}')]
+    # Only the stream's first bytes: later the same bytes are data.
+    assert decoder.feed(b"data: \xef\xbb\xbfx\n\n")[0].data == b"\xef\xbb\xbfx"
