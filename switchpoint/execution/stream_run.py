@@ -419,11 +419,17 @@ class StreamRun:
         attempt = segment.attempt
         if not attempt.delivered:
             return None
-        if attempt.usage is not None and attempt.usage.output_tokens:
+        output = max(1, -(-segment.sent_chars // _CHARS_PER_TOKEN))
+        reported = attempt.usage
+        # A count reported before the end may be a placeholder (Anthropic's
+        # `message_start` says 1 output token): it stands only if it covers what was sent.
+        if reported is not None and reported.output_tokens >= output:
             return None
         estimated = Usage(
-            input_tokens=attempt.usage.input_tokens if attempt.usage else 0,
-            output_tokens=max(1, -(-segment.sent_chars // _CHARS_PER_TOKEN)),
+            input_tokens=reported.input_tokens if reported else 0,
+            output_tokens=output,
+            cached_input_tokens=reported.cached_input_tokens if reported else 0,
+            cache_write_tokens=reported.cache_write_tokens if reported else 0,
         )
         if not estimated.input_tokens:
             estimated.input_tokens = self._call.context_tokens

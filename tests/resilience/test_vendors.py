@@ -269,3 +269,22 @@ def test_gemini_rate_limit_is_retried(fakes: Fakes) -> None:
     assert completion.choices[0].message.content == ANSWER
     first, second = fakes.gemini.requests
     assert second.arrived_at - first.arrived_at >= 0.3
+
+
+def test_a_cut_claude_stream_is_accounted_for_what_it_sent(fakes: Fakes) -> None:
+    # Anthropic's `message_start` says 1 output token; that placeholder was taken for the
+    # cut attempt's count, so the continuation got nearly the whole `max_tokens` again and
+    # the client's usage left out the text already streamed. Found by a fault probe.
+    fakes.claude.enqueue(CutAfter(events=7))
+    with GatewayThread(document(fakes), KEYS) as gateway:
+        text, _, error = stream_claude(gateway)  # max_tokens=500
+        call = gateway.recorder.calls[-1]
+    assert error is None and text == ANSWER and call.continuations == 1
+    prefill = fakes.claude.requests[1].body["messages"][-1]["content"]
+    sent = prefill if isinstance(prefill, str) else prefill[-1]["text"]
+    sent_tokens = -(-len(sent) // 4)  # the gateway's estimate: 4 characters a token
+    assert sent_tokens >= 10
+    cut = call.attempts[0]
+    assert cut.usage is not None and cut.usage_estimated
+    assert cut.usage.output_tokens == sent_tokens
+    assert fakes.claude.requests[1].body["max_tokens"] == 500 - sent_tokens
