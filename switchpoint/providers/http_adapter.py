@@ -314,7 +314,7 @@ class HttpProviderAdapter(ProviderAdapter):
         timing = StreamTiming(limits)
         sse_decoder = SSEDecoder()
         stats = limits.stats
-        final_usage = False
+        final_usage = finish_seen = False
         body_ended = False
         try:
             while not body_ended:
@@ -389,9 +389,13 @@ class HttpProviderAdapter(ProviderAdapter):
                 del out
                 if decoder.saw_finish_reason:
                     # Only the epilogue (usage, sentinel) remains: wait briefly for it,
-                    # and hardly at all once the final usage is in.
+                    # and hardly at all once the final usage is in. The wait starts when
+                    # the finish (then the usage) comes, not again at every batch: keep-
+                    # alive pings after it would hold the answer to the attempt's limit.
+                    if not finish_seen or (usage and not final_usage):
+                        timing.content()
+                    finish_seen = True
                     final_usage = final_usage or usage
-                    timing.content()
                     timing.idle_s = min(
                         timing.idle_s, AFTER_USAGE_WAIT_S if final_usage else AFTER_FINISH_WAIT_S
                     )
