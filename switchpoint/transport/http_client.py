@@ -44,6 +44,9 @@ _RELEASE_GRACE_S = 1.0
 # The event loop's clock resolution (uvloop counts milliseconds).
 _CLOCK_STEP_S = 0.001
 _EXHAUSTION_LOG_EVERY_S = 10.0
+# A pooled connection closed with nothing received within this of the request being
+# written was stale (closed by the server while idle): the request is sent again.
+_STALE_WINDOW_S = 1.0
 
 
 class _Connection(asyncio.Protocol):
@@ -491,11 +494,18 @@ class HttpClient:
         data = head + body
         conn = self._pooled(origin)
         if conn is not None:
+            sent_at = time.monotonic()
             try:
                 return await self._exchange(conn, data, response_timeout, progress)
             except ConnectionDropped as exc:
-                if exc.received_bytes:
+                waited = time.monotonic() - sent_at
+                # A stale connection fails at once. One that fails later was read by the
+                # vendor (an edge proxy's idle timeout while the answer is generated, say):
+                # sending it again here would bill it twice, unseen, past the limits.
+                if exc.received_bytes or waited > _STALE_WINDOW_S:
                     raise
+                if response_timeout is not None:
+                    response_timeout = max(0.0, response_timeout - waited)
         conn = await self._connect(origin, connect_timeout)
         return await self._exchange(conn, data, response_timeout, progress)
 
