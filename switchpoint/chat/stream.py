@@ -167,7 +167,7 @@ def answer_events(answer: ChatResponse) -> list[StreamEvent]:
         elif type(block) is Thinking:
             events.append(ThinkingDelta(block.text, block.signature, block.redacted_data))
         elif type(block) is ToolCall:
-            valid = not block.arguments or _is_json_object(block.arguments)
+            valid = not block.arguments or is_json_object(block.arguments)
             events.append(ToolCallStart(tools, block.id, block.name, valid_json=valid))
             if block.arguments:
                 events.append(ToolCallDelta(tools, block.arguments))
@@ -179,7 +179,9 @@ def answer_events(answer: ChatResponse) -> list[StreamEvent]:
     return events
 
 
-def _is_json_object(text: str) -> bool:
+def is_json_object(text: str) -> bool:
+    """Whether `text` is a whole JSON object: a tool call's arguments that can no longer
+    change (streamed encoders close a call's item or block on it)."""
     try:
         return isinstance(orjson.loads(text), dict)
     except orjson.JSONDecodeError:

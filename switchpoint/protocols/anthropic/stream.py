@@ -27,6 +27,7 @@ from switchpoint.chat.stream import (
     ToolCallStart,
     UsageUpdate,
     VendorPart,
+    is_json_object,
     merge_usage,
 )
 from switchpoint.chat.usage import Usage
@@ -227,13 +228,6 @@ _PING = b'event: ping\ndata: {"type":"ping"}\n\n'
 KEEPALIVE_S = 10.0
 
 
-def _is_json_object(text: str) -> bool:
-    try:
-        return isinstance(orjson.loads(text), dict)
-    except orjson.JSONDecodeError:
-        return False
-
-
 def _event(name: bytes, payload: dict[str, Any]) -> bytes:
     return b"".join((b"event: ", name, b"\ndata: ", orjson.dumps(payload), b"\n\n"))
 
@@ -365,7 +359,7 @@ class StreamEncoder:
         start and stop). Unless its arguments are already a whole JSON object, it stays
         open and the content waits, in arrival order, until they are or the answer ends.
         """
-        if not self._waiting and _is_json_object("".join(self._arguments or ())):
+        if not self._waiting and is_json_object("".join(self._arguments or ())):
             return self._close() + self.encode(event)
         self._waiting.append(event)
         return b""
@@ -381,7 +375,7 @@ class StreamEncoder:
             return b""
         arguments.append(event.arguments)
         # A whole object ends with `}`: checked first, to parse only when it may be one.
-        if event.arguments.rstrip()[-1:] != "}" or not _is_json_object("".join(arguments)):
+        if event.arguments.rstrip()[-1:] != "}" or not is_json_object("".join(arguments)):
             return b""
         return self._release()
 

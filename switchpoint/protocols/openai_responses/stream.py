@@ -36,6 +36,7 @@ from switchpoint.chat.stream import (
     ToolCallStart,
     UsageUpdate,
     VendorPart,
+    is_json_object,
     merge_usage,
 )
 from switchpoint.chat.usage import Usage
@@ -109,14 +110,7 @@ class _Item:
         promises one is known to be finished."""
         if not self.call:
             return True  # a message, or a vendor's whole item
-        return self.valid_json and _is_json_object("".join(self.pieces))
-
-
-def _is_json_object(text: str) -> bool:
-    try:
-        return isinstance(orjson.loads(text), dict)
-    except orjson.JSONDecodeError:
-        return False
+        return self.valid_json and is_json_object("".join(self.pieces))
 
 
 class StreamEncoder:
