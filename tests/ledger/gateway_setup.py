@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+import httpx2
 import openai
 
 from switchpoint.config.loader import parse_config
@@ -25,6 +26,8 @@ PRICES: dict[str, dict[str, float]] = {
 }  # fmt: skip
 
 OPENAI_KEY_ENV = "TEST_OPENAI_KEY"
+# The master key of the gateways that `serving(..., master_key=MASTER_KEY)` stands up.
+MASTER_KEY = "sk-master-0123456789"
 
 
 def usd(model: str, prompt: int, output: int, cached: int = 0) -> float:
@@ -107,3 +110,14 @@ def ledger_rows(url: str, sql: str, params: tuple[object, ...] = ()) -> list[tup
         return connection.execute(sql, params)
     finally:
         connection.close()
+
+
+def create_key(base_url: str, **body: Any) -> dict[str, Any]:
+    """A virtual key made with `POST /v1/keys` on a gateway whose master key is
+    `MASTER_KEY`; the answer holds the key itself under `key`."""
+    response = httpx2.post(
+        f"{base_url}/v1/keys", json=body, headers={"Authorization": f"Bearer {MASTER_KEY}"}
+    )
+    assert response.status_code == 200, response.text
+    created: dict[str, Any] = response.json()
+    return created

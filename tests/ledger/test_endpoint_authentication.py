@@ -9,9 +9,8 @@ import httpx2
 import pytest
 
 from tests.fakes import OpenAIFake
-from tests.ledger.gateway_setup import gateway_config, serving
+from tests.ledger.gateway_setup import MASTER_KEY, create_key, gateway_config, serving
 
-MASTER = "sk-master-0123456789"
 BODY = {"model": "auto", "max_tokens": 10, "messages": [{"role": "user", "content": "hello"}]}
 ENDPOINTS = [
     ("/v1/route", {}),
@@ -23,7 +22,9 @@ ENDPOINTS = [
 def test_route_and_count_tokens_need_a_credential(
     sqlite_url: str, openai_fake: OpenAIFake, path: str, extra: dict[str, str]
 ) -> None:
-    with serving(gateway_config(openai_fake, sqlite_url), openai_fake, master_key=MASTER) as server:
+    with serving(
+        gateway_config(openai_fake, sqlite_url), openai_fake, master_key=MASTER_KEY
+    ) as server:
         url = f"{server.base_url}{path}"
         for credential in (None, "sk-not-a-real-key", "sk-sp-0123456789ab-nope"):
             headers = dict(extra)
@@ -32,15 +33,10 @@ def test_route_and_count_tokens_need_a_credential(
             refused = httpx2.post(url, json=BODY, headers=headers, timeout=30)
             assert refused.status_code == 401, (credential, refused.text)
         # The master key (as an Anthropic SDK sends it, too) and a virtual key pass.
-        for auth in ({"Authorization": f"Bearer {MASTER}"}, {"x-api-key": MASTER}):
+        for auth in ({"Authorization": f"Bearer {MASTER_KEY}"}, {"x-api-key": MASTER_KEY}):
             served = httpx2.post(url, json=BODY, headers={**extra, **auth}, timeout=30)
             assert served.status_code == 200, served.text
-        made = httpx2.post(
-            f"{server.base_url}/v1/keys",
-            json={"team": "t"},
-            headers={"Authorization": f"Bearer {MASTER}"},
-        )
-        key = made.json()["key"]
+        key = create_key(server.base_url, team="t")["key"]
         served = httpx2.post(
             url, json=BODY, headers={**extra, "Authorization": f"Bearer {key}"}, timeout=30
         )

@@ -13,8 +13,10 @@ import pytest
 
 from tests.fakes import OpenAIFake
 from tests.ledger.gateway_setup import (
+    MASTER_KEY,
     aclient,
     client,
+    create_key,
     flush,
     gateway_config,
     gateway_of,
@@ -23,7 +25,6 @@ from tests.ledger.gateway_setup import (
     usd,
 )
 
-MASTER = "master-key-for-tests"
 PROMPT, OUTPUT = 1000, 100
 # A premium (terminal_agent, gpt-5.5) call of PROMPT in and OUTPUT out.
 CALL_USD = usd("gpt-5.5", PROMPT, OUTPUT)
@@ -45,22 +46,13 @@ def call_headers(task: str | None = None, **extra: str) -> dict[str, str]:
     return headers
 
 
-def create_key(base_url: str, **body: Any) -> dict[str, Any]:
-    response = httpx2.post(
-        f"{base_url}/v1/keys", json=body, headers={"Authorization": f"Bearer {MASTER}"}
-    )
-    assert response.status_code == 200, response.text
-    created: dict[str, Any] = response.json()
-    return created
-
-
 def test_100_concurrent_calls_on_a_key_whose_budget_allows_10(
     ledger_url: str, openai_fake: OpenAIFake
 ) -> None:
     exact_usage(openai_fake)
     openai_fake.header_delay = 0.5  # every call is still in flight when the last arrives
     config = gateway_config(openai_fake, ledger_url)
-    with serving(config, openai_fake, master_key=MASTER) as server:
+    with serving(config, openai_fake, master_key=MASTER_KEY) as server:
         budget = 10 * CALL_USD * (1 + 1e-9)
         key = create_key(server.base_url, team="agents", budget_usd=budget, period="month")
 
@@ -92,7 +84,7 @@ def test_100_concurrent_calls_on_a_key_whose_budget_allows_10(
         assert account.usd.reserved == pytest.approx(0.0, abs=1e-12)
         assert account.usd.spent == pytest.approx(10 * CALL_USD)
         keys = httpx2.get(
-            f"{server.base_url}/v1/keys", headers={"Authorization": f"Bearer {MASTER}"}
+            f"{server.base_url}/v1/keys", headers={"Authorization": f"Bearer {MASTER_KEY}"}
         ).json()["keys"]
         assert keys[0]["spent_usd"] == pytest.approx(10 * CALL_USD)
         # Settled: what is left is known exactly, and says so.
@@ -260,7 +252,7 @@ def test_budget_refusals_speak_the_anthropic_protocol_too(
     sqlite_url: str, openai_fake: OpenAIFake
 ) -> None:
     config = gateway_config(openai_fake, sqlite_url)
-    with serving(config, openai_fake, master_key=MASTER) as server:
+    with serving(config, openai_fake, master_key=MASTER_KEY) as server:
         key = create_key(server.base_url, team="claude-users", budget_usd=1e-6, period="day")
         sdk = anthropic.Anthropic(base_url=server.base_url, api_key=key["key"], max_retries=2)
         with pytest.raises(anthropic.RateLimitError) as raised:
@@ -284,7 +276,7 @@ def test_a_declared_context_size_cannot_shrink_a_keys_reservation(
     openai_fake.input_tokens, openai_fake.output_tokens = 5000, OUTPUT
     openai_fake.header_delay = 0.5  # every call is still in flight when the last arrives
     config = gateway_config(openai_fake, ledger_url)
-    with serving(config, openai_fake, master_key=MASTER) as server:
+    with serving(config, openai_fake, master_key=MASTER_KEY) as server:
         budget = 2.5 * usd("gpt-5.5", 5000, OUTPUT)
         key = create_key(server.base_url, team="agents", budget_usd=budget, period="month")
 

@@ -13,19 +13,21 @@ from typing import Any
 import httpx2
 
 from tests.fakes import OpenAIFake
-from tests.ledger.gateway_setup import flush, gateway_config, ledger_rows, serving
+from tests.ledger.gateway_setup import (
+    MASTER_KEY,
+    create_key,
+    flush,
+    gateway_config,
+    ledger_rows,
+    serving,
+)
 
-MASTER = "sk-master-0123456789"
 MESSAGES = [{"role": "user", "content": "hello"}]
 TASK = "X-Switchpoint-Task-Id"
 
 
 def new_key(base: str, team: str) -> str:
-    made = httpx2.post(
-        f"{base}/v1/keys", json={"team": team}, headers={"Authorization": f"Bearer {MASTER}"}
-    )
-    assert made.status_code == 200, made.text
-    key: str = made.json()["key"]
+    key: str = create_key(base, team=team)["key"]
     return key
 
 
@@ -48,7 +50,9 @@ def task_summary(base: str, key: str, task_id: str) -> dict[str, Any]:
 def test_another_teams_call_on_a_task_is_refused_and_changes_nothing(
     ledger_url: str, openai_fake: OpenAIFake
 ) -> None:
-    with serving(gateway_config(openai_fake, ledger_url), openai_fake, master_key=MASTER) as server:
+    with serving(
+        gateway_config(openai_fake, ledger_url), openai_fake, master_key=MASTER_KEY
+    ) as server:
         base = server.base_url
         alpha, beta = new_key(base, "alpha"), new_key(base, "beta")
         assert chat(base, alpha, **{TASK: "alpha-task"}).status_code == 200
@@ -58,7 +62,7 @@ def test_another_teams_call_on_a_task_is_refused_and_changes_nothing(
         # The owner is unaffected: its next call is served, its task has only its calls.
         assert chat(base, alpha, **{TASK: "alpha-task"}).status_code == 200
         # The master key acts on any task; a new task is the first caller's.
-        assert chat(base, MASTER, **{TASK: "alpha-task"}).status_code == 200
+        assert chat(base, MASTER_KEY, **{TASK: "alpha-task"}).status_code == 200
         assert chat(base, beta, **{TASK: "beta-task"}).status_code == 200
         flush(server)
         summary = task_summary(base, alpha, "alpha-task")
@@ -74,11 +78,11 @@ def test_a_worker_that_never_saw_the_task_reads_its_team_from_the_ledger(
     sqlite_url: str, openai_fake: OpenAIFake
 ) -> None:
     config = gateway_config(openai_fake, sqlite_url)
-    with serving(config, openai_fake, master_key=MASTER) as first:
+    with serving(config, openai_fake, master_key=MASTER_KEY) as first:
         alpha, beta = new_key(first.base_url, "alpha"), new_key(first.base_url, "beta")
         assert chat(first.base_url, alpha, **{TASK: "shared-db-task"}).status_code == 200
         flush(first)
-        with serving(config, openai_fake, master_key=MASTER) as second:
+        with serving(config, openai_fake, master_key=MASTER_KEY) as second:
             refused = chat(second.base_url, beta, **{TASK: "shared-db-task"})
             assert refused.status_code == 403, refused.text
             assert chat(second.base_url, alpha, **{TASK: "shared-db-task"}).status_code == 200
@@ -90,11 +94,11 @@ def test_a_task_of_no_team_may_be_joined_by_any_team(
     # Calls made with the master key (or a key of no team) leave the task's team unset,
     # as `GET /v1/tasks` and `POST /v1/outcomes` have always treated it.
     config = gateway_config(openai_fake, ledger_url)
-    with serving(config, openai_fake, master_key=MASTER) as first:
-        assert chat(first.base_url, MASTER, **{TASK: "open-task"}).status_code == 200
+    with serving(config, openai_fake, master_key=MASTER_KEY) as first:
+        assert chat(first.base_url, MASTER_KEY, **{TASK: "open-task"}).status_code == 200
         alpha = new_key(first.base_url, "alpha")
         flush(first)
-        with serving(config, openai_fake, master_key=MASTER) as second:
+        with serving(config, openai_fake, master_key=MASTER_KEY) as second:
             assert chat(second.base_url, alpha, **{TASK: "open-task"}).status_code == 200
 
 
@@ -120,7 +124,9 @@ def test_two_teams_racing_for_a_new_task_do_not_both_get_it(
 ) -> None:
     # Both calls may read the ledger (no call of the task yet) at once: the first to
     # come back settles the task's team for the other.
-    with serving(gateway_config(openai_fake, sqlite_url), openai_fake, master_key=MASTER) as server:
+    with serving(
+        gateway_config(openai_fake, sqlite_url), openai_fake, master_key=MASTER_KEY
+    ) as server:
         base = server.base_url
         keys = [new_key(base, "alpha"), new_key(base, "beta")]
         for round_ in range(5):
