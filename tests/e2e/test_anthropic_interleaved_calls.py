@@ -18,6 +18,7 @@ from tests.e2e.conftest import CLIENT_KEY, HTTP, Stack
 from tests.e2e.test_responses_item_order import CALLS, CITY, openai_stream
 from tests.fakes import RawResponse
 from tests.fakes.raw_streams import openai_chunk, sse_body
+from tests.unit.test_anthropic_stream_order import blocks_of
 
 TOOLS: list[ToolParam] = [
     {
@@ -68,33 +69,6 @@ def stream_through_sdk(stack: Stack) -> tuple[list[dict[str, Any]], list[Any]]:
     return finished, list(message.content)
 
 
-def check_block_order(events: list[dict[str, Any]]) -> dict[int, str]:
-    """Anthropic's order: blocks start at 0, 1, 2... one at a time, each delta between
-    its block's start and stop. Returns each tool block's `partial_json`, joined."""
-    current: int | None = None
-    started = 0
-    inputs: dict[int, str] = {}
-    for event in events:
-        kind = event["type"]
-        if kind == "content_block_start":
-            assert current is None, f"block {event['index']} started while {current} is open"
-            assert event["index"] == started
-            current = event["index"]
-            started += 1
-            if event["content_block"]["type"] == "tool_use":
-                inputs[current] = ""
-        elif kind == "content_block_delta":
-            assert current is not None and event["index"] == current, f"outside: {event}"
-            if event["delta"]["type"] == "input_json_delta":
-                inputs[current] += event["delta"]["partial_json"]
-        elif kind == "content_block_stop":
-            assert event["index"] == current
-            current = None
-    assert current is None, "a block was left open"
-    assert events[-1]["type"] == "message_stop"
-    return inputs
-
-
 def test_the_wire_keeps_every_delta_inside_its_block(stack: Stack) -> None:
     stack.openai_fake.enqueue(openai_stream())
     response = HTTP.post(
@@ -113,10 +87,10 @@ def test_the_wire_keeps_every_delta_inside_its_block(stack: Stack) -> None:
     events = [
         json.loads(line[6:]) for line in response.text.splitlines() if line.startswith("data: ")
     ]
-    inputs = check_block_order(events)
-    assert [json.loads(text) for text in inputs.values()] == [CITY, CITY]
+    blocks = blocks_of(events)  # checks Anthropic's order on the way
+    assert [kind for kind, _ in blocks] == ["text"] + [f"tool_use {name}" for _, name in CALLS]
+    assert [json.loads(arguments) for _, arguments in blocks[1:]] == [CITY, CITY]
     starts = [e["content_block"] for e in events if e["type"] == "content_block_start"]
-    assert [b["type"] for b in starts] == ["text", "tool_use", "tool_use"]
     assert [b["id"] for b in starts[1:]] == [call for call, _ in CALLS]
 
 
