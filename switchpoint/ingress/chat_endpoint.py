@@ -56,14 +56,17 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def explain_headers(call: CallRecord) -> list[tuple[str, str]]:
-    request_id = call.request_id
-    headers = [
+def request_id_headers(protocol: str, request_id: str) -> list[tuple[str, str]]:
+    return [
         ("x-switchpoint-request-id", request_id),
         # Where each vendor's SDK reads the request id (`_request_id`, and an error's
         # `request_id`), which clients log with their failures.
-        ("request-id" if call.protocol == ANTHROPIC_PROTOCOL else "x-request-id", request_id),
+        ("request-id" if protocol == ANTHROPIC_PROTOCOL else "x-request-id", request_id),
     ]
+
+
+def explain_headers(call: CallRecord) -> list[tuple[str, str]]:
+    headers = request_id_headers(call.protocol, call.request_id)
     decision = call.decision
     if decision is not None:
         headers.append(("x-switchpoint-workload", decision.requested_profile))
@@ -256,12 +259,11 @@ class ChatEndpoint:
         )
 
     def _shed(self, error: GatewayError) -> Response:
-        """A refusal while overloaded: no call record, nothing but the answer."""
-        return Response(
-            error.status,
-            orjson.dumps(self.codec.error_body(error)),
-            headers=[_retry_after(error.retry_after_s or 1.0)],
-        )
+        """A refusal while overloaded: no call record, nothing but the answer and its
+        request id (a counter's next value), which clients log with the failure."""
+        headers = request_id_headers(self.codec.protocol, new_request_id())
+        headers.append(_retry_after(error.retry_after_s or 1.0))
+        return Response(error.status, orjson.dumps(self.codec.error_body(error)), headers=headers)
 
     @staticmethod
     def _mark_error(call: CallRecord, error: GatewayError) -> None:

@@ -58,11 +58,21 @@ def test_calls_past_max_in_flight_are_refused_in_each_protocol(
         body = refused.value.response.json()
         assert body["error"]["type"] == "server_error"
         assert "overloaded (1 calls are in flight)" in body["error"]["message"]
+        # The request id, where the SDK reads it, as on every other answer.
+        headers = refused.value.response.headers
+        assert refused.value.request_id == headers["x-switchpoint-request-id"]
+        assert headers["x-switchpoint-request-id"].startswith("sp-")
+        assert "request-id" not in headers
 
         with pytest.raises(anthropic.OverloadedError) as overloaded:
             stack.anthropic().messages.create(model="an", max_tokens=50, messages=MESSAGES)
         assert overloaded.value.status_code == 529
         assert overloaded.value.response.json()["error"]["type"] == "overloaded_error"
+        shed_headers = overloaded.value.response.headers
+        assert overloaded.value.request_id == shed_headers["x-switchpoint-request-id"]
+        assert "x-request-id" not in shed_headers
+        # Each refusal has an id of its own.
+        assert shed_headers["x-switchpoint-request-id"] != headers["x-switchpoint-request-id"]
 
         # What operators look at still answers.
         assert HTTP.get(f"{stack.base_url}/healthz").status_code == 200
