@@ -12,6 +12,7 @@ from switchpoint.ingress.codec import IngressCodec
 from switchpoint.ingress.count_tokens_endpoint import CountTokensEndpoint
 from switchpoint.ingress.info_endpoints import InfoEndpoints
 from switchpoint.ingress.key_endpoints import KeyEndpoints
+from switchpoint.ingress.models_endpoints import ModelsEndpoints
 from switchpoint.ingress.nesting import refusing_deep_nesting
 from switchpoint.ingress.openai_chat import OpenAIChatCodec
 from switchpoint.ingress.openai_responses import OpenAIResponsesCodec
@@ -88,7 +89,10 @@ def build_router(gateway: Gateway) -> Router:
         "POST", "/v1/messages/count_tokens", refusing_deep_nesting(CountTokensEndpoint(gateway))
     )
     info = InfoEndpoints(gateway)
-    router.add("GET", "/v1/models", info.models)
+    models = ModelsEndpoints(gateway)
+    router.add("GET", "/v1/models", models.list)
+    # Model ids may hold a slash, which clients that do not encode it send as one.
+    router.add("GET", "/v1/models/{model_id:path}", models.retrieve)
     router.add("GET", "/healthz", info.healthz)
     router.add("GET", "/readyz", info.readyz)
     router.add("POST", "/v1/route", refusing_deep_nesting(RouteEndpoint(gateway)))

@@ -16,18 +16,22 @@ ErrorResponder = Callable[[Request, GatewayError], Response]
 class Router:
     def __init__(self, respond_error: ErrorResponder) -> None:
         self._exact: dict[str, dict[str, Handler]] = {}
-        # Paths with one trailing parameter, e.g. `/v1/tasks/{task_id}`.
-        self._prefixed: list[tuple[str, dict[str, Handler]]] = []
+        # Paths with one trailing parameter, e.g. `/v1/tasks/{task_id}`: one segment,
+        # or the rest of the path, slashes included, for `{name:path}` (model ids such
+        # as `meta-llama/Llama-3.3-70B` are sent so by clients that do not encode them).
+        self._prefixed: list[tuple[str, bool, dict[str, Handler]]] = []
         self._respond_error = respond_error
 
     def add(self, method: str, path: str, handler: Handler) -> None:
         if path.endswith("}"):
-            prefix = path[: path.rindex("{")]
-            for existing, methods in self._prefixed:
-                if existing == prefix:
+            start = path.rindex("{")
+            prefix = path[:start]
+            rest = path[start:].endswith(":path}")
+            for existing, existing_rest, methods in self._prefixed:
+                if existing == prefix and existing_rest == rest:
                     methods[method] = handler
                     return
-            self._prefixed.append((prefix, {method: handler}))
+            self._prefixed.append((prefix, rest, {method: handler}))
         else:
             self._exact.setdefault(path, {})[method] = handler
 
@@ -35,11 +39,11 @@ class Router:
         methods = self._exact.get(path)
         if methods is not None:
             return methods
-        for prefix, candidates in self._prefixed:
+        for prefix, rest, candidates in self._prefixed:
             if (
                 path.startswith(prefix)
                 and len(path) > len(prefix)
-                and "/" not in path[len(prefix) :]
+                and (rest or "/" not in path[len(prefix) :])
             ):
                 return candidates
         return None

@@ -41,3 +41,35 @@ def test_route_and_count_tokens_need_a_credential(
             url, json=BODY, headers={**extra, "Authorization": f"Bearer {key}"}, timeout=30
         )
         assert served.status_code == 200, served.text
+
+
+@pytest.mark.parametrize("path", ["/v1/models", "/v1/models/gpt-5.5", "/v1/models/nope"])
+def test_the_models_endpoints_need_a_credential(
+    sqlite_url: str, openai_fake: OpenAIFake, path: str
+) -> None:
+    """They name the profiles and the models behind them: with a master key set, for
+    callers only, as OpenAI's own are; refused in the shape of the SDK asking."""
+    with serving(
+        gateway_config(openai_fake, sqlite_url), openai_fake, master_key=MASTER_KEY
+    ) as server:
+        url = f"{server.base_url}{path}"
+        anthropic = {"anthropic-version": "2023-06-01"}
+        for credential in (None, "sk-not-a-real-key", "sk-sp-0123456789ab-nope"):
+            auth = {} if credential is None else {"Authorization": f"Bearer {credential}"}
+            refused = httpx2.get(url, headers=auth, timeout=30)
+            assert refused.status_code == 401, (credential, refused.text)
+            assert refused.json()["error"]["type"] == "authentication_error"
+            refused = httpx2.get(url, headers={**anthropic, **auth}, timeout=30)
+            assert refused.status_code == 401, (credential, refused.text)
+            assert refused.json()["type"] == "error"
+            assert refused.json()["error"]["type"] == "authentication_error"
+        expected = 404 if path.endswith("nope") else 200
+        key = create_key(server.base_url, team="t")["key"]
+        for auth in (
+            {"Authorization": f"Bearer {MASTER_KEY}"},
+            {**anthropic, "x-api-key": MASTER_KEY},
+            {"Authorization": f"Bearer {key}"},
+            {**anthropic, "x-api-key": key},
+        ):
+            served = httpx2.get(url, headers=auth, timeout=30)
+            assert served.status_code == expected, (auth, served.text)
