@@ -121,5 +121,8 @@ class AnthropicMessagesCodec:
     def stream_encoder(self, parsed: ParsedBody, request_id: str) -> StreamEncoder:
         return StreamEncoder(fallback_id=f"msg_{request_id}")
 
+    def show_output_limit(self, parsed: ParsedBody, limit: int) -> None:
+        return None  # the answer does not repeat the request's maximum
+
     def error_body(self, error: GatewayError) -> dict[str, Any]:
         return error_body(error)

@@ -204,6 +204,7 @@ class ChatEndpoint:
                 handed_over = True
                 return streamed
             answer = await gateway.executor.complete(call, chat_request, recover=recover)
+            self._show_output_limit(call, parsed)
             payload = self.codec.encode_response(answer, parsed, call.request_id)
             answered = Response(
                 200, payload, headers=explain_headers(call), after_sent=self._finisher(call)
@@ -236,12 +237,20 @@ class ChatEndpoint:
     ) -> StreamingResponse:
         run = StreamRun(self.gateway.executor, call, chat_request, recover=recover)
         await run.start()
+        self._show_output_limit(call, parsed)
         encoder = self.codec.stream_encoder(parsed, call.request_id)
         answer = _StreamedAnswer(self, call, run, encoder)
         call.ttft_s = _call_ttft(call)
         return StreamingResponse(
             200, answer.body(), headers=explain_headers(call), on_close=answer.on_close
         )
+
+    def _show_output_limit(self, call: CallRecord, parsed: ParsedBody) -> None:
+        """The answer states the output maximum it was written under (the serving
+        model's limit when the request's was above it), as its headers do."""
+        served = call.served
+        if served is not None and served.output_capped is not None:
+            self.codec.show_output_limit(parsed, served.output_capped)
 
     def _error(self, call: CallRecord, error: GatewayError) -> Response:
         self._mark_error(call, error)

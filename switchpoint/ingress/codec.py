@@ -65,4 +65,8 @@ class IngressCodec(Protocol):
 
     def stream_encoder(self, parsed: ParsedBody, request_id: str) -> StreamEncoder: ...
 
+    def show_output_limit(self, parsed: ParsedBody, limit: int) -> None:
+        """The request's output maximum was capped to `limit` (the serving model's):
+        a protocol whose answer repeats the maximum repeats the one applied."""
+
     def error_body(self, error: GatewayError) -> dict[str, Any]: ...

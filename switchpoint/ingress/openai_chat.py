@@ -83,5 +83,8 @@ class OpenAIChatCodec:
         encoder = LogprobsStreamEncoder if parsed.logprobs else StreamEncoder
         return encoder(include_usage=parsed.include_usage, fallback_id=f"chatcmpl-{request_id}")
 
+    def show_output_limit(self, parsed: ParsedBody, limit: int) -> None:
+        return None  # the answer does not repeat the request's maximum
+
     def error_body(self, error: GatewayError) -> dict[str, Any]:
         return error_body(error)

@@ -72,5 +72,9 @@ class OpenAIResponsesCodec:
     def stream_encoder(self, parsed: ParsedBody, request_id: str) -> StreamEncoder:
         return StreamEncoder(request_id, parsed.echo or {})
 
+    def show_output_limit(self, parsed: ParsedBody, limit: int) -> None:
+        if parsed.echo is not None:
+            parsed.echo["max_output_tokens"] = limit
+
     def error_body(self, error: GatewayError) -> dict[str, Any]:
         return error_body(error)

@@ -16,6 +16,7 @@ from tests.e2e.conftest import (
     MODELS,
     Stack,
     StackFactory,
+    add_responses_profile,
     without_ledger,
 )
 
@@ -25,6 +26,8 @@ MESSAGES = [{"role": "user", "content": QUESTION}]
 # Per fake model: the OpenAI one, the Claude one (whose default, CLAUDE_MAX_OUTPUT, is
 # within its limit), the Gemini one.
 LIMITS = {"oa": 100, "an": 2000, "ge": 300}
+# A model the OpenAI fake serves over the Responses API, for Responses clients.
+RESPONSES_MODEL, RESPONSES_LIMIT = "gpt-responses-test", 700
 
 
 @pytest.fixture
@@ -43,11 +46,15 @@ def limited(make_stack: StackFactory) -> Stack:
             "output_limit_tokens": LIMITS["an"],
         }
         models[MODELS["ge"]] = {"output_limit_tokens": LIMITS["ge"]}
+        add_responses_profile(document, "rs", RESPONSES_MODEL)
+        models[RESPONSES_MODEL] = {"output_limit_tokens": RESPONSES_LIMIT}
 
     return make_stack(edit=add_limits)
 
 
 def upstream_max(stack: Stack, profile: str) -> Any:
+    if profile == "rs":
+        return stack.openai_fake.last_request.body["max_output_tokens"]
     body = stack.fake(profile).last_request.body
     if profile == "oa":
         return body.get("max_completion_tokens", body.get("max_tokens"))
@@ -87,14 +94,39 @@ def test_openai_client_legacy_max_tokens_is_renamed_and_capped(limited: Stack) -
     assert sent["max_completion_tokens"] == LIMITS["oa"] and "max_tokens" not in sent
 
 
-def test_openai_responses_client_is_capped(limited: Stack) -> None:
+@pytest.mark.parametrize("profile", ["oa", "an", "ge", "rs"])
+def test_openai_responses_client_is_capped_and_shown_the_limit_applied(
+    limited: Stack, profile: str
+) -> None:
     raw = limited.openai().responses.with_raw_response.create(
-        model="an", input=QUESTION, max_output_tokens=9000
+        model=profile, input=QUESTION, max_output_tokens=9000
     )
-    assert raw.headers[HEADER] == str(LIMITS["an"])
-    assert upstream_max(limited, "an") == LIMITS["an"]
-    # The client is answered about its own request: its maximum, as it set it.
-    assert raw.parse().max_output_tokens == 9000
+    limit = RESPONSES_LIMIT if profile == "rs" else LIMITS[profile]
+    assert raw.headers[HEADER] == str(limit)
+    assert upstream_max(limited, profile) == limit
+    # The response object states the maximum the answer was written under, not the
+    # one asked for: an answer cut at the limit is `incomplete` by that figure.
+    assert raw.parse().max_output_tokens == limit
+
+
+@pytest.mark.parametrize("profile", ["oa", "an", "ge", "rs"])
+def test_openai_responses_stream_shows_the_limit_applied(limited: Stack, profile: str) -> None:
+    with limited.openai().responses.create(
+        model=profile, input=QUESTION, max_output_tokens=9000, stream=True
+    ) as stream:
+        shown = {
+            event.type: event.response.max_output_tokens
+            for event in stream
+            if event.type in ("response.created", "response.completed")
+        }
+    limit = RESPONSES_LIMIT if profile == "rs" else LIMITS[profile]
+    assert shown == {"response.created": limit, "response.completed": limit}
+    assert upstream_max(limited, profile) == limit
+
+
+def test_openai_responses_maximum_within_the_limit_is_shown_as_asked(limited: Stack) -> None:
+    response = limited.openai().responses.create(model="ge", input=QUESTION, max_output_tokens=42)
+    assert response.max_output_tokens == 42
 
 
 # --- Anthropic SDK ----------------------------------------------------------------------------
