@@ -88,6 +88,29 @@ def render_table(report: Report, since_text: str) -> Table:
     return table
 
 
+def render_changes(report: Report) -> Table | None:
+    """What the gateway changed in the requests it sent, per model; None if nothing."""
+    if not report.attempt_changes:
+        return None
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=Text("requests changed by the gateway, per model", style="table.title"))
+    table.add_column("model")
+    table.add_column("attempts", justify="right")
+    table.add_column("output capped", justify="right")
+    table.add_column("params dropped")
+    for changes in report.attempt_changes:
+        dropped = ", ".join(f"{name} ({count})" for name, count in changes.dropped_params.items())
+        table.add_row(
+            Text(changes.model),
+            _num(changes.attempts),
+            _num(changes.output_capped),
+            Text(dropped or "-"),
+        )
+    return table
+
+
 def render_csv(report: Report) -> str:
     buffer = io.StringIO()
     fields = list(asdict(ReportGroup(None)))
@@ -109,7 +132,8 @@ def report(
     config: ConfigPath = None,
 ) -> None:
     """Requests, tasks, outcomes, cost per completed outcome, latency and fallback rate
-    per group, from the ledger."""
+    per group, from the ledger; then, per model, the attempts whose request the gateway
+    changed (output capped, sampling settings dropped)."""
     now = time.time()
     try:
         start = parse_since(since, now)
@@ -140,3 +164,6 @@ def report(
             )
             return
         stdout().print(render_table(result, since))
+        changes = render_changes(result)
+        if changes is not None:
+            stdout().print(changes)

@@ -14,15 +14,19 @@ Two views are joined per group:
 ones included: that is the point) divided by their successful outcomes. By task kind,
 a task counts in every kind it reported; tasks and requests without an outcome form
 the group with key null.
+
+Beside the groups, `attempt_changes` says what the gateway changed in the requests it
+sent, per model (`attempt_changes.py`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Literal
 
+from switchpoint.ledger.attempt_changes import ModelChanges, attempt_changes
 from switchpoint.ledger.database import Connection
 
 GroupBy = Literal["workload", "model", "team", "task_kind"]
@@ -57,6 +61,7 @@ class Report:
     by: GroupBy
     metric: Metric
     groups: list[ReportGroup]
+    attempt_changes: list[ModelChanges] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -65,6 +70,7 @@ class Report:
             "by": self.by,
             "metric": self.metric,
             "groups": [asdict(group) for group in self.groups],
+            "attempt_changes": [asdict(changes) for changes in self.attempt_changes],
         }
 
 
@@ -165,7 +171,9 @@ def outcome_report(
     until: float,
     by: GroupBy,
     metric: Metric = "cost_per_completed_outcome",
+    changes: bool = True,
 ) -> Report:
+    """The report; `changes=False` leaves out `attempt_changes` (and its queries)."""
     groups: dict[str | None, ReportGroup] = {}
 
     def group(key: object) -> ReportGroup:
@@ -206,5 +214,10 @@ def outcome_report(
         return (math.inf if value is None else value, entry.key or "")
 
     return Report(
-        since=since, until=until, by=by, metric=metric, groups=sorted(groups.values(), key=rank)
+        since=since,
+        until=until,
+        by=by,
+        metric=metric,
+        groups=sorted(groups.values(), key=rank),
+        attempt_changes=attempt_changes(connection, since) if changes else [],
     )

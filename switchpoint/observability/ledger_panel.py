@@ -62,7 +62,7 @@ class LedgerPanel:
             out: dict[str, Any] = {"window_s": WINDOW_S}
             for by in ("workload", "model"):
                 report = outcome_report(
-                    connection, since=since, until=now, by=by, metric=self.metric
+                    connection, since=since, until=now, by=by, metric=self.metric, changes=False
                 )
                 out[f"by_{by}"] = [_group(g) for g in report.groups if g.key is not None]
             return out

@@ -4,9 +4,12 @@ model refuses; and a ledger written before these columns existed is migrated in 
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+from pathlib import Path
 
+import httpx2
 import pytest
 
 from switchpoint.ledger import database as database_module
@@ -18,6 +21,7 @@ from switchpoint.ledger.writer import LedgerWriter
 from tests.fakes import OpenAIFake
 from tests.ledger import records
 from tests.ledger.gateway_setup import PRICES, client, flush, gateway_config, ledger_rows, serving
+from tests.ledger.test_cli import config_for, switchpoint
 
 OUTPUT_LIMIT = 1_000
 QUESTION = [{"role": "user", "content": "hi"}]
@@ -52,6 +56,44 @@ def test_an_attempt_records_the_output_cap_and_the_settings_left_out(
         "JOIN requests r ON r.request_id = a.request_id ORDER BY r.ts, a.seq",
     )
     assert rows == [(OUTPUT_LIMIT, "temperature"), (None, None)]
+
+
+def test_the_report_summarises_the_changes_per_model(
+    ledger_url: str, openai_fake: OpenAIFake, tmp_path: Path
+) -> None:
+    """`GET /v1/reports/outcomes` and `switchpoint report` (JSON and table) say how many
+    of a model's attempts had their output capped and which settings were dropped."""
+    openai_fake.reasoning_models = frozenset({"gpt-5.5"})  # refuses `temperature`
+    models = {"gpt-5.5": {**PRICES["gpt-5.5"], "output_limit_tokens": OUTPUT_LIMIT}}
+    config = gateway_config(openai_fake, ledger_url, models=models)
+    with serving(config, openai_fake) as server:
+        api = client(server)
+        api.chat.completions.create(
+            model="auto", messages=QUESTION, temperature=0.2, max_tokens=5_000
+        )
+        api.chat.completions.create(model="auto", messages=QUESTION, max_tokens=5_000)
+        api.chat.completions.create(model="auto", messages=QUESTION, max_tokens=10)
+        api.chat.completions.create(model="cost_sensitive", messages=QUESTION, temperature=0.2)
+        flush(server)
+        answer = httpx2.get(f"{server.base_url}/v1/reports/outcomes", timeout=30)
+    assert answer.status_code == 200, answer.text
+    expected = [
+        {"model": "gpt-5.5", "attempts": 3, "output_capped": 2,
+         "dropped_params": {"temperature": 1}},
+    ]  # fmt: skip
+    assert answer.json()["attempt_changes"] == expected
+
+    env = {"SWITCHPOINT_CONFIG": str(config_for(tmp_path, ledger_url))}
+    printed = switchpoint("report", "--format", "json", env=env)
+    assert printed.returncode == 0, printed.stderr
+    assert json.loads(printed.stdout)["attempt_changes"] == expected
+    table = switchpoint("report", env=env)
+    assert table.returncode == 0, table.stderr
+    changes = table.stdout[table.stdout.index("requests changed by the gateway") :]
+    [row] = [line for line in changes.splitlines() if "gpt-5.5" in line]
+    cells = [cell.strip() for cell in row.split("│")[1:5]]
+    assert cells == ["gpt-5.5", "3", "2", "temperature (1)"]
+    assert "gpt-5.4" not in changes  # nothing was changed for it
 
 
 def test_a_version_1_ledger_is_migrated_in_place_and_keeps_its_rows(

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from switchpoint.execution.records import CallRecord
+from switchpoint.execution.records import AttemptRecord, CallRecord
+from switchpoint.ledger.attempt_changes import ModelChanges
 from switchpoint.ledger.database import Connection, Database
 from switchpoint.ledger.outcomes import OutcomeReport, record_outcome
 from switchpoint.ledger.reports import Report, ReportGroup, outcome_report
@@ -180,3 +181,60 @@ def test_cost_per_token_metric_ranks_by_cost_per_million_tokens(connection: Conn
 def test_an_empty_window_has_no_groups(connection: Connection) -> None:
     result = outcome_report(connection, since=NOW + DAY, until=NOW + DAY, by="workload")
     assert result.groups == []
+
+
+def changed_attempt(
+    model: str, capped: int | None = None, dropped: tuple[str, ...] = ()
+) -> AttemptRecord:
+    attempt = records.attempt("terminal_agent", model)
+    attempt.output_capped = capped
+    attempt.dropped_params = dropped
+    return attempt
+
+
+def test_attempt_changes_are_summarised_per_model(ledger_url: str) -> None:
+    """How many attempts each model got, how many of them had their output capped, and
+    which sampling settings were dropped how often; models nothing was changed for, and
+    calls outside the window, are left out."""
+    calls = [
+        records.call(attempts=[changed_attempt("gpt-5.5", 1000, ("temperature",))]),
+        records.call(attempts=[changed_attempt("gpt-5.5", 1000)]),
+        records.call(attempts=[changed_attempt("gpt-5.5", None, ("temperature", "top_p"))]),
+        records.call(attempts=[changed_attempt("gpt-5.5")]),
+        # A failover: the first attempt capped, the second (another model) not changed.
+        records.call(
+            attempts=[changed_attempt("claude-opus-4-7", 128_000), changed_attempt("gpt-5.4")]
+        ),
+        records.call(attempts=[changed_attempt("gpt-5.4")]),
+        records.call(
+            attempts=[changed_attempt("gpt-5.5", 1000, ("top_p",))], ts=NOW - 30 * DAY
+        ),
+    ]
+    database = Database(parse_ledger_url(ledger_url))
+    writer = LedgerWriter(database, flush_interval_s=60)
+    writer.start()
+    for call in calls:
+        writer.submit(call)
+    writer.close()
+    assert writer.written_total == len(calls)
+    connection = database.connect()
+    try:
+        result = report(connection, "workload")
+        unchanged = outcome_report(
+            connection, since=NOW - 7 * DAY, until=NOW, by="team", changes=False
+        )
+    finally:
+        connection.close()
+    assert result.attempt_changes == [
+        ModelChanges("gpt-5.5", attempts=4, output_capped=2,
+                     dropped_params={"temperature": 2, "top_p": 1}),
+        ModelChanges("claude-opus-4-7", attempts=1, output_capped=1, dropped_params={}),
+    ]  # fmt: skip
+    assert result.to_dict()["attempt_changes"][0] == {
+        "model": "gpt-5.5",
+        "attempts": 4,
+        "output_capped": 2,
+        "dropped_params": {"temperature": 2, "top_p": 1},
+    }
+    assert unchanged.attempt_changes == []
+    assert unchanged.to_dict()["attempt_changes"] == []
