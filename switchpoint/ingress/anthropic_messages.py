@@ -118,8 +118,10 @@ class AnthropicMessagesCodec:
     def encode_response(self, response: ChatResponse, parsed: ParsedBody, request_id: str) -> bytes:
         return encode_response(response, request_id)
 
-    def stream_encoder(self, parsed: ParsedBody, request_id: str) -> StreamEncoder:
-        return StreamEncoder(fallback_id=f"msg_{request_id}")
+    def stream_encoder(
+        self, parsed: ParsedBody, request_id: str, *, input_tokens: int
+    ) -> StreamEncoder:
+        return StreamEncoder(fallback_id=f"msg_{request_id}", input_tokens=input_tokens)
 
     def show_output_limit(self, parsed: ParsedBody, limit: int) -> None:
         return None  # the answer does not repeat the request's maximum

@@ -238,7 +238,10 @@ class ChatEndpoint:
         run = StreamRun(self.gateway.executor, call, chat_request, recover=recover)
         await run.start()
         self._show_output_limit(call, parsed)
-        encoder = self.codec.stream_encoder(parsed, call.request_id)
+        # The count routing made (of what is sent, once summarized): no count of its own.
+        encoder = self.codec.stream_encoder(
+            parsed, call.request_id, input_tokens=call.context_tokens_after
+        )
         answer = _StreamedAnswer(self, call, run, encoder)
         call.ttft_s = _call_ttft(call)
         return StreamingResponse(

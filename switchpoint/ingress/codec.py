@@ -63,7 +63,12 @@ class IngressCodec(Protocol):
         self, response: ChatResponse, parsed: ParsedBody, request_id: str
     ) -> bytes: ...
 
-    def stream_encoder(self, parsed: ParsedBody, request_id: str) -> StreamEncoder: ...
+    def stream_encoder(
+        self, parsed: ParsedBody, request_id: str, *, input_tokens: int
+    ) -> StreamEncoder:
+        """`input_tokens`: the gateway's count of the request's input (what it routed
+        by), for a protocol that states the input at a stream's start, before the
+        vendor has given its own."""
 
     def show_output_limit(self, parsed: ParsedBody, limit: int) -> None:
         """The request's output maximum was capped to `limit` (the serving model's):

@@ -79,7 +79,9 @@ class OpenAIChatCodec:
     def encode_response(self, response: ChatResponse, parsed: ParsedBody, request_id: str) -> bytes:
         return encode_response(response)
 
-    def stream_encoder(self, parsed: ParsedBody, request_id: str) -> StreamEncoder:
+    def stream_encoder(
+        self, parsed: ParsedBody, request_id: str, *, input_tokens: int
+    ) -> StreamEncoder:
         encoder = LogprobsStreamEncoder if parsed.logprobs else StreamEncoder
         return encoder(include_usage=parsed.include_usage, fallback_id=f"chatcmpl-{request_id}")
 

@@ -69,7 +69,9 @@ class OpenAIResponsesCodec:
     def encode_response(self, response: ChatResponse, parsed: ParsedBody, request_id: str) -> bytes:
         return encode_response(response, request_id, parsed.echo or {})
 
-    def stream_encoder(self, parsed: ParsedBody, request_id: str) -> StreamEncoder:
+    def stream_encoder(
+        self, parsed: ParsedBody, request_id: str, *, input_tokens: int
+    ) -> StreamEncoder:
         return StreamEncoder(request_id, parsed.echo or {})
 
     def show_output_limit(self, parsed: ParsedBody, limit: int) -> None:

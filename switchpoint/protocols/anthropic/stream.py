@@ -238,7 +238,9 @@ class StreamEncoder:
     `message_start` is held back until the first content (or the end), so that usage
     reported right after the start (Anthropic's own) is in it, as Anthropic sends it.
     Usage arriving later (OpenAI's and Gemini's come at the end) goes in `message_delta`,
-    which the SDKs read as cumulative totals.
+    which the SDKs read as cumulative totals; until then `message_start` states
+    `input_tokens`, which the SDKs and Claude Code read there, as the gateway counted
+    them (`input_tokens`, the count it routed by), not as 0.
 
     Reasoning its vendor signs (Anthropic's) is relayed as it comes, its signature
     closing the block. Other reasoning is held until a signature comes, then sent as one
@@ -256,6 +258,7 @@ class StreamEncoder:
         "_block_kind",
         "_blocks",
         "_id",
+        "_input_estimate",
         "_model",
         "_pinged",
         "_reasoning",
@@ -265,8 +268,9 @@ class StreamEncoder:
         "_waiting",
     )
 
-    def __init__(self, *, fallback_id: str) -> None:
+    def __init__(self, *, fallback_id: str, input_tokens: int = 0) -> None:
         self._id = fallback_id
+        self._input_estimate = input_tokens
         self._model = ""
         self._started = False
         self._usage = Usage()
@@ -419,6 +423,9 @@ class StreamEncoder:
             "stop_sequence": None,
             "usage": encode_usage(self._usage),
         }
+        if not self._usage.input_tokens and self._input_estimate:
+            # No vendor figure yet (no prompt has 0 tokens): the gateway's own count.
+            message["usage"]["input_tokens"] = self._input_estimate
         return _event(b"message_start", {"type": "message_start", "message": message}) + _PING
 
     def _close(self) -> bytes:
