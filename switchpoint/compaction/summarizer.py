@@ -17,6 +17,12 @@ from switchpoint.execution.records import SUMMARIZE, AttemptRecord, CallRecord
 from switchpoint.execution.targets import Target
 from switchpoint.providers.limits import AttemptLimits
 
+# A summarizer attempt that ends before its usage report (a timeout, a cancellation) is
+# billed for its own prompt, estimated at this many characters a token: counting a
+# prompt of up to the summarizer's context exactly would cost more than the estimate is
+# worth, and the client's whole conversation is far more than was sent.
+_CHARS_PER_TOKEN = 4
+
 # The summarizer's request is built from the internal shape: no client protocol.
 _PROTOCOL = "switchpoint_summary"
 
@@ -44,7 +50,11 @@ class ExecutorSummarizer:
 
         executor = self.executor
         response, target, attempt, limits = await executor.run_attempts(
-            self.call, attempt_fn, targets=list(self.targets), reason=SUMMARIZE
+            self.call,
+            attempt_fn,
+            targets=list(self.targets),
+            reason=SUMMARIZE,
+            prompt_tokens=-(-len(prompt) // _CHARS_PER_TOKEN),
         )
         attempt.usage = response.usage
         executor.end_attempt(self.call, target, attempt, limits=limits)

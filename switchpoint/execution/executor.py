@@ -192,7 +192,10 @@ class Executor:
         *,
         outcome: str | None = None,
         limits: AttemptLimits | None = None,
+        prompt_tokens: int | None = None,
     ) -> None:
+        """`prompt_tokens`: the size of the prompt the attempt sent, when it is not the
+        call's conversation (a summarizer's prompt)."""
         attempt.duration_s = self._clock() - attempt.started_at
         if error is not None:
             attempt.outcome = error.kind
@@ -206,11 +209,11 @@ class Executor:
                 )
                 self.bus.resilience("prefill_unsupported", target.provider, target.model)
             if error.kind in _PROMPT_READ and attempt.usage is None and limits is not None:
-                self._estimate_prompt_read(call, attempt, limits)
+                self._estimate_prompt_read(call, attempt, limits, prompt_tokens)
         elif outcome is not None:
             attempt.outcome = outcome
             if outcome == "cancelled" and attempt.usage is None and limits is not None:
-                self._estimate_prompt_read(call, attempt, limits)
+                self._estimate_prompt_read(call, attempt, limits, prompt_tokens)
         if limits is not None:
             stats = limits.stats
             if stats.output_capped is not None:
@@ -239,16 +242,22 @@ class Executor:
 
     @staticmethod
     def _estimate_prompt_read(
-        call: CallRecord, attempt: AttemptRecord, limits: AttemptLimits
+        call: CallRecord,
+        attempt: AttemptRecord,
+        limits: AttemptLimits,
+        prompt_tokens: int | None,
     ) -> None:
         """An attempt that ended after its request reached the vendor and before any usage
         report (the client left, the gateway stopped, the vendor was too slow or the
         connection broke): the vendor bills the prompt it read all the same, so the prompt
         as the gateway counted it is recorded, flagged as an estimate. Output it may have
         generated is unknown and not guessed; a stream's relayed text is estimated by the
-        stream itself, before this."""
-        if limits.stats.request_sent and call.context_tokens:
-            attempt.usage = Usage(input_tokens=call.context_tokens)
+        stream itself, before this. The prompt is what was sent: the summarized
+        conversation once one replaced the client's, a summarizer's own prompt for its
+        calls, never the client's whole conversation in their place."""
+        tokens = call.context_tokens_after if prompt_tokens is None else prompt_tokens
+        if limits.stats.request_sent and tokens:
+            attempt.usage = Usage(input_tokens=tokens)
             attempt.usage_estimated = True
 
     def skip_open(self, call: CallRecord, target: Target, reason: str, cause: str | None) -> None:
@@ -272,6 +281,7 @@ class Executor:
         reason: str = "first",
         recover: ContextRecovery | None = None,
         restore: Callable[[], None] | None = None,
+        prompt_tokens: int | None = None,
     ) -> tuple[T, Target, AttemptRecord, AttemptLimits]:
         """Try `targets` (default: the call's chain) in order until `attempt_fn`
         succeeds on one.
@@ -285,7 +295,8 @@ class Executor:
         (`none`: `restore` puts the original request back for it, as the summary did not
         fit after all), or the error is returned (`reject`). With `reason="summarize"` (the
         summarizer's own calls) every attempt keeps that reason, and moves between its
-        targets are not the call's fallbacks.
+        targets are not the call's fallbacks. `prompt_tokens` is the size of what
+        `attempt_fn` sends when it is not the call's conversation (see `end_attempt`).
         """
         summarizing = reason == SUMMARIZE
         recovered = False
@@ -322,7 +333,9 @@ class Executor:
                 try:
                     result = await attempt_fn(target, attempt, limits)
                 except ProviderError as error:
-                    self.end_attempt(call, target, attempt, error, limits=limits)
+                    self.end_attempt(
+                        call, target, attempt, error, limits=limits, prompt_tokens=prompt_tokens
+                    )
                     last_error = error
                     cause = error.kind
                     step = self.policy.next_step(error, retries)
@@ -368,7 +381,14 @@ class Executor:
                     reason = SUMMARIZE if summarizing else "fallback"
                     break
                 except BaseException:
-                    self.end_attempt(call, target, attempt, outcome="cancelled", limits=limits)
+                    self.end_attempt(
+                        call,
+                        target,
+                        attempt,
+                        outcome="cancelled",
+                        limits=limits,
+                        prompt_tokens=prompt_tokens,
+                    )
                     raise
                 # Now, not when the attempt ends: a stream's headers are written before.
                 attempt.output_capped = limits.stats.output_capped

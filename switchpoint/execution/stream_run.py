@@ -432,7 +432,8 @@ class StreamRun:
             cache_write_tokens=reported.cache_write_tokens if reported else 0,
         )
         if not estimated.input_tokens:
-            estimated.input_tokens = self._call.context_tokens
+            # What was sent: the summarized conversation, if one replaced the client's.
+            estimated.input_tokens = self._call.context_tokens_after
         attempt.usage = estimated
         attempt.usage_estimated = True
         return estimated
