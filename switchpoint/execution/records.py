@@ -62,6 +62,15 @@ class AttemptRecord:
     def ok(self) -> bool:
         return self.outcome == "ok"
 
+    @property
+    def cost_known(self) -> bool:
+        """Whether what the attempt cost is known. An attempt that produced content (it
+        succeeded, or its stream broke after content began) consumed tokens: without a
+        usage report (or an estimate) its cost is unknown, not zero."""
+        if self.usage is not None:
+            return self.cost_usd is not None
+        return not (self.outcome == "ok" or self.delivered or self.ttft_s is not None)
+
 
 @dataclass(slots=True)
 class SummarizationRecord:
@@ -146,14 +155,14 @@ class CallRecord:
 
     @property
     def cost_usd(self) -> float | None:
-        """Total cost of every attempt that consumed tokens; None if any price is unknown."""
+        """Total cost of every attempt that consumed tokens; None if any attempt's cost is
+        unknown (no price, or content without a usage report), as the ledger has it."""
         total = 0.0
         for attempt in self.attempts:
-            if attempt.usage is None:
-                continue
-            if attempt.cost_usd is None:
+            if not attempt.cost_known:
                 return None
-            total += attempt.cost_usd
+            if attempt.cost_usd is not None:
+                total += attempt.cost_usd
         return total
 
     @property

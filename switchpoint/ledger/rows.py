@@ -137,16 +137,6 @@ def _where_it_went(call: CallRecord) -> tuple[str | None, str | None, str | None
     return None, None, None
 
 
-def _cost_known(attempt: AttemptRecord) -> bool:
-    """Whether what the attempt cost is known. An attempt that produced content (it
-    succeeded, or its stream broke after content began) consumed tokens: without a
-    usage report (or an estimate) its cost is unknown, not zero."""
-    if attempt.usage is not None:
-        return attempt.cost_usd is not None
-    produced = attempt.outcome == "ok" or attempt.delivered or attempt.ttft_s is not None
-    return not produced
-
-
 def _attempt_row(
     request_id: str, seq: int, attempt: AttemptRecord, cost_known: bool
 ) -> tuple[object, ...]:
@@ -194,7 +184,7 @@ def call_rows(call: CallRecord) -> CallRows:
     estimated = False
     attempt_rows = []
     for seq, attempt in enumerate(call.attempts):
-        known = _cost_known(attempt)
+        known = attempt.cost_known
         attempt_rows.append(_attempt_row(request_id, seq, attempt, known))
         usage = attempt.usage
         if usage is not None:

@@ -124,13 +124,14 @@ class LiveStats(Listener):
                 if histogram is None:
                     histogram = bucket.latency[attempt.provider] = Histogram(FINE_LATENCY_BUCKETS_S)
                 histogram.observe(attempt.duration_s)
-            if attempt.usage is not None:
-                if attempt.cost_usd is None:
+            cost = attempt.cost_usd
+            if cost is None:
+                if not attempt.cost_known:
                     totals.unpriced += 1
-                    continue
-                cost_key = (workload, attempt.model)
-                bucket.cost_usd[cost_key] = bucket.cost_usd.get(cost_key, 0.0) + attempt.cost_usd
-                totals.cost_usd += attempt.cost_usd
+                continue
+            cost_key = (workload, attempt.model)
+            bucket.cost_usd[cost_key] = bucket.cost_usd.get(cost_key, 0.0) + cost
+            totals.cost_usd += cost
 
     def on_breaker(self, provider: str, model: str, old: str, new: str, reason: str) -> None:
         self.transitions.append(Transition(time.time(), provider, model, old, new, reason))

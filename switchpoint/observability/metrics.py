@@ -241,11 +241,12 @@ class GatewayMetrics(Listener):
                 series.cached += cached
                 series.cache_write += written
                 series.output += usage.output_tokens
-                cost = attempt.cost_usd
-                if cost is None:
-                    series.unpriced += 1
-                else:
-                    series.cost_usd += cost
+            cost = attempt.cost_usd
+            if cost is not None:
+                series.cost_usd += cost
+            elif not attempt.cost_known:
+                # No price, or content without a usage report: unknown, not zero.
+                series.unpriced += 1
 
     def on_summarization(self, call: CallRecord, record: SummarizationRecord) -> None:
         key = (call.workload or NONE, record.trigger, record.outcome)

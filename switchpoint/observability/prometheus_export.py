@@ -315,7 +315,8 @@ class GatewayCollector(Collector):
         )
         yield _counters(
             "switchpoint_unpriced_attempts_total",
-            "Attempts that consumed tokens on a model without a configured price.",
+            "Attempts whose cost is unknown: tokens on a model without a configured price, "
+            "or an answer whose provider reported no usage.",
             ["model"],
             unpriced,
         )
