@@ -33,6 +33,8 @@ NONE = "none"
 ROUTING_FALLBACK_REASONS: dict[str, str] = {
     "context_guard": "context_guard",
     "budget_fallback": "budget",
+    # A task near its budget downgraded to the budget profile.
+    "task_budget": "budget",
     "context_fit": "context_fit",
     "provider_unavailable": "provider_unavailable",
     "summarization": "summarization",

@@ -24,6 +24,7 @@ from tests.ledger.gateway_setup import (
     serving,
     usd,
 )
+from tests.observability.stack import scrape, total, value
 
 PROMPT, OUTPUT = 1000, 100
 # A premium (terminal_agent, gpt-5.5) call of PROMPT in and OUTPUT out.
@@ -304,3 +305,33 @@ def test_a_declared_context_size_cannot_shrink_a_keys_reservation(
         ledger_url, "SELECT SUM(cost_usd) FROM requests WHERE key_id = ?", (key["id"],)
     )
     assert spent <= budget
+
+
+def test_a_task_budget_downgrade_is_a_budget_fallback_in_the_metrics(
+    sqlite_url: str, openai_fake: OpenAIFake
+) -> None:
+    # The ledger counts the downgraded call as a fallback (and reports it in the fallback
+    # rate); /metrics counts the move by its reason, as it does a budget_fallback's.
+    exact_usage(openai_fake)
+    config = gateway_config(openai_fake, sqlite_url, cost={"on_task_budget": "downgrade"})
+    with serving(config, openai_fake) as server:
+        sdk = client(server)
+        headers = call_headers("metered", **{"X-Switchpoint-Task-Budget-Tokens": "2000"})
+        served = [
+            sdk.chat.completions.with_raw_response.create(
+                model="auto", messages=MESSAGES, max_tokens=OUTPUT, extra_headers=headers
+            ).headers["x-switchpoint-profile"]
+            for _ in range(2)
+        ]
+        assert served == ["terminal_agent", "cost_sensitive"]
+        flush(server)
+        samples = scrape(server)
+        snapshot = httpx2.get(f"{server.base_url}/ui/api/snapshot").json()
+    assert ledger_rows(sqlite_url, "SELECT SUM(fallback) FROM requests") == [(1,)]
+    fallback_requests = value(
+        samples, "switchpoint_fallback_requests_total", workload="terminal_agent"
+    )
+    assert fallback_requests == 1
+    assert value(samples, "switchpoint_fallbacks_total", reason="budget") == 1
+    assert total(samples, "switchpoint_fallbacks_total") == fallback_requests
+    assert snapshot["fallback"]["reasons"] == {"budget": 1}
