@@ -318,6 +318,9 @@ def _call_attributes(call: CallRecord) -> dict[str, Any]:
         attributes["gen_ai.usage.output_tokens"] = usage.output_tokens
         attributes["gen_ai.usage.cache_read.input_tokens"] = usage.cached_input_tokens
         attributes["gen_ai.usage.cache_creation.input_tokens"] = usage.cache_write_tokens
+        if any(a.usage_estimated for a in call.attempts):
+            # Part of the counts is switchpoint's estimate, not the vendor's report.
+            attributes["switchpoint.usage_estimated"] = True
         cost = call.cost_usd
         if cost is not None:
             attributes["switchpoint.cost_usd"] = cost
@@ -359,6 +362,9 @@ def _attempt_attributes(attempt: AttemptRecord) -> dict[str, Any]:
         attributes["gen_ai.usage.input_tokens"] = usage.input_tokens
         attributes["gen_ai.usage.output_tokens"] = usage.output_tokens
         attributes["gen_ai.usage.cache_read.input_tokens"] = usage.cached_input_tokens
+        attributes["gen_ai.usage.cache_creation.input_tokens"] = usage.cache_write_tokens
+        if attempt.usage_estimated:
+            attributes["switchpoint.usage_estimated"] = True
     if attempt.cost_usd is not None:
         attributes["switchpoint.cost_usd"] = attempt.cost_usd
     return attributes

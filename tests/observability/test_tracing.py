@@ -24,7 +24,8 @@ from switchpoint.execution.records import SKIPPED_OPEN, AttemptRecord, CallRecor
 from switchpoint.observability.trace_config import otlp_traces_endpoint
 from switchpoint.observability.tracing import TraceExporter
 from switchpoint.server.background import BackgroundServer
-from tests.fakes import OpenAIFake, ServerError
+from tests.fakes import CutAfter, OpenAIFake, ServerError
+from tests.ledger.test_gateway_costs import VENDORS, vendor_gateway
 from tests.observability.stack import client, gateway_config, running_gateway, scrape, value
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -359,3 +360,42 @@ def test_a_target_skipped_for_its_open_breaker_is_no_failed_client_call() -> Non
     assert "error.type" not in skip.attributes
     assert skip.attributes["switchpoint.attempt.outcome"] == SKIPPED_OPEN
     assert spans["chat m-ok"].kind == SpanKind.CLIENT
+
+
+def test_attempt_spans_add_up_to_the_call_span_and_say_what_was_estimated(
+    tmp_path: Path,
+) -> None:
+    """A Claude stream cut mid-answer and continued: the cut attempt's usage is partly
+    switchpoint's estimate. Each attempt span carries all of its usage (cache writes
+    included), so the attempts' spans sum to the call's, and both say what is estimated."""
+    vendor = next(v for v in VENDORS if v.provider_type == "anthropic")
+    with vendor_gateway(vendor, f"sqlite:///{tmp_path / 'ledger.db'}") as (server, fake):
+        fake.input_tokens, fake.cached_tokens, fake.cache_creation_tokens = 5000, 1000, 500
+        fake.reply_text = " ".join(f"w{i}" for i in range(40))
+        fake.stream_chunks = 10
+        fake.enqueue(CutAfter(events=6))
+        memory = traced(server)
+        chunks = list(
+            client(server).chat.completions.create(model="auto", messages=USER, stream=True)
+        )
+        assert chunks
+        spans = wait_spans(memory, 3)
+    [root] = [s for s in spans if s.kind == SpanKind.SERVER]
+    attempts = sorted((s for s in spans if s.kind == SpanKind.CLIENT), key=lambda s: s.start_time)
+    assert [a.attributes["switchpoint.attempt.reason"] for a in attempts] == [
+        "first",
+        "continuation",
+    ]
+    cut, continuation = attempts
+    assert cut.attributes["switchpoint.usage_estimated"] is True
+    assert "switchpoint.usage_estimated" not in continuation.attributes
+    assert root.attributes["switchpoint.usage_estimated"] is True
+    assert cut.attributes["gen_ai.usage.cache_creation.input_tokens"] == 500
+    for name in (
+        "gen_ai.usage.input_tokens",
+        "gen_ai.usage.output_tokens",
+        "gen_ai.usage.cache_read.input_tokens",
+        "gen_ai.usage.cache_creation.input_tokens",
+        "switchpoint.cost_usd",
+    ):
+        assert root.attributes[name] == pytest.approx(sum(a.attributes[name] for a in attempts))
