@@ -55,7 +55,6 @@ log = logging.getLogger("switchpoint.execution")
 _COMMITTING = frozenset(
     {TextDelta, RefusalDelta, ToolCallStart, ToolCallDelta, ThinkingDelta, Finish, VendorPart}
 )
-_TOOL = frozenset({ToolCallStart, ToolCallDelta})
 # A segment's buffer once relayed: shared and immutable, no object per stream.
 _NO_EVENTS: tuple[StreamEvent, ...] = ()
 # Rough characters per token, for usage a cut stream never reported.
@@ -73,7 +72,7 @@ class StreamFailed(Exception):
 class _Segment:
     """One attempt's part of the answer."""
 
-    __slots__ = ("attempt", "buffer", "events", "join", "limits", "sent_chars", "target")
+    __slots__ = ("attempt", "buffer", "events", "join", "limits", "output_chars", "target")
 
     def __init__(
         self,
@@ -90,7 +89,9 @@ class _Segment:
         self.limits = limits
         self.buffer = buffer
         self.join = join
-        self.sent_chars = 0
+        # Characters of output the attempt generated (text, reasoning, tool calls): the
+        # vendor bills them all, so a cut before its usage report is estimated from them.
+        self.output_chars = 0
 
 
 class StreamRun:
@@ -277,7 +278,7 @@ class StreamRun:
                 text = event.text if join is None else join.feed(event.text)
                 if text:
                     segment.attempt.delivered = True
-                    segment.sent_chars += len(text)
+                    segment.output_chars += len(text)
                     self.text.append(text)
                     out.append(event if text is event.text else TextDelta(text))
                 continue
@@ -306,8 +307,10 @@ class StreamRun:
             return  # the client has had its one
         if type(event) is ThinkingDelta:
             if self.continued:
-                return  # a continuation's reasoning would restart the client's
-            self._sent(segment, 0)
+                # A continuation's reasoning would restart the client's; billed all the same.
+                segment.output_chars += len(event.text)
+                return
+            self._sent(segment, len(event.text))
             out.append(event)
             return
         if join is not None:
@@ -319,9 +322,12 @@ class StreamRun:
         if type(event) is RefusalDelta:
             self._sent(segment, len(event.text))
             self.text.append(event.text)
-        elif type(event) in _TOOL:
+        elif type(event) is ToolCallDelta:
             self._sent_tools = True
-            self._sent(segment, 0)
+            self._sent(segment, len(event.arguments))
+        elif type(event) is ToolCallStart:
+            self._sent_tools = True
+            self._sent(segment, len(event.name))
         elif type(event) is VendorPart:
             if event.step != "delta":
                 self._vendor_part_open = event.step == "start"
@@ -331,7 +337,7 @@ class StreamRun:
     @staticmethod
     def _sent(segment: _Segment, chars: int) -> None:
         segment.attempt.delivered = True
-        segment.sent_chars += chars
+        segment.output_chars += chars
 
     # --- resuming a cut stream -------------------------------------------------------------
     async def _resume(self, cut: _Segment, error: ProviderError) -> _Segment:
@@ -415,11 +421,12 @@ class StreamRun:
     def _estimate_usage(self, segment: _Segment) -> Usage | None:
         """Estimate the usage of an attempt that delivered content but ended before the
         provider reported its output (it reports usage last): the prompt as the gateway
-        counted it, the output from the text sent. None if there is nothing to estimate."""
+        counted it, the output from what it generated (text, reasoning, tool calls). None
+        if there is nothing to estimate."""
         attempt = segment.attempt
         if not attempt.delivered:
             return None
-        output = max(1, -(-segment.sent_chars // _CHARS_PER_TOKEN))
+        output = max(1, -(-segment.output_chars // _CHARS_PER_TOKEN))
         reported = attempt.usage
         # A count reported before the end may be a placeholder (Anthropic's
         # `message_start` says 1 output token): it stands only if it covers what was sent.

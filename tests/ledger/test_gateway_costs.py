@@ -423,3 +423,39 @@ def test_openai_sdk_error_for_a_refused_call_is_not_recorded(
             )
         flush(server)
     assert ledger_rows(sqlite_url, "SELECT COUNT(*) FROM requests") == [(0,)]
+
+
+def test_a_stream_cut_after_streamed_reasoning_is_estimated_with_its_reasoning(
+    sqlite_url: str, openai_fake: OpenAIFake
+) -> None:
+    # A model that streams its reasoning (DeepSeek's `reasoning_content`, vLLM's
+    # `reasoning`) is billed for it as output: a stream cut after 4,000 characters of
+    # reasoning and a word of answer consumed about 1,000 output tokens, not one.
+    reasoning = "step " * 800
+
+    def chunk(delta: dict[str, Any]) -> str:
+        body = {"id": "chatcmpl-r", "object": "chat.completion.chunk", "created": 0,
+                "model": "gpt-5.5", "choices": [{"index": 0, "delta": delta,
+                                                 "finish_reason": None}]}  # fmt: skip
+        return f"data: {json.dumps(body)}\n\n"
+
+    pieces = [chunk({"role": "assistant", "content": ""})]
+    pieces += [chunk({"reasoning_content": reasoning[i : i + 400]}) for i in range(0, 4000, 400)]
+    pieces.append(chunk({"content": "Hello"}))
+    # No finish reason, no usage, no [DONE]: the stream was cut.
+    cut = RawResponse(status=200, body="".join(pieces).encode(), content_type="text/event-stream")
+    config = gateway_config(openai_fake, sqlite_url)
+    with serving(config, openai_fake) as server:
+        openai_fake.enqueue(cut)
+        with pytest.raises(openai.APIError):
+            for _ in client(server).chat.completions.create(
+                model="auto", messages=[{"role": "user", "content": "think"}], stream=True
+            ):
+                pass
+        flush(server)
+    [(estimated, tokens_in, tokens_out, cost)] = ledger_rows(
+        sqlite_url, "SELECT usage_estimated, input_tokens, output_tokens, cost_usd FROM attempts"
+    )
+    assert bool(estimated)
+    assert tokens_out >= len(reasoning) // 4
+    assert cost == pytest.approx(usd("gpt-5.5", tokens_in, tokens_out))
