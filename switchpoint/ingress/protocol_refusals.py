@@ -1,7 +1,9 @@
 """Requests the HTTP server refuses before any endpoint sees them (a body over the size
 limit, malformed HTTP, an unsupported encoding). On a chat path such a refusal is
-recorded as a refused call, so that the access log, `switchpoint_requests_total` and the
-ledger count it like any other client error: a client sending 50 MB bodies shows up."""
+recorded as a refused call, so that the access log and `switchpoint_requests_total` count
+it like any other client error: a client sending 50 MB bodies shows up. (Like every call
+refused before a provider was tried, it consumed nothing and is not written to the
+ledger.)"""
 
 from __future__ import annotations
 
