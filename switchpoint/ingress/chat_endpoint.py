@@ -179,9 +179,11 @@ class ChatEndpoint:
                     call, principal, _task_request(options), routing, max_output
                 )
             except GatewayError:
-                # Refused (too large for any model, over a budget): the size it was
-                # refused for is still the call's, for its headers and its record.
+                # Refused (too large for any model, over a budget): the workload it asked
+                # for and the size it was refused for are still the call's, for its
+                # headers and its record (metrics count it under that workload).
                 requested = gateway.registry.profiles[context.selection.profile]
+                call.workload = requested.name
                 call.context_tokens = context.size.tokens(requested)
                 raise
             call.decision = decision

@@ -335,3 +335,30 @@ def test_a_task_budget_downgrade_is_a_budget_fallback_in_the_metrics(
     assert value(samples, "switchpoint_fallbacks_total", reason="budget") == 1
     assert total(samples, "switchpoint_fallbacks_total") == fallback_requests
     assert snapshot["fallback"]["reasons"] == {"budget": 1}
+
+
+def test_a_call_refused_for_a_budget_is_counted_under_its_workload(
+    sqlite_url: str, openai_fake: OpenAIFake
+) -> None:
+    # Routed, then refused: /metrics counts the refusal under the workload it asked for
+    # (`none` is for requests refused before they were routed), and writes no ledger row.
+    exact_usage(openai_fake)
+    config = gateway_config(openai_fake, sqlite_url, cost={"on_task_budget": "reject"})
+    with serving(config, openai_fake) as server:
+        sdk = client(server)
+        headers = call_headers("capped", **{"X-Switchpoint-Task-Budget-Tokens": "1500"})
+        sdk.chat.completions.create(
+            model="terminal_agent", messages=MESSAGES, max_tokens=OUTPUT, extra_headers=headers
+        )
+        with pytest.raises(openai.RateLimitError):
+            sdk.chat.completions.create(
+                model="terminal_agent", messages=MESSAGES, max_tokens=OUTPUT, extra_headers=headers
+            )
+        flush(server)
+        samples = scrape(server)
+    refused = total(
+        samples, "switchpoint_requests_total", workload="terminal_agent", status="client_error"
+    )
+    assert refused == 1
+    assert total(samples, "switchpoint_requests_total", workload="none") == 0
+    assert ledger_rows(sqlite_url, "SELECT COUNT(*) FROM requests") == [(1,)]
