@@ -138,7 +138,7 @@ class Compactor:
             result: CompressionResult = await compress(
                 planned.conversation,
                 inputs,
-                ExecutorSummarizer(self.executor, call, self.summarizer_targets()),
+                ExecutorSummarizer(self.executor, call, self.summarizer_targets(), self.meter),
                 self.cache,
                 sizer=sizer,
                 namespace=summarizer.model if summarizer is not None else "",

@@ -24,7 +24,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, Final
 
-from switchpoint.chat.request import ChatRequest
+from switchpoint.chat.request import ChatRequest, Conversation
 from switchpoint.routing.registry import Profile, Registry
 from switchpoint.tokens.counter import PreparedRequest, TokenCount, TokenCounter
 from switchpoint.tokens.tokenizers import Tokenizer, tokenizer_for
@@ -99,6 +99,22 @@ class ContextMeter:
         if not size.everywhere:
             await size.refine()
         return size
+
+    def holds(self, conversation: Conversation, profile: Profile, reserved_output: int) -> bool:
+        """Whether `profile`'s model takes `conversation` with room for `reserved_output`
+        tokens of answer, on the upper end of the count (CPU-bound: the BPE settles a
+        count near the limit)."""
+        limit = profile.max_context - reserved_output
+        if limit <= 0:
+            return False
+        count = self.counter.count_conversation(
+            conversation,
+            model=profile.model,
+            provider_type=self.provider_types.get(profile.provider, "openai"),
+            provider=profile.provider,
+            boundaries=(limit,),
+        )
+        return count.upper <= limit
 
     def count_profile(
         self, prepared: PreparedRequest, profile: Profile, boundaries: tuple[int, ...] = ()

@@ -5,13 +5,20 @@ Each summary is one non-streamed request (the prompt as a single user message, a
 usual breakers, retries and backoff, within the client call's deadline. Its attempts are
 attempts of the client's call (reason `summarize`), so the ledger, budgets and metrics
 account for what summaries cost.
+
+Chunks are sized for the summarizer profile's context; a fallback with a smaller one is
+tried only for the prompts it holds, answer included.
 """
 
 from __future__ import annotations
 
+import asyncio
+
 from switchpoint.chat.content import Message, Text
 from switchpoint.chat.request import ChatRequest, Conversation
 from switchpoint.chat.response import ChatResponse
+from switchpoint.compaction.measure import ContextMeter
+from switchpoint.context.summarizer import SummarizerFailed
 from switchpoint.execution.executor import Executor
 from switchpoint.execution.records import SUMMARIZE, AttemptRecord, CallRecord
 from switchpoint.execution.targets import Target
@@ -28,20 +35,30 @@ _PROTOCOL = "switchpoint_summary"
 
 
 class ExecutorSummarizer:
-    def __init__(self, executor: Executor, call: CallRecord, targets: list[Target]) -> None:
+    def __init__(
+        self, executor: Executor, call: CallRecord, targets: list[Target], meter: ContextMeter
+    ) -> None:
         self.executor = executor
         self.call = call
         self.targets = targets
+        self.meter = meter
+
+    def _holding(self, conversation: Conversation, max_tokens: int) -> list[Target]:
+        return [t for t in self.targets if self.meter.holds(conversation, t.profile, max_tokens)]
 
     async def summarize(self, prompt: str, max_tokens: int) -> str:
-        request = ChatRequest(
-            _PROTOCOL,
-            {},
-            stream=False,
-            conversation=Conversation(
-                messages=[Message("user", [Text(prompt)])], max_tokens=max_tokens
-            ),
+        conversation = Conversation(
+            messages=[Message("user", [Text(prompt)])], max_tokens=max_tokens
         )
+        request = ChatRequest(_PROTOCOL, {}, stream=False, conversation=conversation)
+        # Counting a chunk of up to 100K tokens: off the event loop.
+        targets = await asyncio.to_thread(self._holding, conversation, max_tokens)
+        if not targets:
+            names = ", ".join(t.profile.name for t in self.targets) or "none"
+            raise SummarizerFailed(
+                f"no summarizer model ({names}) can take this chunk with {max_tokens} tokens "
+                "of answer"
+            )
 
         async def attempt_fn(
             target: Target, attempt: AttemptRecord, limits: AttemptLimits
@@ -52,7 +69,7 @@ class ExecutorSummarizer:
         response, target, attempt, limits = await executor.run_attempts(
             self.call,
             attempt_fn,
-            targets=list(self.targets),
+            targets=targets,
             reason=SUMMARIZE,
             prompt_tokens=-(-len(prompt) // _CHARS_PER_TOKEN),
         )
