@@ -38,6 +38,7 @@ from switchpoint.context.summarizer import (
     NotCompressible,
     SummarizerTimeout,
     SummaryEmpty,
+    SummaryTruncated,
 )
 from switchpoint.context.summary_cache import SummaryCache
 from switchpoint.errors import GatewayError
@@ -71,6 +72,8 @@ def outcome_of(error: CompressionError) -> SummarizationOutcome:
         return "timeout"
     if isinstance(error, SummaryEmpty):
         return "empty"
+    if isinstance(error, SummaryTruncated):
+        return "truncated"
     if isinstance(error, NotCompressible):
         return "not_compressible"
     if isinstance(error, CompressionDidNotConverge):

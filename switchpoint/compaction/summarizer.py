@@ -7,7 +7,9 @@ attempts of the client's call (reason `summarize`), so the ledger, budgets and m
 account for what summaries cost.
 
 Chunks are sized for the summarizer profile's context; a fallback with a smaller one is
-tried only for the prompts it holds, answer included.
+tried only for the prompts it holds, answer included. Only a whole answer is a summary:
+one cut at its output limit (or stopped for any reason but its end) is a failure, never a
+shortened summary passed off as complete.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from switchpoint.chat.content import Message, Text
 from switchpoint.chat.request import ChatRequest, Conversation
 from switchpoint.chat.response import ChatResponse
 from switchpoint.compaction.measure import ContextMeter
-from switchpoint.context.summarizer import SummarizerFailed
+from switchpoint.context.summarizer import SummarizerFailed, SummaryTruncated
 from switchpoint.execution.executor import Executor
 from switchpoint.execution.records import SUMMARIZE, AttemptRecord, CallRecord
 from switchpoint.execution.targets import Target
@@ -32,6 +34,9 @@ _CHARS_PER_TOKEN = 4
 
 # The summarizer's request is built from the internal shape: no client protocol.
 _PROTOCOL = "switchpoint_summary"
+# Stop reasons of a whole answer.
+_COMPLETE = frozenset({"end_turn", "stop_sequence"})
+_CUT = frozenset({"max_tokens", "context_window_exceeded"})
 
 
 class ExecutorSummarizer:
@@ -75,4 +80,13 @@ class ExecutorSummarizer:
         )
         attempt.usage = response.usage
         executor.end_attempt(self.call, target, attempt, limits=limits)
-        return response.text()
+        if response.stop_reason in _CUT:
+            raise SummaryTruncated(
+                f"{target.model}'s summary was cut at its {max_tokens}-token limit"
+            )
+        if response.stop_reason not in _COMPLETE:
+            raise SummarizerFailed(
+                f"{target.model} stopped with {response.stop_reason}: not a whole summary"
+            )
+        # A refusal's text says why the model refused: it summarizes nothing.
+        return "".join(b.text for b in response.content if isinstance(b, Text) and not b.refusal)

@@ -43,5 +43,9 @@ class SummaryEmpty(SummarizerFailed):
     pass
 
 
+class SummaryTruncated(SummarizerFailed):
+    """The summarizer's answer was cut (at its output limit): not a whole summary."""
+
+
 class CompressionDidNotConverge(CompressionError):
     """Summaries of summaries stayed larger than the room for them."""

@@ -15,7 +15,13 @@ SummarizationTrigger = Literal["routing", "context_length"]
 # `summarized`, or why not: the summarizer failed, timed out or answered nothing; there
 # was nothing older to summarize; the summaries did not shrink enough.
 SummarizationOutcome = Literal[
-    "summarized", "failed", "timeout", "empty", "not_compressible", "did_not_converge"
+    "summarized",
+    "failed",
+    "timeout",
+    "empty",
+    "truncated",
+    "not_compressible",
+    "did_not_converge",
 ]
 
 # The attempt reason of a summarizer call (the call's retries and fallbacks included).

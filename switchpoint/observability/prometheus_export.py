@@ -148,7 +148,8 @@ class GatewayCollector(Collector):
             "switchpoint_summarizations_total",
             "Conversations compressed (summarization_strategy: hierarchical), by trigger "
             "(routing: too large before dispatch; context_length: a provider said so) and "
-            "outcome: summarized, failed, timeout, empty, not_compressible, did_not_converge.",
+            "outcome: summarized, failed, timeout, empty, truncated, not_compressible, "
+            "did_not_converge.",
             ["workload", "trigger", "outcome"],
             m.summarizations,
         )

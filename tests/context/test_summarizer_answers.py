@@ -1,10 +1,11 @@
-"""What the summarizer is sent: a fallback summarizer smaller than a chunk is not sent
-that chunk."""
+"""What the summarizer is sent and what of its answers is used: a fallback summarizer
+smaller than a chunk is not sent that chunk, and an answer cut at its output limit is
+not a summary (the call goes on as if summarizing had failed)."""
 
 from __future__ import annotations
 
-from tests.context.checks import exact_tokens
-from tests.context.conftest import StackFactory
+from tests.context.checks import SUMMARY_MARK, exact_tokens, text_of
+from tests.context.conftest import ContextStack, StackFactory
 from tests.context.test_summarize import agent_request
 from tests.fakes import ServerError
 
@@ -27,3 +28,24 @@ def test_a_fallback_summarizer_too_small_for_a_chunk_is_not_sent_it(
     assert response.headers["x-switchpoint-profile"] == "long"
     (call,) = stack.recorder.calls
     assert call.summarization is not None and call.summarization.outcome == "failed"
+
+
+def test_a_summary_cut_at_its_output_limit_is_not_used(stack: ContextStack) -> None:
+    # The fake cuts an answer longer than max_tokens (2,000 words) with a length stop.
+    stack.summarizer.reply_text = " ".join(f"fact{i}" for i in range(5_000))
+    response = stack.post("/v1/chat/completions", agent_request(150_000))
+    assert response.status_code == 200, response.text
+    assert response.headers["x-switchpoint-context"] == "moved"
+    assert response.headers["x-switchpoint-profile"] == "long"
+    assert stack.main.request_count() == 0
+    sent = stack.long.last_request.body["contents"]
+    assert not any(SUMMARY_MARK in str(part) for content in sent for part in content["parts"])
+    (call,) = stack.recorder.calls
+    assert call.summarization is not None and call.summarization.outcome == "truncated"
+
+    # Nothing cut was cached: a summarizer answering in full is asked again, and used.
+    stack.summarizer.reply_text = "SUMMARY: all facts."
+    again = stack.post("/v1/chat/completions", agent_request(150_000))
+    assert again.headers["x-switchpoint-context"] == "summarized"
+    marked = [m for m in stack.main.last_request.body["messages"] if SUMMARY_MARK in text_of(m)]
+    assert len(marked) == 1 and "fact1" not in text_of(marked[0])
