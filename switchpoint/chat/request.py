@@ -65,6 +65,7 @@ class ChatRequest:
     __slots__ = (
         "_conversation",
         "_decoder",
+        "_prefill_reader",
         "body",
         "continues_prefill",
         "native",
@@ -83,6 +84,7 @@ class ChatRequest:
         conversation: Conversation | None = None,
         vendor_headers: dict[str, str] | None = None,
         continues_prefill: bool = False,
+        prefill_reader: Callable[[dict[str, Any]], str] | None = None,
     ) -> None:
         self.protocol = protocol
         self.body = body
@@ -90,6 +92,7 @@ class ChatRequest:
         self.vendor_headers = vendor_headers or {}
         self.continues_prefill = continues_prefill
         self._decoder = decoder
+        self._prefill_reader = prefill_reader
         self._conversation = conversation
         self.native = conversation is None
 
@@ -99,6 +102,18 @@ class ChatRequest:
                 raise RuntimeError(f"no decoder for protocol {self.protocol!r}")
             self._conversation = self._decoder(self.body)
         return self._conversation
+
+    def prefill(self) -> str:
+        """The text of a trailing assistant turn that the answer continues (a prefill, in
+        a protocol where `continues_prefill`), "" if none. While the request is native it
+        is read from the body alone: decoding the conversation would refuse blocks that
+        only the client's own vendor takes, which a same-protocol target gets as sent."""
+        if not self.continues_prefill:
+            return ""
+        if self._conversation is None and self._prefill_reader is not None:
+            return self._prefill_reader(self.body)
+        messages = self.conversation().messages
+        return messages[-1].text() if messages and messages[-1].role == "assistant" else ""
 
     def replaced(self, conversation: Conversation) -> ChatRequest:
         """A copy carrying `conversation` instead of the client's original one."""

@@ -26,10 +26,7 @@ def prefill_join(request: ChatRequest, prefill: PrefillSupport, target: Key) -> 
     # Most clients' protocols have no prefill: one attribute read, and done.
     if not request.continues_prefill or prefill.supports(*target):
         return None
-    messages = request.conversation().messages
-    if not messages or messages[-1].role != "assistant":
-        return None
-    prefix = messages[-1].text()
+    prefix = request.prefill()
     return Join(prefix, prefix.rstrip()) if prefix else None
 
 

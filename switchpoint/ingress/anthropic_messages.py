@@ -13,6 +13,7 @@ from switchpoint.protocols.anthropic.errors import error_body
 from switchpoint.protocols.anthropic.request import (
     KEEP_FLAG,
     decode_request,
+    prefill_text,
     required_max_tokens,
 )
 from switchpoint.protocols.anthropic.response import encode_response
@@ -85,6 +86,9 @@ class AnthropicMessagesCodec:
 
     def decode(self, body: dict[str, Any]) -> Conversation:
         return decode_request(body)
+
+    def prefill_text(self, body: dict[str, Any]) -> str:
+        return prefill_text(body)
 
     def parse(self, body: dict[str, Any]) -> ParsedBody:
         model = check_common(body)

@@ -159,6 +159,7 @@ class ChatEndpoint:
                 decoder=self.codec.decode,
                 vendor_headers=self.codec.vendor_headers(request.headers),
                 continues_prefill=self.codec.continues_prefill,
+                prefill_reader=self.codec.prefill_text,
             )
             if _KEEP_MARKER in request.body:
                 chat_request.conversation()  # decode while the keep flags are still there

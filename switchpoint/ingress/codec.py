@@ -50,6 +50,10 @@ class IngressCodec(Protocol):
     def decode(self, body: dict[str, Any]) -> Conversation:
         """The whole conversation in the internal shape (validating it)."""
 
+    def prefill_text(self, body: dict[str, Any]) -> str:
+        """The text of a trailing assistant turn the answer continues, "" if none (or if
+        this protocol has no prefill), read without decoding the conversation."""
+
     def parse(self, body: dict[str, Any]) -> ParsedBody:
         """Check the body's shape where routing depends on it; raise GatewayError."""
 

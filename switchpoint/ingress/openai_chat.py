@@ -25,6 +25,9 @@ class OpenAIChatCodec:
     def decode(self, body: dict[str, Any]) -> Conversation:
         return decode_request(body)
 
+    def prefill_text(self, body: dict[str, Any]) -> str:
+        return ""  # a trailing assistant turn is an earlier answer here, not a prefill
+
     def parse(self, body: dict[str, Any]) -> ParsedBody:
         model = body.get("model")
         if model is not None:

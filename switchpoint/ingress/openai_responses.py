@@ -34,6 +34,9 @@ class OpenAIResponsesCodec:
     def decode(self, body: dict[str, Any]) -> Conversation:
         return decode_request(body)
 
+    def prefill_text(self, body: dict[str, Any]) -> str:
+        return ""  # a trailing assistant turn is an earlier answer here, not a prefill
+
     def parse(self, body: dict[str, Any]) -> ParsedBody:
         model = optional(body, "model", str)
         items = body.get("input")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import Stack, StackFactory
 from tests.fakes import RawResponse
 from tests.fakes.raw_streams import anthropic_message_start, sse_response
 
@@ -112,3 +112,50 @@ def test_an_openai_client_gets_the_text_without_them(stack: Stack) -> None:
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     finish = [c.choices[0].finish_reason for c in chunks if c.choices][-1]
     assert (text, finish) == ("It is sunny.", "stop")
+
+
+def no_prefill(document: dict[str, Any]) -> None:
+    """Claude models from 4.6 on (the built-in registry's Opus 4.7) take no prefill."""
+    document["models"]["claude-test"]["supports_prefill"] = False
+
+
+DOCUMENT = {
+    "type": "document",
+    "source": {"type": "text", "media_type": "text/plain", "data": "The build log."},
+}
+
+
+def test_blocks_only_anthropic_takes_reach_a_model_without_prefill_as_sent(
+    make_stack: StackFactory,
+) -> None:
+    stack = make_stack(edit=no_prefill)
+    messages: Any = [
+        {"role": "user", "content": [DOCUMENT, {"type": "text", "text": "What failed?"}]},
+        {"role": "assistant", "content": "The tests."},
+        {"role": "user", "content": "Search why."},
+    ]
+    message = stack.anthropic().messages.create(
+        model="an", max_tokens=100, messages=messages, tools=WEB_SEARCH
+    )
+    assert message.content[0].type == "text"
+    sent = stack.anthropic_fake.last_request.body
+    assert sent["messages"][0]["content"][0] == DOCUMENT
+    assert sent["tools"] == WEB_SEARCH
+
+
+def test_a_prefill_served_by_a_model_without_it_is_still_not_repeated(
+    make_stack: StackFactory,
+) -> None:
+    stack = make_stack(edit=no_prefill)
+    # A model without prefill answers anew, repeating the prefill: the client's turn
+    # continues it, so the repeat is cut (read from the body, whose document stays as sent).
+    stack.anthropic_fake.prefill = "ignore"
+    stack.anthropic_fake.reply_text = '{"city": "Paris"}'
+    messages: Any = [
+        {"role": "user", "content": [DOCUMENT, {"type": "text", "text": "As JSON."}]},
+        {"role": "assistant", "content": '{"city":'},
+    ]
+    message = stack.anthropic().messages.create(model="an", max_tokens=100, messages=messages)
+    assert message.content[0].type == "text"
+    assert message.content[0].text == ' "Paris"}'
+    assert stack.anthropic_fake.last_request.body["messages"][0]["content"][0] == DOCUMENT

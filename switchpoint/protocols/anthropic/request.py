@@ -52,6 +52,25 @@ def answer_shape_fields(body: dict[str, Any]) -> dict[str, str]:
     return {"response_format": f"'{param}' (JSON output)"}
 
 
+def prefill_text(body: dict[str, Any]) -> str:
+    """The text of the body's trailing assistant turn (a prefill the answer continues),
+    "" if it ends otherwise; read from that turn alone, so that the others may hold blocks
+    only Anthropic takes (documents, server tools), which an Anthropic target gets as sent."""
+    messages = body.get("messages")
+    last = messages[-1] if isinstance(messages, list) and messages else None
+    if not isinstance(last, dict) or last.get("role") != "assistant":
+        return ""
+    content = last.get("content")
+    if isinstance(content, str):
+        return content
+    blocks = content if isinstance(content, list) else ()
+    return "".join(
+        b["text"]
+        for b in blocks
+        if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
+    )
+
+
 def decode_request(body: dict[str, Any]) -> Conversation:
     max_tokens = required_max_tokens(body)
     messages_in = required(body, "messages", list)
