@@ -128,7 +128,8 @@ class Gateway:
         self.calibrator = Calibrator()
         self.counter = TokenCounter(calibrator=self.calibrator)
         provider_types = {name: p.type for name, p in config.providers.items()}
-        self.meter = ContextMeter(self.counter, self.registry, provider_types)
+        output_limits = {name: m.output_limit_tokens for name, m in config.models.items()}
+        self.meter = ContextMeter(self.counter, self.registry, provider_types, output_limits)
         planner = CompressionPlanner(config.routing.context, self.registry, self.meter)
         self.assessor = Assessor(config, self.registry, self.meter, planner)
         self.summary_cache = build_summary_cache(config.routing.context.summary_cache)

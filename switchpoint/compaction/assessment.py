@@ -86,7 +86,7 @@ class Assessor:
             # there is no conversation to plan a summarization of.
             size = UniformSize(given_tokens or 0)
         elif raw is not None:
-            size = self.meter.small(request.body, raw)
+            size = self.meter.small(request.body, raw, max_output or 0)
             if size is None:
                 return None
             if given_tokens is not None:
@@ -139,7 +139,7 @@ class Assessor:
             return quick
         assert request is not None
         registry = self.registry
-        size = await self.meter.measure(request)
+        size = await self.meter.measure(request, max_output or 0)
         if given_tokens is not None:
             declared = self._declared(selection, size, given_tokens, strategy, max_output)
             if declared is not None:

@@ -49,8 +49,14 @@ _REFERENCE: Final = ("gpt-4o", "openai")
 
 class ContextMeter:
     def __init__(
-        self, counter: TokenCounter, registry: Registry, provider_types: Mapping[str, str]
+        self,
+        counter: TokenCounter,
+        registry: Registry,
+        provider_types: Mapping[str, str],
+        output_limits: Mapping[str, int | None] | None = None,
     ) -> None:
+        """`output_limits`: each model's `output_limit_tokens`, to which a larger
+        `max_tokens` is capped when sent (so only that much is reserved on it)."""
         self.counter = counter
         self.registry = registry
         self.threshold = registry.reliability_threshold
@@ -68,6 +74,14 @@ class ContextMeter:
         self.small_bytes = max(0, int(largest_basis / _BASIS_PER_BYTE))
         # Vendor tokens per o200k token, by profile (read on every small request).
         self.ratios = {name: self.spec(p).ratio for name, p in registry.profiles.items()}
+        limits = output_limits or {}
+        self.output_limits = {name: limits.get(p.model) for name, p in registry.profiles.items()}
+
+    def reserve(self, profile: Profile, output: int) -> int:
+        """The answer's tokens a request asking for `output` takes from `profile`'s
+        context (see `ContextSize.reserved`)."""
+        limit = self.output_limits.get(profile.name)
+        return output if limit is None else min(output, limit)
 
     def spec(self, profile: Profile) -> Tokenizer:
         return tokenizer_for(profile.model, self.provider_types.get(profile.provider, "openai"))
@@ -83,19 +97,23 @@ class ContextMeter:
         return math.ceil((basis_upper + _BASIS_CONSTANT) * self.factor)
 
     # Level 1 ----------------------------------------------------------------------------
-    def small(self, body: dict[str, Any], raw: bytes) -> SmallSize | None:
+    def small(self, body: dict[str, Any], raw: bytes, output: int = 0) -> SmallSize | None:
         """The size of a small text-only body from its length, or None when it must be
-        counted."""
+        counted (also when its answer's `output` tokens may not leave it far from every
+        limit)."""
         if len(raw) > self.small_bytes or not raw.isascii() or not _text_only(body):
             return None
-        return SmallSize(self, len(raw))
+        if output and self._ceiling(len(raw) * _BASIS_PER_BYTE) + output > self.min_boundary:
+            return None
+        return SmallSize(self, len(raw), output)
 
     # Levels 2 and 3 -----------------------------------------------------------------------
-    async def measure(self, request: ChatRequest) -> CountedSize:
+    async def measure(self, request: ChatRequest, output: int = 0) -> CountedSize:
+        """`output`: the answer's tokens the client asked for (`max_tokens`)."""
         prepared = self.counter.prepare(request)
         reference = prepared.count(model=_REFERENCE[0], provider_type=_REFERENCE[1])
         ceiling = self._ceiling(reference.upper)
-        size = CountedSize(self, prepared, ceiling)
+        size = CountedSize(self, prepared, ceiling, output)
         if not size.everywhere:
             await size.refine()
         return size
@@ -130,20 +148,25 @@ class ContextMeter:
 class SmallSize:
     """A small body's size (level 1): every profile holds it (see `ContextMeter.small`)."""
 
-    __slots__ = ("_bytes", "_meter")
+    __slots__ = ("_bytes", "_meter", "_output")
     everywhere = True
 
-    def __init__(self, meter: ContextMeter, body_bytes: int) -> None:
+    def __init__(self, meter: ContextMeter, body_bytes: int, output: int = 0) -> None:
         self._meter = meter
         self._bytes = body_bytes
+        self._output = output
 
     def tokens(self, profile: Profile) -> int:
         return round(self._bytes * self._meter.ratios[profile.name] / _BYTES_PER_TOKEN)
 
     def fits(self, profile: Profile, limit: int) -> bool:
-        if limit >= self._meter.min_boundary:
+        reserved = self.reserved(profile)
+        if not reserved and limit >= self._meter.min_boundary:
             return True
-        return self._meter._ceiling(self._bytes * _BASIS_PER_BYTE) <= limit
+        return self._meter._ceiling(self._bytes * _BASIS_PER_BYTE) + reserved <= limit
+
+    def reserved(self, profile: Profile) -> int:
+        return self._meter.reserve(profile, self._output) if self._output else 0
 
 
 def _text_only(body: dict[str, Any]) -> bool:
@@ -194,14 +217,17 @@ def _items_text_only(items: object) -> bool:
 class CountedSize:
     """A counted request's size (levels 2 and 3), per profile, memoized."""
 
-    __slots__ = ("_counts", "_meter", "ceiling", "everywhere", "prepared")
+    __slots__ = ("_counts", "_meter", "_output", "ceiling", "everywhere", "prepared")
 
-    def __init__(self, meter: ContextMeter, prepared: PreparedRequest, ceiling: int) -> None:
+    def __init__(
+        self, meter: ContextMeter, prepared: PreparedRequest, ceiling: int, output: int = 0
+    ) -> None:
         self._meter = meter
         self.prepared = prepared
         # No available profile's count exceeds this.
         self.ceiling = ceiling
-        self.everywhere = ceiling <= meter.min_boundary
+        self._output = output
+        self.everywhere = ceiling + output <= meter.min_boundary
         self._counts: dict[str, TokenCount] = {}
 
     async def refine(self) -> None:
@@ -215,7 +241,11 @@ class CountedSize:
                 model=profile.model,
                 provider_type=meter.provider_types.get(profile.provider, "openai"),
                 provider=profile.provider,
-                boundaries=(meter.threshold, profile.max_context),
+                boundaries=(
+                    meter.threshold,
+                    profile.max_context,
+                    profile.max_context - self.reserved(profile),
+                ),
             )
 
     def count(self, profile: Profile) -> TokenCount:
@@ -230,6 +260,10 @@ class CountedSize:
         return self.count(profile).tokens
 
     def fits(self, profile: Profile, limit: int) -> bool:
+        limit -= self.reserved(profile)
         if self.ceiling <= limit:
             return True
         return self.count(profile).upper <= limit
+
+    def reserved(self, profile: Profile) -> int:
+        return self._meter.reserve(profile, self._output) if self._output else 0

@@ -8,9 +8,12 @@ estimate alone: arithmetic over a scan done once).
 
 * `tokens(profile)`: the central estimate in that profile's model's tokens; compared with
   the reliability threshold (a soft limit) and reported.
-* `fits(profile, limit)`: whether the upper end of the estimate's error bound is within
-  `limit`; used for every hard limit (a model's context): an overflow is worse than a
-  detour.
+* `fits(profile, limit)`: whether the upper end of the estimate's error bound, and the
+  answer's `reserved(profile)` tokens, are within `limit`; used for every hard limit (a
+  model's context): an overflow is worse than a detour.
+* `reserved(profile)`: the output tokens the client asked for (`max_tokens`, within that
+  model's output limit), which OpenAI and Anthropic count against the same context:
+  they refuse a prompt that leaves less room than that.
 
 `UniformSize` is a bare token count (the client's `X-Switchpoint-Context-Tokens`, or
 `switchpoint route --tokens N`): the same number for every profile, no error bound.
@@ -40,6 +43,8 @@ class ContextSize(Protocol):
 
     def fits(self, profile: Profile, limit: int) -> bool: ...
 
+    def reserved(self, profile: Profile) -> int: ...
+
 
 # Not frozen: made on every routing of a bare count, and a frozen __init__ is slower.
 @dataclass(slots=True)
@@ -52,6 +57,9 @@ class UniformSize:
 
     def fits(self, profile: Profile, limit: int) -> bool:
         return self.value <= limit
+
+    def reserved(self, profile: Profile) -> int:
+        return 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +80,10 @@ class CompressedSize:
         return -(-self.budget * self.original.tokens(profile) // base)
 
     def fits(self, profile: Profile, limit: int) -> bool:
-        return self.tokens(profile) <= limit
+        return self.tokens(profile) <= limit - self.original.reserved(profile)
+
+    def reserved(self, profile: Profile) -> int:
+        return self.original.reserved(profile)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,4 +98,9 @@ class DeclaredSize:
         return max(self.declared, self.measured.tokens(profile))
 
     def fits(self, profile: Profile, limit: int) -> bool:
-        return self.declared <= limit and self.measured.fits(profile, limit)
+        return self.declared + self.reserved(profile) <= limit and self.measured.fits(
+            profile, limit
+        )
+
+    def reserved(self, profile: Profile) -> int:
+        return self.measured.reserved(profile)

@@ -263,7 +263,9 @@ def _ensure_fits(
         return profile
     replacement = context_fit.replacement(registry, profile, size)
     if replacement is None:
-        raise context_too_large(registry, size.tokens(profile), outlook)
+        raise context_too_large(
+            registry, size.tokens(profile), outlook, reserved=size.reserved(profile)
+        )
     if not profile.available:
         rules.append(context_fit.UNAVAILABLE)
         notes.append(
@@ -271,8 +273,10 @@ def _ensure_fits(
         )
     else:
         rules.append(context_fit.NAME)
+        reserved = size.reserved(profile)
+        answer = f" with {reserved} tokens of answer" if reserved else ""
         notes.append(
-            f"{size.tokens(profile)} tokens exceed {profile.name}'s context of "
+            f"{size.tokens(profile)} tokens{answer} exceed {profile.name}'s context of "
             f"{profile.max_context}: {profile.name} -> {replacement.name}"
         )
     return replacement
@@ -298,8 +302,13 @@ def fallback_chain(registry: Registry, first: Profile, size: ContextSize | int) 
 
 
 def context_too_large(
-    registry: Registry, tokens: int, outlook: CompressionOutlook | None = None
+    registry: Registry,
+    tokens: int,
+    outlook: CompressionOutlook | None = None,
+    *,
+    reserved: int = 0,
 ) -> GatewayError:
+    """`reserved`: the answer's tokens (`max_tokens`) the request also needs room for."""
     largest = registry.largest_available_context()
     if outlook is not None and outlook.last_message_tokens > largest:
         return GatewayError(
@@ -310,6 +319,16 @@ def context_too_large(
             param="messages",
             code="context_length_exceeded",
             context=(outlook.last_message_tokens, largest),
+        )
+    if reserved:
+        return GatewayError(
+            "context_length_exceeded",
+            f"This request needs about {tokens} tokens of context and {reserved} of answer "
+            f"(max_tokens), but the largest context available is {largest} tokens. Lower "
+            "max_tokens, or shorten or compress the conversation.",
+            param="messages",
+            code="context_length_exceeded",
+            context=(tokens + reserved, largest),
         )
     return GatewayError(
         "context_length_exceeded",

@@ -182,12 +182,12 @@ def test_no_maximum_gets_the_anthropic_default_and_no_header(limited: Stack) -> 
         (
             "/v1/chat/completions",
             "oa",
-            {"model": "oa", "messages": MESSAGES, "max_completion_tokens": 999_999, "seed": 1},
+            {"model": "oa", "messages": MESSAGES, "max_completion_tokens": 90_000, "seed": 1},
         ),
         (
             "/v1/messages",
             "an",
-            {"model": "an", "max_tokens": 999_999, "messages": MESSAGES, "top_k": 5},
+            {"model": "an", "max_tokens": 90_000, "messages": MESSAGES, "top_k": 5},
         ),
     ],
 )

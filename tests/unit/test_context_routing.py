@@ -31,6 +31,9 @@ class VendorSize:
     def fits(self, profile: Profile, limit: int) -> bool:
         return self.tokens(profile) * (1 + self.spread) <= limit
 
+    def reserved(self, profile: Profile) -> int:
+        return 0
+
 
 def outlook(
     profile: str, budget: int, *, compressible: bool = True, **kw: int
@@ -215,6 +218,9 @@ class Everywhere:
         return 300
 
     def fits(self, profile: Profile, limit: int) -> bool:
+        raise AssertionError("a request that fits everywhere is not measured again")
+
+    def reserved(self, profile: Profile) -> int:
         raise AssertionError("a request that fits everywhere is not measured again")
 
 
