@@ -32,6 +32,9 @@ from switchpoint.routing.decision import RoutingDecision
 
 # Routing for this call; True asks for the task-over-budget variant.
 RouteFn = Callable[[bool], tuple[RoutingDecision, int]]
+# Work a decision entails besides its own call, on another model: (model, input tokens,
+# output tokens), such as summarizing the earlier turns. None: nothing more.
+ExtraWork = Callable[[RoutingDecision], tuple[str, int, int] | None]
 Verdict = Literal["fits", "over", "exhausted"]
 
 _SWEEP_EVERY_S = 30.0
@@ -94,9 +97,11 @@ class Admission:
         task: TaskRequest | None,
         route: RouteFn,
         max_output: int | None,
+        extra: ExtraWork | None = None,
     ) -> tuple[RoutingDecision, int]:
         """The decision to execute (possibly downgraded), with its context size; raises
-        a `budget_exceeded` GatewayError when a budget refuses the call."""
+        a `budget_exceeded` GatewayError when a budget refuses the call. `extra`: what
+        else the decision costs (its summarization), reserved with it."""
         decision, tokens = route(False)
         task_account: TaskAccount | None = None
         if task is not None:
@@ -113,8 +118,7 @@ class Admission:
             record = None
         if task_account is None and record is None:
             return decision, tokens  # no budget applies: nothing to estimate or reserve
-        estimator = self.estimator
-        estimate = estimator.estimate(decision.model, tokens, max_output)
+        estimate = self._estimate(decision, tokens, max_output, extra)
         if task is not None and task_account is not None:
             tokens_limit = task_account.tokens.limit
             call.task_budget_tokens = None if tokens_limit is None else int(tokens_limit)
@@ -128,7 +132,7 @@ class Admission:
                 decision, tokens = route(True)
                 if decision.profile != decision.requested_profile:
                     self.downgrades_total += 1
-                estimate = estimator.estimate(decision.model, tokens, max_output)
+                estimate = self._estimate(decision, tokens, max_output, extra)
         key_account: KeyAccount | None = None
         if record is not None:
             now = time.time()
@@ -139,6 +143,21 @@ class Admission:
         if key_account is not None or task_account is not None:
             self._reserve(call.request_id, key_account, task_account, estimate)
         return decision, tokens
+
+    def _estimate(
+        self,
+        decision: RoutingDecision,
+        tokens: int,
+        max_output: int | None,
+        extra: ExtraWork | None,
+    ) -> Estimate:
+        estimate = self.estimator.estimate(decision.model, tokens, max_output)
+        work = extra(decision) if extra is not None else None
+        if work is None:
+            return estimate
+        model, input_tokens, output_tokens = work
+        more = self.estimator.estimate(model, input_tokens, output_tokens)
+        return Estimate(estimate.tokens + more.tokens, estimate.usd + more.usd)
 
     def _reserve(
         self,

@@ -10,6 +10,7 @@ megabyte conversation): callers run `plan` in a worker thread.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from switchpoint.chat.request import ChatRequest, Conversation
@@ -31,6 +32,16 @@ class PlannedCompression:
     plan: CompressionPlan | None = None
     inputs: PlanInputs | None = None
     sizer: ConversationSizer | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SummarizationWork:
+    """The most a planned compression may cost on the summarizer model (cached summaries
+    cost nothing): every chunk summarized, then the worst case of reduce levels."""
+
+    model: str
+    input_tokens: int
+    output_tokens: int
 
 
 class CompressionPlanner:
@@ -74,6 +85,25 @@ class CompressionPlanner:
             keep_recent_share=self.context.keep_recent_share,
             chunk_tokens=chunk,
             summary_tokens=summary,
+        )
+
+    def work(self, planned: PlannedCompression) -> SummarizationWork | None:
+        """What running `planned` may cost (for budgets to reserve); None if it will not
+        run."""
+        summarizer, plan, inputs = self.summarizer, planned.plan, planned.inputs
+        if summarizer is None or plan is None or inputs is None or not plan.compressible:
+            return None
+        # The plan counts in the target's tokens; the summarizer bills in its own.
+        scale = self.meter.spec(summarizer).ratio / self.meter.spec(planned.target).ratio
+        chunks = len(plan.chunks)
+        reduce_calls = chunks * plan.reduce_levels  # at most one a chunk per level
+        calls = chunks + reduce_calls
+        return SummarizationWork(
+            model=summarizer.model,
+            input_tokens=math.ceil(plan.summarized_tokens * scale)
+            + calls * PROMPT_TOKENS
+            + reduce_calls * inputs.summary_tokens,
+            output_tokens=calls * inputs.summary_tokens,
         )
 
     def plan(self, request: ChatRequest, target: Profile, budget: int) -> PlannedCompression:

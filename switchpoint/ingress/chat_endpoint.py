@@ -177,7 +177,12 @@ class ChatEndpoint:
             routing = _Routing(gateway, call, options, context)
             try:
                 decision, _ = gateway.admission.admit(
-                    call, principal, _task_request(options), routing, max_output
+                    call,
+                    principal,
+                    _task_request(options),
+                    routing,
+                    max_output,
+                    routing.summarization,
                 )
             except GatewayError:
                 # Refused (too large for any model, over a budget): the workload it asked
@@ -402,6 +407,15 @@ class _Routing:
             raise rejected_error(gateway.registry, decision)
         self._over_task_budget = over_task_budget
         return decision, tokens
+
+    def summarization(self, decision: RoutingDecision) -> tuple[str, int, int] | None:
+        """What summarizing for `decision` may cost, for its budgets: (summarizer model,
+        input tokens, output tokens); None if it does not summarize."""
+        planned = self._context.planned
+        if decision.context_action != "summarized" or planned is None:
+            return None
+        work = self._gateway.compactor.planner.work(planned)
+        return None if work is None else (work.model, work.input_tokens, work.output_tokens)
 
     def without_summarization(self) -> RoutingDecision:
         """The decision the `none` strategy makes (a summarization failed)."""

@@ -81,6 +81,7 @@ def context_document(
     for name, spec in profiles.items():
         spec["cost_weight"] = 0.5
         spec["fallbacks"] = list(context.pop(f"{name}_fallbacks", ()))
+    cost = context.pop("cost", {})  # `routing.cost` settings, not `routing.context`
     for name, strategy in context.pop("profile_strategies", {}).items():
         profiles[name]["summarization_strategy"] = strategy
     return {
@@ -98,7 +99,7 @@ def context_document(
                 "summarizer_profile": "summarizer",
                 **context,
             },
-            "cost": {"budget_profile": None},
+            "cost": {"budget_profile": None, **cost},
             "profiles": profiles,
             "fallback": {"enabled": True, "max_retries": 0},
         },
