@@ -7,7 +7,9 @@ can aim below the provider's real limit rather than ours. Vendors' wordings:
 * OpenAI: "This model's maximum context length is 128000 tokens. However, your messages
   resulted in 130512 tokens." (or "you requested 9000 tokens (8000 in the messages, 1000
   in the completion)");
-* Anthropic: "prompt is too long: 210000 tokens > 200000 maximum";
+* Anthropic: "prompt is too long: 210000 tokens > 200000 maximum", or, when the prompt
+  and `max_tokens` together exceed it, "input length and `max_tokens` exceed context
+  limit: 188240 + 21333 > 200000";
 * Gemini: "The input token count (1048577) exceeds the maximum number of tokens allowed
   (1048576)."
 """
@@ -39,6 +41,7 @@ _PATTERNS = (
         re.IGNORECASE | re.DOTALL,
     ),
     re.compile(rf"prompt is too long: {_NUMBER} tokens > {_NUMBER}", re.IGNORECASE),
+    re.compile(rf"exceed context limit: {_NUMBER} \+ {_NUMBER} > {_NUMBER}", re.IGNORECASE),
     re.compile(
         rf"input token count \({_NUMBER}\) exceeds the maximum number of tokens allowed "
         rf"\({_NUMBER}\)",
@@ -52,13 +55,17 @@ def _int(text: str) -> int:
 
 
 def parse_overflow(message: str) -> Overflow | None:
-    openai, anthropic, gemini = _PATTERNS
+    openai, anthropic, anthropic_with_answer, gemini = _PATTERNS
     match = openai.search(message)
     if match is not None:
         limit, total, in_messages = match.groups()
         if in_messages is None:
             return Overflow(_int(total), _int(limit))
         return Overflow(_int(in_messages), _int(limit), _int(total) - _int(in_messages))
+    match = anthropic_with_answer.search(message)
+    if match is not None:
+        prompt, answer, limit = match.groups()
+        return Overflow(_int(prompt), _int(limit), _int(answer))
     for pattern in (anthropic, gemini):
         match = pattern.search(message)
         if match is not None:

@@ -17,7 +17,9 @@ import anthropic
 from tests.context.conftest import CLIENT_KEY, HTTP, SUMMARY, ContextStack
 from tests.context.test_summarize import agent_request
 from tests.data.transcripts import anthropic_body, cached_transcript
-from tests.fakes import ContextLengthExceeded
+from tests.fakes import ContextLengthExceeded, RawResponse
+
+TOKENS_BEFORE = "x-switchpoint-context-tokens-before"
 
 
 def prompt_words(stack: ContextStack, body: dict[str, Any]) -> int:
@@ -161,3 +163,29 @@ def test_anthropic_s_own_error_is_recognised(stack: ContextStack) -> None:
     assert raw.headers["x-switchpoint-profile"] == "claude"
     assert [r.behaviour for r in stack.claude.requests][-2:] == ["context_window", "default"]
     assert raw.parse().usage.input_tokens <= first.usage.input_tokens // 2
+
+
+def test_anthropic_s_answer_and_prompt_overflow_is_aimed_below_its_numbers(
+    stack: ContextStack,
+) -> None:
+    # Anthropic's other wording, when the prompt plus `max_tokens` exceed the window.
+    body = anthropic_body(cached_transcript(60_000, 2), model="claude", max_tokens=1000)
+    client = anthropic.Anthropic(
+        base_url=stack.base_url, api_key=CLIENT_KEY, max_retries=0, http_client=HTTP
+    )
+    ours = int(client.messages.with_raw_response.create(**body).headers[TOKENS_BEFORE])
+    # Anthropic counted twice what we did, and 1000 of the window is the answer's.
+    quoted = (
+        f"input length and `max_tokens` exceed context limit: {2 * ours} + 1000 > "
+        f"{ours + 1000}, decrease input length or `max_tokens` and try again"
+    )
+    error = {"type": "error", "error": {"type": "invalid_request_error", "message": quoted}}
+    stack.claude.enqueue(RawResponse(status=400, body=json.dumps(error).encode()))
+    raw = client.messages.with_raw_response.create(**body)
+    assert raw.headers["x-switchpoint-context"] == "summarized"
+    call = stack.recorder.calls[-1]
+    assert call.summarization is not None and call.summarization.trigger == "context_length"
+    # Aimed below half our count (the quoted limit, scaled to our count), not at 80% of it.
+    half = call.summarization.tokens_before // 2
+    assert call.summarization.budget <= half
+    assert int(raw.headers["x-switchpoint-context-tokens-after"]) <= half

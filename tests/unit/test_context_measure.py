@@ -231,6 +231,12 @@ def test_an_anthropic_body_is_counted_natively() -> None:
         ),
         ("prompt is too long: 210000 tokens > 200000 maximum", 210_000, 200_000),
         (
+            "input length and `max_tokens` exceed context limit: 188240 + 21333 > 200000, "
+            "decrease input length or `max_tokens` and try again",
+            188_240,
+            178_667,
+        ),
+        (
             "The input token count (1048577) exceeds the maximum number of tokens allowed "
             "(1048576).",
             1_048_577,
