@@ -356,7 +356,14 @@ class StreamRun:
             raise StreamFailed(_mid_stream(failure, "no continuation left")) from None
         sent = "".join(self.text)
         used = self._usage_before.output_tokens
-        request, full, prefill = continuation_request(self._request, sent, used)
+        try:
+            request, full, prefill = continuation_request(self._request, sent, used)
+        except GatewayError as unsendable:
+            # Content only the client's own vendor takes (an Anthropic document, a server
+            # tool) went through as sent, but has no internal shape to resend it in.
+            executor.bus.resilience("continuation", target.provider, target.model, "impossible")
+            why = f"the conversation cannot be sent again: {unsendable.message}"
+            raise StreamFailed(_mid_stream(failure, why)) from None
         targets = self._continuation_targets(cut.target, need_prefill=bool(prefill))
         if not targets:
             executor.bus.resilience("continuation", target.provider, target.model, "failed")

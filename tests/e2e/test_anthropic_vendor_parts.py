@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import anthropic
+import pytest
+
 from tests.e2e.conftest import Stack, StackFactory
-from tests.fakes import RawResponse
+from tests.fakes import CutAfter, RawResponse
 from tests.fakes.raw_streams import anthropic_message_start, sse_response
 
 QUESTION = [{"role": "user", "content": "What is the weather in Paris?"}]
@@ -159,3 +162,23 @@ def test_a_prefill_served_by_a_model_without_it_is_still_not_repeated(
     assert message.content[0].type == "text"
     assert message.content[0].text == ' "Paris"}'
     assert stack.anthropic_fake.last_request.body["messages"][0]["content"][0] == DOCUMENT
+
+
+def test_a_cut_stream_whose_conversation_cannot_be_resent_ends_with_an_error_event(
+    make_stack: StackFactory,
+) -> None:
+    stack = make_stack(fallback=True)  # continuations on
+    stack.anthropic_fake.reply_text = "one two three four five six seven eight nine ten " * 5
+    stack.anthropic_fake.stream_chunks = 10
+    stack.anthropic_fake.enqueue(CutAfter(8))  # after some text reached the client
+    messages: Any = [{"role": "user", "content": [DOCUMENT, {"type": "text", "text": "Read."}]}]
+    texts: list[str] = []
+    stream = stack.anthropic().messages.stream(model="an", max_tokens=200, messages=messages)
+    with pytest.raises(anthropic.APIStatusError) as raised, stream as events:
+        texts.extend(events.text_stream)
+    assert texts  # part of the answer was streamed before the cut
+    message = str(raised.value)
+    assert "interrupted after part of it had been streamed" in message
+    assert "cannot be sent again" in message
+    call = stack.recorder.calls[-1]
+    assert call.status == "upstream_error" and call.error is not None
