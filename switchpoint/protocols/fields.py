@@ -57,6 +57,12 @@ def required(body: dict[str, Any], key: str, kind: type, param: str | None = Non
     return expect(body[key], kind, param or key)
 
 
+def keep_mark(item: dict[str, Any], flag: str, param: str) -> bool:
+    """switchpoint's own mark asking that a message survive compression (`flag`,
+    `switchpoint_keep`): a boolean, so that `"false"` cannot keep a message."""
+    return optional(item, flag, bool, f"{param}.{flag}") is True
+
+
 def optional_number(
     body: dict[str, Any], key: str, *, low: float | None = None, high: float | None = None
 ) -> float | None:

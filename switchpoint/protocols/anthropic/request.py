@@ -21,6 +21,7 @@ from switchpoint.chat.request import Conversation
 from switchpoint.errors import invalid_request
 from switchpoint.protocols.fields import (
     expect,
+    keep_mark,
     optional,
     optional_number,
     required,
@@ -86,7 +87,7 @@ def decode_request(body: dict[str, Any]) -> Conversation:
                 f"'{param}.role' must be 'user' or 'assistant', got {role!r}", f"{param}.role"
             )
         content = _content(raw.get("content"), role, f"{param}.content")
-        message = Message(role, content, keep=bool(raw.get(KEEP_FLAG)))
+        message = Message(role, content, keep=keep_mark(raw, KEEP_FLAG, param))
         if messages and messages[-1].role == role:
             # Anthropic merges consecutive same-role turns; the internal shape alternates.
             messages[-1].content.extend(message.content)

@@ -20,6 +20,7 @@ from switchpoint.chat.request import Conversation, append_turn
 from switchpoint.errors import invalid_request
 from switchpoint.protocols.fields import (
     expect,
+    keep_mark,
     optional,
     optional_number,
     optional_positive_int,
@@ -63,12 +64,14 @@ def decode_request(body: dict[str, Any]) -> Conversation:
             system.extend(Text(t) for t in _texts(raw.get("content"), f"{param}.content"))
         elif role == "user":
             content = _user_content(raw.get("content"), f"{param}.content")
-            append_turn(messages, Message("user", content, keep=bool(raw.get(KEEP_FLAG))))
+            keep = keep_mark(raw, KEEP_FLAG, param)
+            append_turn(messages, Message("user", content, keep=keep))
         elif role == "assistant":
             append_turn(messages, _assistant(raw, param))
         elif role in ("tool", "function"):
             result = _tool_result(raw, param, role)
-            append_turn(messages, Message("user", [result], keep=bool(raw.get(KEEP_FLAG))))
+            keep = keep_mark(raw, KEEP_FLAG, param)
+            append_turn(messages, Message("user", [result], keep=keep))
         else:
             raise invalid_request(
                 f"'{param}.role' must be one of system, developer, user, assistant, tool; "
@@ -189,7 +192,7 @@ def _assistant(raw: dict[str, Any], param: str) -> Message:
                     arguments=arguments if isinstance(arguments, str) else "{}",
                 )
             )
-    return Message("assistant", blocks, keep=bool(raw.get(KEEP_FLAG)))
+    return Message("assistant", blocks, keep=keep_mark(raw, KEEP_FLAG, param))
 
 
 def _tool_result(raw: dict[str, Any], param: str, role: str) -> ToolResult:

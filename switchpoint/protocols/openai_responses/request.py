@@ -30,6 +30,7 @@ from switchpoint.chat.request import Conversation, append_turn
 from switchpoint.errors import GatewayError, invalid_request
 from switchpoint.protocols.fields import (
     expect,
+    keep_mark,
     optional,
     optional_number,
     optional_positive_int,
@@ -126,7 +127,7 @@ def decode_request(body: dict[str, Any]) -> Conversation:
 def _decode_item(item: Any, param: str, system: list[Text], messages: list[Message]) -> None:
     item = expect(item, dict, param)
     kind = item.get("type", "message")
-    keep = bool(item.get(KEEP_FLAG))
+    keep = keep_mark(item, KEEP_FLAG, param)
     if kind == "message":
         role = item.get("role")
         if role in ("system", "developer"):
