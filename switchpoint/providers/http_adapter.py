@@ -171,6 +171,8 @@ class HttpProviderAdapter(ProviderAdapter):
         except ConnectionDropped as exc:
             raise ProviderError("dropped", f"{self.name} closed the connection: {exc}") from None
         if response.status >= 300:
+            if response.status < 400:
+                raise self._redirected(response)
             raise await self._error_from(response, limits)
         coding = response.headers.get("content-encoding", "identity")
         if coding != "identity":
@@ -212,6 +214,19 @@ class HttpProviderAdapter(ProviderAdapter):
             except ProviderError as again:
                 error = again
         raise error
+
+    def _redirected(self, response: UpstreamResponse) -> ProviderError:
+        """A 3xx is no answer of the vendor's API: its base URL moved, or an edge in front
+        of it redirects. Not followed (the request and our key would go wherever it
+        points) and not passed on (a client would get a 3xx without its Location, or a
+        304 without a body, as if its own request were at fault): this provider failed."""
+        response.close()
+        return ProviderError(
+            "invalid_response",
+            f"{self.name} answered with a redirect (HTTP {response.status}) instead of an "
+            "answer: check its base_url",
+            status=response.status,
+        )
 
     async def _error_from(self, response: UpstreamResponse, limits: AttemptLimits) -> ProviderError:
         wait_s = limits.bounded(10.0, time.perf_counter())
