@@ -37,6 +37,7 @@ from switchpoint.providers.base import ProviderAdapter
 from switchpoint.providers.errors import ProviderError
 from switchpoint.providers.limits import AttemptLimits
 from switchpoint.routing.registry import Registry
+from switchpoint.routing.rules import budget_fallback
 
 log = logging.getLogger("switchpoint.execution")
 # Failures after which the vendor has most likely read (and bills) the prompt though no
@@ -137,10 +138,14 @@ class Executor:
     def call_deadline(self, call: CallRecord) -> float:
         return call.started_at + self.deadline_s
 
-    def larger_context(self, targets: list[Target], current: int) -> int | None:
+    def larger_context(
+        self, targets: list[Target], current: int, *, budget_bound: bool = False
+    ) -> int | None:
         """The index of a target with a larger context than `targets[current]` (whose
         provider said the request is too long): later in the chain first, else the
-        registry's long-context profile, else its largest; appended to `targets`."""
+        registry's long-context profile, else its largest; appended to `targets`. A call
+        moved for its budget (`budget_bound`) is kept to profiles within it, as its chain
+        is: never sent back to the expensive profile it left."""
         failed = targets[current]
         size = failed.profile.max_context
         for index in range(current + 1, len(targets)):
@@ -158,6 +163,7 @@ class Executor:
             and p.max_context > size
             and p.model != failed.model
             and p.name not in tried
+            and (not budget_bound or budget_fallback.affordable(self.registry, p))
         ]
         if not candidates:
             return None
@@ -362,7 +368,11 @@ class Executor:
                     if step == "fail":
                         raise gateway_error_for(error, target, call.context_tokens) from None
                     if step == "larger_context":
-                        bigger = self.larger_context(targets, index)
+                        bigger = self.larger_context(
+                            targets,
+                            index,
+                            budget_bound=call.decision is not None and call.decision.budget_bound,
+                        )
                         if bigger is None:
                             raise gateway_error_for(error, target, call.context_tokens) from None
                         too_small = max(too_small, target.profile.max_context)

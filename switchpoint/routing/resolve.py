@@ -148,6 +148,7 @@ def resolve(registry: Registry, request: RoutingRequest) -> RoutingDecision:
         context_strategy=strategy,
         context_tokens=tokens if original is size else original.tokens(profile),
         context_budget=budget,
+        budget_bound=moved_for_budget,
     )
 
 

@@ -33,11 +33,16 @@ def budget_target(registry: Registry, size: ContextSize) -> Profile | None:
     return target if holds(target, size) else None
 
 
+def affordable(registry: Registry, profile: Profile) -> bool:
+    """Whether a call moved for its budget may go to `profile`: one this rule would not
+    move it away from."""
+    return profile.cost_weight <= registry.downgrade_cost_weight_above
+
+
 def affordable_chain(registry: Registry, chain: list[str]) -> list[str]:
     """`chain` (which starts at the budget profile) less the fallbacks whose cost weight
     is above `downgrade_cost_weight_above`: the profiles a tight budget was moved away
     from. A failure of the budget profile is then answered by a profile within budget,
     or by an error, never by the expensive profile the call left."""
-    limit = registry.downgrade_cost_weight_above
     profiles = registry.profiles
-    return chain[:1] + [name for name in chain[1:] if profiles[name].cost_weight <= limit]
+    return chain[:1] + [name for name in chain[1:] if affordable(registry, profiles[name])]
