@@ -264,6 +264,9 @@ def _ensure_fits(
         return profile
     replacement = context_fit.replacement(registry, profile, size)
     if replacement is None:
+        if not any(p.available for p in registry.profiles.values()):
+            # No size would fit "0 tokens": the request is not at fault, the setup is.
+            raise no_provider_available(registry)
         raise context_too_large(
             registry, size.tokens(profile), outlook, reserved=size.reserved(profile)
         )
@@ -300,6 +303,15 @@ def fallback_chain(registry: Registry, first: Profile, size: ContextSize | int) 
         if candidate.available and fits(candidate, candidate.max_context):
             chain.append(name)
     return chain
+
+
+def no_provider_available(registry: Registry) -> GatewayError:
+    providers = ", ".join(sorted({p.provider for p in registry.profiles.values()}))
+    return GatewayError(
+        "unavailable",
+        f"no provider can serve this request: every profile's provider ({providers}) is "
+        "unavailable, most likely because its API key is not set (see the start-up log)",
+    )
 
 
 def context_too_large(
