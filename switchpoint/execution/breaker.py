@@ -104,12 +104,22 @@ class Breaker:
     """One target's breaker. `changed_wall` (unix time of the last transition) orders
     transitions shared between gateway instances."""
 
-    __slots__ = ("changed_wall", "opened_at", "probe_ok", "probes", "state", "window")
+    __slots__ = (
+        "changed_wall",
+        "half_open_at",
+        "opened_at",
+        "probe_ok",
+        "probes",
+        "state",
+        "window",
+    )
 
     def __init__(self, window_s: float) -> None:
         self.window = Window(max(1, round(window_s)))
         self.state: State = "closed"
         self.opened_at = 0.0
+        # When probing began: an attempt that started before is no probe.
+        self.half_open_at = 0.0
         self.probes = 0
         self.probe_ok = 0
         self.changed_wall = 0.0
@@ -213,16 +223,25 @@ class CircuitBreakers:
         window.add_retry(self._clock())
         return True
 
-    def release(self, key: Key) -> None:
-        """An admitted attempt was not made after all, or said nothing about health."""
+    def release(self, key: Key, started_at: float | None = None) -> None:
+        """An admitted attempt was not made after all, or said nothing about health.
+        `started_at`: when the attempt began (None: just now)."""
         if key in self._tripped:
             breaker = self._breakers[key]
-            if breaker.state == "half_open" and breaker.probes > 0:
+            if (
+                breaker.state == "half_open"
+                and breaker.probes > 0
+                and (started_at is None or started_at >= breaker.half_open_at)
+            ):
                 breaker.probes -= 1
 
-    def record(self, key: Key, outcome: str, latency_s: float | None) -> None:
+    def record(
+        self, key: Key, outcome: str, latency_s: float | None, started_at: float | None = None
+    ) -> None:
+        """The outcome of an attempt that began at `started_at` (None: taken as a probe
+        when the breaker is half-open)."""
         if outcome in NEUTRAL_OUTCOMES:
-            self.release(key)
+            self.release(key, started_at)
             return
         ok = outcome == "ok"
         slow = False
@@ -233,6 +252,10 @@ class CircuitBreakers:
         if breaker is None:
             breaker = self._breakers[key] = Breaker(self._window_s)
         if key in self._tripped:
+            if started_at is not None and started_at < breaker.half_open_at:
+                # It began before the breaker opened (no attempt is let through while
+                # it is open): no probe, and no news of the target since.
+                return
             self._record_tripped(key, breaker, ok, slow)
             return
         now = self._clock()
@@ -277,6 +300,10 @@ class CircuitBreakers:
         breaker.changed_wall = changed_wall if changed_wall is not None else time.time()
         if new == "open":
             breaker.opened_at = opened_at if opened_at is not None else self._clock()
+            # Until probing begins, every attempt in flight is a straggler.
+            breaker.half_open_at = float("inf")
+        elif new == "half_open":
+            breaker.half_open_at = self._clock()
         if new != "half_open":
             breaker.probes = 0
             breaker.probe_ok = 0

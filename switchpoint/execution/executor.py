@@ -243,7 +243,7 @@ class Executor:
         if attempt.usage is not None:
             attempt.cost_usd = self.prices.cost_usd(target.model, attempt.usage)
         latency = attempt.ttft_s if attempt.ttft_s is not None else attempt.duration_s
-        self.breakers.record(target.key, attempt.outcome, latency)
+        self.breakers.record(target.key, attempt.outcome, latency, attempt.started_at)
         self.bus.attempt(call, attempt)
 
     @staticmethod

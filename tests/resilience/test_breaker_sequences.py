@@ -4,13 +4,15 @@ threshold, probed while open, and used again within a bounded time after it reco
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from typing import Any
 
 import openai
 import pytest
 
 from switchpoint.providers.simulated import SimulatedAdapter
-from tests.fakes import OpenAIFake, ServiceUnavailable
+from tests.fakes import OpenAIFake, ServerError, ServiceUnavailable
 from tests.resilience.gateway_thread import GatewayThread
 from tests.resilience.topology import KEYS, openai_pair
 
@@ -164,3 +166,45 @@ def test_every_breaker_open_fails_fast_with_retry_after(pair: Pair) -> None:
     assert 25 <= int(error.response.headers["retry-after"]) <= 30
     assert error.response.headers["x-switchpoint-attempts"] == "0"
     assert (primary.request_count(), backup.request_count()) == (1, 1)
+
+
+def test_streams_begun_before_the_breaker_opened_free_no_probe_slot(pair: Pair) -> None:
+    """Streams that were running when the breaker opened, and end while it probes (here
+    their clients leave), are no probes: they neither free a probe's slot, letting more
+    calls than `half_open_probes` through, nor count as its result."""
+    primary, backup = pair
+    primary.stream_chunks, primary.chunk_gap = 20, 0.2
+    fallback = {
+        "max_retries": 0,
+        "circuit_breaker_threshold": 0.5,
+        "circuit_breaker": {"window_s": 10, "min_requests": 1, "open_s": 0.5,
+                            "half_open_probes": 1},
+    }  # fmt: skip
+    document = openai_pair(primary.base_url, backup.base_url, fallback=fallback)
+    with GatewayThread(document, KEYS) as gw, ThreadPoolExecutor(6) as pool:
+        api = openai.OpenAI(base_url=gw.base_url, api_key="unused", max_retries=0)
+        with ExitStack() as stragglers:
+            lines = []  # held: a line iterator collected would close its stream
+            for _ in range(3):
+                response = stragglers.enter_context(
+                    api.chat.completions.with_streaming_response.create(
+                        model="main", messages=USER, stream=True
+                    )
+                )
+                lines.append(response.iter_lines())
+                next(lines[-1])  # the stream is under way
+            primary.enqueue(ServerError())
+            assert served_by(api) == "backup"  # 1 failure of 1: open
+            time.sleep(0.6)  # past open_s: the next call is the one probe
+            primary.header_delay, primary.chunk_gap = 2.0, 0.0
+            before = primary.request_count()
+            probe = pool.submit(served_by, api)
+            while primary.request_count() == before:
+                time.sleep(0.01)
+        # The stragglers' clients have left: their attempts end, cancelled.
+        while sum(a.outcome == "cancelled" for a in gw.recorder.attempts) < 3:
+            time.sleep(0.01)
+        others = list(pool.map(lambda _: served_by(api), range(5)))
+        assert probe.result() == "primary"
+    assert others == ["backup"] * 5
+    assert primary.request_count() - before == 1

@@ -130,6 +130,22 @@ def test_a_neutral_probe_gives_its_slot_back() -> None:
     assert cb.allow(KEY)
 
 
+def test_attempts_begun_before_probing_are_no_probes() -> None:
+    cb, clock, _ = breakers(circuit_breaker={"half_open_probes": 1, "min_requests": 1})
+    straggler = clock.now  # a long stream, begun while the breaker was closed
+    clock.now += 0.5
+    cb.record(KEY, "server_error", 0.1, clock.now)
+    clock.now += 20
+    assert cb.allow(KEY)  # the one probe
+    probe = clock.now
+    cb.record(KEY, "cancelled", None, straggler)
+    assert not cb.allow(KEY)  # the straggler's end freed no probe's place
+    cb.record(KEY, "server_error", 0.1, straggler)
+    assert cb.state(KEY) == "half_open"  # nor is it the probe's result
+    cb.record(KEY, "ok", 0.1, probe)
+    assert cb.state(KEY) == "closed"
+
+
 def test_slow_answers_count_as_failures() -> None:
     cb, _, moves = breakers(
         circuit_breaker={"latency_limit_ms": 500, "min_requests": 4, "window_s": 10}
