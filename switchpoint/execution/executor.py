@@ -266,15 +266,19 @@ class Executor:
             attempt.usage = Usage(input_tokens=tokens)
             attempt.usage_estimated = True
 
-    def skip_open(self, call: CallRecord, target: Target, reason: str, cause: str | None) -> None:
+    def skip_open(
+        self, call: CallRecord, target: Target, reason: str, cause: str | None, *, moves_on: bool
+    ) -> None:
         """Record `target` as skipped for its open breaker. The skip keeps the reason the
         target was entered for ("first" when it heads the chain), so that the one move
-        past it counts as one fallback, made by the next target's attempt."""
+        past it counts as one fallback, made by the next target's attempt; `moves_on`:
+        there is a next target (else no move, and no reason for one)."""
         attempt = self.begin_attempt(call, target, reason, cause)
         attempt.outcome = SKIPPED_OPEN
-        if reason != SUMMARIZE:
-            call.fallback_reasons.append("breaker_open")
-        self.bus.resilience("fallback", target.provider, target.model, "breaker_open")
+        if moves_on:
+            if reason != SUMMARIZE:
+                call.fallback_reasons.append("breaker_open")
+            self.bus.resilience("fallback", target.provider, target.model, "breaker_open")
         self.bus.attempt(call, attempt)
 
     # --- the attempt loop -----------------------------------------------------------
@@ -324,7 +328,7 @@ class Executor:
                 index += 1
                 continue
             if not self.breakers.allow(target.key):
-                self.skip_open(call, target, reason, cause)
+                self.skip_open(call, target, reason, cause, moves_on=index + 1 < len(targets))
                 skipped_open.append(target)
                 index += 1
                 reason = SUMMARIZE if summarizing else "fallback"
@@ -384,9 +388,10 @@ class Executor:
                                 call.summarization.dispatched = False
                     else:
                         index += 1
-                    if not summarizing:
-                        call.fallback_reasons.append(error.kind)
                     if index < len(targets):
+                        # A move to a next target: the last one's failure is none.
+                        if not summarizing:
+                            call.fallback_reasons.append(error.kind)
                         self.bus.resilience("fallback", target.provider, target.model, error.kind)
                     reason = SUMMARIZE if summarizing else "fallback"
                     break
