@@ -46,6 +46,9 @@ log = logging.getLogger("switchpoint.execution")
 # vendor had already closed, whose request it never read.
 _PROMPT_READ = frozenset({"timeout", "stalled", "truncated"})
 
+# Failures that say this target cannot serve the request, and another may.
+_ANOTHER_TARGET_CAN = frozenset({"context_length", "unsupported"})
+
 # An attempt left less than this of the call's deadline cannot complete (a connection on
 # loopback takes about that much): the deadline has in effect passed. Started anyway, it
 # fails as a connect timeout and hides that the call's deadline is the cause.
@@ -317,6 +320,7 @@ class Executor:
             targets = self.targets(call)
         call_deadline = self.call_deadline(call)
         last_error: ProviderError | None = None
+        # Targets skipped for their open breaker since the last failure.
         skipped_open: list[Target] = []
         # After a context-length error, no target this small (or that model) again.
         too_small = 0
@@ -347,6 +351,7 @@ class Executor:
                         call, target, attempt, error, limits=limits, prompt_tokens=prompt_tokens
                     )
                     last_error = error
+                    skipped_open = []
                     cause = error.kind
                     step = self.policy.next_step(error, retries)
                     if step == "retry" and await self._backoff(
@@ -409,9 +414,13 @@ class Executor:
                 attempt.output_capped = limits.stats.output_capped
                 attempt.dropped_params = limits.stats.dropped_params
                 return result, target, attempt, limits
-        if last_error is None and skipped_open:
+        if skipped_open and (last_error is None or last_error.kind in _ANOTHER_TARGET_CAN):
+            # The targets that could have served it are only resting: a client told its
+            # request is too long (or asks what no model gives) would change it for nothing.
             raise all_open_error(
-                skipped_open, min(self.breakers.reopens_in(t.key) for t in skipped_open)
+                skipped_open,
+                min(self.breakers.reopens_in(t.key) for t in skipped_open),
+                last_error,
             )
         raise exhausted_error(last_error, call)
 

@@ -104,13 +104,19 @@ def exhausted_error(last: ProviderError | None, call: CallRecord) -> GatewayErro
     )
 
 
-def all_open_error(skipped: list[Target], reopens_in_s: float) -> GatewayError:
+def all_open_error(
+    skipped: list[Target], reopens_in_s: float, refused: ProviderError | None = None
+) -> GatewayError:
     """Every target was skipped: each one's breaker is open. Fail fast (no provider was
-    called) and say when the first breaker lets a probe through."""
+    called) and say when the first breaker lets a probe through. With `refused`: the
+    targets tried could not serve the request (too long for them, an answer shape they
+    lack), and every one that might was skipped so."""
     names = ", ".join(f"{t.provider}/{t.model}" for t in skipped)
+    which = "every target" if refused is None else "every other target that may serve it"
+    why = "" if refused is None else f" ({refused.message})"
     return GatewayError(
         "unavailable",
-        f"no provider can serve this request right now: the circuit breaker of every "
-        f"target is open ({names}); retry in {max(1, round(reopens_in_s))}s",
+        f"no provider can serve this request right now{why}: the circuit breaker of "
+        f"{which} is open ({names}); retry in {max(1, round(reopens_in_s))}s",
         retry_after_s=max(1.0, reopens_in_s),
     )
