@@ -29,7 +29,8 @@ class GoogleError:
             violation["quotaId"]
             for detail in self.details
             if str(detail.get("@type", "")).endswith("google.rpc.QuotaFailure")
-            for violation in detail.get("violations") or ()
+            # Not a list (a number, an object): no violations to read, not a TypeError.
+            for violation in _list(detail.get("violations"))
             if isinstance(violation, dict) and isinstance(violation.get("quotaId"), str)
         ]
 
@@ -45,6 +46,10 @@ class GoogleError:
                         return None
                     return retry_delay(seconds)
         return None
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def parse_error(body: object) -> GoogleError:
