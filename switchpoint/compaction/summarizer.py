@@ -32,6 +32,19 @@ from switchpoint.providers.limits import AttemptLimits
 # worth, and the client's whole conversation is far more than was sent.
 _CHARS_PER_TOKEN = 4
 
+# The answer cap a summary asked for in at most N tokens is sent with, where the model
+# takes it: a reasoning model's thinking counts against the same cap (OpenAI's
+# `max_completion_tokens`), and a model may run past the length it is asked for. Without
+# the room, a summary cut at N would be a failure however good its text. What the
+# summaries take is measured afterwards and reduced if over the room planned.
+_OVERSHOOT_FACTOR = 2
+_THINKING_ROOM_TOKENS = 4096
+
+
+def answer_cap(max_tokens: int) -> int:
+    return max_tokens * _OVERSHOOT_FACTOR + _THINKING_ROOM_TOKENS
+
+
 # The summarizer's request is built from the internal shape: no client protocol.
 _PROTOCOL = "switchpoint_summary"
 # Stop reasons of a whole answer.
@@ -48,16 +61,25 @@ class ExecutorSummarizer:
         self.targets = targets
         self.meter = meter
 
-    def _holding(self, conversation: Conversation, max_tokens: int) -> list[Target]:
-        return [t for t in self.targets if self.meter.holds(conversation, t.profile, max_tokens)]
+    def _holding(self, conversation: Conversation, max_tokens: int) -> dict[str, int]:
+        """The answer cap each target that takes the prompt is sent (by profile): the
+        generous one where it fits, the length asked for where only that does."""
+        generous = answer_cap(max_tokens)
+        caps: dict[str, int] = {}
+        for target in self.targets:
+            for cap in (generous, max_tokens):
+                if self.meter.holds(conversation, target.profile, cap):
+                    caps[target.profile.name] = cap
+                    break
+        return caps
 
     async def summarize(self, prompt: str, max_tokens: int) -> str:
-        conversation = Conversation(
-            messages=[Message("user", [Text(prompt)])], max_tokens=max_tokens
-        )
-        request = ChatRequest(_PROTOCOL, {}, stream=False, conversation=conversation)
+        messages = [Message("user", [Text(prompt)])]
         # Counting a chunk of up to 100K tokens: off the event loop.
-        targets = await asyncio.to_thread(self._holding, conversation, max_tokens)
+        caps = await asyncio.to_thread(
+            self._holding, Conversation(messages=messages, max_tokens=max_tokens), max_tokens
+        )
+        targets = [t for t in self.targets if t.profile.name in caps]
         if not targets:
             names = ", ".join(t.profile.name for t in self.targets) or "none"
             raise SummarizerFailed(
@@ -68,6 +90,8 @@ class ExecutorSummarizer:
         async def attempt_fn(
             target: Target, attempt: AttemptRecord, limits: AttemptLimits
         ) -> ChatResponse:
+            conversation = Conversation(messages=messages, max_tokens=caps[target.profile.name])
+            request = ChatRequest(_PROTOCOL, {}, stream=False, conversation=conversation)
             return await target.adapter.complete(request, target.model, limits)
 
         executor = self.executor
@@ -82,7 +106,8 @@ class ExecutorSummarizer:
         executor.end_attempt(self.call, target, attempt, limits=limits)
         if response.stop_reason in _CUT:
             raise SummaryTruncated(
-                f"{target.model}'s summary was cut at its {max_tokens}-token limit"
+                f"{target.model}'s summary was cut at its {caps[target.profile.name]}-token limit "
+                f"(asked for at most {max_tokens})"
             )
         if response.stop_reason not in _COMPLETE:
             raise SummarizerFailed(

@@ -1,9 +1,11 @@
 """What the summarizer is sent and what of its answers is used: a fallback summarizer
-smaller than a chunk is not sent that chunk, and an answer cut at its output limit is
-not a summary (the call goes on as if summarizing had failed)."""
+smaller than a chunk is not sent that chunk, a summary is sent with room for thinking and
+for running past the length asked for, and an answer cut at that limit is not a summary
+(the call goes on as if summarizing had failed)."""
 
 from __future__ import annotations
 
+from switchpoint.compaction.summarizer import answer_cap
 from tests.context.checks import SUMMARY_MARK, exact_tokens, text_of
 from tests.context.conftest import ContextStack, StackFactory
 from tests.context.test_summarize import agent_request
@@ -30,9 +32,22 @@ def test_a_fallback_summarizer_too_small_for_a_chunk_is_not_sent_it(
     assert call.summarization is not None and call.summarization.outcome == "failed"
 
 
+def test_a_summary_longer_than_asked_within_its_cap_is_used(stack: ContextStack) -> None:
+    # Asked for at most 2,000 tokens; a reasoning model's thinking shares the cap, and
+    # a model may overshoot: sent with room for both, a longer answer is whole.
+    stack.summarizer.reply_text = " ".join(f"fact{i}" for i in range(3_000))
+    response = stack.post("/v1/chat/completions", agent_request(150_000))
+    assert response.status_code == 200, response.text
+    assert response.headers["x-switchpoint-context"] == "summarized"
+    caps = {r.body.get("max_completion_tokens") for r in stack.summarizer.requests}
+    assert caps == {answer_cap(2_000)}
+    (call,) = stack.recorder.calls
+    assert call.summarization is not None and call.summarization.outcome == "summarized"
+
+
 def test_a_summary_cut_at_its_output_limit_is_not_used(stack: ContextStack) -> None:
-    # The fake cuts an answer longer than max_tokens (2,000 words) with a length stop.
-    stack.summarizer.reply_text = " ".join(f"fact{i}" for i in range(5_000))
+    # The fake cuts an answer longer than max_tokens (in words) with a length stop.
+    stack.summarizer.reply_text = " ".join(f"fact{i}" for i in range(answer_cap(2_000) + 1))
     response = stack.post("/v1/chat/completions", agent_request(150_000))
     assert response.status_code == 200, response.text
     assert response.headers["x-switchpoint-context"] == "moved"
