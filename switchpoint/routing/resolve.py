@@ -131,7 +131,14 @@ def resolve(registry: Registry, request: RoutingRequest) -> RoutingDecision:
 
     tokens = size.tokens(profile)
     chain = fallback_chain(registry, profile, size)
-    if moved_for_budget:
+    # A tight budget bounds the fallbacks of a call on an affordable profile, moved there
+    # or not: a failure must not send it where the budget rule would have moved it from.
+    budget_bound = moved_for_budget or (
+        not request.pinned
+        and budget_fallback.tight(registry, request.budget_constraint)
+        and budget_fallback.affordable(registry, profile)
+    )
+    if budget_bound:
         chain = budget_fallback.affordable_chain(registry, chain)
     return RoutingDecision(
         profile=profile.name,
@@ -148,7 +155,7 @@ def resolve(registry: Registry, request: RoutingRequest) -> RoutingDecision:
         context_strategy=strategy,
         context_tokens=tokens if original is size else original.tokens(profile),
         context_budget=budget,
-        budget_bound=moved_for_budget,
+        budget_bound=budget_bound,
     )
 
 
