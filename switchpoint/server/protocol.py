@@ -224,6 +224,8 @@ class HttpProtocol(Upgrades):
     async def _respond(self, request: Request, keep_alive: int) -> None:
         try:
             response = await self._state.handler(request)
+            if self._state.draining:
+                keep_alive = 0  # the server is stopping: this is the connection's last answer
             if request.method == "HEAD":
                 await self._write_head_only(response, keep_alive, request.http_version)
             elif isinstance(response, StreamingResponse):
@@ -253,7 +255,9 @@ class HttpProtocol(Upgrades):
         if self._message_started_at is not None:
             # A request began arriving during this answer: its read time starts now.
             self._message_started_at = now
-        if not keep_alive:
+        if not keep_alive or self._state.draining:
+            # Draining: a stream whose head promised keep-alive before the drain began
+            # ends its connection too, rather than take the client's next request.
             self._close()
             return
         if self._read_paused:

@@ -117,6 +117,7 @@ async def _drain(state: ServerState, grace_s: float) -> None:
     chunk, so its client sees it incomplete)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + grace_s
+    state.draining = True
     while loop.time() < deadline:
         busy = [c for c in state.connections if c.busy]
         for connection in state.connections - set(busy):

@@ -43,7 +43,10 @@ class ServerState:
         self.write_timeout_s = write_timeout_s
         self.connections: set[HttpProtocol] = set()
         self.date_header = b""
-        self.accepting = True
+        # Set when graceful shutdown begins: answers from then on say `connection: close`
+        # and end their connection, so that a keep-alive client cannot hold the drain open
+        # with request after request (and then lose one it sent as the drain closed it).
+        self.draining = False
         self.refresh_date()
 
     def refresh_date(self) -> None:
