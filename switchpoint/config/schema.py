@@ -83,7 +83,30 @@ class RedisOrMemory(Strict):
                 raise ValueError(
                     f"url must start with redis://, rediss:// or unix:// ({redact_url(self.url)!r})"
                 )
+            problem = _redis_url_problem(self.url)
+            if problem:
+                raise ValueError(f"url {redact_url(self.url)!r}: {problem}")
         return self
+
+
+def _redis_url_problem(url: str) -> str | None:
+    """What Redis's client would refuse in `url` when it connects (a port out of range,
+    an option it cannot read) or silently ignore (a database that is not a number, so
+    db 0 is used), found before serving instead of as a crash at start-up."""
+    from urllib.parse import urlsplit
+
+    # Imported only for a Redis store: the client library is not needed otherwise.
+    from redis.asyncio.connection import parse_url
+
+    try:
+        parse_url(url)
+    except ValueError as exc:
+        return str(exc).rstrip(".")
+    if not url.startswith("unix://"):
+        database = urlsplit(url).path.strip("/")
+        if database and not database.isdigit():
+            return f"the database after the host must be a number (got {database!r})"
+    return None
 
 
 class GeminiCallMemoryConfig(RedisOrMemory):

@@ -1,0 +1,71 @@
+"""Settings that pass a shallow look but fail (or mean something else) once served are
+refused by `check` and by `serve` alike: exit 2, one line naming the key, no traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.cli.cli_run import run
+from tests.gateway_process import REPO
+
+
+def serve(config: Path) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if k != "SWITCHPOINT_MASTER_KEY"}
+    return subprocess.run(
+        [sys.executable, "-m", "switchpoint", "serve", "--port", "0", "--config", str(config)],
+        cwd=REPO,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def write(tmp_path: Path, document: dict[str, object]) -> Path:
+    path = tmp_path / "switchpoint.yaml"
+    path.write_text(yaml.safe_dump({"ledger": {"enabled": False}, **document}))
+    return path
+
+
+def refused_by_both(config: Path, key: str, message: str) -> None:
+    checked = run("check", "--config", str(config))
+    assert checked.exit_code == 2, checked.output
+    assert f"{key}: " in checked.output and message in checked.output, checked.output
+    served = serve(config)
+    assert served.returncode == 2, served.stderr[-2000:]
+    assert "Traceback" not in served.stderr
+    assert f"{key}: " in served.stderr and message in served.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("redis://127.0.0.1:99999/0", "Port out of range"),
+        ("redis://127.0.0.1:abc/0", "Port could not be cast"),
+        ("redis://127.0.0.1:6379/0?socket_timeout=soon", "socket_timeout"),
+        # Redis' client would silently use database 0.
+        ("redis://127.0.0.1:6379/sessions", "the database after the host must be a number"),
+    ],
+)
+def test_a_redis_url_its_client_cannot_use_is_refused(
+    tmp_path: Path, url: str, message: str
+) -> None:
+    store = {"type": "redis", "url": url}
+    refused_by_both(
+        write(tmp_path, {"routing": {"fallback": {"circuit_breaker": {"store": store}}}}),
+        "routing.fallback.circuit_breaker.store",
+        message,
+    )
+
+
+def test_a_bad_summary_cache_url_is_refused_and_its_password_not_shown(tmp_path: Path) -> None:
+    store = {"type": "redis", "url": "redis://:hunter2@127.0.0.1:70000/0"}
+    config = write(tmp_path, {"routing": {"context": {"summary_cache": store}}})
+    refused_by_both(config, "routing.context.summary_cache", "Port out of range")
+    assert "hunter2" not in run("check", "--config", str(config)).output
