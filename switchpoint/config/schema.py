@@ -121,10 +121,21 @@ class GeminiCallMemoryConfig(RedisOrMemory):
     ttl_s: int = Field(86400, ge=60)
 
 
+# The variable each vendor's own SDK reads its key from: a provider of that type that
+# names none uses it (docs: "per type"), whatever the provider is called.
+DEFAULT_KEY_ENV: dict[str, str] = {
+    "openai": "OPENAI_API_KEY",
+    "openai_responses": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "google": "GEMINI_API_KEY",
+}
+
+
 class ProviderConfig(Strict):
     type: ProviderType
     base_url: HttpUrl | None = None
-    api_key_env: str | None = None
+    # Not empty: a blank template value would read no variable at all.
+    api_key_env: str | None = Field(None, min_length=1)
     # Google's API version (part of its URL path); Anthropic's `anthropic-version` header.
     api_version: str | None = None
     # One attempt, end to end (a non-streamed answer's silence is bounded only by this:
@@ -141,6 +152,15 @@ class ProviderConfig(Strict):
     simulation: SimulationConfig | None = None
     # Type google only: where Gemini's function calls are kept until they are replayed.
     call_memory: GeminiCallMemoryConfig | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _key_env_by_type(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("api_key_env") is None:
+            default = DEFAULT_KEY_ENV.get(str(data.get("type")))
+            if default is not None:
+                return {**data, "api_key_env": default}
+        return data
 
     @model_validator(mode="after")
     def _needs_base_url(self) -> ProviderConfig:
