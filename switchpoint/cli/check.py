@@ -9,6 +9,7 @@ from switchpoint.cli.config_option import ConfigPath, load_or_exit
 from switchpoint.cli.terminal import stdout
 from switchpoint.config.schema import Config
 from switchpoint.pricing import PriceTable
+from switchpoint.providers.api_keys import read_api_key
 from switchpoint.url_redaction import redact_url
 
 if TYPE_CHECKING:
@@ -36,11 +37,13 @@ def check(config: ConfigPath = None) -> None:
         if provider.type == "simulated":
             key = "not needed"
         elif provider.api_key_env:
-            key = (
-                f"{provider.api_key_env} set"
-                if os.environ.get(provider.api_key_env)
-                else f"{provider.api_key_env} NOT SET (unavailable)"
-            )
+            _, unavailable = read_api_key(provider, os.environ)
+            if unavailable is None:
+                key = f"{provider.api_key_env} set"
+            elif unavailable.endswith("is not set"):
+                key = f"{provider.api_key_env} NOT SET (unavailable)"
+            else:
+                key = f"UNUSABLE (unavailable): {unavailable}"
         else:
             key = "none"
         base_url = redact_url(str(provider.base_url)) if provider.base_url else "-"

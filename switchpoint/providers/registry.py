@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from switchpoint.config.schema import Config, ProviderConfig
 from switchpoint.providers.anthropic import AnthropicAdapter
+from switchpoint.providers.api_keys import read_api_key
 from switchpoint.providers.base import ProviderAdapter
 from switchpoint.providers.google import GoogleAdapter
 from switchpoint.providers.http_adapter import HttpProviderAdapter
@@ -23,10 +24,6 @@ HTTP_ADAPTERS: dict[str, type[HttpProviderAdapter]] = {
     AnthropicAdapter.type: AnthropicAdapter,
     GoogleAdapter.type: GoogleAdapter,
 }
-
-# Vendors that refuse every request without a key. A compatible server (a local vLLM)
-# may well need none.
-_KEY_REQUIRED = frozenset({"openai", "openai_responses", "anthropic", "google"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +54,11 @@ def _build(
     models = dict(config.models)
     if provider.type == "simulated":
         return SimulatedAdapter(name, provider, models)
-    key = env.get(provider.api_key_env) if provider.api_key_env else None
+    key, unavailable = read_api_key(provider, env)
     adapter_class = HTTP_ADAPTERS[provider.type]
-    adapter = adapter_class(name, provider, models, client=client, api_key=key or None)
-    if not key and provider.type in _KEY_REQUIRED:
-        adapter.unavailable_reason = f"{provider.api_key_env} is not set"
+    adapter = adapter_class(name, provider, models, client=client, api_key=key)
+    if unavailable is not None:
+        adapter.unavailable_reason = unavailable
     return adapter
 
 

@@ -51,3 +51,58 @@ def serves_with_the_types_key(openai_fake: OpenAIFake, anthropic_fake: Anthropic
         )
         assert message.content
     assert anthropic_fake.last_request.credential == anthropic_fake.api_key
+
+
+def test_a_key_with_a_trailing_newline_is_sent_without_it() -> None:
+    # A Kubernetes secret made from a file, or `echo` into an env file, ends the key with
+    # a newline: it used to crash the start-up (a line break in the authorization header).
+    with OpenAIFake() as fake:
+        providers = {"openai": {"type": "openai", "base_url": fake.base_url}}
+        environ = {"OPENAI_API_KEY": f"  {fake.api_key}\n"}
+        with BackgroundServer(config(providers, "openai", "gpt-4o"), environ=environ) as running:
+            client = openai.OpenAI(base_url=f"{running.base_url}/v1", api_key="x", max_retries=0)
+            client.chat.completions.create(
+                model="only", messages=[{"role": "user", "content": "hi"}]
+            )
+        assert fake.last_request.credential == fake.api_key
+
+
+def test_a_key_no_header_can_hold_leaves_its_provider_unavailable_not_the_gateway_down() -> None:
+    with OpenAIFake() as fake:
+        providers = {
+            "openai": {"type": "openai", "base_url": fake.base_url},
+            "spare": {"type": "openai", "base_url": fake.base_url, "api_key_env": "SPARE_KEY"},
+        }
+        profiles = {
+            "only": {
+                "model": "gpt-4o",
+                "provider": "openai",
+                "max_context": 100_000,
+                "cost_weight": 1,
+                "fallbacks": ["spare"],
+            },
+            "spare": {
+                "model": "gpt-4o",
+                "provider": "spare",
+                "max_context": 100_000,
+                "cost_weight": 1,
+            },
+        }
+        cfg = parse_config(
+            {
+                "providers": providers,
+                "routing": {"default_profile": "only", "profiles": profiles},
+                "ledger": {"enabled": False},
+                "logging": {"access_log": False},
+            }
+        )
+        environ = {"OPENAI_API_KEY": "sk-\u20ac-pasted\x00", "SPARE_KEY": fake.api_key}
+        with BackgroundServer(cfg, environ=environ) as running:
+            assert running.gateway is not None
+            reason = running.gateway.adapters["openai"].unavailable_reason
+            assert reason is not None and "OPENAI_API_KEY holds characters" in reason
+            client = openai.OpenAI(base_url=f"{running.base_url}/v1", api_key="x", max_retries=0)
+            answer = client.chat.completions.with_raw_response.create(
+                model="only", messages=[{"role": "user", "content": "hi"}]
+            )
+            assert answer.headers["x-switchpoint-provider"] == "spare"
