@@ -8,6 +8,7 @@ Unknown keys are errors: a typo must not silently fall back to a default.
 
 from __future__ import annotations
 
+import re
 from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
@@ -121,6 +122,11 @@ class GeminiCallMemoryConfig(RedisOrMemory):
     ttl_s: int = Field(86400, ge=60)
 
 
+# RFC 9110's token: what a header name is made of.
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+# How each request is framed and addressed is the gateway's to say.
+_FRAMING_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "te"})
+
 # The variable each vendor's own SDK reads its key from: a provider of that type that
 # names none uses it (docs: "per type"), whatever the provider is called.
 DEFAULT_KEY_ENV: dict[str, str] = {
@@ -152,6 +158,39 @@ class ProviderConfig(Strict):
     simulation: SimulationConfig | None = None
     # Type google only: where Gemini's function calls are kept until they are replayed.
     call_memory: GeminiCallMemoryConfig | None = None
+
+    @field_validator("headers")
+    @classmethod
+    def _sendable_headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        sent: dict[str, str] = {}
+        problems: list[str] = []
+        for name, value in headers.items():
+            lowered = name.lower()
+            if not _TOKEN.fullmatch(name):
+                problems.append(f"{name!r} is not a header name (letters, digits, -, _, ...)")
+            elif lowered in _FRAMING_HEADERS:
+                problems.append(f"{name!r} is set by the gateway for each request")
+            elif lowered in sent:
+                problems.append(f"{name!r} is given twice (header names ignore case)")
+            elif not all(" " <= c <= "~" or "\xa0" <= c <= "\xff" or c == "\t" for c in value):
+                problems.append(
+                    f"the value of {name!r} holds a line break, a control character or a "
+                    "character outside Latin-1"
+                )
+            # Lower-cased, as the gateway's own: a `Content-Type` here replaces its
+            # `content-type` instead of going out beside it.
+            sent[lowered] = value
+        if problems:
+            raise ValueError("; ".join(problems))
+        return sent
+
+    @field_validator("api_version")
+    @classmethod
+    def _version_token(cls, version: str | None) -> str | None:
+        # It goes into a header (Anthropic) or the URL path (Google) as it is.
+        if version is not None and not re.fullmatch(r"[A-Za-z0-9._-]+", version):
+            raise ValueError("must be letters, digits, '.', '_' or '-' (e.g. 2023-06-01, v1beta)")
+        return version
 
     @model_validator(mode="before")
     @classmethod

@@ -69,3 +69,42 @@ def test_a_bad_summary_cache_url_is_refused_and_its_password_not_shown(tmp_path:
     config = write(tmp_path, {"routing": {"context": {"summary_cache": store}}})
     refused_by_both(config, "routing.context.summary_cache", "Port out of range")
     assert "hunter2" not in run("check", "--config", str(config)).output
+
+
+@pytest.mark.parametrize(
+    ("provider", "key", "message"),
+    [
+        # Each used to pass check and crash serve with a traceback.
+        (
+            {"type": "openai", "headers": {"X-Team": "a\r\nInjected: 1"}},
+            "providers.openai.headers",
+            "the value of 'X-Team' holds a line break",
+        ),
+        (
+            {"type": "openai", "headers": {"X-Team": "caf\u00e9 \u20ac"}},
+            "providers.openai.headers",
+            "character outside Latin-1",
+        ),
+        (
+            {"type": "anthropic", "api_version": "2023-06-01\n"},
+            "providers.anthropic.api_version",
+            "must be letters, digits",
+        ),
+        # These went out as they were: a request the vendor cannot parse.
+        (
+            {"type": "openai", "headers": {"X Team": "a"}},
+            "providers.openai.headers",
+            "'X Team' is not a header name",
+        ),
+        (
+            {"type": "openai", "headers": {"Content-Length": "10"}},
+            "providers.openai.headers",
+            "'Content-Length' is set by the gateway",
+        ),
+    ],
+)
+def test_provider_headers_no_request_can_carry_are_refused(
+    tmp_path: Path, provider: dict[str, object], key: str, message: str
+) -> None:
+    name = key.split(".")[1]
+    refused_by_both(write(tmp_path, {"providers": {name: provider}}), key, message)

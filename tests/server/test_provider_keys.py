@@ -106,3 +106,23 @@ def test_a_key_no_header_can_hold_leaves_its_provider_unavailable_not_the_gatewa
                 model="only", messages=[{"role": "user", "content": "hi"}]
             )
             assert answer.headers["x-switchpoint-provider"] == "spare"
+
+
+def test_a_configured_header_replaces_the_gateways_own_whatever_its_case() -> None:
+    with OpenAIFake() as fake:
+        providers = {
+            "openai": {
+                "type": "openai",
+                "base_url": fake.base_url,
+                "headers": {"User-Agent": "team-x/1.0", "OpenAI-Organization": "org-1"},
+            }
+        }
+        environ = {"OPENAI_API_KEY": fake.api_key}
+        with BackgroundServer(config(providers, "openai", "gpt-4o"), environ=environ) as running:
+            client = openai.OpenAI(base_url=f"{running.base_url}/v1", api_key="x", max_retries=0)
+            client.chat.completions.create(
+                model="only", messages=[{"role": "user", "content": "hi"}]
+            )
+        # One user-agent, not the gateway's and the team's joined.
+        assert fake.last_request.headers["user-agent"] == "team-x/1.0"
+        assert fake.last_request.headers["openai-organization"] == "org-1"
