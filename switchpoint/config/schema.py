@@ -9,9 +9,17 @@ Unknown keys are errors: a typo must not silently fall back to a default.
 from __future__ import annotations
 
 import re
-from typing import Literal, Self
+from typing import Literal, Self, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from switchpoint.url_redaction import redact_url
 
@@ -31,6 +39,18 @@ class Strict(BaseModel):
     # touches (a cost of inf x 0 is NaN): refused with the key named, as any bad value.
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value: object, info: ValidationInfo) -> object:
+        # Pydantic takes `true` for 1: `port: true`, `workers: yes` or `cost_weight: on`
+        # (YAML booleans all) would pass as a number nobody wrote.
+        if isinstance(value, bool) and info.field_name is not None:
+            field = cls.model_fields[info.field_name]
+            kinds = get_args(field.annotation) or (field.annotation,)
+            if bool not in kinds and (int in kinds or float in kinds):
+                raise ValueError("must be a number, not a boolean")
+        return value
+
 
 class ServerConfig(Strict):
     # Not empty: "" binds every interface, which a blank template value must not do.
@@ -38,7 +58,8 @@ class ServerConfig(Strict):
     port: int = Field(8080, ge=0, le=65535)
     workers: int = Field(1, ge=1, le=256)
     max_body_bytes: int = Field(32 * 1024 * 1024, gt=0)
-    master_key_env: str = "SWITCHPOINT_MASTER_KEY"
+    # Not empty: a blank template value would name no variable, and run the gateway open.
+    master_key_env: str = Field("SWITCHPOINT_MASTER_KEY", min_length=1)
     # Idle keep-alive connections from clients are closed after this long.
     keep_alive_s: float = Field(75.0, gt=0)
     # A client must finish sending a request's headers and body within this.

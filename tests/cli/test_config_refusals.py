@@ -23,7 +23,7 @@ def serve(config: Path) -> subprocess.CompletedProcess[str]:
         env=environ,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=30,
     )
 
 
@@ -108,3 +108,24 @@ def test_provider_headers_no_request_can_carry_are_refused(
 ) -> None:
     name = key.split(".")[1]
     refused_by_both(write(tmp_path, {"providers": {name: provider}}), key, message)
+
+
+@pytest.mark.parametrize(
+    ("document", "key"),
+    [
+        # YAML's true/yes/on: taken for 1 (a port, a worker count, a limit) before.
+        ({"server": {"max_in_flight": True}}, "server.max_in_flight"),
+        ({"routing": {"fallback": {"max_retries": False}}}, "routing.fallback.max_retries"),
+        ({"models": {"m": {"input_usd_per_mtok": True}}}, "models.m.input_usd_per_mtok"),
+    ],
+)
+def test_a_boolean_where_a_number_belongs_is_refused(
+    tmp_path: Path, document: dict[str, object], key: str
+) -> None:
+    refused_by_both(write(tmp_path, document), key, "must be a number, not a boolean")
+
+
+def test_an_empty_master_key_variable_name_is_refused(tmp_path: Path) -> None:
+    # It named no variable: the gateway ran open, with nothing said of the template.
+    config = write(tmp_path, {"server": {"master_key_env": ""}})
+    refused_by_both(config, "server.master_key_env", "at least 1 character")
