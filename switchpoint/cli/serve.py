@@ -13,7 +13,7 @@ import typer
 import uvloop
 
 from switchpoint.cli.config_option import ConfigPath, load_or_exit
-from switchpoint.config.schema import Config
+from switchpoint.config.schema import MAX_WORKERS, Config
 from switchpoint.observability.logging_setup import configure_logging
 from switchpoint.server.open_files import raise_open_file_limit, report_open_file_limit
 
@@ -27,7 +27,9 @@ def serve(
     config: ConfigPath = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(min=0, max=65535, help="Port to listen on.")] = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="Worker processes.")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=MAX_WORKERS, help="Worker processes.")
+    ] = None,
 ) -> None:
     """Start the gateway (default 127.0.0.1:8080, built-in seed configuration)."""
     cfg = load_or_exit(config)
@@ -49,8 +51,17 @@ def serve(
         make_share_directory,
         remove_share_directory,
     )
-    from switchpoint.server.workers import run_workers
+    from switchpoint.server.workers import reserve_port, run_workers
 
+    try:
+        # Port 0: one port the kernel picks for every worker, not one each.
+        reserved = reserve_port(server.host) if server.port == 0 else None
+    except OSError as exc:
+        log.error("cannot listen on %s:%d: %s", server.host, server.port, exc.strerror)
+        raise typer.Exit(1) from None
+    if reserved is not None:
+        server = server.model_copy(update={"port": reserved.getsockname()[1]})
+        cfg = cfg.model_copy(update={"server": server})
     log.info("starting %d workers on %s:%d", server.workers, server.host, server.port)
     # Where the workers pool their metrics, so that any of them answers a scrape for all.
     shared = make_share_directory()
@@ -63,6 +74,8 @@ def serve(
         )
     finally:
         remove_share_directory(shared)
+        if reserved is not None:
+            reserved.close()
     raise typer.Exit(code)
 
 

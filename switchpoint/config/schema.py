@@ -32,6 +32,8 @@ SummarizationStrategy = Literal["hierarchical", "none", "reject"]
 # The most tokens any figure may hold (a trillion: far past any real call). Past it a
 # number is a mistake, and it would overflow the ledger's 64-bit columns.
 MAX_TOKEN_COUNT = 10**12
+# Worker processes of one `serve` (the file's `server.workers` and `--workers` alike).
+MAX_WORKERS = 256
 
 
 class Strict(BaseModel):
@@ -56,7 +58,7 @@ class ServerConfig(Strict):
     # Not empty: "" binds every interface, which a blank template value must not do.
     host: str = Field("127.0.0.1", min_length=1)
     port: int = Field(8080, ge=0, le=65535)
-    workers: int = Field(1, ge=1, le=256)
+    workers: int = Field(1, ge=1, le=MAX_WORKERS)
     max_body_bytes: int = Field(32 * 1024 * 1024, gt=0)
     # Not empty: a blank template value would name no variable, and run the gateway open.
     master_key_env: str = Field("SWITCHPOINT_MASTER_KEY", min_length=1)

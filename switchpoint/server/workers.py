@@ -15,6 +15,7 @@ import ctypes
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 from collections import defaultdict, deque
@@ -62,6 +63,21 @@ class _CrashLoop:
         while deaths and deaths[0] <= now - self._window_s:
             deaths.popleft()
         return len(deaths) >= self._count
+
+
+def reserve_port(host: str) -> socket.socket:
+    """A port the kernel picks, held (bound, never listening) for workers to listen on
+    with SO_REUSEPORT: each worker asking for port 0 itself would get a port of its own."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, 0))
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def run_workers(

@@ -184,3 +184,46 @@ def test_die_with_parent_asks_for_sigterm_and_sees_a_parent_already_gone() -> No
         """
     )
     assert result.stdout.split() == ["True", "False", str(int(signal.SIGTERM))], result.stderr
+
+
+def test_workers_asked_for_port_0_share_the_one_port_the_kernel_picked(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "providers": {"openai": {"type": "simulated"}},
+                "logging": {"access_log": False, "format": "json"},
+                "ledger": {"enabled": False},
+            }
+        )
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    argv = [sys.executable, "-m", "switchpoint", "serve", "-c", str(config), "--port", "0",
+            "--workers", "2"]  # fmt: skip
+    supervisor = subprocess.Popen(argv, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
+    listening: list[str] = []
+    try:
+        assert supervisor.stderr is not None
+        for line in supervisor.stderr:
+            message = json.loads(line).get("message", "") if line.startswith("{") else ""
+            if message.startswith("switchpoint listening on "):
+                listening.append(message.split()[3])
+                if len(listening) == 2:
+                    break
+        # Each worker took a port of its own: a load balancer knew of one of them.
+        assert len(set(listening)) == 1, listening
+        assert not listening[0].endswith(":0")
+    finally:
+        supervisor.send_signal(signal.SIGTERM)
+        assert supervisor.wait(30) == 0
+
+
+def test_workers_past_the_configurations_limit_are_refused_on_the_command_line() -> None:
+    # The file's server.workers stops at 256; --workers went past it unchecked. (The
+    # empty host stops serve before it forks anything, should --workers be taken.)
+    result = subprocess.run(
+        [sys.executable, "-m", "switchpoint", "serve", "--workers", "257", "--host", ""],
+        cwd=REPO, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "--workers" in result.stderr and "256" in result.stderr
