@@ -105,13 +105,19 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 def parse_config(document: dict[str, Any], *, source: str = "configuration") -> Config:
     merged = _merge_over_defaults(document)
+    explicit = document.get("routing") or {}
+    # Told from the document itself, so that they are reported with the other problems
+    # (one round of fixes, not one per kind), whether or not every value is valid.
+    references = list(_reference_problems(merged, explicit if isinstance(explicit, dict) else {}))
     try:
         config = Config.model_validate(merged)
     except ValidationError as exc:
-        raise ConfigError(list(_pydantic_problems(exc)), source=source) from None
-    problems = list(_reference_problems(config, explicit=document.get("routing") or {}))
-    if problems:
-        raise ConfigError(problems, source=source)
+        problems = list(_pydantic_problems(exc))
+        said = {problem.key for problem in problems}
+        problems += [problem for problem in references if problem.key not in said]
+        raise ConfigError(problems, source=source) from None
+    if references:
+        raise ConfigError(references, source=source)
     return _with_implicit_references_resolved(config, document.get("routing") or {})
 
 
@@ -172,12 +178,6 @@ _PROFILE_REFERENCES: tuple[tuple[str, str | None], ...] = (
 )
 
 
-def _reference_value(config: Config, section: str, key: str | None) -> str | None:
-    if key is None:
-        return getattr(config.routing, section)  # type: ignore[no-any-return]
-    return getattr(getattr(config.routing, section), key)  # type: ignore[no-any-return]
-
-
 def _is_explicit(explicit: dict[str, Any], section: str, key: str | None) -> bool:
     if key is None:
         return section in explicit
@@ -185,18 +185,37 @@ def _is_explicit(explicit: dict[str, Any], section: str, key: str | None) -> boo
     return isinstance(sub, dict) and key in sub
 
 
-def _reference_problems(config: Config, explicit: dict[str, Any]) -> Iterable[ConfigProblem]:
-    profiles = config.routing.profiles
-    known_profiles = ", ".join(sorted(profiles))
-    known_providers = ", ".join(sorted(config.providers))
+def _explicit_value(explicit: dict[str, Any], section: str, key: str | None) -> object:
+    return explicit[section] if key is None else explicit[section][key]
+
+
+def _reference_problems(
+    merged: dict[str, Any], explicit: dict[str, Any]
+) -> Iterable[ConfigProblem]:
+    """Names of profiles and providers that name nothing, from the merged document as
+    written (values of the wrong shape are left to the schema's own problems)."""
+    routing = merged.get("routing")
+    profiles = routing.get("profiles") if isinstance(routing, dict) else None
+    if not isinstance(profiles, dict) or not profiles:
+        return
+    providers = merged.get("providers")
+    provider_names = set(providers) if isinstance(providers, dict) else None
+    known_profiles = ", ".join(sorted(map(str, profiles)))
     for name, profile in profiles.items():
+        if not isinstance(profile, dict):
+            continue
         base = f"routing.profiles.{name}"
-        if profile.provider not in config.providers:
+        provider = profile.get("provider")
+        names = provider_names
+        if isinstance(provider, str) and provider and names is not None and provider not in names:
             yield ConfigProblem(
                 f"{base}.provider",
-                f"unknown provider {profile.provider!r} (known: {known_providers})",
+                f"unknown provider {provider!r} (known: {', '.join(sorted(map(str, names)))})",
             )
-        for i, target in enumerate(profile.fallbacks):
+        fallbacks = profile.get("fallbacks")
+        for i, target in enumerate(fallbacks if isinstance(fallbacks, list | tuple) else ()):
+            if not isinstance(target, str):
+                continue
             if target not in profiles:
                 yield ConfigProblem(
                     f"{base}.fallbacks[{i}]",
@@ -206,15 +225,19 @@ def _reference_problems(config: Config, explicit: dict[str, Any]) -> Iterable[Co
                 yield ConfigProblem(
                     f"{base}.fallbacks[{i}]", "a profile cannot fall back to itself"
                 )
-    for name in config.routing.cost.task_budgets:
+    cost = routing.get("cost") if isinstance(routing, dict) else None
+    budgets = cost.get("task_budgets") if isinstance(cost, dict) else None
+    for name in budgets if isinstance(budgets, dict) else ():
         if name not in profiles:
             yield ConfigProblem(
                 f"routing.cost.task_budgets.{name}",
                 f"unknown profile {name!r} (known: {known_profiles})",
             )
     for section, key in _PROFILE_REFERENCES:
-        value = _reference_value(config, section, key)
-        if value is None or value in profiles or not _is_explicit(explicit, section, key):
+        if not _is_explicit(explicit, section, key):
+            continue
+        value = _explicit_value(explicit, section, key)
+        if not isinstance(value, str) or value in profiles:
             continue
         path = "routing." + (section if key is None else f"{section}.{key}")
         yield ConfigProblem(path, f"unknown profile {value!r} (known: {known_profiles})")

@@ -129,3 +129,22 @@ def test_an_empty_master_key_variable_name_is_refused(tmp_path: Path) -> None:
     # It named no variable: the gateway ran open, with nothing said of the template.
     config = write(tmp_path, {"server": {"master_key_env": ""}})
     refused_by_both(config, "server.master_key_env", "at least 1 character")
+
+
+def test_every_problem_is_named_in_one_run_bad_values_and_bad_names_alike(tmp_path: Path) -> None:
+    # The names (an unknown provider, a fallback to a profile that does not exist) were
+    # only checked once every value was valid: fixing the port showed the next round.
+    profile = {
+        "model": "gpt-5.4",
+        "provider": "opnai",
+        "max_context": 1000,
+        "cost_weight": 0.5,
+        "fallbacks": ["cheap"],
+    }
+    config = write(tmp_path, {"server": {"port": -1}, "routing": {"profiles": {"main": profile}}})
+    checked = run("check", "--config", str(config))
+    assert checked.exit_code == 2
+    assert "(3 problem(s))" in checked.output, checked.output
+    assert "server.port: " in checked.output
+    assert "routing.profiles.main.provider: unknown provider 'opnai'" in checked.output
+    assert "routing.profiles.main.fallbacks[0]: unknown profile 'cheap'" in checked.output
