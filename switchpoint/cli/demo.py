@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from switchpoint.cli.terminal import stdout
+from switchpoint.cli.terminal import stderr, stdout
 from switchpoint.demo.driver import DemoResult, drive, report_outcomes
 from switchpoint.demo.scenario import OUTAGE_PROVIDER, demo_config, mixed_workload
 from switchpoint.events import Listener
@@ -42,7 +42,7 @@ class _Recorder(Listener):
 
 def demo(
     serve: Annotated[bool, typer.Option("--serve", help="Keep the gateway running after.")] = False,
-    port: Annotated[int, typer.Option(help="Port for --serve.")] = 8080,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port for --serve.")] = 8080,
     rate: Annotated[float, typer.Option(min=1, help="Requests per second.")] = 40.0,
     seconds: Annotated[float, typer.Option(min=3, help="Length of the traffic run.")] = 12.0,
 ) -> None:
@@ -55,7 +55,12 @@ def demo(
         raise_open_file_limit()
     ledger_dir = tempfile.mkdtemp(prefix="switchpoint-demo-")
     config = demo_config(port=port if serve else 0, ledger_url=f"sqlite:///{ledger_dir}/ledger.db")
-    server = BackgroundServer(config, port=port if serve else 0).start()
+    try:
+        server = BackgroundServer(config, port=port if serve else 0).start()
+    except OSError as exc:
+        shutil.rmtree(ledger_dir, ignore_errors=True)
+        stderr().print(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}")
+        raise typer.Exit(1) from None
     assert server.gateway is not None
     recorder = _Recorder()
     server.gateway.bus.subscribe(recorder)

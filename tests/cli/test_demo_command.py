@@ -78,3 +78,30 @@ def test_demo_kept_serving_raises_its_descriptor_limit_as_serve_does(tmp_path: P
     finally:
         demo.send_signal(signal.SIGTERM)
         demo.wait(30)
+
+
+def test_demo_kept_serving_on_a_port_in_use_says_so_and_exits(tmp_path: Path) -> None:
+    import socket
+
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TMPDIR": str(tmp_path),
+           "PYTHONPATH": str(ROOT)}  # fmt: skip
+    with socket.create_server(("127.0.0.1", 0)) as holder:
+        port = holder.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "switchpoint", "demo", "--serve", "--port", str(port)],
+            capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env,
+        )  # fmt: skip
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.stderr
+    assert "Traceback" not in result.stderr
+    # Its ledger directory is not left behind.
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_refuses_a_port_that_is_not_one(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "switchpoint", "demo", "--serve", "--port", "70000"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "--port" in result.stderr and "Traceback" not in result.stderr
