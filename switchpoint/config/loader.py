@@ -124,6 +124,8 @@ def parse_config(document: dict[str, Any], *, source: str = "configuration") -> 
 def _merge_over_defaults(document: dict[str, Any]) -> dict[str, Any]:
     merged = default_document()
     for section, value in document.items():
+        if value is None:
+            continue  # a section with every key commented out: the defaults stand
         if section in ("providers", "models") and isinstance(value, dict):
             merged[section] = {**merged[section], **value}
         elif section == "routing" and isinstance(value, dict):
@@ -136,6 +138,8 @@ def _merge_over_defaults(document: dict[str, Any]) -> dict[str, Any]:
 def _merge_routing(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     result = dict(base)
     for key, value in override.items():
+        if value is None and isinstance(base.get(key), dict):
+            continue  # as for a whole section: nothing set, the defaults stand
         if key != "profiles" and isinstance(value, dict) and isinstance(base.get(key), dict):
             result[key] = {**base[key], **value}
         else:

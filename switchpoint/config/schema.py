@@ -9,7 +9,7 @@ Unknown keys are errors: a typo must not silently fall back to a default.
 from __future__ import annotations
 
 import re
-from typing import Literal, Self, get_args
+from typing import Literal, Self, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -41,6 +41,21 @@ class Strict(BaseModel):
     # touches (a cost of inf x 0 is NaN): refused with the key named, as any bad value.
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_sections(cls, data: object) -> object:
+        # A section whose keys are all commented out reads as null in YAML: it sets
+        # nothing, so its defaults apply (a section that may be off, `simulation:`, stays
+        # null).
+        if not isinstance(data, dict):
+            return data
+        empty = [
+            name
+            for name, value in data.items()
+            if value is None and name in cls.model_fields and _is_section(cls, name)
+        ]
+        return {**data, **{name: {} for name in empty}} if empty else data
+
     @field_validator("*", mode="before")
     @classmethod
     def _no_booleans_for_numbers(cls, value: object, info: ValidationInfo) -> object:
@@ -52,6 +67,14 @@ class Strict(BaseModel):
             if bool not in kinds and (int in kinds or float in kinds):
                 raise ValueError("must be a number, not a boolean")
         return value
+
+
+def _is_section(model: type[BaseModel], name: str) -> bool:
+    """Whether field `name` of `model` holds a mapping of keys that cannot be null."""
+    annotation = model.model_fields[name].annotation
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    return get_origin(annotation) is dict
 
 
 class ServerConfig(Strict):

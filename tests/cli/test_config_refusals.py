@@ -148,3 +148,25 @@ def test_every_problem_is_named_in_one_run_bad_values_and_bad_names_alike(tmp_pa
     assert "server.port: " in checked.output
     assert "routing.profiles.main.provider: unknown provider 'opnai'" in checked.output
     assert "routing.profiles.main.fallbacks[0]: unknown profile 'cheap'" in checked.output
+
+
+def test_a_section_with_every_key_commented_out_keeps_its_defaults(tmp_path: Path) -> None:
+    # YAML reads such a section as null: it was refused ("Input should be a valid
+    # dictionary or instance of ServerConfig"), the template's commented keys a mistake.
+    config = tmp_path / "switchpoint.yaml"
+    config.write_text(
+        "server:\n"
+        "  # port: 9000\n"
+        "providers:\n"
+        "routing:\n"
+        "  fallback:\n"
+        "    circuit_breaker:\n"
+        "      # window_s: 10\n"
+        "ledger:\n"
+        "  enabled: false\n"
+        "logging:\n"
+    )
+    checked = run("check", "--config", str(config))
+    assert checked.exit_code == 0, checked.output
+    assert "configuration is valid" in checked.output
+    assert "openai" in checked.output  # the built-in providers stand
