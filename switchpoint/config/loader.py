@@ -156,6 +156,11 @@ def _pydantic_problems(exc: ValidationError) -> Iterable[ConfigProblem]:
             yield ConfigProblem(key, "unknown key")
         elif error["type"] == "missing":
             yield ConfigProblem(key, "required key is missing")
+        elif error["type"] in ("model_type", "model_attributes_type", "dict_type"):
+            # Pydantic names its own classes here ("instance of ServerConfig").
+            shown = _shown(error.get("input"))
+            message = "must be a mapping of keys"
+            yield ConfigProblem(key, f"{message} (got {shown})" if shown else message)
         else:
             message = error["msg"].removeprefix("Value error, ")
             shown = _shown(error.get("input"))

@@ -170,3 +170,14 @@ def test_a_section_with_every_key_commented_out_keeps_its_defaults(tmp_path: Pat
     assert checked.exit_code == 0, checked.output
     assert "configuration is valid" in checked.output
     assert "openai" in checked.output  # the built-in providers stand
+
+
+def test_a_value_where_a_section_belongs_is_named_without_the_schemas_class_names(
+    tmp_path: Path,
+) -> None:
+    config = write(tmp_path, {"server": 5, "models": {"m": "cheap"}})
+    checked = run("check", "--config", str(config))
+    assert checked.exit_code == 2
+    assert "server: must be a mapping of keys (got 5)" in checked.output
+    assert "models.m: must be a mapping of keys (got 'cheap')" in checked.output
+    assert "ServerConfig" not in checked.output and "ModelConfig" not in checked.output
