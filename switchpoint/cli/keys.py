@@ -20,7 +20,19 @@ from switchpoint.ledger.key_records import revoke_key
 keys_app = typer.Typer(
     name="keys", help="Manage virtual keys.", no_args_is_help=True, add_completion=False
 )
-Format = Annotated[str, typer.Option("--format", "-f", help="table or json.")]
+
+
+def _known_format(value: str) -> str:
+    # Checked before anything is done: `keys create -f jsn` made the key and printed it
+    # as a table, to a script that could not read it back.
+    if value not in ("table", "json"):
+        raise typer.BadParameter(f"unknown format {value!r} (table or json)")
+    return value
+
+
+Format = Annotated[
+    str, typer.Option("--format", "-f", help="table or json.", callback=_known_format)
+]
 
 
 def _when(stamp: object) -> str:
