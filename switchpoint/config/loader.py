@@ -8,6 +8,7 @@ profile could never be removed). Every problem is reported with the key that hol
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,17 +109,46 @@ def parse_config(document: dict[str, Any], *, source: str = "configuration") -> 
     explicit = document.get("routing") or {}
     # Told from the document itself, so that they are reported with the other problems
     # (one round of fixes, not one per kind), whether or not every value is valid.
-    references = list(_reference_problems(merged, explicit if isinstance(explicit, dict) else {}))
+    unexpanded = list(_environment_references(document))
+    references = unexpanded + list(
+        _reference_problems(merged, explicit if isinstance(explicit, dict) else {})
+    )
     try:
         config = Config.model_validate(merged)
     except ValidationError as exc:
-        problems = list(_pydantic_problems(exc))
-        said = {problem.key for problem in problems}
-        problems += [problem for problem in references if problem.key not in said]
+        said = {problem.key for problem in references}
+        # Nor again for the section holding an unexpanded value (a store and its url).
+        holders = {key.rsplit(".", 1)[0] for key in (p.key for p in unexpanded)}
+        problems = references + [
+            problem
+            for problem in _pydantic_problems(exc)
+            if problem.key not in said and problem.key not in holders
+        ]
         raise ConfigError(problems, source=source) from None
     if references:
         raise ConfigError(references, source=source)
     return _with_implicit_references_resolved(config, document.get("routing") or {})
+
+
+# `${NAME}`, as docker-compose and shells expand: the file is read as it is written.
+_ENVIRONMENT_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(:?-[^}]*)?\}")
+
+
+def _environment_references(value: object, key: str = "") -> Iterable[ConfigProblem]:
+    """Values holding `${NAME}`: switchpoint expands no variables in its file, so one
+    would be used as written (a header sent as `${TOKEN}`, a host named `${HOST}`)."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            yield from _environment_references(item, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _environment_references(item, f"{key}[{index}]")
+    elif isinstance(value, str) and (found := _ENVIRONMENT_REFERENCE.search(value)):
+        yield ConfigProblem(
+            key,
+            f"{found.group()} is not expanded: the file is read as written (secrets are "
+            "read from the variables that api_key_env and master_key_env name)",
+        )
 
 
 def _merge_over_defaults(document: dict[str, Any]) -> dict[str, Any]:

@@ -181,3 +181,24 @@ def test_a_value_where_a_section_belongs_is_named_without_the_schemas_class_name
     assert "server: must be a mapping of keys (got 5)" in checked.output
     assert "models.m: must be a mapping of keys (got 'cheap')" in checked.output
     assert "ServerConfig" not in checked.output and "ModelConfig" not in checked.output
+
+
+@pytest.mark.parametrize(
+    ("document", "key"),
+    [
+        # Each was used as written: a header sent upstream as `Bearer ${TOKEN}`, ...
+        ({"providers": {"openai": {"type": "openai", "headers": {"X-Token": "Bearer ${TOKEN}"}}}},
+         "providers.openai.headers.X-Token"),
+        # ... or refused for what it is not ("url must start with redis://").
+        ({"routing": {"fallback": {"circuit_breaker": {"store": {
+            "type": "redis", "url": "${REDIS_URL:-redis://127.0.0.1:6379/0}"}}}}},
+         "routing.fallback.circuit_breaker.store.url"),
+    ],
+)  # fmt: skip
+def test_an_environment_reference_is_named_as_not_expanded(
+    tmp_path: Path, document: dict[str, object], key: str
+) -> None:
+    config = write(tmp_path, document)
+    refused_by_both(config, key, "is not expanded")
+    checked = run("check", "--config", str(config))
+    assert "(1 problem(s))" in checked.output, checked.output
