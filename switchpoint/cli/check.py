@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+import typer
+
 from switchpoint.cli.config_option import ConfigPath, load_or_exit
-from switchpoint.cli.terminal import stdout
+from switchpoint.cli.start_checks import unsafe_start_problems
+from switchpoint.cli.terminal import escape, stderr, stdout
 from switchpoint.config.schema import Config
 from switchpoint.pricing import PriceTable
 from switchpoint.providers.api_keys import read_api_key
@@ -29,6 +32,14 @@ def check(config: ConfigPath = None) -> None:
     from rich.table import Table
 
     cfg = load_or_exit(config)
+    refused = unsafe_start_problems(cfg, os.environ)
+    if refused:
+        # What `serve` would refuse to start on, said before it is tried.
+        for problem in refused:
+            stderr().print(
+                f"[red]serve would refuse to start:[/] {escape(problem)}", soft_wrap=True
+            )
+        raise typer.Exit(2)
     prices = PriceTable(dict(cfg.models))
     providers = Table(title="providers")
     for column in ("name", "type", "base_url", "key"):

@@ -13,6 +13,7 @@ import typer
 import uvloop
 
 from switchpoint.cli.config_option import ConfigPath, load_or_exit
+from switchpoint.cli.start_checks import unsafe_start_problems
 from switchpoint.config.schema import MAX_WORKERS, Config
 from switchpoint.observability.logging_setup import configure_logging
 from switchpoint.server.open_files import raise_open_file_limit, report_open_file_limit
@@ -80,21 +81,11 @@ def serve(
 
 
 def refuse_unsafe_start(cfg: Config) -> None:
-    """Exit (2) on settings that would expose the gateway by mistake rather than by
-    choice: an empty host (every interface; `--host` is not validated like the file),
-    and a master-key variable that is set but empty (an unfilled template, which would
-    run the gateway open; unset, it runs open on purpose, and says so)."""
-    if not cfg.server.host.strip():
-        log.error("the host to listen on is empty: give an address (0.0.0.0 for every one)")
-        raise typer.Exit(2)
-    name = cfg.server.master_key_env
-    value = os.environ.get(name)
-    if value is not None and not value.strip():
-        log.error(
-            "%s is set but empty: set it to the master key, or unset it to run the gateway "
-            "open (admin endpoints without a credential)",
-            name,
-        )
+    """Exit (2) on settings that would expose the gateway by mistake (`start_checks`)."""
+    problems = unsafe_start_problems(cfg, os.environ)
+    for problem in problems:
+        log.error("%s", problem)
+    if problems:
         raise typer.Exit(2)
 
 
