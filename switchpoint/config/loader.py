@@ -180,7 +180,13 @@ def _merge_routing(base: dict[str, Any], override: dict[str, Any]) -> dict[str, 
 def _pydantic_problems(exc: ValidationError) -> Iterable[ConfigProblem]:
     for error in exc.errors(include_url=False):
         # Drop pydantic's internal tags (e.g. the `function-after[...]` of a validator).
-        parts = [str(p) for p in error["loc"] if not str(p).startswith("function-")]
+        parts = [
+            # A name that cannot be printed on one line (a line break in it) is quoted.
+            str(p) if str(p).isprintable() else repr(p)
+            for p in error["loc"]
+            # Pydantic's own tags: a validator's (`function-after[...]`), a mapping key's.
+            if not str(p).startswith("function-") and p != "[key]"
+        ]
         key = ".".join(parts)
         if error["type"] == "extra_forbidden":
             yield ConfigProblem(key, "unknown key")

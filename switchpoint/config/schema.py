@@ -9,9 +9,10 @@ Unknown keys are errors: a typo must not silently fall back to a default.
 from __future__ import annotations
 
 import re
-from typing import Literal, Self, get_args, get_origin
+from typing import Annotated, Literal, Self, get_args, get_origin
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -295,9 +296,24 @@ class ModelConfig(Strict):
         return self
 
 
+def _name_for_headers(name: str) -> str:
+    # Profile, provider and model names are sent back in every answer's headers
+    # (x-switchpoint-profile, -provider, -model) and label metrics: a line break there
+    # wrote headers of its own into answers, a character outside Latin-1 made them fail.
+    if not name or not all("!" <= c <= "~" for c in name):
+        raise ValueError(
+            "not usable as a name: visible ASCII characters only (letters, digits, "
+            "punctuation; no spaces), as names go into answers' headers"
+        )
+    return name
+
+
+Name = Annotated[str, AfterValidator(_name_for_headers)]
+
+
 class ProfileConfig(Strict):
-    model: str = Field(min_length=1)
-    provider: str = Field(min_length=1)
+    model: Name
+    provider: Name
     max_context: int = Field(gt=0, le=MAX_TOKEN_COUNT)
     cost_weight: float = Field(ge=0, le=1)
     fallbacks: tuple[str, ...] = ()
@@ -439,7 +455,7 @@ class RoutingConfig(Strict):
     default_profile: str = "cost_sensitive"
     context: ContextConfig = ContextConfig()
     cost: CostConfig = CostConfig()
-    profiles: dict[str, ProfileConfig]
+    profiles: dict[Name, ProfileConfig]
     fallback: FallbackConfig = FallbackConfig()
 
     @field_validator("profiles")
@@ -511,8 +527,8 @@ class LedgerConfig(Strict):
 
 class Config(Strict):
     server: ServerConfig = ServerConfig()
-    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
-    models: dict[str, ModelConfig] = Field(default_factory=dict)
+    providers: dict[Name, ProviderConfig] = Field(default_factory=dict)
+    models: dict[Name, ModelConfig] = Field(default_factory=dict)
     routing: RoutingConfig
     logging: LoggingConfig = LoggingConfig()
     observability: ObservabilityConfig = ObservabilityConfig()

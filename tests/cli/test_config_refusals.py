@@ -202,3 +202,27 @@ def test_an_environment_reference_is_named_as_not_expanded(
     refused_by_both(config, key, "is not expanded")
     checked = run("check", "--config", str(config))
     assert "(1 problem(s))" in checked.output, checked.output
+
+
+def test_names_that_cannot_go_into_an_answers_headers_are_refused(tmp_path: Path) -> None:
+    # Served, the line break wrote a header of its own into every answer
+    # (x-switchpoint-provider: sim, then set-cookie: pwned=1); a name outside Latin-1
+    # failed every answer it served.
+    profiles = {
+        "main": {"model": "m", "provider": "sim\r\nset-cookie: pwned=1", "max_context": 1000,
+                 "cost_weight": 0.5, "fallbacks": ["d\u00e9j\u00e0-vu"]},
+        "d\u00e9j\u00e0-vu": {"model": "m", "provider": "sim", "max_context": 1000,
+                              "cost_weight": 0.5},
+    }  # fmt: skip
+    config = write(
+        tmp_path,
+        {
+            "providers": {"sim\r\nset-cookie: pwned=1": {"type": "simulated"},
+                          "sim": {"type": "simulated"}},
+            "routing": {"default_profile": "main", "profiles": profiles},
+        },
+    )  # fmt: skip
+    refused_by_both(config, "providers.'sim\\r\\nset-cookie: pwned=1'", "not usable as a name")
+    checked = run("check", "--config", str(config))
+    assert "routing.profiles.d\u00e9j\u00e0-vu: not usable as a name" in checked.output
+    assert "routing.profiles.main.provider: not usable as a name" in checked.output
