@@ -28,6 +28,7 @@ import os
 import pickle
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -43,9 +44,46 @@ Published = tuple[GatewayMetrics, BreakerStates, list[FamilyData]]
 _SEVERITY = {"closed": 0, "half_open": 1, "open": 2}
 
 
+_PREFIX = "switchpoint-metrics-"
+_ABANDONED_AFTER_S = 10 * PUBLISH_EVERY_S
+
+
 def make_share_directory() -> Path:
-    base = "/dev/shm" if os.path.isdir("/dev/shm") else None
-    return Path(tempfile.mkdtemp(prefix="switchpoint-metrics-", dir=base))
+    """A new directory, named for this supervisor's pid; those left by supervisors that
+    are gone are removed first (killed with their workers, SIGKILL after a stop timeout
+    or the OOM killer, nothing removed them: /dev/shm is memory, and each crash held on
+    to one for good)."""
+    base = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+    _remove_abandoned(Path(base))
+    return Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-", dir=base))
+
+
+def _remove_abandoned(base: Path) -> None:
+    for directory in base.glob(f"{_PREFIX}*-*"):
+        pid = directory.name.removeprefix(_PREFIX).split("-", 1)[0]
+        try:
+            info = directory.stat()
+        except OSError:
+            continue
+        if not pid.isdigit() or info.st_uid != os.getuid():
+            continue
+        # Its workers publish into it every second: one untouched for a while is not in
+        # use, even if its pid means something else here (our own: a container's pid 1
+        # again; another pid namespace sharing /dev/shm).
+        if time.time() - info.st_mtime < _ABANDONED_AFTER_S:
+            continue
+        if int(pid) == os.getpid() or not _alive(int(pid)):
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: not ours to judge
+    return True
 
 
 def remove_share_directory(directory: Path) -> None:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -227,3 +229,60 @@ def test_workers_past_the_configurations_limit_are_refused_on_the_command_line()
     )  # fmt: skip
     assert result.returncode == 2
     assert "--workers" in result.stderr and "256" in result.stderr
+
+
+def test_a_share_directory_left_by_a_killed_gateway_is_removed_by_the_next(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "providers": {"openai": {"type": "simulated"}},
+                "logging": {"access_log": False, "format": "json"},
+                "ledger": {"enabled": False},
+            }
+        )
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    argv = [sys.executable, "-m", "switchpoint", "serve", "-c", str(config), "--port", "0",
+            "--workers", "2"]  # fmt: skip
+    shm = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
+
+    def ours() -> set[Path]:
+        return set(shm.glob("switchpoint-metrics-*"))
+
+    def start() -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            argv, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
+        assert process.stderr is not None
+        listening = 0
+        for line in process.stderr:
+            if "switchpoint listening on" in line:
+                listening += 1
+                if listening == 2:
+                    return process
+        raise AssertionError("the gateway did not start")
+
+    before = ours()
+    first = start()
+    made = ours() - before
+    # Killed with its workers (SIGKILL after a stop timeout, the OOM killer): nothing
+    # of it runs to remove its directory from /dev/shm, which is memory.
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait(10)
+    assert wait_until(lambda: not alive(first.pid), 10)
+    time.sleep(0.5)  # its workers, killed too, are gone
+    assert made and made <= ours(), "the killed gateway's directory is expected to remain"
+    for directory in made:
+        # As if a while had passed: only a directory nobody publishes into is removed.
+        os.utime(directory, (time.time() - 60, time.time() - 60))
+    second = start()
+    try:
+        assert not made & ours(), f"{made} was left behind for good"
+    finally:
+        os.killpg(second.pid, signal.SIGTERM)
+        second.wait(30)
+        for directory in made:
+            shutil.rmtree(directory, ignore_errors=True)
