@@ -93,9 +93,8 @@ class RoutingDecision:
     # `summarized`: the size the earlier turns are summarized to fit (in `profile`'s
     # tokens: its context minus the reply's reservation, at most the threshold).
     context_budget: int | None = None
-    # Moved to the budget profile for its budget (`budget_fallback`, `task_budget`), or
-    # on an affordable profile with a tight budget: execution, too, may move it only to
-    # profiles within that budget.
+    # Moved to the budget profile for its budget (`budget_fallback`, `task_budget`):
+    # execution, too, may move it only to profiles within that budget.
     budget_bound: bool = False
 
     def to_dict(self) -> dict[str, object]:

@@ -131,14 +131,7 @@ def resolve(registry: Registry, request: RoutingRequest) -> RoutingDecision:
 
     tokens = size.tokens(profile)
     chain = fallback_chain(registry, profile, size)
-    # A tight budget bounds the fallbacks of a call on an affordable profile, moved there
-    # or not: a failure must not send it where the budget rule would have moved it from.
-    budget_bound = moved_for_budget or (
-        not request.pinned
-        and budget_fallback.tight(registry, request.budget_constraint)
-        and budget_fallback.affordable(registry, profile)
-    )
-    if budget_bound:
+    if moved_for_budget:
         chain = budget_fallback.affordable_chain(registry, chain)
     return RoutingDecision(
         profile=profile.name,
@@ -155,7 +148,7 @@ def resolve(registry: Registry, request: RoutingRequest) -> RoutingDecision:
         context_strategy=strategy,
         context_tokens=tokens if original is size else original.tokens(profile),
         context_budget=budget,
-        budget_bound=budget_bound,
+        budget_bound=moved_for_budget,
     )
 
 

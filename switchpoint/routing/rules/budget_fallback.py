@@ -5,10 +5,7 @@ cost weight is above `downgrade_cost_weight_above` to the budget profile. Unlike
 seed, the move happens only if the budget profile can hold the request (otherwise it is
 recorded as `budget_fallback_blocked`), and moving a profile to itself is not a fallback.
 A call moved for its budget (by this rule or the task budget's) falls back only to
-profiles this rule would not move it away from: its chain never leads back to them. So
-does a call with a tight budget that starts on such a profile (asked for, or moved there
-by the context rules): a failure never sends it to a profile the budget would have moved
-it away from.
+profiles this rule would not move it away from: its chain never leads back to them.
 """
 
 from __future__ import annotations
@@ -21,14 +18,10 @@ NAME = "budget_fallback"
 BLOCKED = "budget_fallback_blocked"
 
 
-def tight(registry: Registry, budget: float) -> bool:
-    """Whether the call's budget is below the trigger (with a budget profile to go to)."""
-    return registry.budget_profile is not None and budget < registry.budget_fallback_trigger
-
-
 def applies(registry: Registry, profile: Profile, budget: float) -> bool:
     return (
-        tight(registry, budget)
+        registry.budget_profile is not None
+        and budget < registry.budget_fallback_trigger
         and profile.cost_weight > registry.downgrade_cost_weight_above
         and profile.name != registry.budget_profile
     )
@@ -47,9 +40,9 @@ def affordable(registry: Registry, profile: Profile) -> bool:
 
 
 def affordable_chain(registry: Registry, chain: list[str]) -> list[str]:
-    """`chain` (which starts at an affordable profile) less the fallbacks whose cost
-    weight is above `downgrade_cost_weight_above`: the profiles a tight budget moves
-    away from. A failure of the first is then answered by a profile within budget, or by
-    an error, never by an expensive profile (the one a moved call left included)."""
+    """`chain` (which starts at the budget profile) less the fallbacks whose cost weight
+    is above `downgrade_cost_weight_above`: the profiles a tight budget was moved away
+    from. A failure of the budget profile is then answered by a profile within budget,
+    or by an error, never by the expensive profile the call left."""
     profiles = registry.profiles
     return chain[:1] + [name for name in chain[1:] if affordable(registry, profiles[name])]
