@@ -88,10 +88,11 @@ def encode_request(
     and later need one).
     """
     names = _call_names(conversation.messages)
+    order = {ident: position for position, ident in enumerate(names)}
     known: SignatureLookup = signatures if signatures is not None else {}
     contents = []
     for message in conversation.messages:
-        parts = _parts(message, names, known, issued, signature_placeholder)
+        parts = _parts(message, names, order, known, issued, signature_placeholder)
         if parts:
             contents.append(
                 {"role": "model" if message.role == "assistant" else "user", "parts": parts}
@@ -146,6 +147,7 @@ def _call_names(messages: list[Message]) -> dict[str, str]:
 def _parts(
     message: Message,
     names: dict[str, str],
+    order: dict[str, int],
     signatures: SignatureLookup,
     issued: Container[str],
     signature_placeholder: bool,
@@ -153,6 +155,17 @@ def _parts(
     parts: list[dict[str, Any]] = []
     first_call: dict[str, Any] | None = None
     signed = False
+    results = [b for b in message.content if isinstance(b, ToolResult)]
+    if results:
+        # Gemini pairs results with calls by name and position (ids are optional, and
+        # absent on calls it did not make), not by what the client's ids say: two calls
+        # of one function answered in another order than they were made would swap
+        # their results. So the results go in their calls' order, first in the turn,
+        # and what they returned besides text (images) after them.
+        results.sort(key=lambda r: order.get(r.tool_call_id, len(order)))
+        responses = [_function_response(r, names, issued) for r in results]
+        parts.extend(response for response, _ in responses)
+        parts.extend(media for _, extra in responses for media in extra)
     for block in message.content:
         if isinstance(block, Text):
             if block.text:
@@ -171,9 +184,8 @@ def _parts(
             if first_call is None:
                 first_call = part
             parts.append(part)
-        elif isinstance(block, ToolResult):
-            parts.extend(_function_response(block, names, issued))
-        # Thinking: another turn's reasoning means nothing to Gemini; it is dropped.
+        # Tool results are placed above. Thinking: another turn's reasoning means
+        # nothing to Gemini; it is dropped.
     if signature_placeholder and first_call is not None and not signed:
         first_call["thoughtSignature"] = SKIP_SIGNATURE
     return parts
@@ -181,7 +193,8 @@ def _parts(
 
 def _function_response(
     result: ToolResult, names: dict[str, str], issued: Container[str]
-) -> list[dict[str, Any]]:
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The result's `functionResponse` part, and the parts of the images it returned."""
     name = result.name or names.get(result.tool_call_id)
     if name is None:
         raise invalid_request(
@@ -194,9 +207,8 @@ def _function_response(
     function_response: dict[str, Any] = {"name": name, "response": response}
     if result.tool_call_id in issued:
         function_response["id"] = result.tool_call_id
-    parts: list[dict[str, Any]] = [{"functionResponse": function_response}]
-    parts.extend(_image(part) for part in result.content if isinstance(part, Image))
-    return parts
+    images = [_image(part) for part in result.content if isinstance(part, Image)]
+    return {"functionResponse": function_response}, images
 
 
 def _image(image: Image) -> dict[str, Any]:

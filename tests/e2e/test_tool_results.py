@@ -1,0 +1,90 @@
+"""Tool results as each vendor receives them, beyond the plain loop of `test_tools.py`:
+several results, in another order than their calls, and results of several parts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.e2e.conftest import Stack
+
+TOOLS: list[Any] = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        },
+    }
+]
+
+
+def _call(ident: str, city: str) -> dict[str, Any]:
+    arguments = f'{{"city": "{city}"}}'
+    return {
+        "id": ident,
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": arguments},
+    }
+
+
+def test_gemini_gets_results_in_the_order_of_their_calls(stack: Stack) -> None:
+    """Two calls of one function (made by another vendor: Gemini gave them no ids),
+    answered in the other order. Gemini pairs results with calls by name and position,
+    so results sent in the client's order swapped the two cities' weather."""
+    messages: list[Any] = [
+        {"role": "user", "content": "Weather in Paris and in London?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [_call("call_paris", "Paris"), _call("call_london", "London")],
+        },
+        {"role": "tool", "tool_call_id": "call_london", "content": "London: rain"},
+        {"role": "tool", "tool_call_id": "call_paris", "content": "Paris: sun"},
+    ]
+    stack.openai().chat.completions.create(model="ge", messages=messages, tools=TOOLS)
+
+    call_turn, result_turn = stack.gemini_fake.last_request.body["contents"][-2:]
+    cities = [p["functionCall"]["args"]["city"] for p in call_turn["parts"]]
+    outputs = [p["functionResponse"]["response"]["output"] for p in result_turn["parts"]]
+    assert cities == ["Paris", "London"]
+    assert outputs == ["Paris: sun", "London: rain"]
+
+
+def test_gemini_gets_a_results_images_after_every_result(stack: Stack) -> None:
+    """An Anthropic client's results, the first with an image, in the other order than
+    their calls: the function responses come first, in their calls' order, then the
+    image, then the turn's text."""
+    image = {
+        "type": "image",
+        "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="},
+    }
+    messages: list[Any] = [
+        {"role": "user", "content": "Shoot both"},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "tool_use", "id": "toolu_a", "name": "shoot", "input": {"n": 1}},
+                {"type": "tool_use", "id": "toolu_b", "name": "shoot", "input": {"n": 2}},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_b", "content": [image]},
+                {"type": "tool_result", "tool_use_id": "toolu_a", "content": "a done"},
+                {"type": "text", "text": "What do you see?"},
+            ],
+        },
+    ]
+    tools: list[Any] = [{"name": "shoot", "input_schema": {"type": "object"}}]
+    stack.anthropic().messages.create(model="ge", max_tokens=100, messages=messages, tools=tools)
+
+    parts = stack.gemini_fake.last_request.body["contents"][-1]["parts"]
+    assert [next(iter(p)) for p in parts] == [
+        "functionResponse",
+        "functionResponse",
+        "inlineData",
+        "text",
+    ]
+    assert parts[0]["functionResponse"]["response"] == {"output": "a done"}
+    assert parts[1]["functionResponse"]["response"] == {"output": ""}
