@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.e2e.conftest import Stack
+import pytest
+
+from tests.e2e.conftest import Stack, StackFactory, add_responses_profile
 
 TOOLS: list[Any] = [
     {
@@ -88,3 +90,60 @@ def test_gemini_gets_a_results_images_after_every_result(stack: Stack) -> None:
     ]
     assert parts[0]["functionResponse"]["response"] == {"output": "a done"}
     assert parts[1]["functionResponse"]["response"] == {"output": ""}
+
+
+def _two_block_result(stack: Stack, profile: str, is_error: bool) -> None:
+    """An Anthropic client's tool result of two text blocks (as MCP tools return)."""
+    messages: list[Any] = [
+        {"role": "user", "content": "Read both files"},
+        {
+            "role": "assistant",
+            "content": [{"type": "tool_use", "id": "toolu_r", "name": "read", "input": {}}],
+        },
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "toolu_r",
+                    "is_error": is_error,
+                    "content": [
+                        {"type": "text", "text": "first line"},
+                        {"type": "text", "text": "second line"},
+                    ],
+                }
+            ],
+        },
+    ]
+    tools: list[Any] = [{"name": "read", "input_schema": {"type": "object"}}]
+    stack.anthropic().messages.create(model=profile, max_tokens=100, messages=messages, tools=tools)
+
+
+@pytest.mark.parametrize("is_error", [False, True])
+def test_a_results_text_blocks_stay_apart_for_every_vendor(
+    make_stack: StackFactory, is_error: bool
+) -> None:
+    """Each vendor got the two blocks joined into "first linesecond line"."""
+    stack = make_stack(edit=lambda d: add_responses_profile(d, "rs", "gpt-rs-test"))
+    error = "Error: " if is_error else ""
+
+    _two_block_result(stack, "oa", is_error)
+    result = stack.openai_fake.last_request.body["messages"][-1]
+    assert result["role"] == "tool"
+    assert result["content"] == [
+        {"type": "text", "text": f"{error}first line"},
+        {"type": "text", "text": "second line"},
+    ]
+
+    _two_block_result(stack, "rs", is_error)
+    output = stack.openai_fake.last_request.body["input"][-1]
+    assert output["type"] == "function_call_output"
+    assert output["output"] == [
+        {"type": "input_text", "text": f"{error}first line"},
+        {"type": "input_text", "text": "second line"},
+    ]
+
+    _two_block_result(stack, "ge", is_error)
+    [part] = stack.gemini_fake.last_request.body["contents"][-1]["parts"]
+    key = "error" if is_error else "output"
+    assert part["functionResponse"]["response"] == {key: ["first line", "second line"]}

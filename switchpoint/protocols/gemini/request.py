@@ -201,9 +201,11 @@ def _function_response(
             f"tool result {result.tool_call_id!r} answers no tool call in this conversation",
             "messages",
         )
-    text = "".join(part.text for part in result.content if isinstance(part, Text))
-    # Google: "output" holds a function's output, "error" its error details.
-    response = {"error": text} if result.is_error else {"output": text}
+    texts = [part.text for part in result.content if isinstance(part, Text) and part.text]
+    # A tool's several text blocks stay apart, as a list (joined, they would run into
+    # each other). Google: "output" holds a function's output, "error" its error details.
+    value: str | list[str] = texts if len(texts) > 1 else "".join(texts)
+    response = {"error": value} if result.is_error else {"output": value}
     function_response: dict[str, Any] = {"name": name, "response": response}
     if result.tool_call_id in issued:
         function_response["id"] = result.tool_call_id

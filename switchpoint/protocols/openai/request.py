@@ -333,7 +333,7 @@ def _encode_message(message: Message) -> list[dict[str, Any]]:
                 {
                     "role": "tool",
                     "tool_call_id": block.tool_call_id,
-                    "content": result_text(block),
+                    "content": _text_content(result_texts(block)),
                 }
             )
             images = [b for b in block.content if isinstance(b, Image)]
@@ -366,9 +366,11 @@ def _text_content(texts: list[str]) -> str | list[dict[str, str]] | None:
     return texts[0] if texts else None
 
 
-def result_text(result: ToolResult) -> str:
-    """A tool result's text; an error said in it, as OpenAI's APIs have no flag for it."""
-    text = "".join(b.text for b in result.content if isinstance(b, Text))
-    if result.is_error and not text.startswith("Error"):
-        return f"Error: {text}"
-    return text
+def result_texts(result: ToolResult) -> list[str]:
+    """A tool result's texts, one at least (a tool message's content is required), each
+    kept apart (a tool's several text blocks, joined, would run into each other); an
+    error said in the first, as OpenAI's APIs have no flag for it."""
+    texts = [b.text for b in result.content if isinstance(b, Text) and b.text] or [""]
+    if result.is_error and not texts[0].startswith("Error"):
+        texts[0] = f"Error: {texts[0]}"
+    return texts

@@ -36,7 +36,7 @@ from switchpoint.protocols.fields import (
     optional_positive_int,
     required,
 )
-from switchpoint.protocols.openai.request import image_from_url, result_text, url_of
+from switchpoint.protocols.openai.request import image_from_url, result_texts, url_of
 
 KEEP_FLAG = "switchpoint_keep"
 
@@ -412,13 +412,16 @@ def _image_part(image: Image) -> dict[str, Any]:
 
 
 def _output(result: ToolResult) -> str | list[dict[str, Any]]:
-    """A tool's result: its text, or parts when it holds an image."""
+    """A tool's result: its text, or parts when it holds an image or several texts."""
     if any(isinstance(b, Image) for b in result.content):
         return [
             _image_part(b) if isinstance(b, Image) else {"type": "input_text", "text": b.text}
             for b in result.content
         ]
-    return result_text(result)
+    texts = result_texts(result)
+    if len(texts) == 1:
+        return texts[0]
+    return [{"type": "input_text", "text": text} for text in texts]
 
 
 # --- OpenAI's settings under the other API's names --------------------------------------
