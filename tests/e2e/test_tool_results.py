@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import openai
 import pytest
 
 from tests.e2e.conftest import Stack, StackFactory, add_responses_profile
@@ -147,3 +148,71 @@ def test_a_results_text_blocks_stay_apart_for_every_vendor(
     [part] = stack.gemini_fake.last_request.body["contents"][-1]["parts"]
     key = "error" if is_error else "output"
     assert part["functionResponse"]["response"] == {key: ["first line", "second line"]}
+
+
+PIXEL = "iVBORw0KGgo="
+
+
+def _screenshot_turns(content: list[Any]) -> list[Any]:
+    return [
+        {"role": "user", "content": "Take a screenshot"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_shot",
+                    "type": "function",
+                    "function": {"name": "screenshot", "arguments": "{}"},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_shot", "content": content},
+    ]
+
+
+SHOT_TOOLS: list[Any] = [
+    {"type": "function", "function": {"name": "screenshot", "parameters": {"type": "object"}}}
+]
+
+
+@pytest.mark.parametrize("profile", ["an", "ge"])
+def test_an_image_in_an_openai_tool_message_reaches_a_vendor_that_takes_it(
+    stack: Stack, profile: str
+) -> None:
+    """OpenAI's tool messages take text only, but clients of other models behind its
+    protocol put a tool's images there: Claude and Gemini take them, and they were
+    dropped without a word."""
+    content = [
+        {"type": "text", "text": "the screen:"},
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PIXEL}"}},
+    ]
+    messages = _screenshot_turns(content)
+    stack.openai().chat.completions.create(model=profile, messages=messages, tools=SHOT_TOOLS)
+
+    body = stack.fake(profile).last_request.body
+    if profile == "an":
+        [result] = body["messages"][-1]["content"]
+        assert result["type"] == "tool_result"
+        assert result["content"] == [
+            {"type": "text", "text": "the screen:"},
+            {
+                "type": "image",
+                "source": {"type": "base64", "media_type": "image/png", "data": PIXEL},
+            },
+        ]
+    else:
+        response, image = body["contents"][-1]["parts"]
+        assert response["functionResponse"]["response"] == {"output": "the screen:"}
+        assert image == {"inlineData": {"mimeType": "image/png", "data": PIXEL}}
+
+
+def test_a_tool_message_part_no_vendor_takes_is_a_400_naming_it(stack: Stack) -> None:
+    content = [{"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}]
+    with pytest.raises(openai.BadRequestError) as raised:
+        stack.openai().chat.completions.create(
+            model="an", messages=_screenshot_turns(content), tools=SHOT_TOOLS
+        )
+    assert raised.value.status_code == 400
+    assert "messages[2].content[0].type" in str(raised.value)
+    assert stack.anthropic_fake.request_count() == 0

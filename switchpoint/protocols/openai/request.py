@@ -200,12 +200,37 @@ def _tool_result(raw: dict[str, Any], param: str, role: str) -> ToolResult:
         call_id = required(raw, "name", str, f"{param}.name")
     else:
         call_id = required(raw, "tool_call_id", str, f"{param}.tool_call_id")
-    texts = _texts(raw.get("content"), f"{param}.content")
     return ToolResult(
         tool_call_id=call_id,
-        content=[Text(t) for t in texts],
+        content=_result_content(raw.get("content"), f"{param}.content"),
         name=raw.get("name") if isinstance(raw.get("name"), str) else None,
     )
+
+
+def _result_content(content: object, param: str) -> list[Text | Image]:
+    """A tool message's content. OpenAI takes text parts only, but clients written for
+    other models behind this protocol put a tool's images there too: those are kept for
+    the vendors that take them, and any other part is refused, not dropped unsaid."""
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [Text(content)]
+    blocks: list[Text | Image] = []
+    for j, part in enumerate(expect(content, list, param)):
+        p = f"{param}[{j}]"
+        expect(part, dict, p)
+        kind = part.get("type")
+        if kind == "text":
+            blocks.append(Text(required(part, "text", str, f"{p}.text")))
+        elif kind == "image_url":
+            image = required(part, "image_url", dict, f"{p}.image_url")
+            blocks.append(image_from_url(required(image, "url", str, f"{p}.image_url.url")))
+        else:
+            raise invalid_request(
+                f"'{p}.type' {kind!r} is not supported in a tool message (text, image_url)",
+                f"{p}.type",
+            )
+    return blocks
 
 
 def _tools(tools: object) -> list[ToolSpec]:
