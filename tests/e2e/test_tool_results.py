@@ -3,6 +3,7 @@ several results, in another order than their calls, and results of several parts
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import openai
@@ -216,3 +217,30 @@ def test_a_tool_message_part_no_vendor_takes_is_a_400_naming_it(stack: Stack) ->
     assert raised.value.status_code == 400
     assert "messages[2].content[0].type" in str(raised.value)
     assert stack.anthropic_fake.request_count() == 0
+
+
+@pytest.mark.parametrize("profile", ["an", "ge"])
+def test_a_data_url_not_in_base64_reaches_every_vendor_in_base64(
+    stack: Stack, profile: str
+) -> None:
+    """`data:image/svg+xml;utf8,<svg ...>` (percent-encoded, not base64) went to
+    Anthropic and Gemini as if it were base64, which they cannot decode."""
+    svg = '<svg xmlns="http://www.w3.org/2000/svg"/>'
+    url = "data:image/svg+xml;utf8," + svg.replace(" ", "%20")
+    content: list[Any] = [
+        {"type": "text", "text": "What is this?"},
+        {"type": "image_url", "image_url": {"url": url}},
+    ]
+    stack.openai().chat.completions.create(
+        model=profile, messages=[{"role": "user", "content": content}]
+    )
+
+    body = stack.fake(profile).last_request.body
+    if profile == "an":
+        source = body["messages"][0]["content"][1]["source"]
+        media_type, data = source["media_type"], source["data"]
+    else:
+        inline = body["contents"][0]["parts"][1]["inlineData"]
+        media_type, data = inline["mimeType"], inline["data"]
+    assert media_type == "image/svg+xml"
+    assert base64.b64decode(data, validate=True).decode() == svg

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from switchpoint.chat.content import (
     Block,
@@ -162,8 +164,12 @@ def image_from_url(url: str) -> Image:
     """An `image_url`: a data: URL inline, any other URL by reference."""
     if url.startswith("data:"):
         header, _, data = url.partition(",")
-        media_type = header[5:].split(";", 1)[0] or None
-        return Image(media_type=media_type, data=data)
+        media_type, *options = header[5:].split(";")
+        if "base64" not in (option.strip().lower() for option in options):
+            # A data: URL of percent-encoded bytes (`data:image/svg+xml;utf8,<svg ...`):
+            # every vendor takes inline data as base64 only.
+            data = base64.b64encode(unquote_to_bytes(data)).decode("ascii")
+        return Image(media_type=media_type or None, data=data)
     return Image(url=url)
 
 
