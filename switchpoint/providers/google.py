@@ -24,6 +24,7 @@ from switchpoint.chat.stream import Finish, StreamEvent
 from switchpoint.config.schema import ModelConfig, ProviderConfig
 from switchpoint.protocols.anthropic import PROTOCOL as ANTHROPIC
 from switchpoint.protocols.gemini.errors import GoogleError, parse_error
+from switchpoint.protocols.gemini.function_names import original_names
 from switchpoint.protocols.gemini.request import encode_request
 from switchpoint.protocols.gemini.response import (
     CallIds,
@@ -163,7 +164,7 @@ class GoogleAdapter(HttpProviderAdapter):
             header_timeout=limits.deadline - time.perf_counter(),
         )
         raw = await self.read_body(response, limits)
-        ids = CallIds()
+        ids = CallIds(names=original_names(request.conversation().tools))
         try:
             answer = decode_response(raw, model=model, ids=ids)
         except PromptBlocked as exc:
@@ -177,7 +178,7 @@ class GoogleAdapter(HttpProviderAdapter):
         self, request: ChatRequest, model: str, limits: AttemptLimits
     ) -> AsyncIterator[list[StreamEvent]]:
         await self._recall_calls(request)
-        decoder = StreamDecoder(model)
+        decoder = StreamDecoder(model, CallIds(names=original_names(request.conversation().tools)))
         relay = self.relay_sse(
             self._path(model, stream=True),
             self._body(request, model, limits),

@@ -4,6 +4,7 @@ several results, in another order than their calls, and results of several parts
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 import openai
@@ -244,3 +245,66 @@ def test_a_data_url_not_in_base64_reaches_every_vendor_in_base64(
         media_type, data = inline["mimeType"], inline["data"]
     assert media_type == "image/svg+xml"
     assert base64.b64decode(data, validate=True).decode() == svg
+
+
+GEMINI_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
+LONG_NAME = "mcp__company_knowledge_base__search_documents_by_semantic_similarity_v2"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_tool_name_gemini_refuses_is_aliased_there_and_restored(
+    stack: Stack, stream: bool
+) -> None:
+    """An Anthropic client's MCP tool (a name of more than 64 characters) and a tool
+    whose name begins with a digit: Gemini refuses both names with a 400 for the whole
+    request, and they went as they were. Now Gemini knows them by aliases it takes, the
+    client sees its calls under the tools' names, and the next turn's call and result
+    reach Gemini under the alias again."""
+    tools: list[Any] = [
+        {"name": LONG_NAME, "input_schema": {"type": "object"}},
+        {"name": "2fa_check", "input_schema": {"type": "object"}},
+    ]
+    question = {"role": "user", "content": "Find the design doc"}
+    client = stack.anthropic()
+    client.messages.create(
+        model="ge",
+        max_tokens=100,
+        messages=[question],
+        tools=tools,
+        tool_choice={"type": "tool", "name": LONG_NAME},
+    )
+    sent = stack.gemini_fake.last_request.body
+    aliases = [d["name"] for d in sent["tools"][0]["functionDeclarations"]]
+    assert all(GEMINI_NAME.fullmatch(alias) for alias in aliases), aliases
+    assert len(set(aliases)) == 2
+    config = sent["toolConfig"]["functionCallingConfig"]
+    assert config["allowedFunctionNames"] == [aliases[0]]
+
+    stack.gemini_fake.tool_call = (aliases[0], {"query": "design"})
+    if stream:
+        with client.messages.stream(
+            model="ge", max_tokens=100, messages=[question], tools=tools
+        ) as events:
+            answer = events.get_final_message()
+    else:
+        answer = client.messages.create(
+            model="ge", max_tokens=100, messages=[question], tools=tools
+        )
+    [call] = [block for block in answer.content if block.type == "tool_use"]
+    assert call.name == LONG_NAME
+    assert call.input == {"query": "design"}
+
+    result = {"type": "tool_result", "tool_use_id": call.id, "content": "found it"}
+    client.messages.create(
+        model="ge",
+        max_tokens=100,
+        messages=[
+            question,
+            {"role": "assistant", "content": [call.model_dump(exclude_none=True)]},
+            {"role": "user", "content": [result]},
+        ],
+        tools=tools,
+    )
+    call_turn, result_turn = stack.gemini_fake.last_request.body["contents"][-2:]
+    assert call_turn["parts"][0]["functionCall"]["name"] == aliases[0]
+    assert result_turn["parts"][0]["functionResponse"]["name"] == aliases[0]

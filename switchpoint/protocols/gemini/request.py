@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from switchpoint.chat.content import Image, Message, Text, ToolCall, ToolResult, ToolSpec
 from switchpoint.chat.request import Conversation
 from switchpoint.errors import invalid_request
+from switchpoint.protocols.gemini.function_names import gemini_name
 from switchpoint.protocols.tool_arguments import arguments_object
 
 # Google's documented stand-in for a thought signature the gateway does not have: Gemini 3
@@ -111,7 +112,7 @@ def encode_request(
                 "mode": {"auto": "AUTO", "none": "NONE"}.get(choice.mode, "ANY")
             }
             if choice.mode == "tool" and choice.name:
-                config["allowedFunctionNames"] = [choice.name]
+                config["allowedFunctionNames"] = [gemini_name(choice.name)]
             body["toolConfig"] = {"functionCallingConfig": config}
     generation: dict[str, Any] = {}
     if conversation.max_tokens is not None:
@@ -173,7 +174,10 @@ def _parts(
         elif isinstance(block, Image):
             parts.append(_image(block))
         elif isinstance(block, ToolCall):
-            call: dict[str, Any] = {"name": block.name, "args": arguments_object(block.arguments)}
+            call: dict[str, Any] = {
+                "name": gemini_name(block.name),
+                "args": arguments_object(block.arguments),
+            }
             if block.id in issued:
                 call["id"] = block.id
             part: dict[str, Any] = {"functionCall": call}
@@ -206,7 +210,7 @@ def _function_response(
     # each other). Google: "output" holds a function's output, "error" its error details.
     value: str | list[str] = texts if len(texts) > 1 else "".join(texts)
     response = {"error": value} if result.is_error else {"output": value}
-    function_response: dict[str, Any] = {"name": name, "response": response}
+    function_response: dict[str, Any] = {"name": gemini_name(name), "response": response}
     if result.tool_call_id in issued:
         function_response["id"] = result.tool_call_id
     images = [_image(part) for part in result.content if isinstance(part, Image)]
@@ -230,7 +234,7 @@ def _guess_media(url: str) -> str:
 
 
 def _declaration(spec: ToolSpec, json_schema: bool) -> dict[str, Any]:
-    declaration: dict[str, Any] = {"name": spec.name}
+    declaration: dict[str, Any] = {"name": gemini_name(spec.name)}
     if spec.description:
         declaration["description"] = spec.description
     if json_schema:

@@ -57,13 +57,16 @@ class CallIds:
     gave (`issued`), which go back on the call and its result.
     """
 
-    __slots__ = ("_next", "_prefix", "issued", "signatures")
+    __slots__ = ("_next", "_prefix", "issued", "names", "signatures")
 
-    def __init__(self, prefix: str | None = None) -> None:
+    def __init__(self, prefix: str | None = None, names: dict[str, str] | None = None) -> None:
         self._prefix = prefix if prefix is not None else f"call_{uuid.uuid4().hex[:16]}_"
         self._next = 0
         self.signatures: dict[str, str] = {}
         self.issued: list[str] = []
+        # The tools' names by the alias Gemini was given for those it refuses
+        # (`function_names.py`): its calls reach the client under the tool's name.
+        self.names = names or {}
 
     def __call__(self, given: object) -> str:
         self._next += 1
@@ -102,7 +105,9 @@ def decode_part(part: object, ids: CallIds) -> Block | None:
         signature = part.get("thoughtSignature")
         if isinstance(signature, str) and signature:
             ids.signatures[ident] = signature
-        return ToolCall(ident, str(call.get("name", "")), arguments_text(call.get("args")))
+        name = str(call.get("name", ""))
+        name = ids.names.get(name, name)
+        return ToolCall(ident, name, arguments_text(call.get("args")))
     text = part.get("text")
     if isinstance(text, str):
         if part.get("thought") is True:
