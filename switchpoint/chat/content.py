@@ -86,6 +86,9 @@ class ToolSpec:
     description: str | None
     parameters: dict[str, Any]
     cache_control: CacheControl | None = None
+    # OpenAI's strict mode (arguments that always match the schema), as the client set
+    # it: OpenAI's two APIs differ in what they assume when it is not set.
+    strict: bool | None = None
 
 
 @dataclass(slots=True)

@@ -308,3 +308,38 @@ def test_a_tool_name_gemini_refuses_is_aliased_there_and_restored(
     call_turn, result_turn = stack.gemini_fake.last_request.body["contents"][-2:]
     assert call_turn["parts"][0]["functionCall"]["name"] == aliases[0]
     assert result_turn["parts"][0]["functionResponse"]["name"] == aliases[0]
+
+
+STRICT_SCHEMA = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}},
+    "required": ["city"],
+    "additionalProperties": False,
+}
+
+
+def test_strict_tools_stay_strict_between_openais_two_apis(make_stack: StackFactory) -> None:
+    """A chat client's `strict: true` tool went to a Responses model as `strict: false`,
+    and a Responses client's to a chat model without `strict`: the model's arguments
+    were no longer held to the schema. A tool the client did not make strict stays not
+    strict (the Responses API would assume strict were it not said)."""
+    stack = make_stack(edit=lambda d: add_responses_profile(d, "rs", "gpt-rs-test"))
+    chat_tools: list[Any] = [
+        {
+            "type": "function",
+            "function": {"name": "get_weather", "parameters": STRICT_SCHEMA, "strict": True},
+        },
+        {"type": "function", "function": {"name": "loose", "parameters": {"type": "object"}}},
+    ]
+    user = {"role": "user", "content": "Weather in Paris?"}
+    stack.openai().chat.completions.create(model="rs", messages=[user], tools=chat_tools)
+    sent = stack.openai_fake.last_request.body["tools"]
+    assert [(t["name"], t["strict"]) for t in sent] == [("get_weather", True), ("loose", False)]
+
+    responses_tools: list[Any] = [
+        {"type": "function", "name": "get_weather", "parameters": STRICT_SCHEMA, "strict": True},
+        {"type": "function", "name": "loose", "parameters": {"type": "object"}, "strict": False},
+    ]
+    stack.openai().responses.create(model="oa", input="Weather in Paris?", tools=responses_tools)
+    sent = stack.openai_fake.last_request.body["tools"]
+    assert [t["function"].get("strict") for t in sent] == [True, False]

@@ -258,6 +258,7 @@ def _tools(tools: object) -> list[ToolSpec]:
                     function, "description", str, f"tools[{i}].function.description"
                 ),
                 parameters=parameters if isinstance(parameters, dict) else {"type": "object"},
+                strict=optional(function, "strict", bool, f"tools[{i}].function.strict"),
             )
         )
     return specs
@@ -317,6 +318,7 @@ def encode_request(
                     "name": t.name,
                     **({"description": t.description} if t.description else {}),
                     "parameters": t.parameters,
+                    **({"strict": t.strict} if t.strict is not None else {}),
                 },
             }
             for t in conversation.tools

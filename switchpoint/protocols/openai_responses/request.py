@@ -257,6 +257,7 @@ def _tools(tools: object) -> list[ToolSpec]:
                 name=required(tool, "name", str, f"{param}.name"),
                 description=optional(tool, "description", str, f"{param}.description"),
                 parameters=parameters if isinstance(parameters, dict) else {"type": "object"},
+                strict=optional(tool, "strict", bool, f"{param}.strict"),
             )
         )
     return specs
@@ -334,7 +335,9 @@ def encode_request(conversation: Conversation, model: str, *, stream: bool) -> d
                 "name": t.name,
                 **({"description": t.description} if t.description else {}),
                 "parameters": t.parameters,
-                "strict": False,
+                # The Responses API assumes strict when it is not said, Chat Completions
+                # (and every other vendor) not: only a client's own `strict: true` asks.
+                "strict": bool(t.strict),
             }
             for t in conversation.tools
         ]
