@@ -87,10 +87,15 @@ class ExecutorSummarizer:
                 "of answer"
             )
 
+        def cap(target: Target) -> int:
+            # A model the executor moves to after a context-length error (a larger one,
+            # never measured for this chunk) is sent the length asked for.
+            return caps.get(target.profile.name, max_tokens)
+
         async def attempt_fn(
             target: Target, attempt: AttemptRecord, limits: AttemptLimits
         ) -> ChatResponse:
-            conversation = Conversation(messages=messages, max_tokens=caps[target.profile.name])
+            conversation = Conversation(messages=messages, max_tokens=cap(target))
             request = ChatRequest(_PROTOCOL, {}, stream=False, conversation=conversation)
             return await target.adapter.complete(request, target.model, limits)
 
@@ -106,7 +111,7 @@ class ExecutorSummarizer:
         executor.end_attempt(self.call, target, attempt, limits=limits)
         if response.stop_reason in _CUT:
             raise SummaryTruncated(
-                f"{target.model}'s summary was cut at its {caps[target.profile.name]}-token limit "
+                f"{target.model}'s summary was cut at its {cap(target)}-token limit "
                 f"(asked for at most {max_tokens})"
             )
         if response.stop_reason not in _COMPLETE:

@@ -64,3 +64,19 @@ def test_a_summary_cut_at_its_output_limit_is_not_used(stack: ContextStack) -> N
     assert again.headers["x-switchpoint-context"] == "summarized"
     marked = [m for m in stack.main.last_request.body["messages"] if SUMMARY_MARK in text_of(m)]
     assert len(marked) == 1 and "fact1" not in text_of(marked[0])
+
+
+def test_a_summarizer_refusing_a_chunk_as_too_long_is_followed_by_a_larger_model(
+    stack: ContextStack,
+) -> None:
+    # The summarizer's vendor counts more than switchpoint did: its context-length error
+    # moves the summary to a larger-context model, which was never measured for the
+    # chunk (the summarizer's chain alone was): it is sent the length asked for.
+    stack.summarizer.context_windows["gpt-sum"] = 10
+    response = stack.post("/v1/chat/completions", agent_request(150_000))
+    assert response.status_code == 200, response.text
+    (call,) = stack.recorder.calls
+    summaries = [a for a in call.attempts if a.reason == "summarize"]
+    assert summaries[0].outcome == "context_length"
+    assert any(a.profile == "long" and a.outcome == "ok" for a in summaries)
+    assert call.summarization is not None and call.summarization.outcome == "summarized"
