@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Rough characters per token, for what a vendor was sent or generated but never reported
+# (a stream cut before its usage, a summarizer call abandoned): an estimate the ledger
+# flags as one, not worth a count.
+_CHARS_PER_TOKEN = 4
+
+
+def tokens_from_chars(chars: int) -> int:
+    """The tokens `chars` characters of text are estimated at (rounded up)."""
+    return -(-chars // _CHARS_PER_TOKEN)
+
 
 @dataclass(slots=True)
 class Usage:

@@ -19,18 +19,13 @@ import asyncio
 from switchpoint.chat.content import Message, Text
 from switchpoint.chat.request import ChatRequest, Conversation
 from switchpoint.chat.response import ChatResponse
+from switchpoint.chat.usage import tokens_from_chars
 from switchpoint.compaction.measure import ContextMeter
 from switchpoint.context.summarizer import SummarizerFailed, SummaryTruncated
 from switchpoint.execution.executor import Executor
 from switchpoint.execution.records import SUMMARIZE, AttemptRecord, CallRecord
 from switchpoint.execution.targets import Target
 from switchpoint.providers.limits import AttemptLimits
-
-# A summarizer attempt that ends before its usage report (a timeout, a cancellation) is
-# billed for its own prompt, estimated at this many characters a token: counting a
-# prompt of up to the summarizer's context exactly would cost more than the estimate is
-# worth, and the client's whole conversation is far more than was sent.
-_CHARS_PER_TOKEN = 4
 
 # The answer cap a summary asked for in at most N tokens is sent with, where the model
 # takes it: a reasoning model's thinking counts against the same cap (OpenAI's
@@ -105,7 +100,10 @@ class ExecutorSummarizer:
             attempt_fn,
             targets=targets,
             reason=SUMMARIZE,
-            prompt_tokens=-(-len(prompt) // _CHARS_PER_TOKEN),
+            # Billed for its own prompt if it ends before its usage report: estimated,
+            # as counting a chunk of up to the summarizer's context exactly would cost
+            # more than the estimate is worth.
+            prompt_tokens=tokens_from_chars(len(prompt)),
         )
         attempt.usage = response.usage
         executor.end_attempt(self.call, target, attempt, limits=limits)

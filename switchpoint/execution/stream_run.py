@@ -38,7 +38,7 @@ from switchpoint.chat.stream import (
     VendorPart,
     merge_usage,
 )
-from switchpoint.chat.usage import Usage
+from switchpoint.chat.usage import Usage, tokens_from_chars
 from switchpoint.errors import GatewayError
 from switchpoint.execution.client_prefill import prefill_join
 from switchpoint.execution.continuation import Join, continuation_request
@@ -57,8 +57,6 @@ _COMMITTING = frozenset(
 )
 # A segment's buffer once relayed: shared and immutable, no object per stream.
 _NO_EVENTS: tuple[StreamEvent, ...] = ()
-# Rough characters per token, for usage a cut stream never reported.
-_CHARS_PER_TOKEN = 4
 
 
 class StreamFailed(Exception):
@@ -433,7 +431,7 @@ class StreamRun:
         attempt = segment.attempt
         if not attempt.delivered:
             return None
-        output = max(1, -(-segment.output_chars // _CHARS_PER_TOKEN))
+        output = max(1, tokens_from_chars(segment.output_chars))
         reported = attempt.usage
         # A count reported before the end may be a placeholder (Anthropic's
         # `message_start` says 1 output token): it stands only if it covers what was sent.
