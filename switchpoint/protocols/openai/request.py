@@ -144,9 +144,14 @@ def _texts(content: object, param: str) -> list[str]:
 def _user_content(content: object, param: str) -> list[Block]:
     if isinstance(content, str):
         return [Text(content)]
-    parts = expect(content, list, param)
-    blocks: list[Block] = []
-    for j, part in enumerate(parts):
+    return list(_text_and_images(content, param, ""))
+
+
+def _text_and_images(content: object, param: str, where: str) -> list[Text | Image]:
+    """A content list of `text` and `image_url` parts; any other part is a 400 (`where`
+    says which message it is not supported in)."""
+    blocks: list[Text | Image] = []
+    for j, part in enumerate(expect(content, list, param)):
         p = f"{param}[{j}]"
         expect(part, dict, p)
         kind = part.get("type")
@@ -156,7 +161,7 @@ def _user_content(content: object, param: str) -> list[Block]:
             image = required(part, "image_url", dict, f"{p}.image_url")
             blocks.append(image_from_url(required(image, "url", str, f"{p}.image_url.url")))
         else:
-            raise invalid_request(f"'{p}.type' {kind!r} is not supported", f"{p}.type")
+            raise invalid_request(f"'{p}.type' {kind!r} is not supported{where}", f"{p}.type")
     return blocks
 
 
@@ -221,22 +226,7 @@ def _result_content(content: object, param: str) -> list[Text | Image]:
         return []
     if isinstance(content, str):
         return [Text(content)]
-    blocks: list[Text | Image] = []
-    for j, part in enumerate(expect(content, list, param)):
-        p = f"{param}[{j}]"
-        expect(part, dict, p)
-        kind = part.get("type")
-        if kind == "text":
-            blocks.append(Text(required(part, "text", str, f"{p}.text")))
-        elif kind == "image_url":
-            image = required(part, "image_url", dict, f"{p}.image_url")
-            blocks.append(image_from_url(required(image, "url", str, f"{p}.image_url.url")))
-        else:
-            raise invalid_request(
-                f"'{p}.type' {kind!r} is not supported in a tool message (text, image_url)",
-                f"{p}.type",
-            )
-    return blocks
+    return _text_and_images(content, param, " in a tool message (text, image_url)")
 
 
 def _tools(tools: object) -> list[ToolSpec]:
