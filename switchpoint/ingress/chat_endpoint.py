@@ -28,7 +28,7 @@ from switchpoint.gateway import Gateway
 from switchpoint.ingress.call_options import CallOptions, parse_call_options
 from switchpoint.ingress.codec import IngressCodec, ParsedBody, StreamEncoder
 from switchpoint.ingress.nesting import nesting_error
-from switchpoint.ingress.request_ids import new_request_id
+from switchpoint.ingress.request_ids import new_request_id, request_id_headers
 from switchpoint.ingress.task_access import check_call_task_team
 from switchpoint.protocols.anthropic import PROTOCOL as ANTHROPIC_PROTOCOL
 from switchpoint.routing.decision import RoutingDecision
@@ -54,15 +54,6 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise invalid_request("the request body must be a JSON object")
     return body
-
-
-def request_id_headers(protocol: str, request_id: str) -> list[tuple[str, str]]:
-    return [
-        ("x-switchpoint-request-id", request_id),
-        # Where each vendor's SDK reads the request id (`_request_id`, and an error's
-        # `request_id`), which clients log with their failures.
-        ("request-id" if protocol == ANTHROPIC_PROTOCOL else "x-request-id", request_id),
-    ]
 
 
 def explain_headers(call: CallRecord) -> list[tuple[str, str]]:

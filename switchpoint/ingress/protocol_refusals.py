@@ -3,7 +3,7 @@ limit, malformed HTTP, an unsupported encoding). On a chat path such a refusal i
 recorded as a refused call, so that the access log and `switchpoint_requests_total` count
 it like any other client error: a client sending 50 MB bodies shows up. (Like every call
 refused before a provider was tried, it consumed nothing and is not written to the
-ledger.)"""
+ledger.) Its answer carries its request id, as every chat answer does."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from switchpoint.execution.records import CallRecord
 from switchpoint.gateway import Gateway
-from switchpoint.ingress.request_ids import new_request_id
+from switchpoint.ingress.request_ids import new_request_id, request_id_headers
 from switchpoint.server.response import Response
 from switchpoint.server.state import ErrorRenderer
 
@@ -30,15 +30,18 @@ class ProtocolRefusals:
         self._chat_protocols = chat_protocols
 
     def __call__(self, status: int, kind: str, message: str, path: str) -> Response:
+        response = self._render(status, kind, message, path)
         protocol = self._chat_protocols.get(path)
         if protocol is not None:
-            self._record(protocol, status, kind, message)
-        return self._render(status, kind, message, path)
+            request_id = new_request_id()
+            self._record(request_id, protocol, status, kind, message)
+            response.headers = [*response.headers, *request_id_headers(protocol, request_id)]
+        return response
 
-    def _record(self, protocol: str, status: int, kind: str, message: str) -> None:
+    def _record(self, request_id: str, protocol: str, status: int, kind: str, message: str) -> None:
         gateway = self._gateway
         call = CallRecord(
-            request_id=new_request_id(),
+            request_id=request_id,
             protocol=protocol,
             stream=False,
             started_wall=time.time(),

@@ -84,3 +84,41 @@ def test_a_body_over_the_limit_is_a_counted_refused_call(
     entry = orjson.loads(lines.getvalue().splitlines()[0])
     assert entry["http_status"] == 413
     assert entry["request_id"] == calls.calls[0].request_id
+
+
+def test_a_refused_chat_call_carries_its_request_id_where_each_sdk_reads_it(
+    openai_fake: OpenAIFake, backup_fake: OpenAIFake
+) -> None:
+    # As every other answer of a chat path does: the id the access log records, for the
+    # client to quote with its failure.
+    with running_gateway(gateway_config(openai_fake, backup_fake)) as server:
+        assert server.gateway is not None
+        calls = Calls()
+        server.gateway.bus.subscribe(calls)
+        limit = server.gateway.config.server.max_body_bytes
+        heads = {
+            path: refused_head(server, path, limit + 1)
+            for path in ("/v1/chat/completions", "/v1/messages", "/v1/route")
+        }
+    openai_call, anthropic_call = calls.calls
+    assert heads["/v1/chat/completions"]["x-request-id"] == openai_call.request_id
+    assert heads["/v1/chat/completions"]["x-switchpoint-request-id"] == openai_call.request_id
+    assert heads["/v1/messages"]["request-id"] == anthropic_call.request_id
+    assert "x-request-id" not in heads["/v1/messages"]
+    # Not a chat call: no call, no id.
+    assert "x-switchpoint-request-id" not in heads["/v1/route"]
+
+
+def refused_head(server: BackgroundServer, path: str, length: int) -> dict[str, str]:
+    """The headers of the answer to a POST declaring a body of `length` bytes."""
+    host, port = server.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {length}\r\n\r\n".encode()
+        )
+        answer = b""
+        while b"\r\n\r\n" not in answer and (chunk := sock.recv(65536)):
+            answer += chunk
+    lines = answer.partition(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")[1:]
+    return {name.lower(): value.strip() for name, _, value in (h.partition(":") for h in lines)}
