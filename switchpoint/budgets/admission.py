@@ -24,6 +24,7 @@ from switchpoint.budgets.account import Account
 from switchpoint.budgets.estimate import CostEstimator, Estimate
 from switchpoint.budgets.key_budgets import KeyAccount, KeyBudgets
 from switchpoint.budgets.task_budgets import TaskAccount, TaskBudgets
+from switchpoint.compaction.planning import SummarizationWork
 from switchpoint.errors import GatewayError
 from switchpoint.execution.records import CallRecord
 from switchpoint.keys.access import Principal
@@ -32,9 +33,9 @@ from switchpoint.routing.decision import RoutingDecision
 
 # Routing for this call; True asks for the task-over-budget variant.
 RouteFn = Callable[[bool], tuple[RoutingDecision, int]]
-# Work a decision entails besides its own call, on another model: (model, input tokens,
-# output tokens), such as summarizing the earlier turns. None: nothing more.
-ExtraWork = Callable[[RoutingDecision], tuple[str, int, int] | None]
+# Work a decision entails besides its own call, on another model: summarizing the
+# earlier turns. None: nothing more.
+ExtraWork = Callable[[RoutingDecision], SummarizationWork | None]
 Verdict = Literal["fits", "over", "exhausted"]
 
 _SWEEP_EVERY_S = 30.0
@@ -155,8 +156,7 @@ class Admission:
         work = extra(decision) if extra is not None else None
         if work is None:
             return estimate
-        model, input_tokens, output_tokens = work
-        more = self.estimator.estimate(model, input_tokens, output_tokens)
+        more = self.estimator.estimate(work.model, work.input_tokens, work.output_tokens)
         return Estimate(estimate.tokens + more.tokens, estimate.usd + more.usd)
 
     def _reserve(

@@ -20,6 +20,7 @@ from switchpoint.budgets.estimate import requested_max_output
 from switchpoint.chat.request import ChatRequest
 from switchpoint.chat.stream import Finish, StreamEvent
 from switchpoint.compaction.assessment import ContextAssessment
+from switchpoint.compaction.planning import SummarizationWork
 from switchpoint.errors import GatewayError, invalid_request
 from switchpoint.execution.executor import RequestRecovery
 from switchpoint.execution.records import CallRecord
@@ -399,14 +400,13 @@ class _Routing:
         self._over_task_budget = over_task_budget
         return decision, tokens
 
-    def summarization(self, decision: RoutingDecision) -> tuple[str, int, int] | None:
-        """What summarizing for `decision` may cost, for its budgets: (summarizer model,
-        input tokens, output tokens); None if it does not summarize."""
+    def summarization(self, decision: RoutingDecision) -> SummarizationWork | None:
+        """What summarizing for `decision` may cost, for its budgets; None if it does not
+        summarize."""
         planned = self._context.planned
         if decision.context_action != "summarized" or planned is None:
             return None
-        work = self._gateway.compactor.planner.work(planned)
-        return None if work is None else (work.model, work.input_tokens, work.output_tokens)
+        return self._gateway.compactor.planner.work(planned)
 
     def without_summarization(self) -> RoutingDecision:
         """The decision the `none` strategy makes (a summarization failed)."""
