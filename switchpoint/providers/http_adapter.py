@@ -339,7 +339,16 @@ class HttpProviderAdapter(ProviderAdapter):
                 now = time.perf_counter()
                 until = timing.wait_until()
                 if now >= until:
-                    raise timing.expired(self.name, now)
+                    if now >= timing.deadline or not timing.started:
+                        raise timing.expired(self.name, now)
+                    # Past the idle limit while this stream was not being read (a wait
+                    # on the vendor ends at the limit): its client was slow to take the
+                    # last batch (backpressure), and what the vendor sent meanwhile is
+                    # buffered. The limit counts time spent waiting on the vendor, so it
+                    # starts again; else a slow client was the vendor's failure, and
+                    # made a continuation that bills the prompt again.
+                    timing.last_content = now
+                    until = timing.wait_until()
                 try:
                     chunk = await response.next_chunk(until - now)
                 except ReadTimeout:
