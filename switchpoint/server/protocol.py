@@ -62,6 +62,10 @@ class HttpProtocol(Upgrades):
         if self._drain is not None and not self._drain.done():
             self._drain.set_exception(ConnectionResetError("client went away"))
         self._queue.clear()
+        # The parser and this object reference each other, so the connection is freed by a
+        # garbage collection, which a server runs rarely (heap.py): a body it was reading
+        # must not wait with it (a client that hung up half-way through 30 MB).
+        self._body.clear()
 
     def eof_received(self) -> bool:
         """The client sent its FIN. A half-close (`nc -N`) cannot be told from a client
@@ -176,6 +180,8 @@ class HttpProtocol(Upgrades):
         path = parsed.path.decode("latin-1") if parsed.path else "/"
         query = parsed.query.decode("latin-1") if parsed.query else ""
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+        # The pieces are the request's now: not held by the connection (see connection_lost).
+        self._body.clear()
         codings = self._headers.get(b"content-encoding")
         if codings is not None:
             try:
