@@ -266,6 +266,12 @@ class _Connection(asyncio.Protocol):
 
     def close(self) -> None:
         self.closed = True
+        # Nobody reads them now. This object and its parser reference each other, so it
+        # is freed by a garbage collection, which a server runs rarely (heap.py): a
+        # vendor's answer buffered for a client that left (up to `_HIGH_WATER`) must
+        # not wait with it.
+        self.chunks.clear()
+        self._buffered = 0
         self._cancel_pending_release()
         if self._timer is not None:
             self._timer.cancel()

@@ -2,13 +2,17 @@
 stops reading the vendor (backpressure), and what the vendor sends meanwhile waits in
 the buffers. That wait is the client's, not the vendor's: it is no stall of the vendor,
 so it is neither a continuation (the prompt billed again) nor a failure for the breaker.
+And when such a client leaves, what waited for it is let go with the vendor's connection.
 Found by a client-fault probe."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 import time
+import tracemalloc
+from collections.abc import Iterator
 
 import orjson
 import pytest
@@ -76,3 +80,52 @@ def test_a_client_busy_past_the_idle_limit_is_no_stall_of_the_vendor(
     assert [(a.outcome, a.reason) for a in call.attempts] == [("ok", "first")]
     assert call.continuations == 0 and primary.request_count() == 1
     assert not call.attempts[0].usage_estimated
+
+
+@pytest.fixture
+def collections_wait() -> Iterator[None]:
+    """No garbage collection while the test runs, as between the rare ones of a server."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+@pytest.mark.usefixtures("collections_wait")
+def test_a_client_that_leaves_a_full_buffer_leaves_none_of_it_behind(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The vendor answers far faster than the client reads: its connection's buffer fills
+    # (up to the 1 MB at which reading it pauses). The client then hangs up. The closed
+    # connection is freed by a garbage collection (it and its parser reference each
+    # other), which a server runs rarely: the vendor's unread answer must not wait for it.
+    small_send_buffers(monkeypatch)
+    primary, backup = pair
+    primary.reply_text = "wordy " * 1_000_000
+    primary.stream_chunks = 1000
+    clients = 3
+    with GatewayThread(openai_pair(primary.base_url, backup.base_url), KEYS) as gw:
+        body = orjson.dumps({"model": "main", "messages": USER, "stream": True})
+        tracemalloc.start()
+        try:
+            for _ in range(clients):
+                with socket.socket() as client:
+                    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                    client.connect((gw.server.host, gw.server.port))
+                    client.sendall(
+                        b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\n"
+                        b"content-length: %d\r\n\r\n%b" % (len(body), body)
+                    )
+                    client.recv(4096)
+                    time.sleep(0.5)  # the buffers fill
+            assert wait_until(lambda: len(gw.recorder.calls) == clients, 5)
+            snapshot = tracemalloc.take_snapshot()
+        finally:
+            tracemalloc.stop()
+    assert [call.status for call in gw.recorder.calls] == ["cancelled"] * clients
+    # What the gateway read from the vendor and still holds (the fake's own objects aside).
+    read = snapshot.filter_traces([tracemalloc.Filter(True, "*/switchpoint/transport/*")])
+    held = sum(stat.size for stat in read.statistics("filename"))
+    assert held < 256 << 10, f"{held / 1e6:.1f} MB of the vendor's answers still held"
