@@ -8,10 +8,12 @@ an idle keep-alive connection; when none is idle a new one is opened (up to
 `max_conns`), so a slow response never delays a later send. Send lag (actual - intended)
 is reported separately: if it grows, the generator itself could not keep up.
 
-Timers in uvloop and epoll have millisecond resolution, so at low rates the scheduler
-wakes up to `spin_us` early and spins to the intended nanosecond; at high rates that
-would burn the core it shares with the fake upstream, and it sends on the timer instead
-(the lag is the same for every target, and reported).
+Timers in uvloop and epoll have millisecond resolution: sent on them, a request left
+0.1 to 0.4 ms late at 500/s, and how late depended on where the target's answers fell
+against the millisecond ticks, so it differed between targets and runs by more than the
+differences measured. So each send waits on a `timerfd` (`precise_timer.py`), which
+wakes the loop at the intended nanosecond (a few µs late) without spinning; at low
+rates the scheduler also wakes `spin_us` early and spins to it.
 
 Closed loop: wrk (see bench/wrk.py), or, where wrk is missing, `closed_loop` here:
 N connections each sending the next request as soon as the previous one completes.
@@ -41,6 +43,7 @@ from urllib.parse import urlsplit
 import uvloop
 
 from bench.client_conn import ClientConnection, Exchange, build_request
+from bench.precise_timer import PreciseTimer
 from bench.stats import summarize
 
 _NS_PER_MS = 1_000_000
@@ -196,11 +199,10 @@ class OpenLoop:
         measure_from = start_ns + int(spec.warmup_s * 1e9)
         backlog = spec.max_backlog or max(200, math.ceil(spec.rate * 0.5))
         self.overloaded_at = -1
+        timer = PreciseTimer(self.loop)
         for i in range(count):
             intended = start_ns + i * interval_ns
-            wait_ns = intended - perf_counter_ns() - spin_ns
-            if wait_ns > 0:
-                await asyncio.sleep(wait_ns / 1e9)
+            await timer.until(intended - spin_ns)
             if spin_ns:
                 while perf_counter_ns() < intended:
                     pass
@@ -208,6 +210,7 @@ class OpenLoop:
                 self.overloaded_at = i
                 break
             self._dispatch(intended)
+        timer.close()
         self.scheduling = False
         if self.finished < self.sent:
             with contextlib.suppress(TimeoutError):
