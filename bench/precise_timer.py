@@ -42,7 +42,8 @@ _libc.timerfd_settime.argtypes = [
 
 class PreciseTimer:
     """One timer for one loop: `await timer.until(ns)` returns at `ns` on the
-    `time.perf_counter_ns()` clock (CLOCK_MONOTONIC on Linux), a few µs late."""
+    `time.perf_counter_ns()` clock (CLOCK_MONOTONIC on Linux), some tens of µs late
+    (the wake-up through epoll)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         fd = _libc.timerfd_create(_CLOCK_MONOTONIC, _TFD_NONBLOCK | _TFD_CLOEXEC)
