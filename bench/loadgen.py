@@ -12,9 +12,9 @@ Timers in uvloop and epoll have millisecond resolution: sent on them, a request 
 0.1 to 0.4 ms late at 500/s, and how late depended on where the target's answers fell
 against the millisecond ticks, so it differed between targets and runs by more than the
 differences measured. So each send waits on a `timerfd` (`precise_timer.py`), which
-wakes the loop at the intended nanosecond (~30 µs late on the VMs here, the same for
-every target) without spinning; at low
-rates the scheduler also wakes `spin_us` early and spins to it.
+wakes the loop at the intended nanosecond (~30 µs late on the VM measured, the same for
+every target) without spinning; at low rates the scheduler also wakes `spin_us` early
+and spins to it.
 
 Closed loop: wrk (see bench/wrk.py), or, where wrk is missing, `closed_loop` here:
 N connections each sending the next request as soon as the previous one completes.
