@@ -16,22 +16,20 @@ from __future__ import annotations
 
 from typing import Any
 
+# Each reads its key from its type's variable (`schema.DEFAULT_KEY_ENV`).
 DEFAULT_PROVIDERS: dict[str, dict[str, Any]] = {
     "openai": {
         "type": "openai",
         "base_url": "https://api.openai.com/v1",
-        "api_key_env": "OPENAI_API_KEY",
     },
     "anthropic": {
         "type": "anthropic",
         "base_url": "https://api.anthropic.com",
-        "api_key_env": "ANTHROPIC_API_KEY",
         "api_version": "2023-06-01",
     },
     "google": {
         "type": "google",
         "base_url": "https://generativelanguage.googleapis.com",
-        "api_key_env": "GEMINI_API_KEY",
         "api_version": "v1beta",
     },
 }

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from switchpoint.config.schema import ProviderConfig
+from switchpoint.config.schema import DEFAULT_KEY_ENV, ProviderConfig
 
-# Vendors that refuse every request without a key. A compatible server (a local vLLM)
-# may well need none.
-KEY_REQUIRED = frozenset({"openai", "openai_responses", "anthropic", "google"})
+# Vendors that refuse every request without a key: those whose SDKs read one from a
+# variable of their own. A compatible server (a local vLLM) may well need none.
+KEY_REQUIRED = frozenset(DEFAULT_KEY_ENV)
 
 
 def read_api_key(provider: ProviderConfig, env: Mapping[str, str]) -> tuple[str | None, str | None]:
