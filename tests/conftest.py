@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 
@@ -22,6 +23,18 @@ def _working_directory_outside_the_repository(
         yield
     finally:
         os.chdir(previous)
+
+
+@pytest.fixture
+def collections_wait() -> Iterator[None]:
+    """No garbage collection while the test runs, as between the rare ones of a server:
+    what a connection lets go of only when it is collected shows as still held."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 # Every upstream in the tests is on 127.0.0.1: a proxy set for the developer's own

@@ -7,38 +7,21 @@ Found by a client-fault probe."""
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import socket
 import time
 import tracemalloc
-from collections.abc import Iterator
 
 import orjson
 import pytest
 
-from switchpoint.server.protocol import HttpProtocol
 from tests.resilience.gateway_thread import GatewayThread
+from tests.resilience.slow_links import small_send_buffers
 from tests.resilience.test_streams import USER, Pair, prepare
 from tests.resilience.topology import FAST_PROVIDER, KEYS, openai_pair
 from tests.waiting import wait_until
 
 # Longer than the vendors' idle limit in these tests, far shorter than the write limit.
 CLIENT_BUSY_S = FAST_PROVIDER["stream_idle_timeout_s"] * 2.5
-
-
-def small_send_buffers(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The gateway's sockets to clients get small kernel buffers, as on a slow link: a
-    client that stops reading fills them at once, and the gateway's writes pause."""
-    made = HttpProtocol.connection_made
-
-    def small(protocol: HttpProtocol, transport: asyncio.BaseTransport) -> None:
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)
-        made(protocol, transport)
-
-    monkeypatch.setattr(HttpProtocol, "connection_made", small)
 
 
 def test_a_client_busy_past_the_idle_limit_is_no_stall_of_the_vendor(
@@ -80,17 +63,6 @@ def test_a_client_busy_past_the_idle_limit_is_no_stall_of_the_vendor(
     assert [(a.outcome, a.reason) for a in call.attempts] == [("ok", "first")]
     assert call.continuations == 0 and primary.request_count() == 1
     assert not call.attempts[0].usage_estimated
-
-
-@pytest.fixture
-def collections_wait() -> Iterator[None]:
-    """No garbage collection while the test runs, as between the rare ones of a server."""
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 @pytest.mark.usefixtures("collections_wait")

@@ -6,7 +6,6 @@ order, once it reads again."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import time
 from typing import Any
@@ -18,6 +17,7 @@ from switchpoint.execution.records import CallRecord
 from switchpoint.server.protocol import HttpProtocol
 from tests.fakes import CutAfter, InvalidEvent, StallAfter, StreamErrorEvent
 from tests.resilience.gateway_thread import GatewayThread
+from tests.resilience.slow_links import small_send_buffers
 from tests.resilience.test_streams import (
     ANSWER,
     USER,
@@ -117,17 +117,8 @@ def test_a_client_that_stops_reading_gets_the_rest_in_order_once_it_reads_again(
     # A large answer in many spaced chunks to a client that reads nothing for a while:
     # its socket fills, the gateway's writes pause and the relay waits (backpressure).
     # Once the client reads again, every character arrives, in order, exactly once.
-    # The gateway's sockets to clients get small kernel buffers, as on a slow link: its
-    # own buffer, not the kernel's, is then what fills.
-    made = HttpProtocol.connection_made
-
-    def small_buffers(protocol: HttpProtocol, transport: asyncio.BaseTransport) -> None:
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)
-        made(protocol, transport)
-
-    monkeypatch.setattr(HttpProtocol, "connection_made", small_buffers)
+    # The gateway's sockets to clients get small kernel buffers, as on a slow link.
+    small_send_buffers(monkeypatch)
     paused: list[HttpProtocol] = []
     pause = HttpProtocol.pause_writing
 

@@ -11,9 +11,7 @@ under cancelled calls. Found by a client-fault probe."""
 from __future__ import annotations
 
 import asyncio
-import gc
 import tracemalloc
-from collections.abc import Iterator
 
 import pytest
 
@@ -27,17 +25,6 @@ CLIENTS = 6
 
 async def answer(request: Request) -> Response:
     return Response(200, b'{"ok": true}')
-
-
-@pytest.fixture
-def collections_wait() -> Iterator[None]:
-    """No garbage collection while the test runs, as between the rare ones of a server."""
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 async def _send(port: int, *, whole: bool) -> None:
