@@ -70,6 +70,14 @@ def gateway_config(fake: OpenAIFake, ledger_url: str, **sections: Any) -> Config
     return parse_config(document)
 
 
+def impatient_openai(fake: OpenAIFake) -> dict[str, Any]:
+    """The OpenAI provider with short limits: an attempt the fake holds silent times out
+    in under half a second, and the chain's next target answers."""
+    return {"type": "openai", "base_url": fake.base_url, "api_key_env": OPENAI_KEY_ENV,
+            "connect_timeout_s": 0.2, "first_token_timeout_s": 0.4,
+            "timeout_s": 0.4}  # fmt: skip
+
+
 @contextlib.contextmanager
 def serving(
     config: Config, fake: OpenAIFake, *, master_key: str | None = None

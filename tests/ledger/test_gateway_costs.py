@@ -29,10 +29,10 @@ from tests.fakes import (
     ServerError,
 )
 from tests.ledger.gateway_setup import (
-    OPENAI_KEY_ENV,
     client,
     flush,
     gateway_config,
+    impatient_openai,
     ledger_rows,
     serving,
     usd,
@@ -349,9 +349,7 @@ def test_an_attempt_that_timed_out_is_billed_for_the_prompt_the_vendor_read(
 ) -> None:
     # The vendor took the request and never answered in time: it bills the prompt all the
     # same, so each timed-out attempt records the prompt as counted, flagged as estimated.
-    provider = {"type": "openai", "base_url": openai_fake.base_url, "api_key_env": OPENAI_KEY_ENV,
-                "connect_timeout_s": 0.2, "first_token_timeout_s": 0.4,
-                "timeout_s": 0.4}  # fmt: skip
+    provider = impatient_openai(openai_fake)
     config = gateway_config(openai_fake, sqlite_url, providers={"openai": provider})
     with serving(config, openai_fake) as server:
         openai_fake.enqueue(AcceptThenSilent())  # the fallback is answered

@@ -13,10 +13,10 @@ import pytest
 from switchpoint.observability.access_log import AccessLog
 from tests.fakes import AcceptThenSilent, OpenAIFake, RawResponse
 from tests.ledger.gateway_setup import (
-    OPENAI_KEY_ENV,
     client,
     flush,
     gateway_config,
+    impatient_openai,
     ledger_rows,
     serving,
 )
@@ -38,9 +38,7 @@ ANSWER = {
 def test_an_answer_without_usage_has_unknown_cost_in_logs_dashboard_traces_and_metrics(
     openai_fake: OpenAIFake, sqlite_url: str
 ) -> None:
-    provider = {"type": "openai", "base_url": openai_fake.base_url, "api_key_env": OPENAI_KEY_ENV,
-                "connect_timeout_s": 0.2, "first_token_timeout_s": 0.4,
-                "timeout_s": 0.4}  # fmt: skip
+    provider = impatient_openai(openai_fake)
     config = gateway_config(openai_fake, sqlite_url, providers={"openai": provider})
     log = io.BytesIO()
     with serving(config, openai_fake) as server:
